@@ -1,0 +1,124 @@
+# portshim — build, test, install, demo, bench.
+#
+#   make            build the library, the command's helper and the test helpers
+#   make test       install missing test packages (Criterion, redis) and run every test
+#   make demo       four copies of a hard-coded-port server at once, under the shim
+#   make bench      benchmarks: ratios against bare runs in the same run
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make sanitize   tests with ASan+UBSan, then TSan builds of the library
+#
+# Warnings are errors (WERROR=0 to relax on an unknown compiler).
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+WERROR  ?= 1
+SAN     ?=
+B       ?= build
+
+OPT     ?= -O2 -g
+WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN) $(EXTRA_CFLAGS)
+LDSAN   := $(SAN)
+
+CORE_SRC   := $(sort $(wildcard shim/core/*.c))
+LIB_SRC    := $(sort $(wildcard shim/lib/*.c))
+CLI_SRC    := $(sort $(wildcard shim/cli/*.c))
+UNIT_SRC   := $(sort $(wildcard tests/unit/*.c))
+E2E_SRC    := $(sort $(wildcard tests/e2e/*.c))
+HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
+BENCH_SRC  := $(sort $(wildcard tests/bench/*.c))
+
+CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
+
+LIB      := $(B)/libportshim.so
+HELPER   := $(B)/portshim-helper
+HELPERS  := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%)
+BENCHES  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
+UNIT     := $(B)/tests/unit
+E2E      := $(B)/tests/e2e
+
+.PHONY: all test unit e2e demo bench install uninstall clean deps check-exports sanitize
+all: $(LIB) $(HELPER) $(HELPERS)
+
+# Library objects: position independent, hidden by default.
+$(B)/shim/%.o: shim/%.c $(wildcard shim/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -Ishim -c -o $@ $<
+
+$(B)/libcore.a: $(CORE_OBJ)
+	ar rcs $@ $^
+
+# Only the libc names in exports.map leave the library.
+$(LIB): $(LIB_OBJ) $(CORE_OBJ) shim/lib/exports.map
+	$(CC) $(LDSAN) -shared -Wl,--version-script=shim/lib/exports.map -Wl,-z,defs \
+	    -o $@ $(LIB_OBJ) $(CORE_OBJ) -ldl -lpthread
+
+$(HELPER): $(CLI_OBJ) $(B)/libcore.a
+	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(B)/libcore.a -lpthread
+
+$(B)/helpers/%: tests/helpers/%.c tests/helpers/common.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/helpers -o $@ $< -lpthread
+
+$(B)/bench/%: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/helpers -o $@ $< -lpthread
+
+$(UNIT): $(UNIT_SRC) $(B)/libcore.a | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ishim -o $@ $(UNIT_SRC) $(B)/libcore.a -lcriterion -lpthread
+
+$(E2E): $(E2E_SRC) tests/e2e/e2e.h $(B)/libcore.a | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ishim -Itests/e2e -o $@ $(E2E_SRC) $(B)/libcore.a -lcriterion -lpthread
+
+# Test packages come from the project, not from whoever set up the machine.
+deps:
+	@scripts/ensure-deps
+
+check-exports: $(LIB)
+	@scripts/check-exports $(LIB) shim/lib/exports.map
+
+unit: $(UNIT)
+	$(UNIT) --jobs 2
+
+e2e: all $(E2E)
+	PORTSHIM_BUILD=$(abspath $(B)) $(E2E) --jobs 2
+
+test: all check-exports unit e2e
+
+demo: all
+	@scripts/demo
+
+bench: all $(BENCHES)
+	@PORTSHIM_BUILD=$(abspath $(B)) tests/bench/run
+
+# ASan+UBSan over the whole test suite (the library is preloaded into helpers
+# only, so it is built without ASan there; the core and CLI get it), then the
+# library built with TSan for the threaded e2e tests.
+sanitize:
+	$(MAKE) B=build/asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" \
+	    EXTRA_CFLAGS=-fno-sanitize-recover=all unit
+	$(MAKE) B=build/asan-cli SAN="-fsanitize=address,undefined" $(B)/portshim-helper
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/portshim \
+	    $(DESTDIR)$(PREFIX)/libexec/portshim $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/portshim/libportshim.so
+	install -m 0755 $(HELPER) $(DESTDIR)$(PREFIX)/libexec/portshim/portshim-helper
+	install -m 0755 scripts/portshim $(DESTDIR)$(PREFIX)/bin/portshim
+	install -m 0644 docs/portshim.1 $(DESTDIR)$(PREFIX)/share/man/man1/portshim.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/portshim $(DESTDIR)$(PREFIX)/share/man/man1/portshim.1
+	rm -rf $(DESTDIR)$(PREFIX)/lib/portshim $(DESTDIR)$(PREFIX)/libexec/portshim
+
+clean:
+	rm -rf build

@@ -1,0 +1,115 @@
+/* fdtable.c — a two-level array of descriptor records, grown on demand. */
+#include "core/fdtable.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK_BITS 10
+#define CHUNK (1 << CHUNK_BITS)
+#define NCHUNKS (PS_FD_LIMIT / CHUNK)
+
+static struct ps_fdinfo *chunks[NCHUNKS];
+static struct ps_sock *socks;
+
+static struct ps_fdinfo *slot(int fd, bool create)
+{
+    if (fd < 0 || fd >= PS_FD_LIMIT)
+        return NULL;
+    struct ps_fdinfo *c = __atomic_load_n(&chunks[fd >> CHUNK_BITS], __ATOMIC_ACQUIRE);
+    if (!c) {
+        if (!create)
+            return NULL;
+        c = calloc(CHUNK, sizeof *c);
+        if (!c)
+            return NULL;
+        __atomic_store_n(&chunks[fd >> CHUNK_BITS], c, __ATOMIC_RELEASE);
+    }
+    return &c[fd & (CHUNK - 1)];
+}
+
+enum ps_fdkind ps_fd_kind(int fd)
+{
+    struct ps_fdinfo *s = slot(fd, false);
+    return s ? (enum ps_fdkind)__atomic_load_n(&s->kind, __ATOMIC_ACQUIRE) : PS_FD_NONE;
+}
+
+struct ps_fdinfo ps_fd_get(int fd)
+{
+    struct ps_fdinfo out = {0};
+    struct ps_fdinfo *s = slot(fd, false);
+    if (s) {
+        out = *s;
+        out.kind = __atomic_load_n(&s->kind, __ATOMIC_ACQUIRE);
+    }
+    return out;
+}
+
+int ps_fd_set(int fd, enum ps_fdkind kind, uint16_t vport, uint16_t rport, struct ps_sock *sk)
+{
+    struct ps_fdinfo *s = slot(fd, true);
+    if (!s)
+        return -1;
+    s->vport = vport;
+    s->rport = rport;
+    s->sock = sk;
+    if (kind == PS_FD_BOUND && sk)
+        sk->refs++;
+    __atomic_store_n(&s->kind, (unsigned char)kind, __ATOMIC_RELEASE);
+    return 0;
+}
+
+static void unlink_sock(struct ps_sock *sk)
+{
+    if (sk->prev) sk->prev->next = sk->next;
+    else if (socks == sk) socks = sk->next;
+    if (sk->next) sk->next->prev = sk->prev;
+    sk->next = sk->prev = NULL;
+}
+
+struct ps_sock *ps_fd_clear(int fd)
+{
+    struct ps_fdinfo *s = slot(fd, false);
+    if (!s || !__atomic_load_n(&s->kind, __ATOMIC_ACQUIRE))
+        return NULL;
+    enum ps_fdkind kind = (enum ps_fdkind)s->kind;
+    struct ps_sock *sk = s->sock;
+    __atomic_store_n(&s->kind, PS_FD_NONE, __ATOMIC_RELEASE);
+    s->sock = NULL;
+    if (kind == PS_FD_BOUND && sk && --sk->refs == 0) {
+        unlink_sock(sk);
+        return sk;
+    }
+    return NULL;
+}
+
+void ps_fd_dup(int oldfd, int newfd)
+{
+    struct ps_fdinfo o = ps_fd_get(oldfd);
+    if (o.kind != PS_FD_NONE)
+        ps_fd_set(newfd, (enum ps_fdkind)o.kind, o.vport, o.rport, o.sock);
+}
+
+struct ps_sock *ps_sock_new(const char *sid, int fam, uint16_t vport, uint16_t rport)
+{
+    struct ps_sock *sk = calloc(1, sizeof *sk);
+    if (!sk)
+        return NULL;
+    strncpy(sk->sid, sid, sizeof sk->sid - 1);
+    sk->fam = fam;
+    sk->vport = vport;
+    sk->rport = rport;
+    sk->next = socks;
+    if (socks)
+        socks->prev = sk;
+    socks = sk;
+    return sk;
+}
+
+void ps_sock_free(struct ps_sock *sk) { free(sk); }
+struct ps_sock *ps_sock_first(void) { return socks; }
+
+void ps_sock_mark_all_shared(void)
+{
+    for (struct ps_sock *sk = socks; sk; sk = sk->next)
+        sk->shared = true;
+}

@@ -1,0 +1,61 @@
+/* fdtable.h — what this process knows about each descriptor.
+ *
+ * A bound socket of ours is a refcounted ps_sock shared by every descriptor
+ * that dup() made of it; accepted and routed sockets carry just the virtual
+ * and real ports their names translate between. Lookups of the kind are
+ * lock-free (close() of an ordinary file must stay cheap); every change is
+ * made by the caller under its own mutex. */
+#ifndef PS_FDTABLE_H
+#define PS_FDTABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/manifest.h"
+
+enum ps_fdkind {
+    PS_FD_NONE = 0,
+    PS_FD_BOUND,       /* a socket we bound (listener or client): owns a sid */
+    PS_FD_ACCEPTED,    /* accepted from one of our listeners */
+    PS_FD_ROUTED,      /* a client connect we routed to a namespace listener */
+};
+
+struct ps_sock {
+    char sid[PS_SID_MAX];
+    int refs;               /* descriptors in this process */
+    bool listening;
+    bool shared;            /* a forked child may hold it too */
+    int fam;
+    uint16_t vport, rport;
+    struct ps_sock *next, *prev;
+};
+
+struct ps_fdinfo {
+    unsigned char kind;     /* enum ps_fdkind; read with atomics */
+    uint16_t vport, rport;
+    struct ps_sock *sock;   /* PS_FD_BOUND and PS_FD_ACCEPTED (its listener, may be NULL) */
+};
+
+#define PS_FD_LIMIT (1 << 20)
+
+/* Lock-free: the kind of fd, PS_FD_NONE for unknown or out of range. */
+enum ps_fdkind ps_fd_kind(int fd);
+/* Copy of the entry (kind NONE if none). */
+struct ps_fdinfo ps_fd_get(int fd);
+
+/* Under the caller's lock. Return -1 if fd is out of range or memory ran out. */
+int ps_fd_set(int fd, enum ps_fdkind kind, uint16_t vport, uint16_t rport, struct ps_sock *s);
+/* Forgets fd. If it held a bound socket whose last descriptor this was, the
+ * socket is returned (unlinked; the caller records the close and frees it). */
+struct ps_sock *ps_fd_clear(int fd);
+/* newfd becomes another descriptor of oldfd's socket (newfd must be clear). */
+void ps_fd_dup(int oldfd, int newfd);
+
+struct ps_sock *ps_sock_new(const char *sid, int fam, uint16_t vport, uint16_t rport);
+void ps_sock_free(struct ps_sock *s);
+/* The bound sockets this process holds, for fork and exit records. */
+struct ps_sock *ps_sock_first(void);
+/* After fork in the child: nothing else needs resetting; marks all shared. */
+void ps_sock_mark_all_shared(void);
+
+#endif

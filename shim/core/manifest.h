@@ -1,0 +1,103 @@
+/* manifest.h — the namespace's record: JSON Lines, one event per line.
+ *
+ * Writers append whole lines under an exclusive flock; readers never lock:
+ * they read only complete lines, from where they stopped last time, and skip
+ * (and count) malformed ones. docs/manifest.md is the format's contract. */
+#ifndef PS_MANIFEST_H
+#define PS_MANIFEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/sockaddr.h"
+
+#define PS_MANIFEST_VERSION 1
+
+enum ps_ev {
+    PS_EV_NONE = 0,
+    PS_EV_BIND,      /* a bind (ok or failed); ok binds claim a virtual port */
+    PS_EV_LISTEN,    /* a listen; the mapping becomes connectable */
+    PS_EV_CONNECT,   /* a connect (routed, or any in observe mode) */
+    PS_EV_ACCEPT,    /* an accept (observe mode) */
+    PS_EV_CLOSE,     /* the socket is gone: its last descriptor closed */
+    PS_EV_INHERIT,   /* a forked child holds the socket too (holder = child) */
+    PS_EV_RELEASE,   /* one holder closed its copy; others may still hold it */
+    PS_EV_EXIT,      /* a process exited; it holds nothing any more */
+    PS_EV_STALE,     /* a reader found the socket gone without a close */
+    PS_EV_START,     /* a namespace was created (written by portshim run) */
+};
+
+#define PS_SID_MAX 32
+#define PS_PROG_MAX 64
+#define PS_NOTE_MAX 160
+#define PS_UPATH_MAX 108
+
+struct ps_event {
+    int v;                    /* format version */
+    enum ps_ev ev;
+    double ts;                /* seconds since the epoch, microsecond resolution */
+    int pid;
+    char prog[PS_PROG_MAX];
+    char sid[PS_SID_MAX];     /* socket id "pid.n", unique in the namespace */
+    bool ok;                  /* the call succeeded */
+    int err;                  /* errno when !ok */
+    int fam;                  /* socket family: 4 or 6 (0: absent) */
+    bool v6only;
+    bool has_addr, has_raddr;
+    struct ps_addr addr;      /* requested (virtual) address */
+    int port;                 /* requested (virtual) port, -1 when absent */
+    struct ps_addr raddr;     /* real address */
+    int rport;                /* real port, -1 when absent */
+    char rpath[PS_UPATH_MAX]; /* real endpoint as a socket path (unix mode) */
+    bool reuseaddr, reuseport;
+    long uid;                 /* -1 when absent */
+    bool routed;              /* connect: sent to a namespace listener */
+    int holder;               /* inherit/release: the holding pid */
+    char mode[12];            /* bind/start: remap, unix, observe */
+    char note[PS_NOTE_MAX];   /* free text: why a call failed, who held a port */
+};
+
+void ps_event_init(struct ps_event *e, enum ps_ev ev);
+const char *ps_ev_name(enum ps_ev ev);
+enum ps_ev ps_ev_parse(const char *name);
+const char *ps_errno_name(int err);    /* "EADDRINUSE", or NULL if unknown */
+
+/* Encodes one line, '\n' included. Returns its length, or 0 if buf is too
+ * small (a line is at most PS_LINE_MAX bytes). */
+#define PS_LINE_MAX 1024
+size_t ps_event_encode(const struct ps_event *e, char *buf, size_t len);
+
+/* Decodes one line (without the '\n'). Returns 0 on success, -1 if the line
+ * is malformed (not a JSON object, a bad value, no "v" or "ev", or a version
+ * this code does not read), 1 for a well-formed event of a kind this code
+ * does not know (skipped silently: newer writers may add kinds). */
+int ps_event_decode(const char *line, size_t len, struct ps_event *e);
+
+/* Incremental reader. */
+typedef void (*ps_event_fn)(void *ctx, const struct ps_event *e);
+typedef void (*ps_badline_fn)(void *ctx, uint64_t lineno, const char *line, size_t len);
+
+struct ps_reader {
+    int fd;
+    uint64_t off;             /* file offset of buf[0] */
+    char *buf;
+    size_t cap, len;          /* len: bytes held that do not yet end a line */
+    uint64_t lineno;          /* lines consumed so far */
+    uint64_t bad;             /* malformed lines skipped */
+};
+
+void ps_reader_init(struct ps_reader *r, int fd);
+void ps_reader_free(struct ps_reader *r);
+/* Reads every complete line appended since the last call and calls fn for
+ * each event (bad for each malformed line; may be NULL). Returns the number
+ * of lines read, or -1 with errno set if reading failed. */
+long ps_reader_poll(struct ps_reader *r, ps_event_fn fn, ps_badline_fn bad, void *ctx);
+
+/* Writers. lock/unlock: flock(LOCK_EX/LOCK_UN), retried on EINTR.
+ * append: writes the whole line (the file is opened O_APPEND). */
+int ps_manifest_lock(int fd);
+int ps_manifest_unlock(int fd);
+int ps_manifest_append(int fd, const char *line, size_t len);
+
+#endif

@@ -1,0 +1,74 @@
+/* ns.h — the namespace's live mappings, derived from manifest events.
+ *
+ * Pure logic: the table is fed events (ps_ns_apply) and answers the three
+ * questions the library asks — would this bind conflict, which real port
+ * must a sharing bind take, and where does this connect go — by the Linux
+ * rules for TCP (address overlap, SO_REUSEADDR, SO_REUSEPORT, dual stack). */
+#ifndef PS_NS_H
+#define PS_NS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/manifest.h"
+#include "core/sockaddr.h"
+
+struct ps_entry {
+    char sid[PS_SID_MAX];
+    int pid;                    /* the binding process */
+    char prog[PS_PROG_MAX];
+    double ts_bind, ts_listen;
+    int fam;                    /* 4 or 6 */
+    struct ps_bindaddr baddr;   /* the virtual address, as bound */
+    uint16_t vport;
+    struct ps_addr raddr;
+    uint16_t rport;
+    char rpath[PS_UPATH_MAX];   /* unix mode: the socket file */
+    bool reuseaddr, reuseport;
+    long uid;
+    bool listening;
+    int *holders;               /* pids that hold a descriptor of it */
+    int nholders, capholders;
+};
+
+struct ps_ns {
+    struct ps_entry *v;
+    size_t n, cap;
+};
+
+void ps_ns_init(struct ps_ns *ns);
+void ps_ns_free(struct ps_ns *ns);
+void ps_ns_apply(struct ps_ns *ns, const struct ps_event *e);
+/* ps_event_fn-shaped wrapper: ctx is the struct ps_ns. */
+void ps_ns_apply_cb(void *ns, const struct ps_event *e);
+
+struct ps_bindreq {
+    struct ps_bindaddr baddr;
+    uint16_t port;
+    bool reuseaddr, reuseport;
+    long uid;
+};
+
+/* The first entry that makes this bind fail with EADDRINUSE, or NULL. */
+const struct ps_entry *ps_ns_conflict(const struct ps_ns *ns, const struct ps_bindreq *r);
+/* An entry the bind overlaps but may share (reuse flags): the new socket
+ * must take the same real port so the kernel applies the sharing rules. */
+const struct ps_entry *ps_ns_sharer(const struct ps_ns *ns, const struct ps_bindreq *r);
+
+typedef bool (*ps_alive_fn)(void *ctx, const struct ps_entry *e);
+
+/* The listener a connect to dst:port reaches, or NULL (alive may be NULL). */
+const struct ps_entry *ps_ns_route(const struct ps_ns *ns, const struct ps_addr *dst,
+                                   uint16_t port, bool dst_local, ps_alive_fn alive,
+                                   void *ctx);
+/* The entry whose real endpoint is addr:rport (wildcard real addresses match
+ * any address of their family), or NULL. */
+const struct ps_entry *ps_ns_by_real(const struct ps_ns *ns, const struct ps_addr *addr,
+                                     uint16_t rport, bool listening_only);
+const struct ps_entry *ps_ns_find(const struct ps_ns *ns, const char *sid);
+bool ps_ns_port_used(const struct ps_ns *ns, uint16_t vport);
+bool ps_ns_port_listening(const struct ps_ns *ns, uint16_t vport);
+bool ps_entry_held_by(const struct ps_entry *e, int pid);
+
+#endif

@@ -1,0 +1,124 @@
+/* probe.c — /proc/net/tcp{,6} and kill(pid, 0). */
+#include "core/probe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TCP_LISTEN_STATE 0x0A
+
+bool ps_probe_pid_alive(int pid)
+{
+    if (pid <= 0)
+        return false;
+    return kill(pid, 0) == 0 || errno != ESRCH;
+}
+
+static int hexdigit(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+/* /proc/net/tcp prints each 32-bit word of the address as %08X of its value
+ * in host order, so on little-endian machines the bytes come reversed. */
+static int parse_hexaddr(const char *p, size_t nwords, uint8_t *out)
+{
+    for (size_t w = 0; w < nwords; w++) {
+        uint32_t v = 0;
+        for (int i = 0; i < 8; i++) {
+            int h = hexdigit(p[w * 8 + (size_t)i]);
+            if (h < 0)
+                return -1;
+            v = v << 4 | (uint32_t)h;
+        }
+        memcpy(out + w * 4, &v, 4);
+    }
+    return 0;
+}
+
+static int scan(const char *path, bool v6, const struct ps_addr *want, uint16_t port)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    /* Lines are fixed-width; read the whole file into a growing buffer. */
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        close(fd);
+        return -1;
+    }
+    for (;;) {
+        if (cap - len < 4096) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb)
+                break;
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, buf + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = 0;
+    int found = 0;
+    char *line = strchr(buf, '\n');   /* skip the header */
+    while (line && !found) {
+        line++;
+        char *colon = strchr(line, ':');
+        if (!colon)
+            break;
+        const char *a = colon + 2;  /* "  0: 0100007F:1F90 ..." */
+        size_t alen = v6 ? 32 : 8;
+        if (strlen(a) < alen + 1 + 4 + 1 + (alen + 5) + 3)
+            break;
+        struct ps_addr got;
+        memset(&got, 0, sizeof got);
+        uint8_t raw[16];
+        if (parse_hexaddr(a, v6 ? 4 : 1, raw) == 0 && a[alen] == ':') {
+            unsigned lport = (unsigned)strtoul(a + alen + 1, NULL, 16);
+            const char *st = a + alen + 1 + 4 + 1 + alen + 1 + 4 + 1;
+            unsigned state = (unsigned)strtoul(st, NULL, 16);
+            if (v6) {
+                got.fam = 6;
+                memcpy(got.b, raw, 16);
+            } else {
+                uint32_t ip;
+                memcpy(&ip, raw, 4);
+                got.fam = 4;
+                got.b[10] = got.b[11] = 0xff;
+                memcpy(got.b + 12, &ip, 4);
+            }
+            if (state == TCP_LISTEN_STATE && lport == port &&
+                (ps_addr_equal(&got, want) ||
+                 (ps_addr_is_wildcard(&got) && (v6 || ps_addr_is_v4(want))) ||
+                 ps_addr_is_wildcard(want)))
+                found = 1;
+        }
+        line = strchr(line, '\n');
+    }
+    free(buf);
+    return found;
+}
+
+int ps_probe_tcp_listening(const struct ps_addr *addr, uint16_t port)
+{
+    int a = scan("/proc/net/tcp", false, addr, port);
+    if (a == 1)
+        return 1;
+    int b = scan("/proc/net/tcp6", true, addr, port);
+    if (b == 1)
+        return 1;
+    return (a < 0 && b < 0) ? -1 : 0;
+}

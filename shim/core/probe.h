@@ -1,0 +1,18 @@
+/* probe.h — ask the kernel what is really there, for the slow paths only
+ * (a bind conflict, `portshim port`): never on every connect. */
+#ifndef PS_PROBE_H
+#define PS_PROBE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/sockaddr.h"
+
+/* 1 if a TCP socket listens on port at addr (a wildcard listener counts for
+ * any address of its family, and a listener on addr counts for a wildcard
+ * query), 0 if none, -1 if /proc/net/tcp{,6} cannot be read. */
+int ps_probe_tcp_listening(const struct ps_addr *addr, uint16_t port);
+/* false only when no process pid exists (kill(pid, 0) gives ESRCH). */
+bool ps_probe_pid_alive(int pid);
+
+#endif
