@@ -51,10 +51,29 @@ int ps_fd_set(int fd, enum ps_fdkind kind, uint16_t vport, uint16_t rport, struc
         return -1;
     s->vport = vport;
     s->rport = rport;
+    s->pvport = s->prport = 0;
     s->sock = sk;
     if (kind == PS_FD_BOUND && sk)
         sk->refs++;
     __atomic_store_n(&s->kind, (unsigned char)kind, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int ps_fd_set_peer(int fd, uint16_t pvport, uint16_t prport)
+{
+    struct ps_fdinfo *s = slot(fd, true);
+    if (!s)
+        return -1;
+    if (__atomic_load_n(&s->kind, __ATOMIC_ACQUIRE) == PS_FD_NONE) {
+        s->vport = s->rport = 0;
+        s->sock = NULL;
+        s->pvport = pvport;
+        s->prport = prport;
+        __atomic_store_n(&s->kind, PS_FD_ROUTED, __ATOMIC_RELEASE);
+    } else {
+        s->pvport = pvport;
+        s->prport = prport;
+    }
     return 0;
 }
 
@@ -75,6 +94,7 @@ struct ps_sock *ps_fd_clear(int fd)
     struct ps_sock *sk = s->sock;
     __atomic_store_n(&s->kind, PS_FD_NONE, __ATOMIC_RELEASE);
     s->sock = NULL;
+    s->pvport = s->prport = 0;
     if (kind == PS_FD_BOUND && sk && --sk->refs == 0) {
         unlink_sock(sk);
         return sk;
@@ -85,8 +105,13 @@ struct ps_sock *ps_fd_clear(int fd)
 void ps_fd_dup(int oldfd, int newfd)
 {
     struct ps_fdinfo o = ps_fd_get(oldfd);
-    if (o.kind != PS_FD_NONE)
-        ps_fd_set(newfd, (enum ps_fdkind)o.kind, o.vport, o.rport, o.sock);
+    if (o.kind == PS_FD_NONE)
+        return;
+    if (ps_fd_set(newfd, (enum ps_fdkind)o.kind, o.vport, o.rport, o.sock) == 0 && o.pvport) {
+        struct ps_fdinfo *s = slot(newfd, false);
+        s->pvport = o.pvport;
+        s->prport = o.prport;
+    }
 }
 
 struct ps_sock *ps_sock_new(const char *sid, int fam, uint16_t vport, uint16_t rport)

@@ -17,7 +17,7 @@ enum ps_fdkind {
     PS_FD_NONE = 0,
     PS_FD_BOUND,       /* a socket we bound (listener or client): owns a sid */
     PS_FD_ACCEPTED,    /* accepted from one of our listeners */
-    PS_FD_ROUTED,      /* a client connect we routed to a namespace listener */
+    PS_FD_ROUTED,      /* only its peer is ours: a client we routed */
 };
 
 struct ps_sock {
@@ -32,8 +32,9 @@ struct ps_sock {
 
 struct ps_fdinfo {
     unsigned char kind;     /* enum ps_fdkind; read with atomics */
-    uint16_t vport, rport;
-    struct ps_sock *sock;   /* PS_FD_BOUND and PS_FD_ACCEPTED (its listener, may be NULL) */
+    uint16_t vport, rport;  /* own name: the kernel's rport reads as vport */
+    uint16_t pvport, prport;/* peer's name: prport reads as pvport (0: none) */
+    struct ps_sock *sock;   /* PS_FD_BOUND only */
 };
 
 #define PS_FD_LIMIT (1 << 20)
@@ -45,6 +46,8 @@ struct ps_fdinfo ps_fd_get(int fd);
 
 /* Under the caller's lock. Return -1 if fd is out of range or memory ran out. */
 int ps_fd_set(int fd, enum ps_fdkind kind, uint16_t vport, uint16_t rport, struct ps_sock *s);
+/* Records the peer's virtual name; an unknown fd becomes PS_FD_ROUTED. */
+int ps_fd_set_peer(int fd, uint16_t pvport, uint16_t prport);
 /* Forgets fd. If it held a bound socket whose last descriptor this was, the
  * socket is returned (unlinked; the caller records the close and frees it). */
 struct ps_sock *ps_fd_clear(int fd);

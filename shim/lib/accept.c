@@ -1,0 +1,94 @@
+/* accept.c — accept() and accept4(): a connection accepted from one of our
+ * listeners carries the listener's virtual port as its own name. */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/sockaddr.h"
+#include "lib/names.h"
+#include "lib/real.h"
+#include "lib/state.h"
+
+static void record_observed(int fd, const struct sockaddr_storage *ss, socklen_t l, int rc,
+                            int err)
+{
+    struct ps_addr a;
+    uint16_t port;
+    if (rc >= 0 && ps_addr_from_sockaddr((const struct sockaddr *)ss, l, &a, &port) < 0)
+        return;   /* not an inet connection */
+    if (rc < 0 && (err == EAGAIN || err == EWOULDBLOCK || err == EINTR))
+        return;   /* the ordinary "nothing yet" of an event loop */
+    struct ps_event e;
+    ps_event_new(&e, PS_EV_ACCEPT);
+    if (rc >= 0) {
+        e.fam = a.fam;
+        e.has_addr = true;
+        e.addr = a;
+        e.port = port;
+    }
+    e.ok = rc >= 0;
+    e.err = rc < 0 ? err : 0;
+    (void)fd;
+    ps_lock();
+    ps_emit(&e);
+    ps_unlock();
+}
+
+static int shim_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags, bool four)
+{
+    struct sockaddr_storage ss;
+    socklen_t l = sizeof ss;
+    bool want = addr && len;
+    int nfd = four ? real_accept4(fd, (struct sockaddr *)&ss, &l, flags)
+                   : real_accept(fd, (struct sockaddr *)&ss, &l);
+    int err = errno;
+    if (ps_cfg()->mode == PS_MODE_OBSERVE) {
+        if (ps_fd_kind(fd) != PS_FD_NONE || nfd < 0 || ss.ss_family == AF_INET ||
+            ss.ss_family == AF_INET6)
+            record_observed(fd, &ss, l, nfd, err);
+    } else if (nfd >= 0 && ps_fd_kind(fd) == PS_FD_BOUND) {
+        struct ps_fdinfo li = ps_fd_get(fd);
+        ps_lock();
+        ps_fd_forget(nfd);
+        ps_fd_set(nfd, PS_FD_ACCEPTED, li.vport, li.rport, NULL);
+        /* A client that bound a virtual port of its own is seen by it. */
+        struct ps_addr pa;
+        uint16_t pport;
+        if (want && ps_addr_from_sockaddr((struct sockaddr *)&ss, l, &pa, &pport) == 0) {
+            ps_refresh();
+            const struct ps_entry *e = ps_ns_by_real(ps_table(), &pa, pport, false);
+            if (e && !e->listening && e->vport != pport) {
+                ps_fd_set_peer(nfd, e->vport, pport);
+                ps_sockaddr_set_port((struct sockaddr *)&ss, e->vport);
+            }
+        }
+        ps_unlock();
+    }
+    if (nfd >= 0 && want)
+        ps_copy_name(&ss, l, addr, len);
+    errno = err;
+    return nfd;
+}
+
+__attribute__((visibility("default"))) int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    if ((addr && !len) || !ps_enter())
+        return real_accept(fd, addr, len);
+    int rc = shim_accept(fd, addr, len, 0, false);
+    int err = errno;
+    ps_leave();
+    errno = err;
+    return rc;
+}
+
+__attribute__((visibility("default"))) int accept4(int fd, struct sockaddr *addr, socklen_t *len,
+                                                   int flags)
+{
+    if ((addr && !len) || !ps_enter())
+        return real_accept4(fd, addr, len, flags);
+    int rc = shim_accept(fd, addr, len, flags, true);
+    int err = errno;
+    ps_leave();
+    errno = err;
+    return rc;
+}

@@ -1,0 +1,247 @@
+/* bind.c — bind(): claim a virtual port in the namespace and bind the real
+ * socket somewhere that cannot collide (remap: the same address, port 0).
+ *
+ * The claim (read new events, check for a conflict, bind, append) runs under
+ * the manifest's flock, so two processes never both get one virtual port. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/sockaddr.h"
+#include "lib/real.h"
+#include "lib/state.h"
+
+/* Ephemeral-looking virtual numbers for port-0 binds whose kernel port is
+ * already a virtual port of the namespace. */
+#define VPORT_LO 49152
+#define VPORT_HI 65535
+
+static int sockopt_int(int fd, int level, int name)
+{
+    int v = 0;
+    socklen_t l = sizeof v;
+    return getsockopt(fd, level, name, &v, &l) == 0 ? v : 0;
+}
+
+static void describe_bind(struct ps_event *e, int fd, const struct ps_addr *a, uint16_t port,
+                          int fam)
+{
+    e->fam = fam;
+    if (fam == 6)
+        e->v6only = sockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY);
+    e->has_addr = true;
+    e->addr = *a;
+    e->port = port;
+    e->reuseaddr = sockopt_int(fd, SOL_SOCKET, SO_REUSEADDR);
+    e->reuseport = sockopt_int(fd, SOL_SOCKET, SO_REUSEPORT);
+    e->uid = (long)geteuid();
+}
+
+static int real_port(int fd, uint16_t *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t l = sizeof ss;
+    struct ps_addr a;
+    if (real_getsockname(fd, (struct sockaddr *)&ss, &l) < 0 ||
+        ps_addr_from_sockaddr((struct sockaddr *)&ss, l, &a, port) < 0)
+        return -1;
+    return 0;
+}
+
+/* A bind the namespace does not remap, recorded for the report. */
+static int bind_recorded(int fd, const struct sockaddr *addr, socklen_t len, struct ps_event *e)
+{
+    int rc = real_bind(fd, addr, len);
+    int err = errno;
+    e->ok = rc == 0;
+    e->err = rc ? err : 0;
+    uint16_t r;
+    if (rc == 0 && real_port(fd, &r) == 0) {
+        e->has_raddr = true;
+        e->raddr = e->addr;
+        e->rport = r;
+    }
+    ps_lock();
+    ps_emit(e);
+    ps_unlock();
+    errno = err;
+    return rc;
+}
+
+static void track(int fd, const struct ps_event *e)
+{
+    /* Whatever this number held before was closed behind our back. */
+    ps_fd_forget(fd);
+    struct ps_sock *sk = ps_sock_new(e->sid, e->fam, (uint16_t)e->port, (uint16_t)e->rport);
+    if (sk)
+        ps_fd_set(fd, PS_FD_BOUND, sk->vport, sk->rport, sk);
+}
+
+static uint16_t free_vport(const struct ps_ns *ns, uint16_t want)
+{
+    if (!ps_ns_port_used(ns, want))
+        return want;
+    unsigned span = VPORT_HI - VPORT_LO + 1;
+    unsigned start = (unsigned)(want * 2654435761u) % span;
+    for (unsigned i = 0; i < span; i++) {
+        uint16_t p = (uint16_t)(VPORT_LO + (start + i) % span);
+        if (!ps_ns_port_used(ns, p))
+            return p;
+    }
+    return want;
+}
+
+/* Port 0: the kernel's choice is the name, unless the namespace already
+ * uses that number virtually. */
+static int bind_any(int fd, const struct sockaddr *addr, socklen_t len, struct ps_event *e)
+{
+    int rc = real_bind(fd, addr, len);
+    int err = errno;
+    uint16_t r = 0;
+    if (rc == 0 && real_port(fd, &r) < 0)
+        r = 0;
+    ps_lock();
+    if (rc < 0 || !r) {
+        e->ok = false;
+        e->err = rc < 0 ? err : 0;
+        ps_emit(e);
+        ps_unlock();
+        errno = err;
+        return rc;
+    }
+    ps_claim_begin();
+    e->port = free_vport(ps_table(), r);
+    e->has_raddr = true;
+    e->raddr = e->addr;
+    e->rport = r;
+    ps_next_sid(e->sid);
+    ps_emit(e);
+    ps_refresh();
+    ps_claim_end();
+    track(fd, e);
+    ps_unlock();
+    return 0;
+}
+
+static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct ps_event *e)
+{
+    struct ps_bindreq req = {
+        .baddr = {.addr = e->addr, .v6only = e->v6only},
+        .port = (uint16_t)e->port,
+        .reuseaddr = e->reuseaddr,
+        .reuseport = e->reuseport,
+        .uid = e->uid,
+    };
+    char a[PS_ADDRSTRLEN];
+    ps_lock();
+    ps_claim_begin();
+    const struct ps_entry *c;
+    while ((c = ps_ns_conflict(ps_table(), &req))) {
+        if (ps_entry_live(c))
+            break;
+        /* Its holders died without a close: retire it for everyone. */
+        struct ps_event st;
+        ps_event_new(&st, PS_EV_STALE);
+        memcpy(st.sid, c->sid, sizeof st.sid);
+        ps_emit(&st);
+        ps_refresh();
+    }
+    if (c) {
+        e->ok = false;
+        e->err = EADDRINUSE;
+        snprintf(e->note, sizeof e->note, "virtual port %u is held by pid %d (%s), sid %s",
+                 req.port, c->pid, c->prog, c->sid);
+        ps_log(PS_LOG_INFO, "bind %s:%u in pid %d (%s): EADDRINUSE: %s",
+               ps_addr_format(&e->addr, a), req.port, e->pid, e->prog, e->note);
+        ps_emit(e);
+        ps_claim_end();
+        ps_unlock();
+        errno = EADDRINUSE;
+        return -1;
+    }
+    /* Sharing (SO_REUSEADDR/SO_REUSEPORT) happens on one real port, so the
+     * kernel itself judges the rest (listen on a shared port, uid rules). */
+    const struct ps_entry *sh = ps_ns_sharer(ps_table(), &req);
+    uint16_t target = sh && ps_entry_alive(NULL, sh) ? sh->rport : 0;
+
+    struct sockaddr_storage ss;
+    memcpy(&ss, addr, len < sizeof ss ? len : sizeof ss);
+    ps_sockaddr_set_port((struct sockaddr *)&ss, target);
+    int rc = real_bind(fd, (struct sockaddr *)&ss, len);
+    int err = errno;
+    uint16_t r = 0;
+    if (rc == 0 && real_port(fd, &r) < 0) {
+        rc = -1;
+        err = EINVAL;
+    }
+    if (rc < 0) {
+        e->ok = false;
+        e->err = err;
+        ps_emit(e);
+        ps_claim_end();
+        ps_unlock();
+        errno = err;
+        return -1;
+    }
+    e->has_raddr = true;
+    e->raddr = e->addr;
+    e->rport = r;
+    ps_next_sid(e->sid);
+    ps_emit(e);
+    ps_refresh();
+    ps_claim_end();
+    track(fd, e);
+    ps_unlock();
+    ps_log(PS_LOG_DEBUG, "bind %s:%u -> real port %u (pid %d, %s)",
+           ps_addr_format(&e->addr, a), req.port, r, e->pid, e->prog);
+    return 0;
+}
+
+static int shim_bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    struct ps_addr a;
+    uint16_t port;
+    int domain, type;
+    /* Not an inet TCP bind we understand: the kernel answers, errno and all. */
+    if (ps_addr_from_sockaddr(addr, len, &a, &port) < 0 || ps_sock_kind(fd, &domain, &type) < 0 ||
+        type != SOCK_STREAM || (domain != AF_INET && domain != AF_INET6) ||
+        (int)addr->sa_family != domain)
+        return real_bind(fd, addr, len);
+    uint16_t bound;
+    if (real_port(fd, &bound) == 0 && bound != 0)
+        return real_bind(fd, addr, len);   /* already bound: EINVAL from the kernel */
+
+    const struct ps_config *cfg = ps_cfg();
+    struct ps_event e;
+    ps_event_new(&e, PS_EV_BIND);
+    describe_bind(&e, fd, &a, port, domain == AF_INET ? 4 : 6);
+
+    if (cfg->mode == PS_MODE_OBSERVE) {
+        strcpy(e.mode, "observe");
+        return bind_recorded(fd, addr, len, &e);
+    }
+    if (port != 0 && cfg->ports.n && !ps_portspec_contains(&cfg->ports, port)) {
+        strcpy(e.mode, "pass");
+        return bind_recorded(fd, addr, len, &e);
+    }
+    strcpy(e.mode, ps_mode_name(cfg->mode));
+    if (port == 0)
+        return bind_any(fd, addr, len, &e);
+    return bind_remap(fd, addr, len, &e);
+}
+
+__attribute__((visibility("default"))) int bind(int fd, const struct sockaddr *addr,
+                                                socklen_t len)
+{
+    if (!ps_enter())
+        return real_bind(fd, addr, len);
+    int rc = shim_bind(fd, addr, len);
+    int err = errno;
+    ps_leave();
+    errno = err;
+    return rc;
+}

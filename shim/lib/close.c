@@ -1,0 +1,51 @@
+/* close.c — close() and close_range(): the last descriptor of a bound socket
+ * releases its virtual port. The check for "ours?" is lock-free, so closing
+ * ordinary files costs one table read. */
+#include <errno.h>
+#include <linux/close_range.h>
+#include <unistd.h>
+
+#include "lib/real.h"
+#include "lib/state.h"
+
+__attribute__((visibility("default"))) int close(int fd)
+{
+    if (ps_fd_kind(fd) == PS_FD_NONE && !ps_is_manifest_fd(fd))
+        return real_close(fd);
+    if (!ps_enter())
+        return real_close(fd);
+    ps_lock();
+    if (ps_is_manifest_fd(fd))
+        ps_manifest_fd_lost();
+    struct ps_sock *sk = ps_fd_clear(fd);
+    int rc = real_close(fd);
+    int err = errno;
+    if (sk)
+        ps_sock_gone(sk);
+    ps_unlock();
+    ps_leave();
+    errno = err;
+    return rc;
+}
+
+__attribute__((visibility("default"))) int close_range(unsigned first, unsigned last, int flags)
+{
+    if ((flags & CLOSE_RANGE_CLOEXEC) || !ps_enter())
+        return real_close_range(first, last, flags);
+    int rc = real_close_range(first, last, flags);
+    int err = errno;
+    if (rc == 0) {
+        ps_lock();
+        unsigned end = last < PS_FD_LIMIT - 1 ? last : PS_FD_LIMIT - 1;
+        for (unsigned fd = first; fd <= end; fd++) {
+            if (ps_is_manifest_fd((int)fd))
+                ps_manifest_fd_lost();
+            if (ps_fd_kind((int)fd) != PS_FD_NONE)
+                ps_fd_forget((int)fd);
+        }
+        ps_unlock();
+    }
+    ps_leave();
+    errno = err;
+    return rc;
+}

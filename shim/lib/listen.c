@@ -1,0 +1,62 @@
+/* listen.c — listen(): the moment a mapping becomes connectable. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/sockaddr.h"
+#include "lib/real.h"
+#include "lib/state.h"
+
+static void record_observed(int fd, int rc, int err)
+{
+    int domain, type;
+    struct sockaddr_storage ss;
+    socklen_t l = sizeof ss;
+    struct ps_addr a;
+    uint16_t port;
+    if (ps_sock_kind(fd, &domain, &type) < 0 || type != SOCK_STREAM ||
+        (domain != AF_INET && domain != AF_INET6) ||
+        real_getsockname(fd, (struct sockaddr *)&ss, &l) < 0 ||
+        ps_addr_from_sockaddr((struct sockaddr *)&ss, l, &a, &port) < 0)
+        return;
+    struct ps_event e;
+    ps_event_new(&e, PS_EV_LISTEN);
+    e.fam = domain == AF_INET ? 4 : 6;
+    e.has_addr = e.has_raddr = true;
+    e.addr = e.raddr = a;
+    e.port = e.rport = port;
+    e.ok = rc == 0;
+    e.err = rc ? err : 0;
+    ps_lock();
+    ps_emit(&e);
+    ps_unlock();
+}
+
+__attribute__((visibility("default"))) int listen(int fd, int backlog)
+{
+    if (!ps_enter())
+        return real_listen(fd, backlog);
+    int rc = real_listen(fd, backlog);
+    int err = errno;
+    if (ps_fd_kind(fd) == PS_FD_BOUND) {
+        ps_lock();
+        struct ps_fdinfo fi = ps_fd_get(fd);
+        if (fi.kind == PS_FD_BOUND && fi.sock && (rc < 0 || !fi.sock->listening)) {
+            struct ps_event e;
+            ps_event_new(&e, PS_EV_LISTEN);
+            memcpy(e.sid, fi.sock->sid, sizeof e.sid);
+            e.ok = rc == 0;
+            e.err = rc ? err : 0;
+            if (rc == 0)
+                fi.sock->listening = true;
+            ps_emit(&e);
+        }
+        ps_unlock();
+    } else if (ps_cfg()->mode == PS_MODE_OBSERVE) {
+        record_observed(fd, rc, err);
+    }
+    ps_leave();
+    errno = err;
+    return rc;
+}

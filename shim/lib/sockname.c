@@ -1,0 +1,47 @@
+/* sockname.c — getsockname() and getpeername() report virtual ports. */
+#include <errno.h>
+#include <sys/socket.h>
+
+#include "lib/names.h"
+#include "lib/real.h"
+#include "lib/state.h"
+
+typedef int (*name_call)(int, struct sockaddr *, socklen_t *);
+
+static int virtual_name(name_call call, int fd, struct sockaddr *addr, socklen_t *len, bool peer)
+{
+    if (!addr || !len || ps_cfg()->mode == PS_MODE_OBSERVE)
+        return call(fd, addr, len);
+    struct sockaddr_storage ss;
+    socklen_t l = sizeof ss;
+    int rc = call(fd, (struct sockaddr *)&ss, &l);
+    if (rc < 0)
+        return rc;
+    ps_virtual_name(fd, (struct sockaddr *)&ss, l, peer);
+    ps_copy_name(&ss, l, addr, len);
+    return 0;
+}
+
+__attribute__((visibility("default"))) int getsockname(int fd, struct sockaddr *addr,
+                                                       socklen_t *len)
+{
+    if (!ps_enter())
+        return real_getsockname(fd, addr, len);
+    int rc = virtual_name(real_getsockname, fd, addr, len, false);
+    int err = errno;
+    ps_leave();
+    errno = err;
+    return rc;
+}
+
+__attribute__((visibility("default"))) int getpeername(int fd, struct sockaddr *addr,
+                                                       socklen_t *len)
+{
+    if (!ps_enter())
+        return real_getpeername(fd, addr, len);
+    int rc = virtual_name(real_getpeername, fd, addr, len, true);
+    int err = errno;
+    ps_leave();
+    errno = err;
+    return rc;
+}

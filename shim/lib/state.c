@@ -1,0 +1,326 @@
+/* state.c — init, the guard, the manifest descriptor, fork and exit. */
+#include "lib/state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/probe.h"
+#include "lib/real.h"
+
+#define EXIT_CONFIG 78
+
+enum { INIT_NONE, INIT_RUNNING, INIT_ACTIVE };
+
+static int g_init;
+static struct ps_config g_cfg;
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static int g_mfd = -1;
+static bool g_mfd_shared;      /* inherited over fork: reopen before locking */
+static bool g_flocked;
+static struct ps_reader g_rd;
+static struct ps_ns g_ns;
+static unsigned g_sid_counter;
+static int g_pid;
+static unsigned g_bad_warned, g_write_warned;
+
+/* initial-exec: no __tls_get_addr, so no allocation on first access. */
+static __thread int t_in_shim __attribute__((tls_model("initial-exec")));
+
+static void fatal_config(const char *msg)
+{
+    ps_log(PS_LOG_ERROR, "%s", msg);
+    _exit(EXIT_CONFIG);
+}
+
+/* Opens the manifest and parks the descriptor high, out of the way of
+ * programs that expect the lowest free numbers. */
+static int open_manifest(void)
+{
+    int fd = open(g_cfg.manifest, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 128) {
+        long base = (rl.rlim_cur > 1024 ? 1024 : (long)rl.rlim_cur) - 24;
+        int hi = real_fcntl(fd, F_DUPFD_CLOEXEC, (void *)base);
+        if (hi >= 0) {
+            real_close(fd);
+            fd = hi;
+        }
+    }
+    return fd;
+}
+
+static const char *env(const char *name) { return getenv(name); }
+
+static void atfork_prepare(void);
+static void atfork_parent(void);
+static void atfork_child(void);
+
+static void init(void)
+{
+    int expect = INIT_NONE;
+    if (!__atomic_compare_exchange_n(&g_init, &expect, INIT_RUNNING, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
+        return;
+    char err[PS_PATH_MAX + 200];
+    if (ps_config_load(&g_cfg, env, err, sizeof err))
+        fatal_config(err);
+    ps_log_set_level(g_cfg.log);
+    if (g_cfg.mode == PS_MODE_UNIX)
+        fatal_config("PORTSHIM_MODE='unix': unix mode is not implemented yet");
+    g_pid = getpid();
+    g_mfd = open_manifest();
+    if (g_mfd < 0) {
+        snprintf(err, sizeof err, "PORTSHIM_MANIFEST='%s': cannot open for writing: %s",
+                 g_cfg.manifest, strerror(errno));
+        fatal_config(err);
+    }
+    ps_reader_init(&g_rd, g_mfd);
+    ps_ns_init(&g_ns);
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    __atomic_store_n(&g_init, INIT_ACTIVE, __ATOMIC_RELEASE);
+}
+
+/* Bad configuration must stop the program before main, not at its first
+ * bind; the expensive parts (reading the manifest) stay lazy. */
+__attribute__((constructor)) static void ps_ctor(void)
+{
+    t_in_shim = 1;
+    init();
+    t_in_shim = 0;
+}
+
+bool ps_enter(void)
+{
+    if (t_in_shim)
+        return false;
+    int s = __atomic_load_n(&g_init, __ATOMIC_ACQUIRE);
+    if (s != INIT_ACTIVE) {
+        /* Called before our constructor (from another library's), or while
+         * another thread initialises. */
+        t_in_shim = 1;
+        init();
+        while ((s = __atomic_load_n(&g_init, __ATOMIC_ACQUIRE)) == INIT_RUNNING)
+            sched_yield();
+        t_in_shim = 0;
+        if (s != INIT_ACTIVE)
+            return false;
+    }
+    t_in_shim = 1;
+    return true;
+}
+
+void ps_leave(void) { t_in_shim = 0; }
+const struct ps_config *ps_cfg(void) { return &g_cfg; }
+int ps_pid(void) { return g_pid; }
+
+void ps_lock(void) { pthread_mutex_lock(&g_mu); }
+void ps_unlock(void) { pthread_mutex_unlock(&g_mu); }
+struct ps_ns *ps_table(void) { return &g_ns; }
+
+/* After fork the child shares the parent's open file description, and so
+ * its flock: give the child a description of its own, on the same number. */
+static bool ensure_mfd(void)
+{
+    if (g_mfd >= 0 && !g_mfd_shared)
+        return true;
+    int fd = open(g_cfg.manifest, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (!g_write_warned++)
+            ps_log(PS_LOG_ERROR, "cannot reopen manifest %s: %s (pid %d)", g_cfg.manifest,
+                   strerror(errno), g_pid);
+        return false;
+    }
+    if (g_mfd >= 0) {
+        if (real_dup3(fd, g_mfd, O_CLOEXEC) >= 0) {
+            real_close(fd);
+            fd = g_mfd;
+        }
+    } else {
+        int hi = real_fcntl(fd, F_DUPFD_CLOEXEC, (void *)(long)1000);
+        if (hi >= 0) {
+            real_close(fd);
+            fd = hi;
+        }
+    }
+    g_mfd = fd;
+    g_mfd_shared = false;
+    g_rd.fd = fd;
+    return true;
+}
+
+bool ps_is_manifest_fd(int fd) { return fd >= 0 && fd == __atomic_load_n(&g_mfd, __ATOMIC_RELAXED); }
+
+void ps_manifest_fd_lost(void)
+{
+    /* The program closed or replaced our descriptor; the number is its own now. */
+    g_mfd = -1;
+    g_mfd_shared = false;
+}
+
+static void bad_line(void *ctx, uint64_t lineno, const char *line, size_t len)
+{
+    (void)ctx;
+    if (g_bad_warned++ < 10)
+        ps_log(PS_LOG_WARN, "manifest %s line %llu: skipped malformed line (%.40s%s)",
+               g_cfg.manifest, (unsigned long long)lineno, line, len > 40 ? "..." : "");
+}
+
+void ps_refresh(void)
+{
+    if (!ensure_mfd())
+        return;
+    if (ps_reader_poll(&g_rd, ps_ns_apply_cb, bad_line, &g_ns) < 0 && !g_write_warned++)
+        ps_log(PS_LOG_ERROR, "cannot read manifest %s: %s (pid %d)", g_cfg.manifest,
+               strerror(errno), g_pid);
+}
+
+void ps_claim_begin(void)
+{
+    if (ensure_mfd() && ps_manifest_lock(g_mfd) == 0)
+        g_flocked = true;
+    ps_refresh();
+}
+
+void ps_claim_end(void)
+{
+    if (g_flocked) {
+        ps_manifest_unlock(g_mfd);
+        g_flocked = false;
+    }
+}
+
+void ps_event_new(struct ps_event *e, enum ps_ev ev)
+{
+    struct timespec ts;
+    ps_event_init(e, ev);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    e->ts = (double)ts.tv_sec + (double)(ts.tv_nsec / 1000) / 1e6;
+    e->pid = g_pid;
+    snprintf(e->prog, sizeof e->prog, "%s", program_invocation_short_name);
+}
+
+void ps_emit(const struct ps_event *e)
+{
+    char line[PS_LINE_MAX];
+    size_t n = ps_event_encode(e, line, sizeof line);
+    if (!n || !ensure_mfd())
+        return;
+    bool lock = !g_flocked;
+    if (lock)
+        ps_manifest_lock(g_mfd);
+    int rc = ps_manifest_append(g_mfd, line, n);
+    int err = errno;
+    if (lock)
+        ps_manifest_unlock(g_mfd);
+    if (rc < 0 && !g_write_warned++)
+        ps_log(PS_LOG_ERROR, "cannot write manifest %s: %s (pid %d); namespace records "
+               "are incomplete from here", g_cfg.manifest, strerror(err), g_pid);
+}
+
+void ps_next_sid(char sid[PS_SID_MAX])
+{
+    snprintf(sid, PS_SID_MAX, "%d.%u", g_pid, ++g_sid_counter);
+}
+
+bool ps_entry_alive(void *ctx, const struct ps_entry *e)
+{
+    (void)ctx;
+    for (int i = 0; i < e->nholders; i++)
+        if (e->holders[i] == g_pid || ps_probe_pid_alive(e->holders[i]))
+            return true;
+    return false;
+}
+
+bool ps_entry_live(const struct ps_entry *e)
+{
+    if (!ps_entry_alive(NULL, e))
+        return false;
+    if (e->listening && !e->rpath[0] && ps_probe_tcp_listening(&e->raddr, e->rport) == 0)
+        return false;
+    return true;
+}
+
+void ps_sock_gone(struct ps_sock *sk)
+{
+    struct ps_event e;
+    /* A forked child may still hold it: then only this holder lets go. */
+    ps_event_new(&e, sk->shared ? PS_EV_RELEASE : PS_EV_CLOSE);
+    memcpy(e.sid, sk->sid, sizeof e.sid);
+    if (sk->shared)
+        e.holder = g_pid;
+    ps_emit(&e);
+    ps_sock_free(sk);
+}
+
+void ps_fd_forget(int fd)
+{
+    struct ps_sock *sk = ps_fd_clear(fd);
+    if (sk)
+        ps_sock_gone(sk);
+}
+
+int ps_sock_kind(int fd, int *domain, int *type)
+{
+    socklen_t l = sizeof *type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, type, &l) < 0)
+        return -1;
+    l = sizeof *domain;
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, domain, &l) < 0)
+        return -1;
+    return 0;
+}
+
+/* ---- fork and exit ---------------------------------------------------- */
+
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&g_mu);
+}
+
+static void atfork_parent(void)
+{
+    ps_sock_mark_all_shared();
+    pthread_mutex_unlock(&g_mu);
+}
+
+static void atfork_child(void)
+{
+    g_pid = getpid();
+    g_mfd_shared = true;
+    g_flocked = false;
+    ps_sock_mark_all_shared();
+    for (struct ps_sock *sk = ps_sock_first(); sk; sk = sk->next) {
+        struct ps_event e;
+        ps_event_new(&e, PS_EV_INHERIT);
+        memcpy(e.sid, sk->sid, sizeof e.sid);
+        e.holder = g_pid;
+        ps_emit(&e);
+    }
+    pthread_mutex_unlock(&g_mu);
+}
+
+__attribute__((destructor)) static void ps_dtor(void)
+{
+    if (__atomic_load_n(&g_init, __ATOMIC_ACQUIRE) != INIT_ACTIVE || !ps_sock_first())
+        return;
+    /* Another thread may be inside the shim as the process exits. */
+    if (pthread_mutex_trylock(&g_mu))
+        return;
+    t_in_shim = 1;
+    struct ps_event e;
+    ps_event_new(&e, PS_EV_EXIT);
+    ps_emit(&e);
+    pthread_mutex_unlock(&g_mu);
+}

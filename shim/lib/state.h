@@ -1,0 +1,62 @@
+/* state.h — the shim's per-process state and the operations every wrapper
+ * shares: the re-entrancy guard, the namespace lock, reading the manifest
+ * incrementally, and writing events.
+ *
+ * Locking: g_mu (a process mutex) guards the namespace table, the fd table's
+ * writers and the manifest descriptor; the manifest's flock (held only inside
+ * ps_claim_*) makes a read-check-bind-append sequence atomic across
+ * processes. Neither is ever held across a call that can block on the
+ * network (connect, accept). */
+#ifndef PS_STATE_H
+#define PS_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/fdtable.h"
+#include "core/manifest.h"
+#include "core/ns.h"
+
+/* true: the caller is the outermost shim call on this thread and the shim
+ * is active; it must call ps_leave(). false: call the real function. */
+bool ps_enter(void);
+void ps_leave(void);
+const struct ps_config *ps_cfg(void);
+
+void ps_lock(void);
+void ps_unlock(void);
+/* Under ps_lock: read what other processes appended; the table. */
+void ps_refresh(void);
+struct ps_ns *ps_table(void);
+/* Under ps_lock: take/release the manifest's flock around a claim. */
+void ps_claim_begin(void);
+void ps_claim_end(void);
+
+/* A new event with ts, pid and prog filled in. */
+void ps_event_new(struct ps_event *e, enum ps_ev ev);
+/* Under ps_lock: append e (under the flock if the claim does not hold it). */
+void ps_emit(const struct ps_event *e);
+void ps_next_sid(char sid[PS_SID_MAX]);
+
+/* Under ps_lock. Cheap: some holder pid exists. */
+bool ps_entry_alive(void *ctx, const struct ps_entry *e);
+/* Under ps_lock. Thorough, for conflicts: a listener must really listen. */
+bool ps_entry_live(const struct ps_entry *e);
+
+/* Under ps_lock: the last descriptor of a bound socket is gone here. */
+void ps_sock_gone(struct ps_sock *sk);
+/* Under ps_lock: forget fd (a close or an implicit close by dup2). */
+void ps_fd_forget(int fd);
+
+/* The manifest descriptor must survive programs that close or dup2 over
+ * every descriptor they did not open. */
+bool ps_is_manifest_fd(int fd);
+void ps_manifest_fd_lost(void);
+
+/* getsockopt helpers: 0 on success. */
+int ps_sock_kind(int fd, int *domain, int *type);
+
+int ps_pid(void);
+
+#endif
