@@ -55,10 +55,14 @@ static void record(int fd, const struct ps_addr *a, uint16_t port, uint16_t rpor
     ps_unlock();
 }
 
-static bool inet_stream(int fd, int family)
+/* TCP (or MPTCP): one getsockopt. A family mismatch is left for the kernel
+ * to refuse, with the routed address just as with the original one. */
+static bool inet_stream(int fd)
 {
-    int domain, type;
-    return ps_sock_kind(fd, &domain, &type) == 0 && type == SOCK_STREAM && domain == family;
+    int proto = 0;
+    socklen_t l = sizeof proto;
+    return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l) == 0 &&
+           (proto == IPPROTO_TCP || proto == IPPROTO_MPTCP);
 }
 
 static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
@@ -70,7 +74,7 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
     const struct ps_config *cfg = ps_cfg();
 
     if (cfg->mode == PS_MODE_OBSERVE) {
-        if (!inet_stream(fd, addr->sa_family))
+        if (!inet_stream(fd))
             return real_connect(fd, addr, len);
         int rc = real_connect(fd, addr, len);
         int err = errno;
@@ -85,7 +89,7 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
     ps_lock();
     ps_refresh();
     struct ps_ns *ns = ps_table();
-    if ((!strict && !ps_ns_port_listening(ns, port)) || !inet_stream(fd, addr->sa_family)) {
+    if ((!strict && !ps_ns_port_listening(ns, port)) || !inet_stream(fd)) {
         ps_unlock();
         return real_connect(fd, addr, len);
     }

@@ -22,7 +22,7 @@ typedef int (*addr_fn)(int, const struct sockaddr *, socklen_t);
 typedef int (*name_fn)(int, struct sockaddr *, socklen_t *);
 
 static void *p_bind, *p_listen, *p_connect, *p_accept, *p_accept4, *p_getsockname,
-    *p_getpeername, *p_close, *p_close_range, *p_dup, *p_dup2, *p_dup3, *p_fcntl, *p_fcntl64;
+    *p_getpeername, *p_close, *p_close_range, *p_dup, *p_dup2, *p_dup3, *p_fcntl, *p_fcntl64, *p_fork;
 
 #define MISSING() (errno = ENOSYS, -1)
 
@@ -113,4 +113,10 @@ int real_fcntl64(int fd, int cmd, void *arg)
     if (!f)   /* musl and older glibc: fcntl is the 64-bit one */
         return real_fcntl(fd, cmd, arg);
     return f(fd, cmd, arg);
+}
+
+pid_t real_fork(void)
+{
+    pid_t (*f)(void) = (pid_t (*)(void))resolve(&p_fork, "fork");
+    return f ? f() : MISSING();
 }

@@ -6,6 +6,7 @@
 #define PS_REAL_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 
 int real_bind(int fd, const struct sockaddr *addr, socklen_t len);
 int real_listen(int fd, int backlog);
@@ -21,5 +22,6 @@ int real_dup2(int fd, int fd2);
 int real_dup3(int fd, int fd2, int flags);
 int real_fcntl(int fd, int cmd, void *arg);
 int real_fcntl64(int fd, int cmd, void *arg);
+pid_t real_fork(void);
 
 #endif

@@ -24,7 +24,7 @@ enum { INIT_NONE, INIT_RUNNING, INIT_ACTIVE };
 static int g_init;
 static struct ps_config g_cfg;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static int g_mfd = -1;
+static int g_mfd = -1;         /* written under g_mu; read lock-free by close() */
 static bool g_mfd_shared;      /* inherited over fork: reopen before locking */
 static bool g_flocked;
 static struct ps_reader g_rd;
@@ -80,7 +80,7 @@ static void init(void)
     if (g_cfg.mode == PS_MODE_UNIX)
         fatal_config("PORTSHIM_MODE='unix': unix mode is not implemented yet");
     g_pid = getpid();
-    g_mfd = open_manifest();
+    __atomic_store_n(&g_mfd, open_manifest(), __ATOMIC_RELAXED);
     if (g_mfd < 0) {
         snprintf(err, sizeof err, "PORTSHIM_MANIFEST='%s': cannot open for writing: %s",
                  g_cfg.manifest, strerror(errno));
@@ -154,7 +154,7 @@ static bool ensure_mfd(void)
             fd = hi;
         }
     }
-    g_mfd = fd;
+    __atomic_store_n(&g_mfd, fd, __ATOMIC_RELAXED);
     g_mfd_shared = false;
     g_rd.fd = fd;
     return true;
@@ -165,7 +165,7 @@ bool ps_is_manifest_fd(int fd) { return fd >= 0 && fd == __atomic_load_n(&g_mfd,
 void ps_manifest_fd_lost(void)
 {
     /* The program closed or replaced our descriptor; the number is its own now. */
-    g_mfd = -1;
+    __atomic_store_n(&g_mfd, -1, __ATOMIC_RELAXED);
     g_mfd_shared = false;
 }
 
@@ -301,14 +301,20 @@ static void atfork_child(void)
     g_mfd_shared = true;
     g_flocked = false;
     ps_sock_mark_all_shared();
+    pthread_mutex_unlock(&g_mu);
+}
+
+void ps_forked(int child)
+{
+    ps_lock();
     for (struct ps_sock *sk = ps_sock_first(); sk; sk = sk->next) {
         struct ps_event e;
         ps_event_new(&e, PS_EV_INHERIT);
         memcpy(e.sid, sk->sid, sizeof e.sid);
-        e.holder = g_pid;
+        e.holder = child;
         ps_emit(&e);
     }
-    pthread_mutex_unlock(&g_mu);
+    ps_unlock();
 }
 
 __attribute__((destructor)) static void ps_dtor(void)

@@ -59,4 +59,9 @@ int ps_sock_kind(int fd, int *domain, int *type);
 
 int ps_pid(void);
 
+/* In the parent, after fork() made child: the child holds every bound
+ * socket too. Written by the parent, before fork() returns to it, so a
+ * close that follows in the parent can never be read before it. */
+void ps_forked(int child);
+
 #endif

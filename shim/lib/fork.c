@@ -1,0 +1,24 @@
+/* fork.c — fork(): the child holds copies of the bound sockets.
+ *
+ * pthread_atfork handlers (state.c) keep the locks sane and give the child
+ * its own manifest descriptor; this wrapper records, from the parent, which
+ * sockets the child now holds. */
+#include <errno.h>
+#include <unistd.h>
+
+#include "lib/real.h"
+#include "lib/state.h"
+
+__attribute__((visibility("default"))) pid_t fork(void)
+{
+    pid_t pid = real_fork();
+    if (pid <= 0 || !ps_sock_first())
+        return pid;
+    int err = errno;
+    if (ps_enter()) {
+        ps_forked(pid);
+        ps_leave();
+    }
+    errno = err;
+    return pid;
+}
