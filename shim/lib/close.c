@@ -2,11 +2,17 @@
  * releases its virtual port. The check for "ours?" is lock-free, so closing
  * ordinary files costs one table read. */
 #include <errno.h>
-#include <linux/close_range.h>
 #include <unistd.h>
 
 #include "lib/real.h"
 #include "lib/state.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)   /* <linux/close_range.h>, absent from musl */
+#endif
+
+/* glibc declares it in <unistd.h> since 2.34; musl does not. */
+int close_range(unsigned first, unsigned last, int flags);
 
 __attribute__((visibility("default"))) int close(int fd)
 {

@@ -9,6 +9,9 @@
 #include "lib/real.h"
 #include "lib/state.h"
 
+/* glibc declares it for _FILE_OFFSET_BITS=64 builds only; musl never. */
+int fcntl64(int fd, int cmd, ...);
+
 /* After the kernel made newfd a copy of oldfd. */
 static void copied(int oldfd, int newfd, bool replaced)
 {
