@@ -1,0 +1,53 @@
+/* cli.h — the portshim command's helper: shared declarations.
+ *
+ * scripts/portshim finds the library and this helper, exports
+ * PORTSHIM_LIBRARY and execs us; each subcommand lives in its own file
+ * (run.c, port.c, report*.c). Exit codes: 0 ok, 1 "not found" (port),
+ * 2 usage or setup error; run passes on its command's status. */
+#ifndef PS_CLI_H
+#define PS_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "core/config.h"
+#include "core/manifest.h"
+
+#define PORTSHIM_VERSION "0.1.0"
+
+#define EXIT_NOTFOUND 1
+#define EXIT_USAGE 2
+
+int cmd_run(int argc, char **argv);
+int cmd_port(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+
+void usage_run(FILE *f);
+void usage_port(FILE *f);
+void usage_report(FILE *f);
+/* "Try 'portshim CMD --help'." after a usage error; returns EXIT_USAGE. */
+int usage_hint(const char *cmd);
+
+/* Option scanning over argv[*i]: "--name VALUE" or "--name=VALUE".
+ * Returns 1 (and advances *i past it) when argv[*i] is that option, 0 when
+ * it is not, -1 (message printed) when its value is missing. */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
+bool cli_is_help(const char *arg);
+
+/* The manifest a reader should use: --manifest, else $PORTSHIM_MANIFEST.
+ * NULL (message printed) when there is none. */
+const char *cli_manifest_path(const char *opt);
+
+/* Seconds since the epoch (real time) and a monotonic clock in seconds. */
+double cli_now(void);
+double cli_mono(void);
+
+/* ps_log with control characters in the message replaced by '?'. */
+void cli_log(enum ps_loglevel level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Sets the helper's own log level from PORTSHIM_LOG (invalid: left as is;
+ * `run` validates it properly before starting anything). */
+void cli_log_init(void);
+
+#endif

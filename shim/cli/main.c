@@ -1,0 +1,55 @@
+/* main.c — portshim's subcommand dispatch, --help and --version. */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: portshim run [--mode remap|unix|observe] [--manifest FILE] [--ports SPEC] -- CMD [ARG...]\n"
+          "       portshim port [--manifest FILE] [--wait SECONDS] PORT\n"
+          "       portshim report [--manifest FILE] [--json]\n"
+          "       portshim --help | --version\n"
+          "\n"
+          "Gives a command and all its children a private port namespace: programs\n"
+          "bind any port number they like, the preloaded library binds a fresh\n"
+          "kernel port instead and records the mapping in a manifest.\n"
+          "\n"
+          "  run     run CMD in a new namespace; exit with its status\n"
+          "  port    print the real port (or socket path) of virtual PORT\n"
+          "  report  who bound and dialled what, and every failed call\n"
+          "\n"
+          "'portshim COMMAND --help' describes a command; see also portshim(1).\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    cli_log_init();
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run"))
+        return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "port"))
+        return cmd_port(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report"))
+        return cmd_report(argc - 1, argv + 1);
+    if (cli_is_help(cmd) || !strcmp(cmd, "help")) {
+        if (argc > 2 && !strcmp(argv[2], "run")) usage_run(stdout);
+        else if (argc > 2 && !strcmp(argv[2], "port")) usage_port(stdout);
+        else if (argc > 2 && !strcmp(argv[2], "report")) usage_report(stdout);
+        else usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("portshim %s\n", PORTSHIM_VERSION);
+        return 0;
+    }
+    cli_log(PS_LOG_ERROR, "unknown command '%s' (expected run, port or report)", cmd);
+    return usage_hint(NULL);
+}

@@ -1,0 +1,238 @@
+/* port.c — `portshim port`: the real endpoint of a live listener on a
+ * virtual port, read incrementally from the manifest (optionally waiting). */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/ns.h"
+#include "core/probe.h"
+
+void usage_port(FILE *f)
+{
+    fputs("usage: portshim port [--manifest FILE] [--wait SECONDS] PORT\n"
+          "\n"
+          "Prints the real port (remap mode) or socket path (unix mode) of the live\n"
+          "listener on virtual PORT, e.g. curl localhost:$(portshim port 8000).\n"
+          "Inside 'portshim run' the manifest comes from $PORTSHIM_MANIFEST.\n"
+          "\n"
+          "  --manifest FILE  the namespace's manifest\n"
+          "  --wait SECONDS   wait up to SECONDS (e.g. 5 or 0.5) for a listener\n"
+          "\n"
+          "Exit status: 0 found, 1 no live listener (or none before the wait ran out),\n"
+          "2 usage error or unreadable manifest.\n",
+          f);
+}
+
+#define POLL_INTERVAL 0.010     /* read new manifest lines this often */
+#define RECHECK_INTERVAL 0.100  /* re-probe liveness even when nothing changed */
+
+struct port_state {
+    const char *path;
+    int fd;
+    struct ps_reader rd;
+    struct ps_ns ns;
+};
+
+static void apply(void *ctx, const struct ps_event *e)
+{
+    struct port_state *s = ctx;
+    ps_ns_apply(&s->ns, e);
+}
+
+static void badline(void *ctx, uint64_t lineno, const char *line, size_t len)
+{
+    const struct port_state *s = ctx;
+    cli_log(PS_LOG_WARN, "%s:%" PRIu64 ": skipped malformed line", s->path, lineno);
+}
+
+/* Live: a holder still exists and, for a remap entry, the kernel still has
+ * a listener on the real endpoint (unreadable /proc: trust the holder). */
+static bool entry_live(void *ctx, const struct ps_entry *e)
+{
+    bool held = false;
+    for (int i = 0; i < e->nholders && !held; i++)
+        held = ps_probe_pid_alive(e->holders[i]);
+    if (!held)
+        return false;
+    if (e->rpath[0])
+        return access(e->rpath, F_OK) == 0;
+    return ps_probe_tcp_listening(&e->raddr, e->rport) != 0;
+}
+
+/* Several listeners may share a virtual port (distinct addresses,
+ * SO_REUSEPORT): prefer the one a connect to localhost would reach. */
+static const struct ps_entry *find_live(struct port_state *s, uint16_t port)
+{
+    struct ps_addr lo4, lo6;
+    ps_addr_v4(&lo4, 0x7f000001);
+    ps_addr_parse("::1", &lo6);
+    const struct ps_entry *e = ps_ns_route(&s->ns, &lo4, port, true, entry_live, s);
+    if (!e)
+        e = ps_ns_route(&s->ns, &lo6, port, true, entry_live, s);
+    for (size_t i = 0; !e && i < s->ns.n; i++) {
+        const struct ps_entry *c = &s->ns.v[i];
+        if (c->vport == port && c->listening && entry_live(s, c))
+            e = c;
+    }
+    return e;
+}
+
+/* Opens the manifest if not yet open: 0 open, 1 not there yet, -1 error. */
+static int open_manifest(struct port_state *s, bool may_wait)
+{
+    if (s->fd >= 0)
+        return 0;
+    s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
+    if (s->fd >= 0) {
+        ps_reader_init(&s->rd, s->fd);
+        return 0;
+    }
+    if (errno == ENOENT && may_wait)
+        return 1;
+    cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", s->path, strerror(errno));
+    return -1;
+}
+
+static int parse_port(const char *s, uint16_t *port)
+{
+    unsigned long v = 0;
+    if (!*s)
+        return -1;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (unsigned long)(*p - '0');
+        if (v > 65535)
+            return -1;
+    }
+    if (v == 0)
+        return -1;
+    *port = (uint16_t)v;
+    return 0;
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !isfinite(v) || v < 0 || v > 1e7)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void sleep_for(double sec)
+{
+    struct timespec t = {(time_t)sec, (long)((sec - (double)(time_t)sec) * 1e9)};
+    while (nanosleep(&t, &t) < 0 && errno == EINTR)
+        ;
+}
+
+static int lookup(struct port_state *s, uint16_t port, bool waiting, double wait)
+{
+    double start = cli_mono(), deadline = start + wait, last_check = -1;
+    for (;;) {
+        int o = open_manifest(s, waiting);
+        if (o < 0)
+            return EXIT_USAGE;
+        long n = 0;
+        if (o == 0 && (n = ps_reader_poll(&s->rd, apply, badline, s)) < 0) {
+            cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", s->path, strerror(errno));
+            return EXIT_USAGE;
+        }
+        double now = cli_mono();
+        if (o == 0 && (n > 0 || last_check < 0 || now - last_check >= RECHECK_INTERVAL)) {
+            last_check = now;
+            const struct ps_entry *e = find_live(s, port);
+            if (e) {
+                if (e->rpath[0])
+                    printf("%s\n", e->rpath);
+                else
+                    printf("%u\n", (unsigned)e->rport);
+                if (fflush(stdout)) {
+                    cli_log(PS_LOG_ERROR, "cannot write to stdout: %s", strerror(errno));
+                    return EXIT_USAGE;
+                }
+                return 0;
+            }
+        }
+        if (!waiting) {
+            cli_log(PS_LOG_ERROR, "no live listener for port %u in %s", (unsigned)port, s->path);
+            return EXIT_NOTFOUND;
+        }
+        if (now >= deadline) {
+            cli_log(PS_LOG_ERROR, "port %u: no listener after %gs (%s)", (unsigned)port, wait,
+                   s->path);
+            return EXIT_NOTFOUND;
+        }
+        sleep_for(deadline - now < POLL_INTERVAL ? deadline - now : POLL_INTERVAL);
+    }
+}
+
+int cmd_port(int argc, char **argv)
+{
+    const char *manifest = NULL, *wait_s = NULL, *port_s = NULL;
+    int i = 1, r;
+    while (i < argc) {
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            usage_port(stdout);
+            return 0;
+        }
+        if ((r = cli_opt(argc, argv, &i, "--manifest", &manifest)) ||
+            (r = cli_opt(argc, argv, &i, "--wait", &wait_s))) {
+            if (r < 0)
+                return usage_hint("port");
+            continue;
+        }
+        if (!strcmp(a, "--") && i + 1 < argc && !port_s) {
+            port_s = argv[i + 1];
+            i += 2;
+            continue;
+        }
+        if ((a[0] == '-' && a[1]) || port_s) {
+            cli_log(PS_LOG_ERROR, port_s ? "port: unexpected argument '%s'"
+                                        : "port: unknown option '%s'", a);
+            return usage_hint("port");
+        }
+        port_s = a;
+        i++;
+    }
+    uint16_t port;
+    double wait = 0;
+    if (!port_s) {
+        cli_log(PS_LOG_ERROR, "port: which port? (portshim port [--wait SECONDS] PORT)");
+        return usage_hint("port");
+    }
+    if (parse_port(port_s, &port)) {
+        cli_log(PS_LOG_ERROR, "port '%.64s': expected a port 1-65535", port_s);
+        return EXIT_USAGE;
+    }
+    if (wait_s && parse_seconds(wait_s, &wait)) {
+        cli_log(PS_LOG_ERROR, "--wait='%.64s': expected seconds, e.g. 5 or 0.5", wait_s);
+        return EXIT_USAGE;
+    }
+
+    struct port_state s;
+    memset(&s, 0, sizeof s);
+    s.fd = -1;
+    if (!(s.path = cli_manifest_path(manifest)))
+        return EXIT_USAGE;
+    ps_ns_init(&s.ns);
+    r = lookup(&s, port, wait_s != NULL, wait);
+    if (s.fd >= 0) {
+        ps_reader_free(&s.rd);
+        close(s.fd);
+    }
+    ps_ns_free(&s.ns);
+    return r;
+}

@@ -1,0 +1,372 @@
+/* report.c — `portshim report`: read a manifest once and gather its sockets
+ * (by sid, with their lifetimes and the connects routed to them), its failed
+ * calls and its malformed lines. */
+#include "cli/report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/log.h"
+
+void usage_report(FILE *f)
+{
+    fputs("usage: portshim report [--manifest FILE] [--json]\n"
+          "\n"
+          "Tells what happened in a namespace: every socket bound in it (virtual and\n"
+          "real endpoint, process, whether it listened, when it opened and closed, how\n"
+          "many connects were routed to it), every failed call, and any malformed\n"
+          "manifest lines. Inside 'portshim run' the manifest comes from\n"
+          "$PORTSHIM_MANIFEST.\n"
+          "\n"
+          "  --manifest FILE  the namespace's manifest\n"
+          "  --json           one JSON object: listeners, failures, skipped_lines\n",
+          f);
+}
+
+/* Grows *v (of *cap elements of size sz) to hold one more than n. */
+static bool grow(void *v, size_t *cap, size_t n, size_t sz)
+{
+    if (n < *cap)
+        return true;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *nv = realloc(*(void **)v, ncap * sz);
+    if (!nv)
+        return false;
+    *(void **)v = nv;
+    *cap = ncap;
+    return true;
+}
+
+/* ---- sid -> socket index ------------------------------------------------ */
+
+static size_t sid_hash(const char *s)
+{
+    size_t h = 1469598103934665603ULL & SIZE_MAX;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * (size_t)1099511628211ULL;
+    return h;
+}
+
+/* The slot holding sid, or the empty slot where it would go. */
+static size_t *hash_slot(const struct report *r, const char *sid)
+{
+    size_t i = sid_hash(sid) & (r->hcap - 1);
+    for (;; i = (i + 1) & (r->hcap - 1))
+        if (!r->hash[i] || !strcmp(r->socks[r->hash[i] - 1].sid, sid))
+            return &r->hash[i];
+}
+
+static bool hash_put(struct report *r, const char *sid, size_t idx)
+{
+    if ((r->hused + 1) * 2 > r->hcap) {
+        size_t ncap = r->hcap ? r->hcap * 2 : 64;
+        size_t *old = r->hash, oldcap = r->hcap;
+        if (!(r->hash = calloc(ncap, sizeof *r->hash))) {
+            r->hash = old;
+            return false;
+        }
+        r->hcap = ncap;
+        for (size_t i = 0; i < oldcap; i++)
+            if (old[i])
+                *hash_slot(r, r->socks[old[i] - 1].sid) = old[i];
+        free(old);
+    }
+    size_t *slot = hash_slot(r, sid);
+    if (!*slot)
+        r->hused++;
+    *slot = idx + 1;   /* a re-used sid now means its newest socket */
+    return true;
+}
+
+static struct rsock *sock_by_sid(const struct report *r, const char *sid)
+{
+    if (!r->hcap || !sid[0])
+        return NULL;
+    size_t slot = *hash_slot(r, sid);
+    return slot ? &r->socks[slot - 1] : NULL;
+}
+
+/* ---- socket lifetimes (the same holder rules as core/ns.c) ------------- */
+
+static void add_holder(struct rsock *s, int pid)
+{
+    for (int i = 0; i < s->nholders; i++)
+        if (s->holders[i] == pid)
+            return;
+    if (s->nholders == s->capholders) {
+        int ncap = s->capholders ? s->capholders * 2 : 4;
+        int *nh = realloc(s->holders, (size_t)ncap * sizeof *nh);
+        if (!nh)
+            return;
+        s->holders = nh;
+        s->capholders = ncap;
+    }
+    s->holders[s->nholders++] = pid;
+}
+
+static bool drop_holder(struct rsock *s, int pid)
+{
+    for (int i = 0; i < s->nholders; i++)
+        if (s->holders[i] == pid) {
+            s->holders[i] = s->holders[--s->nholders];
+            return true;
+        }
+    return false;
+}
+
+static void close_sock(struct report *r, struct rsock *s, double ts, bool stale)
+{
+    if (s->closed)
+        return;
+    s->closed = true;
+    s->stale = stale;
+    s->ts_close = ts;
+    size_t last = r->open[--r->nopen];
+    r->open[s->open_pos] = last;
+    r->socks[last].open_pos = s->open_pos;
+}
+
+static void add_sock(struct report *r, const struct ps_event *e)
+{
+    if (!grow(&r->socks, &r->capsocks, r->nsocks, sizeof *r->socks) ||
+        !grow(&r->open, &r->capopen, r->nopen, sizeof *r->open)) {
+        r->oom = true;
+        return;
+    }
+    struct rsock *s = &r->socks[r->nsocks];
+    memset(s, 0, sizeof *s);
+    memcpy(s->sid, e->sid, sizeof s->sid);
+    s->pid = e->pid;
+    memcpy(s->prog, e->prog, sizeof s->prog);
+    memcpy(s->mode, e->mode, sizeof s->mode);
+    s->fam = e->fam;
+    s->has_addr = e->has_addr;
+    s->addr = e->addr;
+    s->port = e->port;
+    s->has_raddr = e->has_raddr;
+    s->raddr = e->raddr;
+    s->rport = e->rport;
+    memcpy(s->rpath, e->rpath, sizeof s->rpath);
+    s->ts_open = e->ts;
+    s->line = r->rd->lineno;
+    s->open_pos = r->nopen;
+    if (!hash_put(r, s->sid, r->nsocks)) {
+        r->oom = true;
+        return;
+    }
+    add_holder(s, e->pid);
+    r->open[r->nopen++] = r->nsocks++;
+}
+
+/* A routed connect: credit the socket listening on its real endpoint. */
+static void credit_connect(struct report *r, const struct ps_event *e)
+{
+    struct rsock *s = NULL;
+    if (e->rpath[0]) {
+        for (size_t i = 0; i < r->nopen && !s; i++)
+            if (!strcmp(r->socks[r->open[i]].rpath, e->rpath))
+                s = &r->socks[r->open[i]];
+    } else if (e->has_raddr && e->rport >= 0) {
+        const struct ps_entry *en = ps_ns_by_real(&r->ns, &e->raddr, (uint16_t)e->rport, true);
+        if (!en)
+            en = ps_ns_by_real(&r->ns, &e->raddr, (uint16_t)e->rport, false);
+        if (en)
+            s = sock_by_sid(r, en->sid);
+    }
+    if (s)
+        s->connects++;
+}
+
+static void add_fail(struct report *r, const struct ps_event *e)
+{
+    if (!grow(&r->fails, &r->capfails, r->nfails, sizeof *r->fails)) {
+        r->oom = true;
+        return;
+    }
+    r->fails[r->nfails].e = *e;
+    r->fails[r->nfails].line = r->rd->lineno;
+    r->nfails++;
+}
+
+static void note_mode(struct report *r, const char *mode)
+{
+    for (int i = 0; i < r->nmodes; i++)
+        if (!strcmp(r->modes[i], mode))
+            return;
+    if (r->nmodes < REPORT_MODES)
+        memcpy(r->modes[r->nmodes++], mode, sizeof r->modes[0]);
+}
+
+static void on_event(void *ctx, const struct ps_event *e)
+{
+    struct report *r = ctx;
+    struct rsock *s;
+    if (r->events++ == 0 || e->ts < r->t_first)
+        r->t_first = e->ts;
+    if (e->ts > r->t_last)
+        r->t_last = e->ts;
+    if (!e->ok && !(e->ev == PS_EV_CONNECT && e->err == EINPROGRESS))
+        add_fail(r, e);
+
+    switch (e->ev) {
+    case PS_EV_START:
+        if (e->mode[0])
+            note_mode(r, e->mode);
+        break;
+    case PS_EV_BIND:
+        if (e->ok && e->sid[0])
+            add_sock(r, e);
+        break;
+    case PS_EV_LISTEN:
+        if (e->ok && (s = sock_by_sid(r, e->sid)) && !s->listening) {
+            s->listening = true;
+            s->ts_listen = e->ts;
+        }
+        break;
+    case PS_EV_CONNECT:
+        if (e->routed)
+            credit_connect(r, e);
+        break;
+    case PS_EV_CLOSE:
+    case PS_EV_STALE:
+        if ((s = sock_by_sid(r, e->sid)))
+            close_sock(r, s, e->ts, e->ev == PS_EV_STALE);
+        break;
+    case PS_EV_INHERIT:
+        if ((s = sock_by_sid(r, e->sid)) && !s->closed && e->holder > 0)
+            add_holder(s, e->holder);
+        break;
+    case PS_EV_RELEASE:
+        if ((s = sock_by_sid(r, e->sid)) && !s->closed &&
+            drop_holder(s, e->holder > 0 ? e->holder : e->pid) && s->nholders == 0)
+            close_sock(r, s, e->ts, false);
+        break;
+    case PS_EV_EXIT:
+        for (size_t i = r->nopen; i-- > 0;) {
+            s = &r->socks[r->open[i]];
+            if (drop_holder(s, e->pid) && s->nholders == 0)
+                close_sock(r, s, e->ts, false);
+        }
+        break;
+    default:
+        break;
+    }
+    ps_ns_apply(&r->ns, e);
+}
+
+static void on_badline(void *ctx, uint64_t lineno, const char *line, size_t len)
+{
+    struct report *r = ctx;
+    if (!grow(&r->bad, &r->capbad, r->nbad, sizeof *r->bad)) {
+        r->oom = true;
+        return;
+    }
+    r->bad[r->nbad++] = lineno;
+}
+
+/* Failures newest last, by time; equal times keep manifest order. */
+static int fail_cmp(const void *a, const void *b)
+{
+    const struct rfail *x = a, *y = b;
+    if (x->e.ts != y->e.ts)
+        return x->e.ts < y->e.ts ? -1 : 1;
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static void report_free(struct report *r)
+{
+    for (size_t i = 0; i < r->nsocks; i++)
+        free(r->socks[i].holders);
+    free(r->socks);
+    free(r->fails);
+    free(r->bad);
+    free(r->open);
+    free(r->hash);
+    ps_ns_free(&r->ns);
+}
+
+const char *report_endpoint(const struct ps_addr *a, bool has, int port, char *buf, size_t len)
+{
+    char t[PS_ADDRSTRLEN];
+    if (!has && port < 0)
+        snprintf(buf, len, "-");
+    else if (!has)
+        snprintf(buf, len, "*:%d", port);
+    else if (port < 0)
+        snprintf(buf, len, "%s", ps_addr_format(a, t));
+    else if (a->fam == 6)
+        snprintf(buf, len, "[%s]:%d", ps_addr_format(a, t), port);
+    else
+        snprintf(buf, len, "%s:%d", ps_addr_format(a, t), port);
+    return buf;
+}
+
+int cmd_report(int argc, char **argv)
+{
+    const char *manifest = NULL;
+    bool json = false;
+    int i = 1, rc;
+    while (i < argc) {
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            usage_report(stdout);
+            return 0;
+        }
+        if ((rc = cli_opt(argc, argv, &i, "--manifest", &manifest))) {
+            if (rc < 0)
+                return usage_hint("report");
+            continue;
+        }
+        if (!strcmp(a, "--json")) {
+            json = true;
+            i++;
+            continue;
+        }
+        cli_log(PS_LOG_ERROR, a[0] == '-' ? "report: unknown option '%s'"
+                                         : "report: unexpected argument '%s'", a);
+        return usage_hint("report");
+    }
+
+    struct report r;
+    struct ps_reader rd;
+    memset(&r, 0, sizeof r);
+    if (!(r.path = cli_manifest_path(manifest)))
+        return EXIT_USAGE;
+    int fd = open(r.path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", r.path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    ps_reader_init(&rd, fd);
+    ps_ns_init(&r.ns);
+    r.rd = &rd;
+    long n = ps_reader_poll(&rd, on_event, on_badline, &r);
+    int err = errno;
+    ps_reader_free(&rd);
+    close(fd);
+    rc = 0;
+    if (n < 0) {
+        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", r.path, strerror(err));
+        rc = EXIT_USAGE;
+    } else if (r.oom) {
+        cli_log(PS_LOG_ERROR, "out of memory reading manifest %s", r.path);
+        rc = EXIT_USAGE;
+    } else {
+        if (r.nfails > 1)
+            qsort(r.fails, r.nfails, sizeof *r.fails, fail_cmp);
+        if (json)
+            report_json(&r, stdout);
+        else
+            report_text(&r, stdout);
+        if (fflush(stdout)) {
+            cli_log(PS_LOG_ERROR, "cannot write to stdout: %s", strerror(errno));
+            rc = EXIT_USAGE;
+        }
+    }
+    report_free(&r);
+    return rc;
+}

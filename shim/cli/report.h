@@ -1,0 +1,69 @@
+/* report.h — `portshim report`: what a manifest says, gathered in one pass
+ * (report.c) and printed as aligned tables (report_text.c) or as one JSON
+ * object (report_json.c). */
+#ifndef PS_CLI_REPORT_H
+#define PS_CLI_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/manifest.h"
+#include "core/ns.h"
+
+/* One socket bound in the namespace, by sid. */
+struct rsock {
+    char sid[PS_SID_MAX];
+    int pid;
+    char prog[PS_PROG_MAX];
+    char mode[12];
+    int fam;
+    bool has_addr, has_raddr;
+    struct ps_addr addr, raddr;
+    int port, rport;            /* -1 when absent */
+    char rpath[PS_UPATH_MAX];
+    bool listening, closed, stale;
+    double ts_open, ts_listen, ts_close;
+    long connects;              /* routed connects that reached it */
+    uint64_t line;              /* manifest line of its bind */
+    size_t open_pos;            /* index in report.open while open */
+    int *holders;
+    int nholders, capholders;
+};
+
+struct rfail {
+    struct ps_event e;
+    uint64_t line;
+};
+
+#define REPORT_MODES 4
+
+struct report {
+    const char *path;
+    struct ps_reader *rd;
+    struct rsock *socks;
+    size_t nsocks, capsocks;
+    struct rfail *fails;
+    size_t nfails, capfails;
+    uint64_t *bad;              /* line numbers of malformed lines */
+    size_t nbad, capbad;
+    size_t *open;               /* indices of socks not yet closed */
+    size_t nopen, capopen;
+    size_t *hash;               /* sid -> index + 1 (0: empty slot) */
+    size_t hcap, hused;
+    struct ps_ns ns;            /* live mappings, to credit routed connects */
+    long events;
+    double t_first, t_last;     /* smallest and largest ts seen */
+    char modes[REPORT_MODES][12];
+    int nmodes;
+    bool oom;
+};
+
+void report_text(const struct report *r, FILE *f);
+void report_json(const struct report *r, FILE *f);
+
+/* Text helpers shared by both outputs. */
+const char *report_endpoint(const struct ps_addr *a, bool has, int port, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,132 @@
+/* report_json.c — the report for machines: one JSON object on one line.
+ * Times are seconds relative to the first event ("t0" is its epoch time);
+ * absent values are null, so every object of a list has the same keys. */
+#include "cli/report.h"
+
+static void jstr(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf(f, "\\%c", *c);
+        else if (*c < 0x20 || *c == 0x7f)
+            fprintf(f, "\\u%04x", *c);
+        else
+            fputc(*c, f);
+    }
+    fputc('"', f);
+}
+
+static void jstr_or_null(FILE *f, const char *s)
+{
+    if (s && *s)
+        jstr(f, s);
+    else
+        fputs("null", f);
+}
+
+static void jaddr(FILE *f, const struct ps_addr *a, bool has)
+{
+    char t[PS_ADDRSTRLEN];
+    jstr_or_null(f, has ? ps_addr_format(a, t) : NULL);
+}
+
+static void jint_or_null(FILE *f, long v)
+{
+    if (v < 0)
+        fputs("null", f);
+    else
+        fprintf(f, "%ld", v);
+}
+
+static void socket_obj(FILE *f, const struct rsock *s, double t0)
+{
+    fputs("{\"sid\":", f);
+    jstr(f, s->sid);
+    fprintf(f, ",\"pid\":%d,\"prog\":", s->pid);
+    jstr(f, s->prog);
+    fputs(",\"mode\":", f);
+    jstr_or_null(f, s->mode);
+    fputs(",\"fam\":", f);
+    jint_or_null(f, s->fam ? s->fam : -1);
+    fputs(",\"addr\":", f);
+    jaddr(f, &s->addr, s->has_addr);
+    fputs(",\"port\":", f);
+    jint_or_null(f, s->port);
+    fputs(",\"raddr\":", f);
+    jaddr(f, &s->raddr, s->has_raddr);
+    fputs(",\"rport\":", f);
+    jint_or_null(f, s->rport);
+    fputs(",\"rpath\":", f);
+    jstr_or_null(f, s->rpath);
+    fprintf(f, ",\"listen\":%s,\"opened\":%.6f,\"listened\":", s->listening ? "true" : "false",
+            s->ts_open - t0);
+    if (s->listening)
+        fprintf(f, "%.6f", s->ts_listen - t0);
+    else
+        fputs("null", f);
+    fputs(",\"closed\":", f);
+    if (s->closed)
+        fprintf(f, "%.6f", s->ts_close - t0);
+    else
+        fputs("null", f);
+    fprintf(f, ",\"stale\":%s,\"connects\":%ld,\"line\":%llu}", s->stale ? "true" : "false",
+            s->connects, (unsigned long long)s->line);
+}
+
+static void failure_obj(FILE *f, const struct rfail *x, double t0)
+{
+    const struct ps_event *e = &x->e;
+    fprintf(f, "{\"t\":%.6f,\"ts\":%.6f,\"pid\":%d,\"prog\":", e->ts - t0, e->ts, e->pid);
+    jstr(f, e->prog);
+    fputs(",\"call\":", f);
+    jstr(f, ps_ev_name(e->ev));
+    fputs(",\"sid\":", f);
+    jstr_or_null(f, e->sid);
+    fputs(",\"fam\":", f);
+    jint_or_null(f, e->fam ? e->fam : -1);
+    fputs(",\"addr\":", f);
+    jaddr(f, &e->addr, e->has_addr);
+    fputs(",\"port\":", f);
+    jint_or_null(f, e->port);
+    fprintf(f, ",\"errno\":%d,\"err\":", e->err);
+    jstr_or_null(f, ps_errno_name(e->err));
+    fputs(",\"note\":", f);
+    jstr_or_null(f, e->note);
+    fprintf(f, ",\"line\":%llu}", (unsigned long long)x->line);
+}
+
+void report_json(const struct report *r, FILE *f)
+{
+    fputs("{\"manifest\":", f);
+    jstr(f, r->path);
+    fputs(",\"mode\":", f);
+    jstr_or_null(f, r->nmodes ? r->modes[0] : NULL);
+    fputs(",\"modes\":[", f);
+    for (int i = 0; i < r->nmodes; i++) {
+        if (i)
+            fputc(',', f);
+        jstr(f, r->modes[i]);
+    }
+    fprintf(f, "],\"events\":%ld,\"t0\":", r->events);
+    if (r->events)
+        fprintf(f, "%.6f,\"span\":%.6f", r->t_first, r->t_last - r->t_first);
+    else
+        fputs("null,\"span\":0", f);
+    fputs(",\"listeners\":[", f);
+    for (size_t i = 0; i < r->nsocks; i++) {
+        if (i)
+            fputc(',', f);
+        socket_obj(f, &r->socks[i], r->t_first);
+    }
+    fputs("],\"failures\":[", f);
+    for (size_t i = 0; i < r->nfails; i++) {
+        if (i)
+            fputc(',', f);
+        failure_obj(f, &r->fails[i], r->t_first);
+    }
+    fputs("],\"skipped_lines\":[", f);
+    for (size_t i = 0; i < r->nbad; i++)
+        fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)r->bad[i]);
+    fputs("]}\n", f);
+}

@@ -1,0 +1,419 @@
+/* run.c — `portshim run`: make (or join) a namespace, run CMD inside it with
+ * the library preloaded, and pass on CMD's exit status. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/log.h"
+
+void usage_run(FILE *f)
+{
+    fputs("usage: portshim run [--mode remap|unix|observe] [--manifest FILE] [--ports SPEC] -- CMD [ARG...]\n"
+          "\n"
+          "Runs CMD in a new private port namespace (a 0700 directory under $TMPDIR\n"
+          "holding the manifest) and exits with CMD's status. The namespace is removed\n"
+          "when CMD succeeds and kept, with its path printed, when CMD fails.\n"
+          "\n"
+          "  --mode MODE      remap (default): binds get a fresh kernel port;\n"
+          "                   observe: nothing changes, everything is recorded\n"
+          "  --manifest FILE  join (or create) the namespace of FILE instead; nothing\n"
+          "                   is removed afterwards\n"
+          "  --ports SPEC     ports that are strictly virtual, e.g. 8000-8100,6379;\n"
+          "                   other ports with no listener in the namespace pass through\n",
+          f);
+}
+
+struct run_opts {
+    enum ps_mode mode;
+    const char *manifest;       /* --manifest, or NULL for a new namespace */
+    const char *ports;          /* --ports, or NULL */
+    char **cmd;
+};
+
+static int parse_opts(int argc, char **argv, struct run_opts *o)
+{
+    const char *mode = NULL;
+    int i = 1, r;
+    memset(o, 0, sizeof *o);
+    while (i < argc) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            i++;
+            break;
+        }
+        if (cli_is_help(a)) {
+            usage_run(stdout);
+            return 0;
+        }
+        if ((r = cli_opt(argc, argv, &i, "--mode", &mode)) ||
+            (r = cli_opt(argc, argv, &i, "--manifest", &o->manifest)) ||
+            (r = cli_opt(argc, argv, &i, "--ports", &o->ports))) {
+            if (r < 0)
+                return usage_hint("run");
+            continue;
+        }
+        if (a[0] == '-' && a[1]) {
+            cli_log(PS_LOG_ERROR, "run: unknown option '%s'", a);
+            return usage_hint("run");
+        }
+        break;   /* CMD without "--" */
+    }
+    if (i >= argc) {
+        cli_log(PS_LOG_ERROR, "run: no command given (portshim run [OPTIONS] -- CMD [ARG...])");
+        return usage_hint("run");
+    }
+    o->cmd = argv + i;
+
+    o->mode = PS_MODE_REMAP;
+    if (mode && ps_mode_parse(mode, &o->mode)) {
+        cli_log(PS_LOG_ERROR, "--mode='%.64s': expected remap, unix or observe", mode);
+        return EXIT_USAGE;
+    }
+    /* unix mode: the parser knows it, the library does not implement it yet.
+     * Remove this check when it does. */
+    if (o->mode == PS_MODE_UNIX) {
+        cli_log(PS_LOG_ERROR, "--mode unix is not implemented yet");
+        return EXIT_USAGE;
+    }
+    if (o->ports) {
+        struct ps_portspec spec;
+        char why[160];
+        if (ps_portspec_parse(o->ports, &spec, why, sizeof why)) {
+            cli_log(PS_LOG_ERROR, "--ports='%.64s': %s", o->ports, why);
+            return EXIT_USAGE;
+        }
+    }
+    if (o->manifest && !*o->manifest) {
+        cli_log(PS_LOG_ERROR, "--manifest is empty");
+        return EXIT_USAGE;
+    }
+    return -1;   /* go on */
+}
+
+/* The library to preload: $PORTSHIM_LIBRARY (set by scripts/portshim), else
+ * next to this helper in a build tree or an installed tree. */
+static int library_path(char out[PATH_MAX])
+{
+    const char *lib = getenv("PORTSHIM_LIBRARY");
+    char guess[PATH_MAX + 64];
+    if (!lib || !*lib) {
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n <= 0) {
+            cli_log(PS_LOG_ERROR, "PORTSHIM_LIBRARY is not set; run this through scripts/portshim");
+            return -1;
+        }
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        *slash = 0;
+        snprintf(guess, sizeof guess, "%s/libportshim.so", self);
+        if (access(guess, R_OK))
+            snprintf(guess, sizeof guess, "%s/../../lib/portshim/libportshim.so", self);
+        lib = guess;
+    }
+    if (!realpath(lib, out)) {
+        cli_log(PS_LOG_ERROR, "library not found at %s; run 'make' first", lib);
+        return -1;
+    }
+    return 0;
+}
+
+/* Is lib already one of the entries of an LD_PRELOAD list (':' or blanks)? */
+static bool preload_has(const char *list, const char *lib)
+{
+    char *copy = strdup(list), *save = NULL, real[PATH_MAX];
+    bool found = false;
+    if (!copy)
+        return false;
+    for (char *t = strtok_r(copy, ": \t", &save); t && !found; t = strtok_r(NULL, ": \t", &save))
+        found = !strcmp(t, lib) || (strchr(t, '/') && realpath(t, real) && !strcmp(real, lib));
+    free(copy);
+    return found;
+}
+
+static int set_preload(const char *lib)
+{
+    const char *old = getenv("LD_PRELOAD");
+    if (old && *old && preload_has(old, lib))
+        return 0;
+    if (!old || !*old)
+        return setenv("LD_PRELOAD", lib, 1);
+    size_t n = strlen(lib) + 1 + strlen(old) + 1;
+    char *v = malloc(n);
+    if (!v)
+        return -1;
+    snprintf(v, n, "%s:%s", lib, old);
+    int r = setenv("LD_PRELOAD", v, 1);
+    free(v);
+    return r;
+}
+
+struct nspace {
+    char dir[PATH_MAX];
+    char manifest[PATH_MAX];
+    bool created;               /* ours to remove */
+    int fd;
+};
+
+static int create_namespace(struct nspace *ns)
+{
+    const char *tmp = getenv("TMPDIR");
+    char templ[PATH_MAX];
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    if ((size_t)snprintf(templ, sizeof templ, "%s/portshim.XXXXXX", tmp) >= sizeof templ) {
+        cli_log(PS_LOG_ERROR, "TMPDIR='%.64s...' is too long", tmp);
+        return -1;
+    }
+    if (!mkdtemp(templ)) {
+        cli_log(PS_LOG_ERROR, "cannot create a namespace directory in '%s' (TMPDIR): %s", tmp,
+               strerror(errno));
+        return -1;
+    }
+    ns->created = true;
+    if (!realpath(templ, ns->dir))
+        snprintf(ns->dir, sizeof ns->dir, "%s", templ);
+    if ((size_t)snprintf(ns->manifest, sizeof ns->manifest, "%s/manifest.jsonl", ns->dir) >=
+        sizeof ns->manifest) {
+        cli_log(PS_LOG_ERROR, "namespace path '%.64s...' is too long", ns->dir);
+        return -1;
+    }
+    ns->fd = open(ns->manifest, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+    if (ns->fd < 0) {
+        cli_log(PS_LOG_ERROR, "cannot create manifest %s: %s", ns->manifest, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int join_namespace(struct nspace *ns, const char *path)
+{
+    struct stat st;
+    ns->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (ns->fd < 0) {
+        cli_log(PS_LOG_ERROR, "--manifest '%s': cannot open for appending: %s", path,
+               strerror(errno));
+        return -1;
+    }
+    if (fstat(ns->fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+        cli_log(PS_LOG_ERROR, "--manifest '%s': not a regular file", path);
+        return -1;
+    }
+    if (!realpath(path, ns->manifest)) {
+        cli_log(PS_LOG_ERROR, "--manifest '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    snprintf(ns->dir, sizeof ns->dir, "%s", ns->manifest);
+    char *slash = strrchr(ns->dir, '/');
+    if (slash == ns->dir)
+        slash[1] = 0;   /* a manifest in / */
+    else
+        *slash = 0;
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    if (remove(path))
+        cli_log(PS_LOG_WARN, "cannot remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+static void remove_namespace(const struct nspace *ns)
+{
+    if (ns->created)
+        nftw(ns->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+static int write_start(const struct nspace *ns, enum ps_mode mode)
+{
+    struct ps_event e;
+    char line[PS_LINE_MAX];
+    ps_event_init(&e, PS_EV_START);
+    e.ts = cli_now();
+    e.pid = (int)getpid();
+    snprintf(e.prog, sizeof e.prog, "portshim");
+    snprintf(e.mode, sizeof e.mode, "%s", ps_mode_name(mode));
+    size_t len = ps_event_encode(&e, line, sizeof line);
+    int r = -1;
+    if (len && ps_manifest_lock(ns->fd) == 0) {
+        r = ps_manifest_append(ns->fd, line, len);
+        ps_manifest_unlock(ns->fd);
+    }
+    if (r)
+        cli_log(PS_LOG_ERROR, "cannot write to manifest %s: %s", ns->manifest, strerror(errno));
+    return r;
+}
+
+static const char *env_get(const char *name) { return getenv(name); }
+
+static int export_env(const struct nspace *ns, const struct run_opts *o, const char *lib)
+{
+    char err[256];
+    struct ps_config c;
+    if (setenv("PORTSHIM_MANIFEST", ns->manifest, 1) ||
+        setenv("PORTSHIM_MODE", ps_mode_name(o->mode), 1) ||
+        setenv("PORTSHIM_DIR", ns->dir, 1) ||
+        setenv("PORTSHIM_LIBRARY", lib, 1) ||
+        (o->ports ? setenv("PORTSHIM_PORTS", o->ports, 1) : unsetenv("PORTSHIM_PORTS")) ||
+        set_preload(lib)) {
+        cli_log(PS_LOG_ERROR, "cannot set the environment: %s", strerror(errno));
+        return -1;
+    }
+    /* What the library will read, checked now: a bad PORTSHIM_LOG would
+     * otherwise stop every program of the run (status 78). */
+    if (ps_config_load(&c, env_get, err, sizeof err)) {
+        cli_log(PS_LOG_ERROR, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static volatile sig_atomic_t g_child;
+
+static void forward_signal(int sig)
+{
+    int saved = errno;
+    if (g_child > 0)
+        kill((pid_t)g_child, sig);
+    errno = saved;
+}
+
+/* Starts cmd; returns its pid, or -1 with the exec errno in *exec_err. */
+static pid_t spawn(char **cmd, int *exec_err)
+{
+    int pfd[2];
+    sigset_t block, old;
+    struct sigaction fwd, ign;
+
+    if (pipe2(pfd, O_CLOEXEC)) {
+        *exec_err = errno;
+        return -1;
+    }
+    /* Block until the handlers are in place so that a SIGTERM arriving just
+     * after fork is forwarded, not lost with the child orphaned. */
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGQUIT);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pfd[0]);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        execvp(cmd[0], cmd);
+        int e = errno;
+        ssize_t w = write(pfd[1], &e, sizeof e);
+        (void)w;
+        _exit(127);
+    }
+    close(pfd[1]);
+    if (pid < 0) {
+        *exec_err = errno;
+        close(pfd[0]);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return -1;
+    }
+    g_child = pid;
+    memset(&fwd, 0, sizeof fwd);
+    fwd.sa_handler = forward_signal;
+    fwd.sa_flags = SA_RESTART;
+    sigemptyset(&fwd.sa_mask);
+    sigaction(SIGTERM, &fwd, NULL);
+    sigaction(SIGHUP, &fwd, NULL);
+    /* The terminal already sends SIGINT/SIGQUIT to CMD's process group. */
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGINT, &ign, NULL);
+    sigaction(SIGQUIT, &ign, NULL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+
+    int e = 0;
+    ssize_t n;
+    while ((n = read(pfd[0], &e, sizeof e)) < 0 && errno == EINTR)
+        ;
+    close(pfd[0]);
+    if (n == (ssize_t)sizeof e) {
+        *exec_err = e;
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return -1;
+    }
+    return pid;
+}
+
+static int wait_status(pid_t pid, int *sig)
+{
+    int st;
+    *sig = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) {
+            cli_log(PS_LOG_ERROR, "waitpid: %s", strerror(errno));
+            return 1;
+        }
+    if (WIFSIGNALED(st)) {
+        *sig = WTERMSIG(st);
+        return 128 + *sig;
+    }
+    return WEXITSTATUS(st);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_opts o;
+    struct nspace ns;
+    char lib[PATH_MAX];
+    int r = parse_opts(argc, argv, &o);
+    if (r >= 0)
+        return r;
+    if (library_path(lib))
+        return EXIT_USAGE;
+
+    memset(&ns, 0, sizeof ns);
+    ns.fd = -1;
+    r = o.manifest ? join_namespace(&ns, o.manifest) : create_namespace(&ns);
+    if (r == 0)
+        r = write_start(&ns, o.mode);
+    if (ns.fd >= 0)
+        close(ns.fd);
+    if (r == 0)
+        r = export_env(&ns, &o, lib);
+    if (r) {
+        remove_namespace(&ns);
+        return EXIT_USAGE;
+    }
+
+    int exec_err = 0, sig;
+    pid_t pid = spawn(o.cmd, &exec_err);
+    if (pid < 0) {
+        cli_log(PS_LOG_ERROR, "cannot run '%s': %s", o.cmd[0], strerror(exec_err));
+        remove_namespace(&ns);
+        return exec_err == ENOENT ? 127 : 126;
+    }
+    int status = wait_status(pid, &sig);
+    if (status == 0) {
+        remove_namespace(&ns);
+        return 0;
+    }
+    char why[96] = "";
+    if (sig)
+        snprintf(why, sizeof why, " (killed by signal %d, %s)", sig, strsignal(sig));
+    if (ns.created)
+        cli_log(PS_LOG_ERROR, "%s exited with status %d%s; namespace kept at %s "
+               "(portshim report --manifest %s)", o.cmd[0], status, why, ns.dir, ns.manifest);
+    else
+        cli_log(PS_LOG_ERROR, "%s exited with status %d%s (portshim report --manifest %s)",
+               o.cmd[0], status, why, ns.manifest);
+    return status;
+}
