@@ -75,7 +75,7 @@ $(UNIT): $(UNIT_SRC) $(B)/libcore.a | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ishim -o $@ $(UNIT_SRC) $(B)/libcore.a -lcriterion -lpthread
 
-$(E2E): $(E2E_SRC) tests/e2e/e2e.h $(B)/libcore.a | deps
+$(E2E): $(E2E_SRC) tests/e2e/e2e.h tests/helpers/common.h $(B)/libcore.a | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ishim -Itests/e2e -o $@ $(E2E_SRC) $(B)/libcore.a -lcriterion -lpthread
 

@@ -9,8 +9,7 @@
 #include "lib/real.h"
 #include "lib/state.h"
 
-static void record_observed(int fd, const struct sockaddr_storage *ss, socklen_t l, int rc,
-                            int err)
+static void record_observed(const struct sockaddr_storage *ss, socklen_t l, int rc, int err)
 {
     struct ps_addr a;
     uint16_t port;
@@ -28,9 +27,12 @@ static void record_observed(int fd, const struct sockaddr_storage *ss, socklen_t
     }
     e.ok = rc >= 0;
     e.err = rc < 0 ? err : 0;
-    (void)fd;
     ps_lock();
+    if (rc >= 0)
+        ps_next_sid(e.sid);
     ps_emit(&e);
+    if (rc >= 0)
+        ps_track(rc, &e);
     ps_unlock();
 }
 
@@ -45,7 +47,7 @@ static int shim_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags,
     if (ps_cfg()->mode == PS_MODE_OBSERVE) {
         if (ps_fd_kind(fd) != PS_FD_NONE || nfd < 0 || ss.ss_family == AF_INET ||
             ss.ss_family == AF_INET6)
-            record_observed(fd, &ss, l, nfd, err);
+            record_observed(&ss, l, nfd, err);
     } else if (nfd >= 0 && ps_fd_kind(fd) == PS_FD_BOUND) {
         struct ps_fdinfo li = ps_fd_get(fd);
         ps_lock();

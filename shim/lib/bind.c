@@ -66,19 +66,16 @@ static int bind_recorded(int fd, const struct sockaddr *addr, socklen_t len, str
         e->rport = r;
     }
     ps_lock();
+    /* Observed sockets get an id too, so their close can be recorded. */
+    bool observed = rc == 0 && ps_cfg()->mode == PS_MODE_OBSERVE;
+    if (observed)
+        ps_next_sid(e->sid);
     ps_emit(e);
+    if (observed)
+        ps_track(fd, e);
     ps_unlock();
     errno = err;
     return rc;
-}
-
-static void track(int fd, const struct ps_event *e)
-{
-    /* Whatever this number held before was closed behind our back. */
-    ps_fd_forget(fd);
-    struct ps_sock *sk = ps_sock_new(e->sid, e->fam, (uint16_t)e->port, (uint16_t)e->rport);
-    if (sk)
-        ps_fd_set(fd, PS_FD_BOUND, sk->vport, sk->rport, sk);
 }
 
 static uint16_t free_vport(const struct ps_ns *ns, uint16_t want)
@@ -122,7 +119,7 @@ static int bind_any(int fd, const struct sockaddr *addr, socklen_t len, struct p
     ps_emit(e);
     ps_refresh();
     ps_claim_end();
-    track(fd, e);
+    ps_track(fd, e);
     ps_unlock();
     return 0;
 }
@@ -194,7 +191,7 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
     ps_emit(e);
     ps_refresh();
     ps_claim_end();
-    track(fd, e);
+    ps_track(fd, e);
     ps_unlock();
     ps_log(PS_LOG_DEBUG, "bind %s:%u -> real port %u (pid %d, %s)",
            ps_addr_format(&e->addr, a), req.port, r, e->pid, e->prog);

@@ -48,9 +48,15 @@ static void record(int fd, const struct ps_addr *a, uint16_t port, uint16_t rpor
     e.err = rc ? err : 0;
     if (note)
         strncpy(e.note, note, sizeof e.note - 1);
+    bool started = rc == 0 || err == EINPROGRESS;
+    bool observed = started && ps_cfg()->mode == PS_MODE_OBSERVE;
     ps_lock();
+    if (observed && ps_fd_kind(fd) == PS_FD_NONE)
+        ps_next_sid(e.sid);
     ps_emit(&e);
-    if (routed && (rc == 0 || err == EINPROGRESS))
+    if (observed && e.sid[0])
+        ps_track(fd, &e);
+    if (routed && started)
         ps_fd_set_peer(fd, port, rport);
     ps_unlock();
 }

@@ -264,6 +264,16 @@ void ps_sock_gone(struct ps_sock *sk)
     ps_sock_free(sk);
 }
 
+void ps_track(int fd, const struct ps_event *e)
+{
+    /* Whatever this number held before was closed behind our back. */
+    ps_fd_forget(fd);
+    struct ps_sock *sk = ps_sock_new(e->sid, e->fam, (uint16_t)(e->port < 0 ? 0 : e->port),
+                                     (uint16_t)(e->rport < 0 ? 0 : e->rport));
+    if (sk)
+        ps_fd_set(fd, PS_FD_BOUND, sk->vport, sk->rport, sk);
+}
+
 void ps_fd_forget(int fd)
 {
     struct ps_sock *sk = ps_fd_clear(fd);

@@ -46,6 +46,9 @@ bool ps_entry_live(const struct ps_entry *e);
 
 /* Under ps_lock: the last descriptor of a bound socket is gone here. */
 void ps_sock_gone(struct ps_sock *sk);
+/* Under ps_lock: fd is the socket e->sid names (a bind of ours, or any
+ * socket seen in observe mode); its last close will be recorded. */
+void ps_track(int fd, const struct ps_event *e);
 /* Under ps_lock: forget fd (a close or an implicit close by dup2). */
 void ps_fd_forget(int fd);
 

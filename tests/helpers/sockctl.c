@@ -1,0 +1,186 @@
+/* sockctl — a socket program a test drives one call at a time.
+ *
+ * Reads commands on stdin, one per line, and answers each with one line:
+ * "OK [result]" or "ERR <ENAME>". Sockets are named by their fd number.
+ *
+ *   tcp4 | tcp6 | udp4 | udp6      new socket            -> OK FD
+ *   opt FD reuseaddr|reuseport|v6only VALUE
+ *   bind FD ADDR PORT | connect FD ADDR PORT | listen FD | close FD
+ *   name FD | peer FD              getsockname/getpeername -> OK ADDR PORT
+ *   accept FD                      waits up to 10 s       -> OK NEWFD
+ *   serve FD NAME                  a thread answers every connection on FD
+ *                                  with the echo protocol (common.h)
+ *   talk ADDR PORT MSG             one echo request        -> OK PEERPORT REPLY
+ *   send FD TEXT | recv FD         one line out / in       -> OK [LINE]
+ *   dup FD | dup2 FD NEW | dup3 FD NEW | fcntl FD   duplicate -> OK NEWFD
+ *   pid | exit N | kill            kill: SIGKILL itself, no chance to clean up
+ *
+ * The test sees every errno exactly as the program would, and decides the
+ * order of calls across processes. EOF on stdin ends the program. */
+#include "common.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+
+struct served {
+    int fd;
+    char name[64];
+};
+
+static void *serve_thread(void *arg)
+{
+    struct served *s = arg;
+    while (serve_one(s->fd, s->name, -1) == 0)
+        ;
+    return NULL;
+}
+
+static int fdarg(const char *s)
+{
+    return s ? parse_int(s) : -1;
+}
+
+static void result(int rc)
+{
+    if (rc < 0)
+        say("ERR %s", errname(errno));
+    else
+        say("OK");
+}
+
+static void command(char *line)
+{
+    char *argv[8] = {0};
+    int argc = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(line, " \t", &save); t && argc < 7; t = strtok_r(NULL, " \t", &save))
+        argv[argc++] = t;
+    /* words are split on blanks: messages for talk/send are one word */
+    if (argc == 0)
+        return;
+    const char *cmd = argv[0];
+    int fd = argc > 1 && strcmp(cmd, "talk") ? fdarg(argv[1]) : -1;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+
+    if (!strcmp(cmd, "tcp4") || !strcmp(cmd, "tcp6") || !strcmp(cmd, "udp4") ||
+        !strcmp(cmd, "udp6")) {
+        int s = socket(cmd[3] == '4' ? AF_INET : AF_INET6,
+                       cmd[0] == 't' ? SOCK_STREAM : SOCK_DGRAM, 0);
+        if (s < 0)
+            say("ERR %s", errname(errno));
+        else
+            say("OK %d", s);
+    } else if (!strcmp(cmd, "opt") && argc == 4) {
+        int v = parse_int(argv[3]);
+        int level = SOL_SOCKET, name;
+        if (!strcmp(argv[2], "reuseaddr"))
+            name = SO_REUSEADDR;
+        else if (!strcmp(argv[2], "reuseport"))
+            name = SO_REUSEPORT;
+        else if (!strcmp(argv[2], "v6only"))
+            level = IPPROTO_IPV6, name = IPV6_V6ONLY;
+        else {
+            say("ERR unknown-option");
+            return;
+        }
+        result(setsockopt(fd, level, name, &v, sizeof v));
+    } else if (!strcmp(cmd, "bind") && argc == 4) {
+        parse_addr(argv[2], parse_port(argv[3]), &ss, &sl);
+        result(bind(fd, (struct sockaddr *)&ss, sl));
+    } else if (!strcmp(cmd, "connect") && argc == 4) {
+        parse_addr(argv[2], parse_port(argv[3]), &ss, &sl);
+        result(connect(fd, (struct sockaddr *)&ss, sl));
+    } else if (!strcmp(cmd, "listen") && argc == 2) {
+        result(listen(fd, 128));
+    } else if (!strcmp(cmd, "close") && argc == 2) {
+        result(close(fd));
+    } else if ((!strcmp(cmd, "name") || !strcmp(cmd, "peer")) && argc == 2) {
+        char addr[INET6_ADDRSTRLEN + 16];
+        int port = sock_addr(fd, cmd[0] == 'p', addr, sizeof addr);
+        if (port < 0)
+            say("ERR %s", errname(errno));
+        else
+            say("OK %s %d", addr, port);
+    } else if (!strcmp(cmd, "accept") && argc == 2) {
+        int r = wait_readable(fd, 10000);
+        if (r == 0)
+            errno = ETIMEDOUT;
+        int c = r > 0 ? accept(fd, NULL, NULL) : -1;
+        if (c < 0)
+            say("ERR %s", errname(errno));
+        else
+            say("OK %d", c);
+    } else if (!strcmp(cmd, "serve") && argc == 3) {
+        struct served *s = calloc(1, sizeof *s);
+        s->fd = fd;
+        snprintf(s->name, sizeof s->name, "%s", argv[2]);
+        pthread_t t;
+        if (pthread_create(&t, NULL, serve_thread, s) != 0)
+            die("pthread_create failed");
+        pthread_detach(t);
+        say("OK");
+    } else if (!strcmp(cmd, "talk") && argc >= 3) {
+        char reply[1200];
+        int peer = -1;
+        if (echo_request(argv[1], parse_port(argv[2]), argc > 3 ? argv[3] : "hello", reply,
+                         sizeof reply, &peer) < 0)
+            say("ERR %s", errname(errno));
+        else
+            say("OK %d %s", peer, reply);
+    } else if (!strcmp(cmd, "send") && argc >= 2) {
+        char text[1100];
+        int n = snprintf(text, sizeof text, "%s\n", argc > 2 ? argv[2] : "");
+        result(write_all(fd, text, (size_t)n));
+    } else if (!strcmp(cmd, "recv") && argc == 2) {
+        char in[1200];
+        if (read_reply(fd, in, sizeof in, 10000, 1) < 0) {
+            say("ERR %s", errname(errno ? errno : ETIMEDOUT));
+        } else {
+            chomp(in);
+            say("OK %s", in);
+        }
+    } else if (!strcmp(cmd, "dup") && argc == 2) {
+        int n = dup(fd);
+        if (n < 0)
+            say("ERR %s", errname(errno));
+        else
+            say("OK %d", n);
+    } else if ((!strcmp(cmd, "dup2") || !strcmp(cmd, "dup3")) && argc == 3) {
+        int want = parse_int(argv[2]);
+        int n = cmd[3] == '2' ? dup2(fd, want) : dup3(fd, want, O_CLOEXEC);
+        if (n < 0)
+            say("ERR %s", errname(errno));
+        else
+            say("OK %d", n);
+    } else if (!strcmp(cmd, "fcntl") && argc == 2) {
+        int n = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        if (n < 0)
+            say("ERR %s", errname(errno));
+        else
+            say("OK %d", n);
+    } else if (!strcmp(cmd, "pid")) {
+        say("OK %d", (int)getpid());
+    } else if (!strcmp(cmd, "exit")) {
+        say("OK");
+        exit(argc > 1 ? parse_int(argv[1]) : 0);
+    } else if (!strcmp(cmd, "kill")) {
+        say("OK");
+        raise(SIGKILL);
+    } else {
+        say("ERR unknown-command");
+    }
+}
+
+int main(void)
+{
+    lifetime(120);
+    char line[2048];
+    while (fgets(line, sizeof line, stdin)) {
+        chomp(line);
+        errno = 0;
+        command(line);
+    }
+    return 0;
+}
