@@ -329,11 +329,15 @@ void ps_forked(int child)
 
 __attribute__((destructor)) static void ps_dtor(void)
 {
-    if (__atomic_load_n(&g_init, __ATOMIC_ACQUIRE) != INIT_ACTIVE || !ps_sock_first())
+    if (__atomic_load_n(&g_init, __ATOMIC_ACQUIRE) != INIT_ACTIVE)
         return;
     /* Another thread may be inside the shim as the process exits. */
     if (pthread_mutex_trylock(&g_mu))
         return;
+    if (!ps_sock_first()) {
+        pthread_mutex_unlock(&g_mu);
+        return;
+    }
     t_in_shim = 1;
     struct ps_event e;
     ps_event_new(&e, PS_EV_EXIT);

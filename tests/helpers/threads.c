@@ -95,6 +95,8 @@ int main(int argc, char **argv)
             die("pthread_create failed");
     for (int i = 0; i < g_n; i++)
         pthread_join(t[i], NULL);
+    free(t);
+    pthread_barrier_destroy(&g_barrier);
     say("THREADS ok=%d fail=%d", atomic_load(&g_ok), atomic_load(&g_fail));
     return atomic_load(&g_fail) != 0;
 }
