@@ -44,7 +44,16 @@ static int parse_port(const char **p, uint16_t *out)
     return 0;
 }
 
-int ps_portspec_parse(const char *s, struct ps_portspec *spec, char *err, size_t errlen)
+/* Values are quoted into messages: keep a message one line whatever the
+ * value holds (a newline in an environment variable, say). */
+static void one_line(char *msg)
+{
+    for (unsigned char *p = (unsigned char *)msg; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
+static int parse_spec(const char *s, struct ps_portspec *spec, char *err, size_t errlen)
 {
     const char *p = s;
     memset(spec, 0, sizeof *spec);
@@ -87,6 +96,14 @@ int ps_portspec_parse(const char *s, struct ps_portspec *spec, char *err, size_t
     }
 }
 
+int ps_portspec_parse(const char *s, struct ps_portspec *spec, char *err, size_t errlen)
+{
+    int rc = parse_spec(s, spec, err, errlen);
+    if (rc && errlen)
+        one_line(err);
+    return rc;
+}
+
 bool ps_portspec_contains(const struct ps_portspec *spec, uint16_t port)
 {
     for (int i = 0; i < spec->n; i++)
@@ -109,7 +126,7 @@ static int copy_path(char *dst, const char *name, const char *v, char *err, size
     return 0;
 }
 
-int ps_config_load(struct ps_config *c, ps_getenv_fn get, char *err, size_t errlen)
+static int load(struct ps_config *c, ps_getenv_fn get, char *err, size_t errlen)
 {
     char why[160];
     const char *v;
@@ -146,4 +163,12 @@ int ps_config_load(struct ps_config *c, ps_getenv_fn get, char *err, size_t errl
         }
     }
     return 0;
+}
+
+int ps_config_load(struct ps_config *c, ps_getenv_fn get, char *err, size_t errlen)
+{
+    int rc = load(c, get, err, errlen);
+    if (rc && errlen)
+        one_line(err);
+    return rc;
 }

@@ -90,29 +90,59 @@ static void put(struct out *o, const char *s, size_t n)
     o->left -= n;
 }
 
-static void putf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(struct out *o, const char *fmt, ...)
+/* Digits by hand: printf is most of the cost of a line otherwise. */
+static void put_u64(struct out *o, unsigned long long v, int min_digits)
 {
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        o->full = true;
-    else
-        put(o, tmp, (size_t)n);
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v || n < min_digits);
+    put(o, tmp + sizeof tmp - n, (size_t)n);
+}
+
+static void put_key(struct out *o, const char *key)
+{
+    put(o, ",\"", 2);
+    put(o, key, strlen(key));
+    put(o, "\":", 2);
+}
+
+static void put_int(struct out *o, const char *key, long long v)
+{
+    put_key(o, key);
+    if (v < 0) {
+        put(o, "-", 1);
+        put_u64(o, (unsigned long long)-v, 1);
+    } else {
+        put_u64(o, (unsigned long long)v, 1);
+    }
+}
+
+/* Seconds with exactly six decimals, from integers. */
+static void put_ts(struct out *o, double ts)
+{
+    if (!(ts >= 0) || ts > 1e15)
+        ts = 0;
+    unsigned long long us = (unsigned long long)(ts * 1e6 + 0.5);
+    put_u64(o, us / 1000000, 1);
+    put(o, ".", 1);
+    put_u64(o, us % 1000000, 6);
 }
 
 static void put_str(struct out *o, const char *key, const char *s)
 {
-    putf(o, ",\"%s\":\"", key);
+    put_key(o, key);
+    put(o, "\"", 1);
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
         if (*c == '"' || *c == '\\') {
             char esc[2] = {'\\', (char)*c};
             put(o, esc, 2);
         } else if (*c < 0x20 || *c == 0x7f) {
-            putf(o, "\\u%04x", *c);
+            static const char hex[] = "0123456789abcdef";
+            char esc[6] = {'\\', 'u', '0', '0', hex[*c >> 4], hex[*c & 15]};
+            put(o, esc, 6);
         } else {
             put(o, (const char *)c, 1);
         }
@@ -122,40 +152,50 @@ static void put_str(struct out *o, const char *key, const char *s)
 
 static void put_bool(struct out *o, const char *key, bool b)
 {
-    putf(o, ",\"%s\":%s", key, b ? "true" : "false");
+    put_key(o, key);
+    if (b)
+        put(o, "true", 4);
+    else
+        put(o, "false", 5);
 }
 
 size_t ps_event_encode(const struct ps_event *e, char *buf, size_t len)
 {
     char a[PS_ADDRSTRLEN];
     struct out o = {buf, len, false};
-    putf(&o, "{\"v\":%d,\"ev\":\"%s\",\"ts\":%.6f,\"pid\":%d", e->v, ps_ev_name(e->ev), e->ts,
-         e->pid);
+    const char *ev = ps_ev_name(e->ev);
+    put(&o, "{\"v\":", 5);
+    put_u64(&o, (unsigned)e->v, 1);
+    put(&o, ",\"ev\":\"", 7);
+    put(&o, ev, strlen(ev));
+    put(&o, "\",\"ts\":", 7);
+    put_ts(&o, e->ts);
+    put_int(&o, "pid", e->pid);
     if (e->prog[0]) put_str(&o, "prog", e->prog);
     if (e->sid[0]) put_str(&o, "sid", e->sid);
     if (e->mode[0]) put_str(&o, "mode", e->mode);
     put_bool(&o, "ok", e->ok);
     if (!e->ok) {
-        putf(&o, ",\"errno\":%d", e->err);
+        put_int(&o, "errno", e->err);
         const char *n = ps_errno_name(e->err);
         if (n) put_str(&o, "err", n);
     }
     if (e->fam) {
-        putf(&o, ",\"fam\":%d", e->fam);
+        put_int(&o, "fam", e->fam);
         if (e->fam == 6) put_bool(&o, "v6only", e->v6only);
     }
     if (e->has_addr) put_str(&o, "addr", ps_addr_format(&e->addr, a));
-    if (e->port >= 0) putf(&o, ",\"port\":%d", e->port);
+    if (e->port >= 0) put_int(&o, "port", e->port);
     if (e->has_raddr) put_str(&o, "raddr", ps_addr_format(&e->raddr, a));
-    if (e->rport >= 0) putf(&o, ",\"rport\":%d", e->rport);
+    if (e->rport >= 0) put_int(&o, "rport", e->rport);
     if (e->rpath[0]) put_str(&o, "rpath", e->rpath);
     if (e->ev == PS_EV_BIND) {
         put_bool(&o, "reuseaddr", e->reuseaddr);
         put_bool(&o, "reuseport", e->reuseport);
     }
-    if (e->uid >= 0) putf(&o, ",\"uid\":%ld", e->uid);
+    if (e->uid >= 0) put_int(&o, "uid", e->uid);
     if (e->ev == PS_EV_CONNECT) put_bool(&o, "routed", e->routed);
-    if (e->holder > 0) putf(&o, ",\"holder\":%d", e->holder);
+    if (e->holder > 0) put_int(&o, "holder", e->holder);
     if (e->note[0]) put_str(&o, "note", e->note);
     put(&o, "}\n", 2);
     return o.full ? 0 : len - o.left;
@@ -263,13 +303,35 @@ static int jnumber(struct in *s, struct jval *v)
         if (s->p >= s->end || *s->p < '0' || *s->p > '9') return -1;
         while (s->p < s->end && *s->p >= '0' && *s->p <= '9') s->p++;
     }
-    char tmp[64];
-    size_t n = (size_t)(s->p - start);
-    if (n >= sizeof tmp) return -1;
-    memcpy(tmp, start, n);
-    tmp[n] = 0;
-    v->num = strtod(tmp, NULL);
-    v->ival = v->isint ? strtoll(tmp, NULL, 10) : (long long)v->num;
+    /* Integers and plain decimals by hand; strtod only for exponents. */
+    const char *q = start;
+    bool neg = *q == '-';
+    if (neg)
+        q++;
+    unsigned long long ip = 0;
+    int digits = 0;
+    while (q < s->p && *q >= '0' && *q <= '9') {
+        if (++digits > 18)
+            return -1;   /* no field needs more */
+        ip = ip * 10 + (unsigned)(*q++ - '0');
+    }
+    double num = (double)ip;
+    if (q < s->p && *q == '.') {
+        double scale = 0.1;
+        for (q++; q < s->p && *q >= '0' && *q <= '9'; q++, scale /= 10)
+            num += (*q - '0') * scale;
+    }
+    if (q < s->p) {   /* an exponent */
+        char tmp[64];
+        size_t n = (size_t)(s->p - start);
+        if (n >= sizeof tmp) return -1;
+        memcpy(tmp, start, n);
+        tmp[n] = 0;
+        num = strtod(tmp, NULL);
+        ip = (unsigned long long)num;
+    }
+    v->num = neg ? -num : num;
+    v->ival = neg ? -(long long)ip : (long long)ip;
     v->t = J_NUM;
     return 0;
 }
@@ -341,68 +403,147 @@ static int want_int(const struct jval *v, long long lo, long long hi, long long 
     return 0;
 }
 
+enum key {
+    K_OTHER,
+    K_ADDR,
+    K_ERRNO,
+    K_EV,
+    K_FAM,
+    K_HOLDER,
+    K_MODE,
+    K_NOTE,
+    K_OK,
+    K_PID,
+    K_PORT,
+    K_PROG,
+    K_RADDR,
+    K_REUSEADDR,
+    K_REUSEPORT,
+    K_ROUTED,
+    K_RPATH,
+    K_RPORT,
+    K_SID,
+    K_TS,
+    K_UID,
+    K_V,
+    K_V6ONLY,
+};
+
+/* Which field a key names: a switch on its first letter, then one or two
+ * comparisons (every line has a dozen keys; a strcmp chain was a third of a
+ * decode). */
+static enum key key_id(const char *key)
+{
+    static const struct { const char *name; enum key id; } known[] = {
+        {"addr", K_ADDR},
+        {"errno", K_ERRNO},
+        {"ev", K_EV},
+        {"fam", K_FAM},
+        {"holder", K_HOLDER},
+        {"mode", K_MODE},
+        {"note", K_NOTE},
+        {"ok", K_OK},
+        {"pid", K_PID},
+        {"port", K_PORT},
+        {"prog", K_PROG},
+        {"raddr", K_RADDR},
+        {"reuseaddr", K_REUSEADDR},
+        {"reuseport", K_REUSEPORT},
+        {"routed", K_ROUTED},
+        {"rpath", K_RPATH},
+        {"rport", K_RPORT},
+        {"sid", K_SID},
+        {"ts", K_TS},
+        {"uid", K_UID},
+        {"v", K_V},
+        {"v6only", K_V6ONLY},
+    };
+    size_t lo, hi;
+    switch (key[0]) {
+    case 'a': lo = 0; hi = 1; break;
+    case 'e': lo = 1; hi = 3; break;
+    case 'f': lo = 3; hi = 4; break;
+    case 'h': lo = 4; hi = 5; break;
+    case 'm': lo = 5; hi = 6; break;
+    case 'n': lo = 6; hi = 7; break;
+    case 'o': lo = 7; hi = 8; break;
+    case 'p': lo = 8; hi = 11; break;
+    case 'r': lo = 11; hi = 17; break;
+    case 's': lo = 17; hi = 18; break;
+    case 't': lo = 18; hi = 19; break;
+    case 'u': lo = 19; hi = 20; break;
+    case 'v': lo = 20; hi = 22; break;
+    default: return K_OTHER;
+    }
+    for (size_t i = lo; i < hi; i++)
+        if (!strcmp(key, known[i].name))
+            return known[i].id;
+    return K_OTHER;
+}
+
 static int field(struct ps_event *e, const char *key, const struct jval *v, int *seen)
 {
     long long i;
-    if (!strcmp(key, "v")) {
+    enum key k = key_id(key);
+    if (k == K_V) {
         if (want_int(v, 0, 1000000, &i)) return -1;
         e->v = (int)i; *seen |= 1;
-    } else if (!strcmp(key, "ev")) {
+    } else if (k == K_EV) {
         if (v->t != J_STR) return -1;
         e->ev = ps_ev_parse(v->str); *seen |= 2;
-    } else if (!strcmp(key, "ts")) {
+    } else if (k == K_TS) {
         if (v->t != J_NUM) return -1;
         e->ts = v->num;
-    } else if (!strcmp(key, "pid")) {
+    } else if (k == K_PID) {
         if (want_int(v, 0, 0x7fffffff, &i)) return -1;
         e->pid = (int)i;
-    } else if (!strcmp(key, "prog")) {
+    } else if (k == K_PROG) {
         if (v->t != J_STR) return -1;
         if (scopy(e->prog, sizeof e->prog, v->str, false)) return -1;
-    } else if (!strcmp(key, "sid")) {
+    } else if (k == K_SID) {
         if (v->t != J_STR) return -1;
         if (scopy(e->sid, sizeof e->sid, v->str, true)) return -1;
-    } else if (!strcmp(key, "mode")) {
+    } else if (k == K_MODE) {
         if (v->t != J_STR) return -1;
         if (scopy(e->mode, sizeof e->mode, v->str, true)) return -1;
-    } else if (!strcmp(key, "ok")) {
+    } else if (k == K_OK) {
         if (v->t != J_BOOL) return -1;
         e->ok = v->b;
-    } else if (!strcmp(key, "errno")) {
+    } else if (k == K_ERRNO) {
         if (want_int(v, 0, 4095, &i)) return -1;
         e->err = (int)i;
-    } else if (!strcmp(key, "fam")) {
+    } else if (k == K_FAM) {
         if (want_int(v, 4, 6, &i) || i == 5) return -1;
         e->fam = (int)i;
-    } else if (!strcmp(key, "v6only")) {
+    } else if (k == K_V6ONLY) {
         if (v->t != J_BOOL) return -1;
         e->v6only = v->b;
-    } else if (!strcmp(key, "addr") || !strcmp(key, "raddr")) {
+    } else if (k == K_ADDR || k == K_RADDR) {
         bool real = key[0] == 'r';
         if (v->t != J_STR || ps_addr_parse(v->str, real ? &e->raddr : &e->addr)) return -1;
         if (real) e->has_raddr = true; else e->has_addr = true;
-    } else if (!strcmp(key, "port")) {
+    } else if (k == K_PORT) {
         if (want_int(v, 0, 65535, &i)) return -1;
         e->port = (int)i;
-    } else if (!strcmp(key, "rport")) {
+    } else if (k == K_RPORT) {
         if (want_int(v, 0, 65535, &i)) return -1;
         e->rport = (int)i;
-    } else if (!strcmp(key, "rpath")) {
+    } else if (k == K_RPATH) {
         if (v->t != J_STR) return -1;
         if (scopy(e->rpath, sizeof e->rpath, v->str, true)) return -1;
-    } else if (!strcmp(key, "reuseaddr") || !strcmp(key, "reuseport")) {
+    } else if (k == K_REUSEADDR || k == K_REUSEPORT) {
         if (v->t != J_BOOL) return -1;
-        if (!strcmp(key, "reuseaddr")) e->reuseaddr = v->b; else e->reuseport = v->b;
-    } else if (!strcmp(key, "uid")) {
+        if (k == K_REUSEADDR) e->reuseaddr = v->b; else e->reuseport = v->b;
+    } else if (k == K_UID) {
         if (want_int(v, 0, 0xffffffffLL, &i)) return -1;
         e->uid = (long)i;
-    } else if (!strcmp(key, "routed")) {
+    } else if (k == K_ROUTED) {
         if (v->t != J_BOOL) return -1;
         e->routed = v->b;
-    } else if (!strcmp(key, "holder")) {
+    } else if (k == K_HOLDER) {
         if (want_int(v, 1, 0x7fffffff, &i)) return -1;
         e->holder = (int)i;
-    } else if (!strcmp(key, "note")) {
+    } else if (k == K_NOTE) {
         if (v->t != J_STR) return -1;
         if (scopy(e->note, sizeof e->note, v->str, false)) return -1;
     }
@@ -464,6 +605,14 @@ void ps_reader_free(struct ps_reader *r)
 
 #define READ_CHUNK 65536
 
+static void reader_bad(struct ps_reader *r, ps_badline_fn bad, void *ctx, const char *line,
+                       size_t len)
+{
+    r->bad++;
+    if (bad)
+        bad(ctx, r->lineno, line, len);
+}
+
 long ps_reader_poll(struct ps_reader *r, ps_event_fn fn, ps_badline_fn bad, void *ctx)
 {
     long lines = 0;
@@ -488,6 +637,7 @@ long ps_reader_poll(struct ps_reader *r, ps_event_fn fn, ps_badline_fn bad, void
         }
         if (n == 0)
             return lines;
+        bool short_read = (size_t)n < r->cap - r->len;
         r->len += (size_t)n;
         size_t start = 0;
         for (;;) {
@@ -496,27 +646,45 @@ long ps_reader_poll(struct ps_reader *r, ps_event_fn fn, ps_badline_fn bad, void
                 break;
             size_t llen = (size_t)(nl - (r->buf + start));
             const char *line = r->buf + start;
+            start += llen + 1;
+            if (r->skipping) {      /* the end of a line already reported */
+                r->skipping = false;
+                continue;
+            }
             r->lineno++;
             lines++;
-            if (llen) {
+            if (llen > PS_READ_LINE_MAX) {
+                reader_bad(r, bad, ctx, line, PS_READ_LINE_MAX);
+            } else if (llen) {
                 struct ps_event e;
                 int rc = ps_event_decode(line, llen, &e);
                 if (rc == 0) {
                     if (fn) fn(ctx, &e);
                 } else if (rc < 0) {
-                    r->bad++;
-                    if (bad) bad(ctx, r->lineno, line, llen);
+                    reader_bad(r, bad, ctx, line, llen);
                 }
             }
-            start += llen + 1;
+        }
+        if (r->len - start > PS_READ_LINE_MAX) {
+            /* Too long already: report it now and drop what is held, so a
+             * line without a newline cannot grow the buffer. */
+            if (!r->skipping) {
+                r->lineno++;
+                lines++;
+                reader_bad(r, bad, ctx, r->buf + start, PS_READ_LINE_MAX);
+                r->skipping = true;
+            }
+            start = r->len;
+        } else if (r->skipping) {
+            start = r->len;
         }
         if (start) {
             memmove(r->buf, r->buf + start, r->len - start);
             r->len -= start;
             r->off += start;
         }
-        if ((size_t)n < READ_CHUNK && r->cap - r->len >= READ_CHUNK)
-            continue;   /* short read: one more pread confirms the end */
+        if (short_read)
+            return lines;   /* a regular file's short read: the end, for now */
     }
 }
 

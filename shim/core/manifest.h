@@ -85,7 +85,12 @@ struct ps_reader {
     size_t cap, len;          /* len: bytes held that do not yet end a line */
     uint64_t lineno;          /* lines consumed so far */
     uint64_t bad;             /* malformed lines skipped */
+    bool skipping;            /* inside an over-long line: dropping up to its '\n' */
 };
+
+/* A line longer than this is malformed (no record comes near it); the reader
+ * reports it once and never buffers more of it. */
+#define PS_READ_LINE_MAX (64 * 1024)
 
 void ps_reader_init(struct ps_reader *r, int fd);
 void ps_reader_free(struct ps_reader *r);

@@ -104,9 +104,15 @@ bool ps_addr_equal(const struct ps_addr *x, const struct ps_addr *y)
 
 const char *ps_addr_format(const struct ps_addr *a, char buf[PS_ADDRSTRLEN])
 {
-    if (a->fam == 4) {
-        if (!inet_ntop(AF_INET, a->b + 12, buf, PS_ADDRSTRLEN))
-            strcpy(buf, "?");
+    if (a->fam == 4) {   /* by hand: glibc's inet_ntop uses sprintf */
+        char *p = buf;
+        for (int i = 12; i < 16; i++) {
+            unsigned v = a->b[i];
+            if (v >= 100) *p++ = (char)('0' + v / 100);
+            if (v >= 10) *p++ = (char)('0' + v / 10 % 10);
+            *p++ = (char)('0' + v % 10);
+            *p++ = i < 15 ? '.' : 0;
+        }
     } else if (!inet_ntop(AF_INET6, a->b, buf, PS_ADDRSTRLEN)) {
         strcpy(buf, "?");
     }

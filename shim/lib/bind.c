@@ -52,6 +52,29 @@ static int real_port(int fd, uint16_t *port)
     return 0;
 }
 
+static bool is_tcp(int fd)
+{
+    int proto = 0;
+    socklen_t l = sizeof proto;
+    return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l) == 0 &&
+           (proto == IPPROTO_TCP || proto == IPPROTO_MPTCP);
+}
+
+/* Would the kernel refuse this bind before looking at the port (socket
+ * already bound, or of another family)? Asked only on the conflict path:
+ * elsewhere the real bind gives the kernel's own answer. */
+static bool kernel_refuses_first(int fd, int family)
+{
+    struct sockaddr_storage ss;
+    socklen_t l = sizeof ss;
+    struct ps_addr a;
+    uint16_t port;
+    if (real_getsockname(fd, (struct sockaddr *)&ss, &l) < 0)
+        return true;
+    return ss.ss_family != family ||
+           ps_addr_from_sockaddr((struct sockaddr *)&ss, l, &a, &port) < 0 || port != 0;
+}
+
 /* A bind the namespace does not remap, recorded for the report. */
 static int bind_recorded(int fd, const struct sockaddr *addr, socklen_t len, struct ps_event *e)
 {
@@ -117,7 +140,6 @@ static int bind_any(int fd, const struct sockaddr *addr, socklen_t len, struct p
     e->rport = r;
     ps_next_sid(e->sid);
     ps_emit(e);
-    ps_refresh();
     ps_claim_end();
     ps_track(fd, e);
     ps_unlock();
@@ -146,6 +168,11 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
         memcpy(st.sid, c->sid, sizeof st.sid);
         ps_emit(&st);
         ps_refresh();
+    }
+    if (c && kernel_refuses_first(fd, e->fam == 4 ? AF_INET : AF_INET6)) {
+        ps_claim_end();
+        ps_unlock();
+        return real_bind(fd, addr, len);
     }
     if (c) {
         e->ok = false;
@@ -189,7 +216,6 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
     e->rport = r;
     ps_next_sid(e->sid);
     ps_emit(e);
-    ps_refresh();
     ps_claim_end();
     ps_track(fd, e);
     ps_unlock();
@@ -202,15 +228,11 @@ static int shim_bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
     struct ps_addr a;
     uint16_t port;
-    int domain, type;
-    /* Not an inet TCP bind we understand: the kernel answers, errno and all. */
-    if (ps_addr_from_sockaddr(addr, len, &a, &port) < 0 || ps_sock_kind(fd, &domain, &type) < 0 ||
-        type != SOCK_STREAM || (domain != AF_INET && domain != AF_INET6) ||
-        (int)addr->sa_family != domain)
+    /* Not an inet TCP bind we understand (a bad fd, a family mismatch, an
+     * already bound socket): the kernel answers, errno and all. */
+    if (ps_addr_from_sockaddr(addr, len, &a, &port) < 0 || !is_tcp(fd))
         return real_bind(fd, addr, len);
-    uint16_t bound;
-    if (real_port(fd, &bound) == 0 && bound != 0)
-        return real_bind(fd, addr, len);   /* already bound: EINVAL from the kernel */
+    int domain = addr->sa_family;
 
     const struct ps_config *cfg = ps_cfg();
     struct ps_event e;

@@ -208,30 +208,46 @@ void ps_event_new(struct ps_event *e, enum ps_ev ev)
     clock_gettime(CLOCK_REALTIME, &ts);
     e->ts = (double)ts.tv_sec + (double)(ts.tv_nsec / 1000) / 1e6;
     e->pid = g_pid;
-    snprintf(e->prog, sizeof e->prog, "%s", program_invocation_short_name);
+    size_t n = strnlen(program_invocation_short_name, sizeof e->prog - 1);
+    memcpy(e->prog, program_invocation_short_name, n);
+    e->prog[n] = 0;
 }
 
+/* One line, one write(2) on an O_APPEND descriptor: the kernel holds the
+ * inode's lock across it, so the line lands whole and never interleaves with
+ * another writer's. The flock is only for claims (ps_claim_begin), which
+ * must read, check and append with no other claim in between. */
 void ps_emit(const struct ps_event *e)
 {
     char line[PS_LINE_MAX];
     size_t n = ps_event_encode(e, line, sizeof line);
     if (!n || !ensure_mfd())
         return;
-    bool lock = !g_flocked;
-    if (lock)
-        ps_manifest_lock(g_mfd);
-    int rc = ps_manifest_append(g_mfd, line, n);
-    int err = errno;
-    if (lock)
-        ps_manifest_unlock(g_mfd);
-    if (rc < 0 && !g_write_warned++)
+    if (ps_manifest_append(g_mfd, line, n) < 0 && !g_write_warned++)
         ps_log(PS_LOG_ERROR, "cannot write manifest %s: %s (pid %d); namespace records "
-               "are incomplete from here", g_cfg.manifest, strerror(err), g_pid);
+               "are incomplete from here", g_cfg.manifest, strerror(errno), g_pid);
+}
+
+/* "pid.n", by hand: on every bind. */
+static char *put_dec(char *p, unsigned long v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
 }
 
 void ps_next_sid(char sid[PS_SID_MAX])
 {
-    snprintf(sid, PS_SID_MAX, "%d.%u", g_pid, ++g_sid_counter);
+    char *p = put_dec(sid, (unsigned long)g_pid);
+    *p++ = '.';
+    p = put_dec(p, ++g_sid_counter);
+    *p = 0;
 }
 
 bool ps_entry_alive(void *ctx, const struct ps_entry *e)

@@ -35,7 +35,7 @@ void ps_claim_end(void);
 
 /* A new event with ts, pid and prog filled in. */
 void ps_event_new(struct ps_event *e, enum ps_ev ev);
-/* Under ps_lock: append e (under the flock if the claim does not hold it). */
+/* Under ps_lock: append e as one whole line (one O_APPEND write). */
 void ps_emit(const struct ps_event *e);
 void ps_next_sid(char sid[PS_SID_MAX]);
 
