@@ -5,7 +5,7 @@
 #   make demo       four copies of a hard-coded-port server at once, under the shim
 #   make bench      benchmarks: ratios against bare runs in the same run
 #   make install    PREFIX=/usr/local DESTDIR=
-#   make sanitize   tests with ASan+UBSan, then TSan builds of the library
+#   make sanitize   ASan+UBSan, TSan and valgrind over the suites (scripts/sanitize)
 #
 # Warnings are errors (WERROR=0 to relax on an unknown compiler).
 
@@ -44,7 +44,7 @@ BENCHES  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 UNIT     := $(B)/tests/unit
 E2E      := $(B)/tests/e2e
 
-.PHONY: all test unit e2e demo bench install uninstall clean deps check-exports sanitize
+.PHONY: all test unit e2e musl demo bench install uninstall clean deps check-exports sanitize
 all: $(LIB) $(HELPER) $(HELPERS)
 
 # Library objects: position independent, hidden by default.
@@ -89,7 +89,16 @@ check-exports: $(LIB)
 unit: $(UNIT)
 	$(UNIT) --jobs 2
 
-e2e: all $(E2E)
+# The library and the echo helpers built against musl, when musl-gcc is
+# installed (scripts/ensure-deps installs it): tests/e2e/musl.c uses them.
+MUSL_CC ?= musl-gcc
+musl:
+	@if command -v $(MUSL_CC) >/dev/null 2>&1; then \
+	    $(MAKE) -s B=$(B)/musl CC=$(MUSL_CC) SAN= $(B)/musl/libportshim.so \
+	        $(B)/musl/helpers/echo-server $(B)/musl/helpers/client; \
+	else echo "make: $(MUSL_CC) not found: the musl e2e test will be skipped" >&2; fi
+
+e2e: all musl $(E2E)
 	PORTSHIM_BUILD=$(abspath $(B)) $(E2E) --jobs 2
 
 test: all check-exports unit e2e
@@ -100,13 +109,10 @@ demo: all
 bench: all $(BENCHES)
 	@PORTSHIM_BUILD=$(abspath $(B)) tests/bench/run
 
-# ASan+UBSan over the whole test suite (the library is preloaded into helpers
-# only, so it is built without ASan there; the core and CLI get it), then the
-# library built with TSan for the threaded e2e tests.
+# ASan+UBSan over the unit and e2e suites, TSan on the threaded and forking
+# helpers, valgrind on preloaded helpers and the command: scripts/sanitize.
 sanitize:
-	$(MAKE) B=build/asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" \
-	    EXTRA_CFLAGS=-fno-sanitize-recover=all unit
-	$(MAKE) B=build/asan-cli SAN="-fsanitize=address,undefined" $(B)/portshim-helper
+	@MAKE="$(MAKE)" scripts/sanitize
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/portshim \
