@@ -123,7 +123,7 @@ static void put_int(struct out *o, const char *key, long long v)
 /* Seconds with exactly six decimals, from integers. */
 static void put_ts(struct out *o, double ts)
 {
-    if (!(ts >= 0) || ts > 1e15)
+    if (!(ts >= 0) || ts >= 1e13)   /* ts * 1e6 must fit in 64 bits */
         ts = 0;
     unsigned long long us = (unsigned long long)(ts * 1e6 + 0.5);
     put_u64(o, us / 1000000, 1);
@@ -311,8 +311,12 @@ static int jnumber(struct in *s, struct jval *v)
     unsigned long long ip = 0;
     int digits = 0;
     while (q < s->p && *q >= '0' && *q <= '9') {
-        if (++digits > 18)
-            return -1;   /* no field needs more */
+        if (++digits > 18) {
+            /* More than any integer field holds: still a JSON number (an
+             * unknown key may carry one), read as a double below. */
+            v->isint = false;
+            break;
+        }
         ip = ip * 10 + (unsigned)(*q++ - '0');
     }
     double num = (double)ip;
@@ -321,14 +325,14 @@ static int jnumber(struct in *s, struct jval *v)
         for (q++; q < s->p && *q >= '0' && *q <= '9'; q++, scale /= 10)
             num += (*q - '0') * scale;
     }
-    if (q < s->p) {   /* an exponent */
+    if (q < s->p) {   /* an exponent, or too many digits: never an int */
         char tmp[64];
-        size_t n = (size_t)(s->p - start);
+        const char *from = neg ? start + 1 : start;   /* the sign is applied below */
+        size_t n = (size_t)(s->p - from);
         if (n >= sizeof tmp) return -1;
-        memcpy(tmp, start, n);
+        memcpy(tmp, from, n);
         tmp[n] = 0;
-        num = strtod(tmp, NULL);
-        ip = (unsigned long long)num;
+        num = strtod(tmp, NULL);   /* may be inf: converting it to an int is UB */
     }
     v->num = neg ? -num : num;
     v->ival = neg ? -(long long)ip : (long long)ip;

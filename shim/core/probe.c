@@ -81,7 +81,8 @@ static int scan(const char *path, bool v6, const struct ps_addr *want, uint16_t 
             break;
         const char *a = colon + 2;  /* "  0: 0100007F:1F90 ..." */
         size_t alen = v6 ? 32 : 8;
-        if (strlen(a) < alen + 1 + 4 + 1 + (alen + 5) + 3)
+        size_t need = alen + 1 + 4 + 1 + (alen + 5) + 3;
+        if (strnlen(a, need) < need)   /* strlen would scan the whole rest: O(n^2) */
             break;
         struct ps_addr got;
         memset(&got, 0, sizeof got);

@@ -1,0 +1,236 @@
+/* test_probe.c — what the kernel really has: live pids and TCP listeners.
+ * Real sockets, opened by the test itself (this binary is never preloaded). */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/probe.h"
+
+static struct ps_addr A(const char *s)
+{
+    struct ps_addr a;
+    cr_assert_eq(ps_addr_parse(s, &a), 0, "cannot parse '%s'", s);
+    return a;
+}
+
+/* A TCP socket bound to ip:0, listening if asked; returns fd, sets *port.
+ * -1 when the address family is not available here. */
+static int tcp_socket(const char *ip, bool listening, uint16_t *port)
+{
+    struct ps_addr a = A(ip);
+    struct sockaddr_storage ss;
+    socklen_t len = ps_addr_to_sockaddr(&a, 0, &ss);
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
+        close(fd);
+        return -1;
+    }
+    if (listening)
+        cr_assert_eq(listen(fd, 8), 0, "listen: %s", strerror(errno));
+    len = sizeof ss;
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+    struct ps_addr got;
+    cr_assert_eq(ps_addr_from_sockaddr((struct sockaddr *)&ss, len, &got, port), 0);
+    cr_assert_neq(*port, 0);
+    return fd;
+}
+
+static int probe(const char *ip, uint16_t port)
+{
+    struct ps_addr a = A(ip);
+    return ps_probe_tcp_listening(&a, port);
+}
+
+Test(probe, own_pid_is_alive)
+{
+    cr_assert(ps_probe_pid_alive(getpid()));
+    cr_assert(ps_probe_pid_alive(getppid()));
+}
+
+Test(probe, init_is_alive)
+{
+    cr_assert(ps_probe_pid_alive(1));
+}
+
+/* A child that is gone at once. It execs rather than returning, so that no
+ * copy of the test runner's state lives on in it (valgrind would report
+ * that copy's heap as leaked). */
+static pid_t short_child(void)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        execl("/bin/true", "true", (char *)NULL);
+        _exit(0);
+    }
+    return pid;
+}
+
+Test(probe, reaped_child_is_not_alive)
+{
+    pid_t pid = short_child();
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert_not(ps_probe_pid_alive(pid));
+}
+
+Test(probe, zombie_child_is_still_alive)
+{
+    /* kill(pid, 0) succeeds on a zombie: its socket may be gone, but the
+     * probe must not call a pid dead while it still exists. */
+    pid_t pid = short_child();
+    siginfo_t si;
+    cr_assert_eq(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);  /* a zombie now */
+    cr_assert(ps_probe_pid_alive(pid));
+    waitpid(pid, NULL, 0);
+}
+
+/* kill(pid, 0) of another user's process fails with EPERM: alive all the
+ * same. Root becomes nobody for the check (keeping root as the saved uid so
+ * it can come back, and tools like valgrind can clean up after it). */
+Test(probe, pid_of_another_user_is_alive)
+{
+    bool root = geteuid() == 0;
+    if (root)
+        cr_assert_eq(setresuid(65534, 65534, 0), 0);
+    int rc = kill(1, 0), err = errno;
+    bool alive = ps_probe_pid_alive(1);
+    if (root)
+        cr_assert_eq(setresuid(0, 0, 0), 0);
+    if (rc == 0)
+        cr_skip_test("pid 1 belongs to this user here");
+    cr_assert_eq(err, EPERM);
+    cr_assert(alive);
+}
+
+Test(probe, non_positive_pids_are_not_alive)
+{
+    cr_assert_not(ps_probe_pid_alive(0));
+    cr_assert_not(ps_probe_pid_alive(-1));
+}
+
+Test(probe, v4_listener_found_then_gone_after_close)
+{
+    uint16_t port;
+    int fd = tcp_socket("127.0.0.1", true, &port);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(probe("127.0.0.1", port), 1);
+    close(fd);
+    cr_assert_eq(probe("127.0.0.1", port), 0);
+}
+
+Test(probe, bound_but_not_listening_is_not_found)
+{
+    uint16_t port;
+    int fd = tcp_socket("127.0.0.1", false, &port);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(probe("127.0.0.1", port), 0);
+    close(fd);
+}
+
+Test(probe, connected_sockets_are_not_listeners)
+{
+    uint16_t port;
+    int l = tcp_socket("127.0.0.1", true, &port);
+    cr_assert_geq(l, 0);
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(c, (struct sockaddr *)&sin, sizeof sin), 0);
+    socklen_t len = sizeof sin;
+    cr_assert_eq(getsockname(c, (struct sockaddr *)&sin, &len), 0);
+    /* the client's own port is in /proc/net/tcp, ESTABLISHED, not LISTEN */
+    cr_assert_eq(probe("127.0.0.1", ntohs(sin.sin_port)), 0);
+    cr_assert_eq(probe("127.0.0.1", port), 1);
+    close(c);
+    close(l);
+}
+
+Test(probe, listener_found_only_at_its_port)
+{
+    uint16_t port;
+    int fd = tcp_socket("127.0.0.1", true, &port);
+    cr_assert_geq(fd, 0);
+    /* a neighbouring port nobody listens on (checked with a real bind) */
+    uint16_t other = (uint16_t)(port + 1);
+    cr_assert_eq(probe("127.0.0.1", port), 1);
+    int fd2 = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(other)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd2, (struct sockaddr *)&sin, sizeof sin) == 0)
+        cr_assert_eq(probe("127.0.0.1", other), 0);
+    close(fd2);
+    close(fd);
+}
+
+Test(probe, specific_listener_not_found_at_another_address)
+{
+    uint16_t port;
+    int fd = tcp_socket("127.0.0.1", true, &port);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(probe("127.0.0.2", port), 0);
+    cr_assert_eq(probe("::1", port), 0);
+    close(fd);
+}
+
+Test(probe, wildcard_listener_matches_a_loopback_query)
+{
+    uint16_t port;
+    int fd = tcp_socket("0.0.0.0", true, &port);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(probe("127.0.0.1", port), 1);
+    cr_assert_eq(probe("0.0.0.0", port), 1);
+    close(fd);
+}
+
+Test(probe, wildcard_query_matches_a_specific_listener)
+{
+    uint16_t port;
+    int fd = tcp_socket("127.0.0.1", true, &port);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(probe("0.0.0.0", port), 1);
+    close(fd);
+}
+
+Test(probe, v6_loopback_listener_found)
+{
+    uint16_t port;
+    int fd = tcp_socket("::1", true, &port);
+    if (fd < 0)
+        cr_skip_test("no IPv6 loopback here");
+    cr_assert_eq(probe("::1", port), 1);
+    cr_assert_eq(probe("::", port), 1);
+    cr_assert_eq(probe("127.0.0.1", port), 0, "::1 is not 127.0.0.1");
+    close(fd);
+    cr_assert_eq(probe("::1", port), 0);
+}
+
+Test(probe, v6_wildcard_listener_matches_v4_and_v6_queries)
+{
+    uint16_t port;
+    int fd = tcp_socket("::", true, &port);
+    if (fd < 0)
+        cr_skip_test("no IPv6 here");
+    cr_assert_eq(probe("::1", port), 1);
+    cr_assert_eq(probe("127.0.0.1", port), 1, "a dual-stack listener takes v4 too");
+    close(fd);
+}
+
+Test(probe, v4_mapped_listener_found_by_v4_query)
+{
+    uint16_t port;
+    int fd = tcp_socket("::ffff:127.0.0.1", true, &port);
+    if (fd < 0)
+        cr_skip_test("no IPv6 here");
+    cr_assert_eq(probe("127.0.0.1", port), 1);
+    cr_assert_eq(probe("::ffff:127.0.0.1", port), 1);
+    close(fd);
+}
