@@ -63,9 +63,10 @@ const char *ps_ev_name(enum ps_ev ev);
 enum ps_ev ps_ev_parse(const char *name);
 const char *ps_errno_name(int err);    /* "EADDRINUSE", or NULL if unknown */
 
-/* Encodes one line, '\n' included. Returns its length, or 0 if buf is too
- * small (a line is at most PS_LINE_MAX bytes). */
-#define PS_LINE_MAX 1024
+/* Encodes one line, '\n' included. Returns its length, or 0 if it does not
+ * fit in len - 1 bytes. Every event fits in PS_LINE_MAX: the longest fields
+ * (prog, sid, mode, rpath, note), each fully \u-escaped, need about 2,700. */
+#define PS_LINE_MAX 4096
 size_t ps_event_encode(const struct ps_event *e, char *buf, size_t len);
 
 /* Decodes one line (without the '\n'). Returns 0 on success, -1 if the line

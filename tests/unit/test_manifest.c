@@ -701,3 +701,33 @@ Test(manifest, encode_writes_absurd_timestamps_as_zero)
     line[n] = 0;
     cr_assert(strstr(line, "\"ts\":1000000000000.000000,"), "%s", line);
 }
+
+/* A record the library writes must never be dropped for length: the worst
+ * event (every string field full of characters that need \u escapes) fits. */
+Test(manifest, worst_case_event_fits_in_line_max)
+{
+    struct ps_event e;
+    ps_event_init(&e, PS_EV_BIND);
+    e.ts = 1795312345.123456;
+    e.pid = 2147483647;
+    e.ok = false;
+    e.err = 4095;
+    e.fam = 6;
+    e.has_addr = e.has_raddr = true;
+    ps_addr_parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", &e.addr);
+    ps_addr_parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", &e.raddr);
+    e.port = e.rport = 65535;
+    e.uid = 4294967295L;
+    e.holder = 2147483647;
+    memset(e.prog, 0x01, sizeof e.prog - 1);
+    memset(e.sid, 0x01, sizeof e.sid - 1);
+    memset(e.mode, 0x01, sizeof e.mode - 1);
+    memset(e.rpath, 0x01, sizeof e.rpath - 1);
+    memset(e.note, 0x01, sizeof e.note - 1);
+    char line[PS_LINE_MAX];
+    size_t n = ps_event_encode(&e, line, sizeof line);
+    cr_assert_gt(n, 0, "the worst-case event does not fit in PS_LINE_MAX (%d)", PS_LINE_MAX);
+    struct ps_event back;
+    cr_assert_eq(ps_event_decode(line, n - 1, &back), 0, "%.*s", (int)n, line);
+    cr_assert_eq(strlen(back.note), sizeof e.note - 1);
+}
