@@ -122,7 +122,7 @@ static int copy_path(char *dst, const char *name, const char *v, char *err, size
         snprintf(err, errlen, "%s is longer than %d bytes", name, PS_PATH_MAX - 1);
         return -1;
     }
-    strcpy(dst, v);
+    memcpy(dst, v, strlen(v) + 1);
     return 0;
 }
 
@@ -130,9 +130,12 @@ static int load(struct ps_config *c, ps_getenv_fn get, char *err, size_t errlen)
 {
     char why[160];
     const char *v;
-    memset(c, 0, sizeof *c);
+    /* Field by field, not memset: the struct is 8 KiB of path buffers, and
+     * touching all of it costs page faults in every program started. */
     c->mode = PS_MODE_REMAP;
     c->log = PS_LOG_WARN;
+    c->manifest[0] = c->dir[0] = 0;
+    c->ports.n = 0;
 
     if ((v = get("PORTSHIM_MODE")) && *v && ps_mode_parse(v, &c->mode)) {
         snprintf(err, errlen, "PORTSHIM_MODE='%.64s': expected remap, unix or observe", v);

@@ -12,7 +12,7 @@
 __attribute__((visibility("default"))) pid_t fork(void)
 {
     pid_t pid = real_fork();
-    if (pid <= 0)
+    if (pid <= 0 || !ps_active())   /* no socket call yet: nothing held */
         return pid;
     int err = errno;
     if (ps_enter()) {

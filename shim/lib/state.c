@@ -19,7 +19,7 @@
 
 #define EXIT_CONFIG 78
 
-enum { INIT_NONE, INIT_RUNNING, INIT_ACTIVE };
+enum { INIT_NONE, INIT_RUNNING, INIT_CONFIGURED, INIT_ACTIVE };
 
 static int g_init;
 static struct ps_config g_cfg;
@@ -61,43 +61,91 @@ static int open_manifest(void)
     return fd;
 }
 
-static const char *env(const char *name) { return getenv(name); }
+/* The PORTSHIM_* variables, found in one pass over the environment. */
+static const char *const env_names[] = {"PORTSHIM_MANIFEST", "PORTSHIM_MODE", "PORTSHIM_PORTS",
+                                        "PORTSHIM_DIR", "PORTSHIM_LOG"};
+#define N_ENV (sizeof env_names / sizeof env_names[0])
+static const char *env_values[N_ENV];
+
+static void scan_env(void)
+{
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "PORTSHIM_", 9))
+            continue;
+        for (size_t i = 0; i < N_ENV; i++) {
+            size_t n = strlen(env_names[i]);
+            if (!strncmp(*e, env_names[i], n) && (*e)[n] == '=')
+                env_values[i] = *e + n + 1;
+        }
+    }
+}
+
+static const char *env(const char *name)
+{
+    for (size_t i = 0; i < N_ENV; i++)
+        if (!strcmp(name, env_names[i]))
+            return env_values[i];
+    return NULL;
+}
 
 static void atfork_prepare(void);
 static void atfork_parent(void);
 static void atfork_child(void);
 
-static void init(void)
+/* Stage one, in the constructor: the configuration. A bad setting stops the
+ * program before main, with one line naming the variable. Cheap: no system
+ * call, no page beyond the few it reads. */
+static void configure(void)
 {
     int expect = INIT_NONE;
     if (!__atomic_compare_exchange_n(&g_init, &expect, INIT_RUNNING, false, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE))
         return;
     char err[PS_PATH_MAX + 200];
+    scan_env();
     if (ps_config_load(&g_cfg, env, err, sizeof err))
         fatal_config(err);
     ps_log_set_level(g_cfg.log);
     if (g_cfg.mode == PS_MODE_UNIX)
         fatal_config("PORTSHIM_MODE='unix': unix mode is not implemented yet");
+    /* Here, while the process is still single-threaded: registering later
+     * could race with a fork in another thread. */
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    __atomic_store_n(&g_init, INIT_CONFIGURED, __ATOMIC_RELEASE);
+}
+
+/* Stage two, at the first socket call: the manifest and the fork handlers.
+ * A program that never touches a socket (a compiler, /bin/true) never pays
+ * for it. An unwritable manifest stops the program here, just as loudly. */
+/* Held while activating; the fork handlers take it too, so a fork waits for
+ * an activation to finish and no child inherits a half-done one. */
+static pthread_mutex_t g_act_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void activate(void)
+{
+    pthread_mutex_lock(&g_act_mu);
+    if (__atomic_load_n(&g_init, __ATOMIC_ACQUIRE) != INIT_CONFIGURED) {
+        pthread_mutex_unlock(&g_act_mu);
+        return;
+    }
     g_pid = getpid();
     __atomic_store_n(&g_mfd, open_manifest(), __ATOMIC_RELAXED);
     if (g_mfd < 0) {
+        char err[PS_PATH_MAX + 200];
         snprintf(err, sizeof err, "PORTSHIM_MANIFEST='%s': cannot open for writing: %s",
                  g_cfg.manifest, strerror(errno));
         fatal_config(err);
     }
     ps_reader_init(&g_rd, g_mfd);
     ps_ns_init(&g_ns);
-    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     __atomic_store_n(&g_init, INIT_ACTIVE, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&g_act_mu);
 }
 
-/* Bad configuration must stop the program before main, not at its first
- * bind; the expensive parts (reading the manifest) stay lazy. */
 __attribute__((constructor)) static void ps_ctor(void)
 {
     t_in_shim = 1;
-    init();
+    configure();
     t_in_shim = 0;
 }
 
@@ -107,12 +155,18 @@ bool ps_enter(void)
         return false;
     int s = __atomic_load_n(&g_init, __ATOMIC_ACQUIRE);
     if (s != INIT_ACTIVE) {
-        /* Called before our constructor (from another library's), or while
-         * another thread initialises. */
+        /* The first socket call; or one made before our constructor (from
+         * another library's); or while another thread initialises. */
         t_in_shim = 1;
-        init();
+        configure();
+        /* configure() may be running in another thread (a call made before
+         * our constructor); activate() waits on its mutex. */
         while ((s = __atomic_load_n(&g_init, __ATOMIC_ACQUIRE)) == INIT_RUNNING)
             sched_yield();
+        if (s == INIT_CONFIGURED) {
+            activate();
+            s = __atomic_load_n(&g_init, __ATOMIC_ACQUIRE);
+        }
         t_in_shim = 0;
         if (s != INIT_ACTIVE)
             return false;
@@ -120,6 +174,8 @@ bool ps_enter(void)
     t_in_shim = 1;
     return true;
 }
+
+bool ps_active(void) { return __atomic_load_n(&g_init, __ATOMIC_ACQUIRE) == INIT_ACTIVE; }
 
 void ps_leave(void) { t_in_shim = 0; }
 const struct ps_config *ps_cfg(void) { return &g_cfg; }
@@ -312,6 +368,7 @@ int ps_sock_kind(int fd, int *domain, int *type)
 
 static void atfork_prepare(void)
 {
+    pthread_mutex_lock(&g_act_mu);
     pthread_mutex_lock(&g_mu);
 }
 
@@ -319,6 +376,7 @@ static void atfork_parent(void)
 {
     ps_sock_mark_all_shared();
     pthread_mutex_unlock(&g_mu);
+    pthread_mutex_unlock(&g_act_mu);
 }
 
 static void atfork_child(void)
@@ -328,6 +386,7 @@ static void atfork_child(void)
     g_flocked = false;
     ps_sock_mark_all_shared();
     pthread_mutex_unlock(&g_mu);
+    pthread_mutex_unlock(&g_act_mu);
 }
 
 void ps_forked(int child)

@@ -22,6 +22,8 @@
  * is active; it must call ps_leave(). false: call the real function. */
 bool ps_enter(void);
 void ps_leave(void);
+/* The manifest is open: some socket call has been made in this process. */
+bool ps_active(void);
 const struct ps_config *ps_cfg(void);
 
 void ps_lock(void);

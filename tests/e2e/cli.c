@@ -91,10 +91,12 @@ Test(cli, unshimmed_client_reaches_shimmed_server_through_portshim_port)
 
 /* ---- 16. bad configuration fails loudly ------------------------------------ */
 
-/* Runs a program that binds (so lazy and eager checks both trigger) and
- * /bin/true (checked before main) with the given environment: both must
- * exit 78 with one "portshim:" line naming `needle`, and never bind. */
-static void fails_loudly(const struct e2e_env *env, const char *needle)
+/* Runs a program that binds with the given environment: it must exit 78
+ * with one "portshim:" line naming `needle`, and never bind. With
+ * before_main, /bin/true must fail the same way (the variables are checked
+ * before main); without, a program that never touches a socket runs (the
+ * manifest is opened at the first socket call, so exec stays cheap). */
+static void fails_loudly_when(const struct e2e_env *env, const char *needle, bool before_main)
 {
     struct e2e_proc *b = e2e_runl(env, E2E_MS, "binder", "127.0.0.1", "8000", "--listen");
     cr_assert(b->exited && !WIFSIGNALED(b->status), "killed by a signal (abort?): %s",
@@ -107,8 +109,18 @@ static void fails_loudly(const struct e2e_env *env, const char *needle)
     cr_assert_eq(lines_in(err), 1, "want one line on stderr: %s", e2e_describe(b));
 
     struct e2e_proc *t = e2e_runl(env, E2E_MS, "/bin/true");
+    if (!before_main) {
+        cr_assert_eq(e2e_status(t), 0, "/bin/true never opens the manifest: %s",
+                     e2e_describe(t));
+        return;
+    }
     cr_assert_eq(e2e_status(t), 78, "/bin/true under a bad configuration: %s", e2e_describe(t));
     cr_assert(strstr(e2e_err(t), needle), "%s", e2e_describe(t));
+}
+
+static void fails_loudly(const struct e2e_env *env, const char *needle)
+{
+    fails_loudly_when(env, needle, true);
 }
 
 Test(config, bad_mode_exits_78_naming_the_variable_and_value)
@@ -154,9 +166,9 @@ Test(config, unwritable_manifest_exits_78_with_one_line)
     e2e_ns_new(&ns, "ns");
     e2e_env_shim(&env, &ns, NULL, NULL);
     e2e_env_set(&env, "PORTSHIM_MANIFEST", "/nonexistent-portshim-dir/sub/manifest.jsonl");
-    fails_loudly(&env, "/nonexistent-portshim-dir/sub/manifest.jsonl");
+    fails_loudly_when(&env, "/nonexistent-portshim-dir/sub/manifest.jsonl", false);
     e2e_env_set(&env, "PORTSHIM_MANIFEST", "/proc/portshim-manifest.jsonl");
-    fails_loudly(&env, "/proc/portshim-manifest.jsonl");
+    fails_loudly_when(&env, "/proc/portshim-manifest.jsonl", false);
 }
 
 Test(config, run_with_bad_mode_or_ports_fails_with_one_line)
