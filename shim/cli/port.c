@@ -57,10 +57,7 @@ static void badline(void *ctx, uint64_t lineno, const char *line, size_t len)
  * a listener on the real endpoint (unreadable /proc: trust the holder). */
 static bool entry_live(void *ctx, const struct ps_entry *e)
 {
-    bool held = false;
-    for (int i = 0; i < e->nholders && !held; i++)
-        held = ps_probe_pid_alive(e->holders[i]);
-    if (!held)
+    if (!ps_probe_any_alive(&e->holders, 0))
         return false;
     if (e->rpath[0])
         return access(e->rpath, F_OK) == 0;

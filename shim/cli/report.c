@@ -92,32 +92,6 @@ static struct rsock *sock_by_sid(const struct report *r, const char *sid)
 
 /* ---- socket lifetimes (the same holder rules as core/ns.c) ------------- */
 
-static void add_holder(struct rsock *s, int pid)
-{
-    for (int i = 0; i < s->nholders; i++)
-        if (s->holders[i] == pid)
-            return;
-    if (s->nholders == s->capholders) {
-        int ncap = s->capholders ? s->capholders * 2 : 4;
-        int *nh = realloc(s->holders, (size_t)ncap * sizeof *nh);
-        if (!nh)
-            return;
-        s->holders = nh;
-        s->capholders = ncap;
-    }
-    s->holders[s->nholders++] = pid;
-}
-
-static bool drop_holder(struct rsock *s, int pid)
-{
-    for (int i = 0; i < s->nholders; i++)
-        if (s->holders[i] == pid) {
-            s->holders[i] = s->holders[--s->nholders];
-            return true;
-        }
-    return false;
-}
-
 static void close_sock(struct report *r, struct rsock *s, double ts, bool stale)
 {
     if (s->closed)
@@ -158,7 +132,7 @@ static void add_sock(struct report *r, const struct ps_event *e)
         r->oom = true;
         return;
     }
-    add_holder(s, e->pid);
+    ps_pidset_add(&s->holders, e->pid);
     r->open[r->nopen++] = r->nsocks++;
 }
 
@@ -238,17 +212,17 @@ static void on_event(void *ctx, const struct ps_event *e)
         break;
     case PS_EV_INHERIT:
         if ((s = sock_by_sid(r, e->sid)) && !s->closed && e->holder > 0)
-            add_holder(s, e->holder);
+            ps_pidset_add(&s->holders, e->holder);
         break;
     case PS_EV_RELEASE:
         if ((s = sock_by_sid(r, e->sid)) && !s->closed &&
-            drop_holder(s, e->holder > 0 ? e->holder : e->pid) && s->nholders == 0)
+            ps_pidset_drop(&s->holders, e->holder > 0 ? e->holder : e->pid) && s->holders.n == 0)
             close_sock(r, s, e->ts, false);
         break;
     case PS_EV_EXIT:
         for (size_t i = r->nopen; i-- > 0;) {
             s = &r->socks[r->open[i]];
-            if (drop_holder(s, e->pid) && s->nholders == 0)
+            if (ps_pidset_drop(&s->holders, e->pid) && s->holders.n == 0)
                 close_sock(r, s, e->ts, false);
         }
         break;
@@ -280,7 +254,7 @@ static int fail_cmp(const void *a, const void *b)
 static void report_free(struct report *r)
 {
     for (size_t i = 0; i < r->nsocks; i++)
-        free(r->socks[i].holders);
+        ps_pidset_free(&r->socks[i].holders);
     free(r->socks);
     free(r->fails);
     free(r->bad);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "core/manifest.h"
+#include "core/pidset.h"
 #include "core/ns.h"
 
 /* One socket bound in the namespace, by sid. */
@@ -28,8 +29,7 @@ struct rsock {
     long connects;              /* routed connects that reached it */
     uint64_t line;              /* manifest line of its bind */
     size_t open_pos;            /* index in report.open while open */
-    int *holders;
-    int nholders, capholders;
+    struct ps_pidset holders;
 };
 
 struct rfail {

@@ -9,7 +9,7 @@ void ps_ns_init(struct ps_ns *ns) { memset(ns, 0, sizeof *ns); }
 void ps_ns_free(struct ps_ns *ns)
 {
     for (size_t i = 0; i < ns->n; i++)
-        free(ns->v[i].holders);
+        ps_pidset_free(&ns->v[i].holders);
     free(ns->v);
     memset(ns, 0, sizeof *ns);
 }
@@ -29,43 +29,15 @@ const struct ps_entry *ps_ns_find(const struct ps_ns *ns, const char *sid)
 
 static void remove_entry(struct ps_ns *ns, struct ps_entry *e)
 {
-    free(e->holders);
+    ps_pidset_free(&e->holders);
     size_t i = (size_t)(e - ns->v);
     memmove(&ns->v[i], &ns->v[i + 1], (ns->n - i - 1) * sizeof *e);
     ns->n--;
 }
 
-static void add_holder(struct ps_entry *e, int pid)
-{
-    if (ps_entry_held_by(e, pid))
-        return;
-    if (e->nholders == e->capholders) {
-        int ncap = e->capholders ? e->capholders * 2 : 4;
-        int *nh = realloc(e->holders, (size_t)ncap * sizeof *nh);
-        if (!nh)
-            return;  /* the binder stays recorded; liveness stays conservative */
-        e->holders = nh;
-        e->capholders = ncap;
-    }
-    e->holders[e->nholders++] = pid;
-}
-
-static bool drop_holder(struct ps_entry *e, int pid)
-{
-    for (int i = 0; i < e->nholders; i++)
-        if (e->holders[i] == pid) {
-            e->holders[i] = e->holders[--e->nholders];
-            return true;
-        }
-    return false;
-}
-
 bool ps_entry_held_by(const struct ps_entry *e, int pid)
 {
-    for (int i = 0; i < e->nholders; i++)
-        if (e->holders[i] == pid)
-            return true;
-    return false;
+    return ps_pidset_has(&e->holders, pid);
 }
 
 static void apply_bind(struct ps_ns *ns, const struct ps_event *ev)
@@ -106,7 +78,7 @@ static void apply_bind(struct ps_ns *ns, const struct ps_event *ev)
     e->reuseaddr = ev->reuseaddr;
     e->reuseport = ev->reuseport;
     e->uid = ev->uid;
-    add_holder(e, ev->pid);
+    ps_pidset_add(&e->holders, ev->pid);
 }
 
 void ps_ns_apply(struct ps_ns *ns, const struct ps_event *ev)
@@ -129,17 +101,18 @@ void ps_ns_apply(struct ps_ns *ns, const struct ps_event *ev)
         break;
     case PS_EV_INHERIT:
         if ((e = find(ns, ev->sid)) && ev->holder > 0)
-            add_holder(e, ev->holder);
+            ps_pidset_add(&e->holders, ev->holder);
         break;
     case PS_EV_RELEASE:
-        if ((e = find(ns, ev->sid)) && drop_holder(e, ev->holder > 0 ? ev->holder : ev->pid) &&
-            e->nholders == 0)
+        if ((e = find(ns, ev->sid)) &&
+            ps_pidset_drop(&e->holders, ev->holder > 0 ? ev->holder : ev->pid) &&
+            e->holders.n == 0)
             remove_entry(ns, e);
         break;
     case PS_EV_EXIT:
         for (size_t i = ns->n; i-- > 0;) {
             e = &ns->v[i];
-            if (drop_holder(e, ev->pid) && e->nholders == 0)
+            if (ps_pidset_drop(&e->holders, ev->pid) && e->holders.n == 0)
                 remove_entry(ns, e);
         }
         break;

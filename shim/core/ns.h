@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/manifest.h"
+#include "core/pidset.h"
 #include "core/sockaddr.h"
 
 struct ps_entry {
@@ -28,8 +29,7 @@ struct ps_entry {
     bool reuseaddr, reuseport;
     long uid;
     bool listening;
-    int *holders;               /* pids that hold a descriptor of it */
-    int nholders, capholders;
+    struct ps_pidset holders;   /* pids that hold a descriptor of it */
 };
 
 struct ps_ns {

@@ -18,6 +18,14 @@ bool ps_probe_pid_alive(int pid)
     return kill(pid, 0) == 0 || errno != ESRCH;
 }
 
+bool ps_probe_any_alive(const struct ps_pidset *s, int self)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->v[i] == self || ps_probe_pid_alive(s->v[i]))
+            return true;
+    return false;
+}
+
 static int hexdigit(char c)
 {
     if (c >= '0' && c <= '9') return c - '0';

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/pidset.h"
 #include "core/sockaddr.h"
 
 /* 1 if a TCP socket listens on port at addr (a wildcard listener counts for
@@ -14,5 +15,7 @@
 int ps_probe_tcp_listening(const struct ps_addr *addr, uint16_t port);
 /* false only when no process pid exists (kill(pid, 0) gives ESRCH). */
 bool ps_probe_pid_alive(int pid);
+/* Some pid of the set is alive (self counts without a system call). */
+bool ps_probe_any_alive(const struct ps_pidset *s, int self);
 
 #endif

@@ -115,6 +115,20 @@ static uint16_t free_vport(const struct ps_ns *ns, uint16_t want)
     return want;
 }
 
+/* Under the claim: the bind to real port r succeeded; record it as e's
+ * virtual port and make fd ours. Releases the claim and the lock. */
+static void claimed(int fd, struct ps_event *e, uint16_t r)
+{
+    e->has_raddr = true;
+    e->raddr = e->addr;
+    e->rport = r;
+    ps_next_sid(e->sid);
+    ps_emit(e);
+    ps_claim_end();
+    ps_track(fd, e);
+    ps_unlock();
+}
+
 /* Port 0: the kernel's choice is the name, unless the namespace already
  * uses that number virtually. */
 static int bind_any(int fd, const struct sockaddr *addr, socklen_t len, struct ps_event *e)
@@ -135,14 +149,7 @@ static int bind_any(int fd, const struct sockaddr *addr, socklen_t len, struct p
     }
     ps_claim_begin();
     e->port = free_vport(ps_table(), r);
-    e->has_raddr = true;
-    e->raddr = e->addr;
-    e->rport = r;
-    ps_next_sid(e->sid);
-    ps_emit(e);
-    ps_claim_end();
-    ps_track(fd, e);
-    ps_unlock();
+    claimed(fd, e, r);
     return 0;
 }
 
@@ -211,14 +218,7 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
         errno = err;
         return -1;
     }
-    e->has_raddr = true;
-    e->raddr = e->addr;
-    e->rport = r;
-    ps_next_sid(e->sid);
-    ps_emit(e);
-    ps_claim_end();
-    ps_track(fd, e);
-    ps_unlock();
+    claimed(fd, e, r);
     ps_log(PS_LOG_DEBUG, "bind %s:%u -> real port %u (pid %d, %s)",
            ps_addr_format(&e->addr, a), req.port, r, e->pid, e->prog);
     return 0;

@@ -309,10 +309,7 @@ void ps_next_sid(char sid[PS_SID_MAX])
 bool ps_entry_alive(void *ctx, const struct ps_entry *e)
 {
     (void)ctx;
-    for (int i = 0; i < e->nholders; i++)
-        if (e->holders[i] == g_pid || ps_probe_pid_alive(e->holders[i]))
-            return true;
-    return false;
+    return ps_probe_any_alive(&e->holders, g_pid);
 }
 
 bool ps_entry_live(const struct ps_entry *e)

@@ -120,7 +120,7 @@ Test(ns, bind_records_the_mapping)
     cr_assert_eq(x->uid, 1000);
     cr_assert_not(x->listening);
     cr_assert(ps_entry_held_by(x, 100));
-    cr_assert_eq(x->nholders, 1);
+    cr_assert_eq(x->holders.n, 1);
     cr_assert_float_eq(x->ts_bind, 12.5, 1e-9);
     cr_assert_null(ps_ns_find(&ns, "100.2"));
 }
@@ -464,9 +464,9 @@ Test(ns, inherit_adds_a_holder)
     cr_assert(ps_entry_held_by(x, 100));
     cr_assert(ps_entry_held_by(x, 200));
     cr_assert_not(ps_entry_held_by(x, 300));
-    cr_assert_eq(x->nholders, 2);
+    cr_assert_eq(x->holders.n, 2);
     sock_ev(PS_EV_INHERIT, "100.1", 100, 200);
-    cr_assert_eq(ps_ns_find(&ns, "100.1")->nholders, 2, "a holder is counted once");
+    cr_assert_eq(ps_ns_find(&ns, "100.1")->holders.n, 2, "a holder is counted once");
 }
 
 Test(ns, release_removes_only_when_last_holder_gone)
@@ -499,7 +499,7 @@ Test(ns, release_by_a_non_holder_changes_nothing)
     bind_("100.1", "127.0.0.1", 8000);
     sock_ev(PS_EV_RELEASE, "100.1", 999, 999);
     cr_assert_not_null(ps_ns_find(&ns, "100.1"));
-    cr_assert_eq(ps_ns_find(&ns, "100.1")->nholders, 1);
+    cr_assert_eq(ps_ns_find(&ns, "100.1")->holders.n, 1);
 }
 
 Test(ns, exit_removes_the_pid_from_all_entries)
