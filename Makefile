@@ -16,6 +16,15 @@ WERROR  ?= 1
 SAN     ?=
 B       ?= build
 
+# Quiet rules; V=1 shows every command.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
 OPT     ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
@@ -50,38 +59,46 @@ all: $(LIB) $(HELPER) $(HELPERS)
 # Library objects: position independent, hidden by default.
 $(B)/shim/%.o: shim/%.c $(wildcard shim/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -Ishim -c -o $@ $<
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -Ishim -c -o $@ $<
 
 $(B)/libcore.a: $(CORE_OBJ)
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
 
 # Only the libc names in exports.map leave the library. Two LOAD segments
 # instead of four (-z noseparate-code): every exec under the shim maps the
 # library, and fewer mappings and page faults make that measurably cheaper
 # (docs/benchmarks.md); the cost is that read-only data is mapped executable.
 $(LIB): $(LIB_OBJ) $(CORE_OBJ) shim/lib/exports.map
-	$(CC) $(LDSAN) -shared -Wl,--version-script=shim/lib/exports.map -Wl,-z,defs \
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDSAN) -shared -Wl,--version-script=shim/lib/exports.map -Wl,-z,defs \
 	    -Wl,-z,noseparate-code \
 	    -o $@ $(LIB_OBJ) $(CORE_OBJ) -ldl -lpthread
 
 $(HELPER): $(CLI_OBJ) $(B)/libcore.a
-	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(B)/libcore.a -lpthread
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(B)/libcore.a -lpthread
 
 $(B)/helpers/%: tests/helpers/%.c tests/helpers/common.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/helpers -o $@ $< -lpthread
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/helpers -o $@ $< -lpthread
 
 $(B)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/helpers -o $@ $< -lpthread
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/helpers -o $@ $< -lpthread
 
 $(UNIT): $(UNIT_SRC) $(B)/libcore.a | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ishim -o $@ $(UNIT_SRC) $(B)/libcore.a -lcriterion -lpthread
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Ishim -o $@ $(UNIT_SRC) $(B)/libcore.a -lcriterion -lpthread
 
 $(E2E): $(E2E_SRC) tests/e2e/e2e.h tests/helpers/common.h $(B)/libcore.a | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ishim -Itests/e2e -o $@ $(E2E_SRC) $(B)/libcore.a -lcriterion -lpthread
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Ishim -Itests/e2e -o $@ $(E2E_SRC) $(B)/libcore.a -lcriterion -lpthread
 
 # Test packages come from the project, not from whoever set up the machine.
 deps:
