@@ -42,13 +42,15 @@ __attribute__((visibility("default"))) int close_range(unsigned first, unsigned 
     int err = errno;
     if (rc == 0) {
         ps_lock();
+        /* Our own descriptor first, if the range took it: the closes
+         * recorded below must go to a reopened manifest. */
+        int mfd = ps_manifest_fd();
+        if (mfd >= 0 && (unsigned)mfd >= first && (unsigned)mfd <= last)
+            ps_manifest_fd_lost();
         unsigned end = last < PS_FD_LIMIT - 1 ? last : PS_FD_LIMIT - 1;
-        for (unsigned fd = first; fd <= end; fd++) {
-            if (ps_is_manifest_fd((int)fd))
-                ps_manifest_fd_lost();
+        for (unsigned fd = first; fd <= end; fd++)
             if (ps_fd_kind((int)fd) != PS_FD_NONE)
                 ps_fd_forget((int)fd);
-        }
         ps_unlock();
     }
     ps_leave();

@@ -216,6 +216,8 @@ static bool ensure_mfd(void)
     return true;
 }
 
+int ps_manifest_fd(void) { return __atomic_load_n(&g_mfd, __ATOMIC_RELAXED); }
+
 bool ps_is_manifest_fd(int fd) { return fd >= 0 && fd == __atomic_load_n(&g_mfd, __ATOMIC_RELAXED); }
 
 void ps_manifest_fd_lost(void)

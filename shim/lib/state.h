@@ -57,6 +57,7 @@ void ps_fd_forget(int fd);
 /* The manifest descriptor must survive programs that close or dup2 over
  * every descriptor they did not open. */
 bool ps_is_manifest_fd(int fd);
+int ps_manifest_fd(void);   /* -1 when not open */
 void ps_manifest_fd_lost(void);
 
 /* getsockopt helpers: 0 on success. */

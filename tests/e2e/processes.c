@@ -183,3 +183,48 @@ Test(procs, two_hundred_processes_binding_at_once_leave_every_line_whole)
     cr_assert_eq(closes, N, "%d close events of %d", closes, N);
     e2e_events_free(&ev);
 }
+
+/* ---- programs that close every descriptor they did not open ----------------- */
+
+/* A daemon's "close everything" (close_range, or close() in a loop) also
+ * closes the shim's manifest descriptor: the shim must notice, reopen, and
+ * lose no record — the closes of the program's own listeners included. */
+Test(procs, closing_every_descriptor_loses_no_record)
+{
+    if (access("/usr/bin/python3", X_OK) != 0)
+        cr_skip_test("/usr/bin/python3 is not installed");
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env);
+    const char *script =
+        "import socket, os\n"
+        "a = socket.socket(); a.bind(('127.0.0.1', 8000)); a.listen()\n"
+        "os.closerange(3, 4096)\n"                       /* close_range() */
+        "b = socket.socket(); b.bind(('127.0.0.1', 8001)); b.listen()\n"
+        "for fd in range(3, 4096):\n"                    /* close() one by one */
+        "    if fd != b.fileno():\n"
+        "        try: os.close(fd)\n"
+        "        except OSError: pass\n"
+        "c = socket.socket(); c.bind(('127.0.0.1', 8002)); c.listen()\n"
+        "try:\n"
+        "    d = socket.socket(); d.bind(('127.0.0.1', 8001)); print('REBOUND')\n"
+        "except OSError as e: print('INUSE', e.errno)\n"
+        "print('NAMES', b.getsockname()[1], c.getsockname()[1])\n";
+    struct e2e_proc *p = e2e_runl(&env, E2E_MS, "/usr/bin/python3", "-c", script);
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    cr_assert(strstr(e2e_out(p), "INUSE 98\n"), "live 8001 must still conflict:\n%s",
+              e2e_describe(p));
+    cr_assert(strstr(e2e_out(p), "NAMES 8001 8002\n"), "%s", e2e_describe(p));
+    cr_assert(!strstr(e2e_err(p), "portshim:"), "the shim complained:\n%s", e2e_describe(p));
+
+    struct e2e_events ev;
+    e2e_events_read(ns.manifest, &ev);
+    cr_assert_eq(ev.bad, 0);
+    for (int port = 8000; port <= 8002; port++)
+        cr_assert_eq(e2e_count(&ev, PS_EV_BIND, 1, port), 1, "bind of %d not recorded", port);
+    cr_assert_eq(e2e_count(&ev, PS_EV_BIND, 0, 8001), 1, "the refused bind is not recorded");
+    /* 8000 closed by close_range, then 8001 and 8002 (and the refused
+     * socket) at exit: a record for each of the three listeners at least */
+    cr_assert_geq(e2e_count(&ev, PS_EV_CLOSE, -1, -1), 3, "closes were lost");
+    e2e_events_free(&ev);
+}
