@@ -617,6 +617,26 @@ static void reader_bad(struct ps_reader *r, ps_badline_fn bad, void *ctx, const 
         bad(ctx, r->lineno, line, len);
 }
 
+/* {"v":1,"ev":"KIND" with KIND in the mask. Decoding is the slow part of
+ * reading; this is a prefix compare and a short name lookup. */
+static bool skippable(unsigned mask, const char *line, size_t len)
+{
+    static const char prefix[] = "{\"v\":1,\"ev\":\"";
+    const size_t pl = sizeof prefix - 1;
+    if (len <= pl || memcmp(line, prefix, pl))
+        return false;
+    const char *name = line + pl;
+    const char *q = memchr(name, '"', len - pl);
+    char buf[16];
+    size_t n = q ? (size_t)(q - name) : sizeof buf;
+    if (n >= sizeof buf)
+        return false;
+    memcpy(buf, name, n);
+    buf[n] = 0;
+    enum ps_ev kind = ps_ev_parse(buf);
+    return kind != PS_EV_NONE && (mask & PS_EV_BIT(kind));
+}
+
 long ps_reader_poll(struct ps_reader *r, ps_event_fn fn, ps_badline_fn bad, void *ctx)
 {
     long lines = 0;
@@ -659,6 +679,8 @@ long ps_reader_poll(struct ps_reader *r, ps_event_fn fn, ps_badline_fn bad, void
             lines++;
             if (llen > PS_READ_LINE_MAX) {
                 reader_bad(r, bad, ctx, line, PS_READ_LINE_MAX);
+            } else if (llen && r->skip && skippable(r->skip, line, llen)) {
+                /* a kind the caller does not want, recognised by its prefix */
             } else if (llen) {
                 struct ps_event e;
                 int rc = ps_event_decode(line, llen, &e);

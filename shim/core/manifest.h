@@ -87,6 +87,7 @@ struct ps_reader {
     uint64_t lineno;          /* lines consumed so far */
     uint64_t bad;             /* malformed lines skipped */
     bool skipping;            /* inside an over-long line: dropping up to its '\n' */
+    unsigned skip;            /* bit (1u << kind): kinds the caller does not want */
 };
 
 /* A line longer than this is malformed (no record comes near it); the reader
@@ -95,6 +96,12 @@ struct ps_reader {
 
 void ps_reader_init(struct ps_reader *r, int fd);
 void ps_reader_free(struct ps_reader *r);
+/* Lines of a kind in r->skip are passed over undecoded when they start the
+ * way every writer starts them ({"v":1,"ev":"KIND",...): a process that
+ * only needs the mappings reads a connect-heavy manifest at memchr speed.
+ * Lines in any other shape are decoded (and judged) as usual. */
+#define PS_EV_BIT(kind) (1u << (kind))
+
 /* Reads every complete line appended since the last call and calls fn for
  * each event (bad for each malformed line; may be NULL). Returns the number
  * of lines read, or -1 with errno set if reading failed. */

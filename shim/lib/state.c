@@ -137,6 +137,9 @@ static void activate(void)
         fatal_config(err);
     }
     ps_reader_init(&g_rd, g_mfd);
+    /* The table is made of binds, listens and what ends them; connect and
+     * accept records are most of a busy manifest and need no decoding. */
+    g_rd.skip = PS_EV_BIT(PS_EV_CONNECT) | PS_EV_BIT(PS_EV_ACCEPT) | PS_EV_BIT(PS_EV_START);
     ps_ns_init(&g_ns);
     __atomic_store_n(&g_init, INIT_ACTIVE, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&g_act_mu);

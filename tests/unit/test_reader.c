@@ -345,3 +345,49 @@ Test(reader, appends_under_the_lock_are_whole_lines)
     cr_assert_eq(poll_(), 1);
     assert_seen_1_to(1);
 }
+
+/* Kinds in the skip mask are passed over, undecoded, when a writer wrote
+ * them (the canonical prefix); everything else is read as usual. */
+Test(reader, skipped_kinds_are_not_delivered_and_others_are)
+{
+    rd.skip = PS_EV_BIT(PS_EV_CONNECT) | PS_EV_BIT(PS_EV_ACCEPT);
+    char buf[PS_LINE_MAX];
+    struct ps_event e;
+    ps_event_init(&e, PS_EV_CONNECT);
+    e.pid = 900;
+    put(buf, ps_event_encode(&e, buf, sizeof buf));   /* skipped */
+    put_event(1);                                      /* a listen: delivered */
+    ps_event_init(&e, PS_EV_ACCEPT);
+    e.pid = 901;
+    put(buf, ps_event_encode(&e, buf, sizeof buf));   /* skipped */
+    put_event(2);
+    cr_assert_eq(poll_(), 4, "every line is still counted");
+    cr_assert_eq(seen.n, 2);
+    cr_assert_eq(seen.pids[0], 1);
+    cr_assert_eq(seen.pids[1], 2);
+    cr_assert_eq(seen.nbad, 0);
+}
+
+Test(reader, a_skipped_kind_in_another_shape_is_still_decoded)
+{
+    rd.skip = PS_EV_BIT(PS_EV_CONNECT);
+    /* not the writers' prefix (a space, other key order): decoded, delivered */
+    puts_("{ \"v\":1,\"ev\":\"connect\",\"pid\":902}\n");
+    puts_("{\"ev\":\"connect\",\"v\":1,\"pid\":903}\n");
+    cr_assert_eq(poll_(), 2);
+    cr_assert_eq(seen.n, 2);
+    cr_assert_eq(seen.pids[0], 902);
+    cr_assert_eq(seen.pids[1], 903);
+}
+
+Test(reader, without_a_mask_every_kind_is_delivered)
+{
+    char buf[PS_LINE_MAX];
+    struct ps_event e;
+    ps_event_init(&e, PS_EV_CONNECT);
+    e.pid = 904;
+    put(buf, ps_event_encode(&e, buf, sizeof buf));
+    cr_assert_eq(poll_(), 1);
+    cr_assert_eq(seen.n, 1);
+    cr_assert_eq(seen.pids[0], 904);
+}
