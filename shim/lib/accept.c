@@ -45,8 +45,8 @@ static int shim_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags,
                    : real_accept(fd, (struct sockaddr *)&ss, &l);
     int err = errno;
     if (ps_cfg()->mode == PS_MODE_OBSERVE) {
-        if (ps_fd_kind(fd) != PS_FD_NONE || nfd < 0 || ss.ss_family == AF_INET ||
-            ss.ss_family == AF_INET6)
+        /* Failures only of listeners it saw bound; successes of inet ones. */
+        if (ps_fd_kind(fd) != PS_FD_NONE || nfd >= 0)
             record_observed(&ss, l, nfd, err);
     } else if (nfd >= 0 && ps_fd_kind(fd) == PS_FD_BOUND) {
         struct ps_fdinfo li = ps_fd_get(fd);

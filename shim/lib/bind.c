@@ -52,14 +52,6 @@ static int real_port(int fd, uint16_t *port)
     return 0;
 }
 
-static bool is_tcp(int fd)
-{
-    int proto = 0;
-    socklen_t l = sizeof proto;
-    return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l) == 0 &&
-           (proto == IPPROTO_TCP || proto == IPPROTO_MPTCP);
-}
-
 /* Would the kernel refuse this bind before looking at the port (socket
  * already bound, or of another family)? Asked only on the conflict path:
  * elsewhere the real bind gives the kernel's own answer. */
@@ -115,6 +107,19 @@ static uint16_t free_vport(const struct ps_ns *ns, uint16_t want)
     return want;
 }
 
+/* Under the lock (and the claim, if taken): record the failed bind and
+ * release both. Returns -1 with errno err. */
+static int refused(struct ps_event *e, int err)
+{
+    e->ok = false;
+    e->err = err;
+    ps_emit(e);
+    ps_claim_end();
+    ps_unlock();
+    errno = err;
+    return -1;
+}
+
 /* Under the claim: the bind to real port r succeeded; record it as e's
  * virtual port and make fd ours. Releases the claim and the lock. */
 static void claimed(int fd, struct ps_event *e, uint16_t r)
@@ -139,14 +144,8 @@ static int bind_any(int fd, const struct sockaddr *addr, socklen_t len, struct p
     if (rc == 0 && real_port(fd, &r) < 0)
         r = 0;
     ps_lock();
-    if (rc < 0 || !r) {
-        e->ok = false;
-        e->err = rc < 0 ? err : 0;
-        ps_emit(e);
-        ps_unlock();
-        errno = err;
-        return rc;
-    }
+    if (rc < 0 || !r)
+        return refused(e, rc < 0 ? err : EINVAL);
     ps_claim_begin();
     e->port = free_vport(ps_table(), r);
     claimed(fd, e, r);
@@ -182,17 +181,11 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
         return real_bind(fd, addr, len);
     }
     if (c) {
-        e->ok = false;
-        e->err = EADDRINUSE;
         snprintf(e->note, sizeof e->note, "virtual port %u is held by pid %d (%s), sid %s",
                  req.port, c->pid, c->prog, c->sid);
         ps_log(PS_LOG_INFO, "bind %s:%u in pid %d (%s): EADDRINUSE: %s",
                ps_addr_format(&e->addr, a), req.port, e->pid, e->prog, e->note);
-        ps_emit(e);
-        ps_claim_end();
-        ps_unlock();
-        errno = EADDRINUSE;
-        return -1;
+        return refused(e, EADDRINUSE);
     }
     /* Sharing (SO_REUSEADDR/SO_REUSEPORT) happens on one real port, so the
      * kernel itself judges the rest (listen on a shared port, uid rules). */
@@ -209,15 +202,8 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
         rc = -1;
         err = EINVAL;
     }
-    if (rc < 0) {
-        e->ok = false;
-        e->err = err;
-        ps_emit(e);
-        ps_claim_end();
-        ps_unlock();
-        errno = err;
-        return -1;
-    }
+    if (rc < 0)
+        return refused(e, err);
     claimed(fd, e, r);
     ps_log(PS_LOG_DEBUG, "bind %s:%u -> real port %u (pid %d, %s)",
            ps_addr_format(&e->addr, a), req.port, r, e->pid, e->prog);
@@ -228,9 +214,10 @@ static int shim_bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
     struct ps_addr a;
     uint16_t port;
-    /* Not an inet TCP bind we understand (a bad fd, a family mismatch, an
-     * already bound socket): the kernel answers, errno and all. */
-    if (ps_addr_from_sockaddr(addr, len, &a, &port) < 0 || !is_tcp(fd))
+    /* Not an inet address, or not a TCP socket (a bad fd, UDP): the kernel
+     * answers, errno and all. A family mismatch or an already bound socket
+     * fails in the real bind, or in kernel_refuses_first on a conflict. */
+    if (ps_addr_from_sockaddr(addr, len, &a, &port) < 0 || !ps_is_tcp(fd))
         return real_bind(fd, addr, len);
     int domain = addr->sa_family;
 

@@ -61,16 +61,6 @@ static void record(int fd, const struct ps_addr *a, uint16_t port, uint16_t rpor
     ps_unlock();
 }
 
-/* TCP (or MPTCP): one getsockopt. A family mismatch is left for the kernel
- * to refuse, with the routed address just as with the original one. */
-static bool inet_stream(int fd)
-{
-    int proto = 0;
-    socklen_t l = sizeof proto;
-    return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l) == 0 &&
-           (proto == IPPROTO_TCP || proto == IPPROTO_MPTCP);
-}
-
 static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
     struct ps_addr a;
@@ -80,7 +70,7 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
     const struct ps_config *cfg = ps_cfg();
 
     if (cfg->mode == PS_MODE_OBSERVE) {
-        if (!inet_stream(fd))
+        if (!ps_is_tcp(fd))
             return real_connect(fd, addr, len);
         int rc = real_connect(fd, addr, len);
         int err = errno;
@@ -95,7 +85,9 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
     ps_lock();
     ps_refresh();
     struct ps_ns *ns = ps_table();
-    if ((!strict && !ps_ns_port_listening(ns, port)) || !inet_stream(fd)) {
+    /* A family mismatch is left for the kernel to refuse, with the routed
+     * address just as with the original one. */
+    if ((!strict && !ps_ns_port_listening(ns, port)) || !ps_is_tcp(fd)) {
         ps_unlock();
         return real_connect(fd, addr, len);
     }

@@ -10,19 +10,16 @@
 
 static void record_observed(int fd, int rc, int err)
 {
-    int domain, type;
     struct sockaddr_storage ss;
     socklen_t l = sizeof ss;
     struct ps_addr a;
     uint16_t port;
-    if (ps_sock_kind(fd, &domain, &type) < 0 || type != SOCK_STREAM ||
-        (domain != AF_INET && domain != AF_INET6) ||
-        real_getsockname(fd, (struct sockaddr *)&ss, &l) < 0 ||
+    if (!ps_is_tcp(fd) || real_getsockname(fd, (struct sockaddr *)&ss, &l) < 0 ||
         ps_addr_from_sockaddr((struct sockaddr *)&ss, l, &a, &port) < 0)
         return;
     struct ps_event e;
     ps_event_new(&e, PS_EV_LISTEN);
-    e.fam = domain == AF_INET ? 4 : 6;
+    e.fam = a.fam;
     e.has_addr = e.has_raddr = true;
     e.addr = e.raddr = a;
     e.port = e.rport = port;

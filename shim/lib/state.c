@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -42,11 +43,16 @@ static void fatal_config(const char *msg)
     _exit(EXIT_CONFIG);
 }
 
+static int open_manifest_low(void)
+{
+    return open(g_cfg.manifest, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+}
+
 /* Opens the manifest and parks the descriptor high, out of the way of
  * programs that expect the lowest free numbers. */
 static int open_manifest(void)
 {
-    int fd = open(g_cfg.manifest, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open_manifest_low();
     if (fd < 0)
         return -1;
     struct rlimit rl;
@@ -194,24 +200,17 @@ static bool ensure_mfd(void)
 {
     if (g_mfd >= 0 && !g_mfd_shared)
         return true;
-    int fd = open(g_cfg.manifest, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    /* Shared: a new description onto the same number. Lost: a new one. */
+    int fd = g_mfd >= 0 ? open_manifest_low() : open_manifest();
     if (fd < 0) {
         if (!g_write_warned++)
             ps_log(PS_LOG_ERROR, "cannot reopen manifest %s: %s (pid %d)", g_cfg.manifest,
                    strerror(errno), g_pid);
         return false;
     }
-    if (g_mfd >= 0) {
-        if (real_dup3(fd, g_mfd, O_CLOEXEC) >= 0) {
-            real_close(fd);
-            fd = g_mfd;
-        }
-    } else {
-        int hi = real_fcntl(fd, F_DUPFD_CLOEXEC, (void *)(long)1000);
-        if (hi >= 0) {
-            real_close(fd);
-            fd = hi;
-        }
+    if (g_mfd >= 0 && real_dup3(fd, g_mfd, O_CLOEXEC) >= 0) {
+        real_close(fd);
+        fd = g_mfd;
     }
     __atomic_store_n(&g_mfd, fd, __ATOMIC_RELAXED);
     g_mfd_shared = false;
@@ -355,15 +354,12 @@ void ps_fd_forget(int fd)
         ps_sock_gone(sk);
 }
 
-int ps_sock_kind(int fd, int *domain, int *type)
+bool ps_is_tcp(int fd)
 {
-    socklen_t l = sizeof *type;
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, type, &l) < 0)
-        return -1;
-    l = sizeof *domain;
-    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, domain, &l) < 0)
-        return -1;
-    return 0;
+    int proto = 0;
+    socklen_t l = sizeof proto;
+    return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l) == 0 &&
+           (proto == IPPROTO_TCP || proto == IPPROTO_MPTCP);
 }
 
 /* ---- fork and exit ---------------------------------------------------- */

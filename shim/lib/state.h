@@ -60,8 +60,8 @@ bool ps_is_manifest_fd(int fd);
 int ps_manifest_fd(void);   /* -1 when not open */
 void ps_manifest_fd_lost(void);
 
-/* getsockopt helpers: 0 on success. */
-int ps_sock_kind(int fd, int *domain, int *type);
+/* A TCP (or MPTCP) socket: one getsockopt. Not a socket, or UDP: false. */
+bool ps_is_tcp(int fd);
 
 int ps_pid(void);
 
