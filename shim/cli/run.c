@@ -13,12 +13,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/leak.h"
 #include "core/config.h"
 #include "core/log.h"
 
 void usage_run(FILE *f)
 {
-    fputs("usage: portshim run [--mode remap|unix|observe] [--manifest FILE] [--ports SPEC] -- CMD [ARG...]\n"
+    fputs("usage: portshim run [--mode remap|unix|observe] [--manifest FILE] [--ports SPEC] [--reap]\n"
+          "                    -- CMD [ARG...]\n"
           "\n"
           "Runs CMD in a new private port namespace (a 0700 directory under $TMPDIR\n"
           "holding the manifest) and exits with CMD's status. The namespace is removed\n"
@@ -29,7 +31,10 @@ void usage_run(FILE *f)
           "  --manifest FILE  join (or create) the namespace of FILE instead; nothing\n"
           "                   is removed afterwards\n"
           "  --ports SPEC     ports that are strictly virtual, e.g. 8000-8100,6379;\n"
-          "                   other ports with no listener in the namespace pass through\n",
+          "                   other ports with no listener in the namespace pass through\n"
+          "  --reap           end the processes that still hold listeners of the\n"
+          "                   namespace when CMD exits (SIGTERM, SIGKILL after 2 s);\n"
+          "                   without it they are only reported\n",
           f);
 }
 
@@ -37,6 +42,7 @@ struct run_opts {
     enum ps_mode mode;
     const char *manifest;       /* --manifest, or NULL for a new namespace */
     const char *ports;          /* --ports, or NULL */
+    bool reap;                  /* --reap: end leaked listeners' processes */
     char **cmd;
 };
 
@@ -60,6 +66,11 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
             (r = cli_opt(argc, argv, &i, "--ports", &o->ports))) {
             if (r < 0)
                 return usage_hint("run");
+            continue;
+        }
+        if (!strcmp(a, "--reap")) {
+            o->reap = true;
+            i++;
             continue;
         }
         if (a[0] == '-' && a[1]) {
@@ -402,6 +413,9 @@ int cmd_run(int argc, char **argv)
         return exec_err == ENOENT ? 127 : 126;
     }
     int status = wait_status(pid, &sig);
+    /* A leak is reported (and reaped with --reap), never a failure: the
+     * status stays CMD's. */
+    leak_check(ns.manifest, o.reap);
     if (status == 0) {
         remove_namespace(&ns);
         return 0;
