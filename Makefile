@@ -78,7 +78,7 @@ $(LIB): $(LIB_OBJ) $(CORE_OBJ) shim/lib/exports.map
 
 $(HELPER): $(CLI_OBJ) $(B)/libcore.a
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(B)/libcore.a -lpthread
+	$(Q)$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(B)/libcore.a -lpthread -lm
 
 $(B)/helpers/%: tests/helpers/%.c tests/helpers/common.h
 	@mkdir -p $(dir $@)
