@@ -91,7 +91,7 @@ static void table_free(struct table *t)
 
 static const char *rel(double ts, double t0, char *buf, size_t len)
 {
-    snprintf(buf, len, "+%.3fs", ts - t0);
+    snprintf(buf, len, "%+.3fs", ts - t0);
     return buf;
 }
 
@@ -106,10 +106,11 @@ static void header(const struct report *r, FILE *f)
     fprintf(f, ", %ld event%s", r->events, r->events == 1 ? "" : "s");
     if (r->events) {
         char when[64];
-        time_t t = (time_t)r->t_first;
+        time_t t = (time_t)r->t0;
         struct tm tm;
         if (localtime_r(&t, &tm) && strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm))
-            fprintf(f, " over %.3fs from %s", r->t_last - r->t_first, when);
+            fprintf(f, " over %.3fs from %s%s", r->t_last - r->t0, when,
+                    r->has_start ? " (the run's start)" : "");
     }
     fputc('\n', f);
 }
@@ -134,9 +135,9 @@ static void sockets(const struct report *r, FILE *f)
         else
             report_endpoint(&s->raddr, s->has_raddr, s->rport, real, sizeof real);
         snprintf(pid, sizeof pid, "%d", s->pid);
-        rel(s->ts_open, r->t_first, opened, sizeof opened);
+        rel(s->ts_open, r->t0, opened, sizeof opened);
         if (s->closed)
-            snprintf(closed, sizeof closed, "+%.3fs%s", s->ts_close - r->t_first,
+            snprintf(closed, sizeof closed, "%+.3fs%s", s->ts_close - r->t0,
                      s->stale ? " (stale)" : "");
         else
             snprintf(closed, sizeof closed, "open");
@@ -162,7 +163,7 @@ static void failures(const struct report *r, FILE *f)
     for (size_t i = 0; i < r->nfails; i++) {
         const struct ps_event *e = &r->fails[i].e;
         const char *name = ps_errno_name(e->err);
-        rel(e->ts, r->t_first, when, sizeof when);
+        rel(e->ts, r->t0, when, sizeof when);
         snprintf(pid, sizeof pid, "%d", e->pid);
         report_endpoint(&e->addr, e->has_addr, e->port, addr, sizeof addr);
         if (name)
@@ -189,4 +190,8 @@ void report_text(const struct report *r, FILE *f)
             fprintf(f, ", ... (%zu more)", r->nbad - BAD_LINES_SHOWN);
         fputc('\n', f);
     }
+    if (r->trunc_line)
+        fprintf(f, "%sline %llu, the last, is cut short (no newline): %s\n", r->nbad ? "" : "\n",
+                (unsigned long long)r->trunc_line,
+                r->trunc_read ? "read all the same" : "skipped");
 }
