@@ -98,7 +98,7 @@ $(UNIT): $(UNIT_SRC) $(B)/libcore.a | deps
 $(E2E): $(E2E_SRC) tests/e2e/e2e.h tests/helpers/common.h $(B)/libcore.a | deps
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Ishim -Itests/e2e -o $@ $(E2E_SRC) $(B)/libcore.a -lcriterion -lpthread
+	$(Q)$(CC) $(CFLAGS) -Ishim -Itests/e2e -o $@ $(E2E_SRC) $(B)/libcore.a -lcriterion -lpthread -lm
 
 # Test packages come from the project, not from whoever set up the machine.
 deps:
