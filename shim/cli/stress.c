@@ -456,8 +456,10 @@ int cmd_stress(int argc, char **argv)
         cli_log(PS_LOG_ERROR, "stress: out of memory");
         return EXIT_USAGE;
     }
-    printf("stress: %ld runs, %ld at a time, timeout %g s, base seed %llu%s\n", o.runs, o.jobs,
-           o.timeout, (unsigned long long)o.seed, o.seed_given ? "" : " (random)");
+    /* Not in the shape of the summary line, which tests and scripts grep. */
+    printf("stress: base seed %llu%s, %ld run%s, %ld at a time, timeout %g s\n",
+           (unsigned long long)o.seed, o.seed_given ? "" : " (random)", o.runs,
+           o.runs == 1 ? "" : "s", o.jobs, o.timeout);
     fflush(stdout);
 
     sigset_t set, old;
