@@ -181,11 +181,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 /* ---- one copy --------------------------------------------------------------- */
 
-static int make_dir(struct copy *c)
+/* Unix mode names sockets DIR/NAME, which must fit sun_path (108 bytes):
+ * from a long TMPDIR, namespaces go to /tmp instead (as run's do). */
+#define UNIX_DIR_MAX 64
+
+static int make_dir(const struct opts *o, struct copy *c)
 {
     const char *tmp = getenv("TMPDIR");
     char templ[PATH_MAX];
     if (!tmp || !*tmp)
+        tmp = "/tmp";
+    if (o->mode && !strcmp(o->mode, "unix") && strlen(tmp) + 16 > UNIX_DIR_MAX)
         tmp = "/tmp";
     if ((size_t)snprintf(templ, sizeof templ, "%s/portshim.XXXXXX", tmp) >= sizeof templ - 32) {
         cli_log(PS_LOG_ERROR, "TMPDIR='%.64s...' is too long", tmp);
@@ -223,7 +229,7 @@ static const char *self_exe(void)
 static int start_copy(const struct opts *o, struct copy *c, const sigset_t *oldmask)
 {
     char manifest[PATH_MAX + 32], log[PATH_MAX + 32], seed[24], idx[24];
-    if (make_dir(c))
+    if (make_dir(o, c))
         return -1;
     snprintf(manifest, sizeof manifest, "%s/manifest.jsonl", c->dir);
     snprintf(log, sizeof log, "%s/output.log", c->dir);
