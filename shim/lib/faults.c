@@ -262,6 +262,6 @@ void ps_name_holder(struct ps_event *e, const struct ps_entry *ns)
     e->huser[sizeof e->huser - 1] = 0;
     e->hsince = h.since;
     ps_holder_format(&h, who, sizeof who);
-    ps_log(PS_LOG_WARN, "bind %s:%d in pid %d (%s): EADDRINUSE, held by %s%s", a, e->port,
-           e->pid, e->prog, who, ns ? " in this namespace" : "");
+    ps_log(PS_LOG_WARN, "bind %s:%d in pid %d (%s): EADDRINUSE%s, held by %s", a, e->port,
+           e->pid, e->prog, ns ? " in this namespace" : "", who);
 }
