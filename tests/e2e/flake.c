@@ -467,3 +467,47 @@ Test(flake, run_replays_a_bind_sequence_with_the_same_seed)
     cr_assert_str_eq(out[0], out[1]);
     cr_assert(strstr(out[0], "OK 80") && strstr(out[0], "ERR EADDRINUSE"), "%s", out[0]);
 }
+
+/* ---- observe mode records every call with its outcome ---------------------- */
+
+Test(flake, observe_records_failed_connects_and_closes_of_autobound_listeners)
+{
+    e2e_need_lib();
+    struct e2e_ns ns;
+    struct e2e_env env;
+    e2e_ns_new(&ns, ns_name());
+    e2e_env_shim(&env, &ns, "observe", NULL);
+    int free_port = e2e_free_port(SOCK_STREAM);
+    struct e2e_proc *p = e2e_startl(&env, "sockctl");
+    int c = e2e_cmd_fd(p, "tcp4");
+    const char *r = e2e_cmd(p, "connect %d 127.0.0.1 %d", c, free_port);
+    cr_assert_str_eq(r, "ERR ECONNREFUSED", "port %d was taken meanwhile?", free_port);
+    cr_assert_str_eq(e2e_cmd(p, "close %d", c), "OK");
+    int l = e2e_cmd_fd(p, "tcp4");
+    cr_assert_str_eq(e2e_cmd(p, "listen %d", l), "OK");   /* the kernel picks the port */
+    int port = 0;
+    cr_assert_eq(sscanf(e2e_cmd(p, "name %d", l), "OK 0.0.0.0 %d", &port), 1);
+    cr_assert_str_eq(e2e_cmd(p, "close %d", l), "OK");
+    e2e_close_stdin(p);
+    e2e_wait(p, E2E_MS);
+
+    struct e2e_events ev;
+    e2e_events_read(ns.manifest, &ev);
+    const char *m = e2e_slurp(ns.manifest);
+    bool refused = false;
+    const char *sid = NULL;
+    for (size_t i = 0; i < ev.n; i++) {
+        if (ev.v[i].ev == PS_EV_CONNECT && ev.v[i].port == free_port)
+            refused = !ev.v[i].ok && ev.v[i].err == ECONNREFUSED;
+        if (ev.v[i].ev == PS_EV_LISTEN && ev.v[i].port == port && ev.v[i].ok)
+            sid = ev.v[i].sid;
+    }
+    cr_assert(refused, "the refused connect is not recorded with its errno:\n%s", m);
+    cr_assert(sid && sid[0], "the autobound listener has no socket id:\n%s", m);
+    bool closed = false;
+    for (size_t i = 0; i < ev.n; i++)
+        if (ev.v[i].ev == PS_EV_CLOSE && !strcmp(ev.v[i].sid, sid))
+            closed = true;
+    cr_assert(closed, "the autobound listener's close is not recorded:\n%s", m);
+    e2e_events_free(&ev);
+}
