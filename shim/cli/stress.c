@@ -224,7 +224,8 @@ static const char *self_exe(void)
     return self;
 }
 
-/* Forks `portshim-helper run --manifest DIR/manifest.jsonl --reap ... -- CMD`
+/* Forks `portshim-helper run --manifest DIR/manifest.jsonl --reap --seed S
+ * [--inject SPEC] ... -- CMD`
  * as the leader of a new process group, output to DIR/output.log. */
 static int start_copy(const struct opts *o, struct copy *c, const sigset_t *oldmask)
 {
@@ -243,7 +244,7 @@ static int start_copy(const struct opts *o, struct copy *c, const sigset_t *oldm
     size_t ncmd = 0;
     while (o->cmd[ncmd])
         ncmd++;
-    const char **argv = calloc(ncmd + 12, sizeof *argv);
+    const char **argv = calloc(ncmd + 16, sizeof *argv);
     if (!argv) {
         close(fd);
         return -1;
@@ -254,6 +255,14 @@ static int start_copy(const struct opts *o, struct copy *c, const sigset_t *oldm
     argv[k++] = "--manifest";
     argv[k++] = manifest;
     argv[k++] = "--reap";
+    /* run exports PORTSHIM_SEED and PORTSHIM_INJECT from these (and clears
+     * them when absent) */
+    argv[k++] = "--seed";
+    argv[k++] = seed;
+    if (o->inject) {
+        argv[k++] = "--inject";
+        argv[k++] = o->inject;
+    }
     if (o->mode) {
         argv[k++] = "--mode";
         argv[k++] = o->mode;
@@ -277,12 +286,7 @@ static int start_copy(const struct opts *o, struct copy *c, const sigset_t *oldm
         }
         dup2(fd, 1);
         dup2(fd, 2);
-        setenv("PORTSHIM_SEED", seed, 1);
         setenv("PORTSHIM_STRESS_RUN", idx, 1);
-        if (o->inject)
-            setenv("PORTSHIM_INJECT", o->inject, 1);
-        else
-            unsetenv("PORTSHIM_INJECT");
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         signal(SIGHUP, SIG_DFL);
