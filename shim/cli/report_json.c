@@ -94,6 +94,30 @@ static void failure_obj(FILE *f, const struct rfail *x, double t0)
     jstr_or_null(f, ps_errno_name(e->err));
     fputs(",\"note\":", f);
     jstr_or_null(f, e->note);
+    fputs(",\"holder\":", f);
+    if (e->hpid > 0 || e->huid >= 0) {
+        fputs("{\"pid\":", f);
+        jint_or_null(f, e->hpid > 0 ? e->hpid : -1);
+        fputs(",\"uid\":", f);
+        jint_or_null(f, e->huid);
+        fputs(",\"user\":", f);
+        jstr_or_null(f, e->huser);
+        fputs(",\"cmd\":", f);
+        jstr_or_null(f, e->hcmd);
+        if (e->hsince > 0)
+            fprintf(f, ",\"since\":%.6f,\"since_ts\":%.6f}", e->hsince - t0, e->hsince);
+        else
+            fputs(",\"since\":null,\"since_ts\":null}", f);
+    } else {
+        fputs("null", f);
+    }
+    fputs(",\"inj\":", f);
+    jstr_or_null(f, e->inj);
+    fputs(",\"inj_us\":", f);
+    if (e->inj[0] && e->inj_us >= 0)
+        fprintf(f, "%lld", e->inj_us);
+    else
+        fputs("null", f);
     fprintf(f, ",\"line\":%llu}", (unsigned long long)x->line);
 }
 

@@ -17,8 +17,8 @@ static const char *const known[] = {
     "{\"v\":1,\"ev\":\"bind\",\"ts\":1795312345.120001,\"pid\":4101,\"prog\":\"server\",\"sid\":\"4101.1\",\"mode\":\"remap\",\"ok\":true,\"fam\":4,\"addr\":\"127.0.0.1\",\"port\":8000,\"raddr\":\"127.0.0.1\",\"rport\":41234,\"reuseaddr\":true,\"reuseport\":false,\"uid\":1000}",
     "{\"v\":1,\"ev\":\"listen\",\"ts\":1795312345.120050,\"pid\":4101,\"prog\":\"server\",\"sid\":\"4101.1\",\"ok\":true}",
     "{\"v\":1,\"ev\":\"connect\",\"ts\":1795312345.200000,\"pid\":4102,\"prog\":\"client\",\"ok\":true,\"fam\":4,\"addr\":\"127.0.0.1\",\"port\":8000,\"raddr\":\"127.0.0.1\",\"rport\":41234,\"routed\":true}",
-    "{\"v\":1,\"ev\":\"connect\",\"ts\":1795312345.350000,\"pid\":4102,\"prog\":\"client\",\"ok\":false,\"errno\":111,\"err\":\"ECONNREFUSED\",\"fam\":4,\"addr\":\"127.0.0.1\",\"port\":9000,\"raddr\":\"127.0.0.1\",\"rport\":9000,\"routed\":false}",
-    "{\"v\":1,\"ev\":\"bind\",\"ts\":1795312345.300000,\"pid\":4103,\"prog\":\"server2\",\"mode\":\"remap\",\"ok\":false,\"errno\":98,\"err\":\"EADDRINUSE\",\"fam\":4,\"addr\":\"127.0.0.1\",\"port\":8000,\"reuseaddr\":true,\"reuseport\":false,\"uid\":1000,\"note\":\"virtual port 8000 is held by pid 4101 (server), sid 4101.1\"}",
+    "{\"v\":1,\"ev\":\"connect\",\"ts\":1795312345.350000,\"pid\":4102,\"prog\":\"client\",\"ok\":false,\"errno\":111,\"err\":\"ECONNREFUSED\",\"fam\":4,\"addr\":\"127.0.0.1\",\"port\":9000,\"raddr\":\"127.0.0.1\",\"rport\":9000,\"routed\":false,\"note\":\"injected\",\"inj\":\"connect-refused\",\"inj_us\":1500}",
+    "{\"v\":1,\"ev\":\"bind\",\"ts\":1795312345.300000,\"pid\":4103,\"prog\":\"server2\",\"mode\":\"remap\",\"ok\":false,\"errno\":98,\"err\":\"EADDRINUSE\",\"fam\":4,\"addr\":\"127.0.0.1\",\"port\":8000,\"reuseaddr\":true,\"reuseport\":false,\"uid\":1000,\"note\":\"virtual port 8000 is held by pid 4101 (server), sid 4101.1\",\"hpid\":4101,\"hcmd\":\"./server --port 8000\",\"huid\":1000,\"huser\":\"dev\",\"hsince\":1795312345.120001}",
     "{\"v\":1,\"ev\":\"connect\",\"ts\":1795312345.400000,\"pid\":4102,\"prog\":\"client\",\"ok\":true,\"fam\":4,\"addr\":\"127.0.0.1\",\"port\":8000,\"raddr\":\"127.0.0.1\",\"rport\":41234,\"routed\":true}",
     "{\"v\":1,\"ev\":\"bind\",\"ts\":1795312345.500000,\"pid\":4104,\"prog\":\"db\",\"sid\":\"4104.1\",\"mode\":\"remap\",\"ok\":true,\"fam\":6,\"addr\":\"::1\",\"port\":6379,\"raddr\":\"::1\",\"rport\":40001,\"reuseaddr\":false,\"reuseport\":false,\"uid\":1000}",
     "{\"v\":1,\"ev\":\"listen\",\"ts\":1795312345.500100,\"pid\":4104,\"prog\":\"db\",\"sid\":\"4104.1\",\"ok\":true}",
@@ -125,6 +125,10 @@ static void check_failures(const char *out)
     cr_assert_str_eq(w[5], "EADDRINUSE");
     cr_assert(strstr(bind, "held by pid 4101 (server), sid 4101.1"), "the note is missing:\n%s",
               out);
+    cr_assert(strstr(bind, "  pid 4101 (./server --port 8000) user dev since +0.020s  "),
+              "the holder is missing:\n%s", out);
+    cr_assert(strstr(conn, "  injected connect-refused (1500 us)\n"),
+              "the injected fault is not named:\n%s", out);
     n = row(conn, "+0.250s", w, 16);
     cr_assert(n >= 6, "%s", out);
     cr_assert_str_eq(w[3], "connect");
@@ -166,6 +170,13 @@ Test(report, json_has_relative_and_absolute_times_and_stable_keys)
     const char *b = strstr(out, "\"err\":\"ECONNREFUSED\"");
     cr_assert(a && b && a < b, "failures are not newest last:\n%s", out);
     cr_assert(strstr(out, "{\"t\":0.200000,\"ts\":1795312345.300000,\"pid\":4103"), "%s", out);
+    cr_assert(strstr(out, "\"holder\":{\"pid\":4101,\"uid\":1000,\"user\":\"dev\",\"cmd\":"
+                          "\"./server --port 8000\",\"since\":0.020001,\"since_ts\":1795312345.120001},"
+                          "\"inj\":null,\"inj_us\":null,\"line\":7}"),
+              "%s", out);
+    cr_assert(strstr(out, "\"note\":\"injected\",\"holder\":null,\"inj\":\"connect-refused\","
+                          "\"inj_us\":1500,\"line\":6}"),
+              "%s", out);
     cr_assert_eq(out[strlen(out) - 1], '\n');
     cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1, "--json is one line:\n%s", out);
 }
