@@ -198,6 +198,8 @@ int leak_check(const char *manifest, bool do_reap)
     }
     ps_ns_init(&s.ns);
     ps_reader_init(&rd, fd);
+    /* connects and accepts make no mapping: pass over them undecoded */
+    rd.skip = PS_EV_BIT(PS_EV_CONNECT) | PS_EV_BIT(PS_EV_ACCEPT);
     /* Malformed lines were already reported by the library; do not repeat. */
     enum ps_loglevel lvl = ps_log_level();
     ps_log_set_level(PS_LOG_ERROR);

@@ -66,7 +66,7 @@ struct copy {
     long idx;
     uint64_t seed;
     pid_t pid;                  /* also its process group */
-    char dir[PATH_MAX];
+    char *dir;                  /* its namespace directory (malloc'd) */
     double t_start, t_term;     /* t_term: when TERM was sent (timeout), or 0 */
     bool running, timed_out, killed, done;
     int status;                 /* waitpid status */
@@ -202,8 +202,13 @@ static int make_dir(const struct opts *o, struct copy *c)
                 strerror(errno));
         return -1;
     }
-    if (!realpath(templ, c->dir))
-        snprintf(c->dir, sizeof c->dir, "%s", templ);
+    char real[PATH_MAX];
+    c->dir = strdup(realpath(templ, real) ? real : templ);
+    if (!c->dir) {
+        cli_log(PS_LOG_ERROR, "stress: out of memory");
+        rmdir(templ);
+        return -1;
+    }
     return 0;
 }
 
@@ -581,6 +586,8 @@ int cmd_stress(int argc, char **argv)
         report_failure(&o, f[i]);
     fflush(stdout);
     free(f);
+    for (long i = 0; i < next; i++)
+        free(c[i].dir);
     free(c);
     if (stop_sig)
         return 128 + stop_sig;
