@@ -89,7 +89,7 @@ static bool running(int pid)
 /* Is pid a process of the namespace whose manifest is path? */
 static bool in_namespace(int pid, const char *path)
 {
-    static char env[1 << 17];
+    static char env[1 << 20];   /* ARG_MAX-sized environments fit */
     ssize_t n = slurp(pid, "environ", env, sizeof env);
     if (n <= 0)
         return false;
