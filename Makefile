@@ -78,7 +78,7 @@ $(LIB): $(LIB_OBJ) $(CORE_OBJ) shim/lib/exports.map
 
 $(HELPER): $(CLI_OBJ) $(B)/libcore.a
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(B)/libcore.a -lpthread
+	$(Q)$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(B)/libcore.a -lpthread -lm
 
 $(B)/helpers/%: tests/helpers/%.c tests/helpers/common.h
 	@mkdir -p $(dir $@)
@@ -98,7 +98,7 @@ $(UNIT): $(UNIT_SRC) $(B)/libcore.a | deps
 $(E2E): $(E2E_SRC) tests/e2e/e2e.h tests/helpers/common.h $(B)/libcore.a | deps
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Ishim -Itests/e2e -o $@ $(E2E_SRC) $(B)/libcore.a -lcriterion -lpthread
+	$(Q)$(CC) $(CFLAGS) -Ishim -Itests/e2e -o $@ $(E2E_SRC) $(B)/libcore.a -lcriterion -lpthread -lm
 
 # Test packages come from the project, not from whoever set up the machine.
 deps:

@@ -2,8 +2,9 @@
  *
  * scripts/portshim finds the library and this helper, exports
  * PORTSHIM_LIBRARY and execs us; each subcommand lives in its own file
- * (run.c, port.c, report*.c). Exit codes: 0 ok, 1 "not found" (port),
- * 2 usage or setup error; run passes on its command's status. */
+ * (run.c, leak.c, port.c, report*.c, stress.c). Exit codes: 0 ok, 1 "not found" (port),
+ * 2 usage or setup error; run passes on its command's status; stress
+ * exits 1 when any run failed. */
 #ifndef PS_CLI_H
 #define PS_CLI_H
 
@@ -22,10 +23,12 @@
 int cmd_run(int argc, char **argv);
 int cmd_port(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_stress(int argc, char **argv);
 
 void usage_run(FILE *f);
 void usage_port(FILE *f);
 void usage_report(FILE *f);
+void usage_stress(FILE *f);
 /* "Try 'portshim CMD --help'." after a usage error; returns EXIT_USAGE. */
 int usage_hint(const char *cmd);
 

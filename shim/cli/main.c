@@ -8,9 +8,12 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: portshim run [--mode remap|unix|observe] [--manifest FILE] [--ports SPEC] -- CMD [ARG...]\n"
+    fputs("usage: portshim run [--mode remap|unix|observe] [--manifest FILE] [--ports SPEC] [--reap]\n"
+          "                    -- CMD [ARG...]\n"
           "       portshim port [--manifest FILE] [--wait SECONDS] PORT\n"
           "       portshim report [--manifest FILE] [--json]\n"
+          "       portshim stress [-n RUNS] [-j PARALLEL] [--timeout S] [--inject SPEC] [--seed S]\n"
+          "                       [--mode M] [--ports SPEC] -- CMD [ARG...]\n"
           "       portshim --help | --version\n"
           "\n"
           "Gives a command and all its children a private port namespace: programs\n"
@@ -20,6 +23,7 @@ static void usage(FILE *f)
           "  run     run CMD in a new namespace; exit with its status\n"
           "  port    print the real port (or socket path) of virtual PORT\n"
           "  report  who bound and dialled what, and every failed call\n"
+          "  stress  run CMD many times at once, each in its own namespace; failure rate\n"
           "\n"
           "'portshim COMMAND --help' describes a command; see also portshim(1).\n",
           f);
@@ -39,10 +43,13 @@ int main(int argc, char **argv)
         return cmd_port(argc - 1, argv + 1);
     if (!strcmp(cmd, "report"))
         return cmd_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "stress"))
+        return cmd_stress(argc - 1, argv + 1);
     if (cli_is_help(cmd) || !strcmp(cmd, "help")) {
         if (argc > 2 && !strcmp(argv[2], "run")) usage_run(stdout);
         else if (argc > 2 && !strcmp(argv[2], "port")) usage_port(stdout);
         else if (argc > 2 && !strcmp(argv[2], "report")) usage_report(stdout);
+        else if (argc > 2 && !strcmp(argv[2], "stress")) usage_stress(stdout);
         else usage(stdout);
         return 0;
     }
@@ -50,6 +57,6 @@ int main(int argc, char **argv)
         printf("portshim %s\n", PORTSHIM_VERSION);
         return 0;
     }
-    cli_log(PS_LOG_ERROR, "unknown command '%s' (expected run, port or report)", cmd);
+    cli_log(PS_LOG_ERROR, "unknown command '%s' (expected run, port, report or stress)", cmd);
     return usage_hint(NULL);
 }

@@ -18,12 +18,14 @@ void usage_report(FILE *f)
           "\n"
           "Tells what happened in a namespace: every socket bound in it (virtual and\n"
           "real endpoint, process, whether it listened, when it opened and closed, how\n"
-          "many connects were routed to it), every failed call, and any malformed\n"
-          "manifest lines. Inside 'portshim run' the manifest comes from\n"
-          "$PORTSHIM_MANIFEST.\n"
+          "many connects were routed to it), every failed call and conflict (newest\n"
+          "last), and the manifest lines it could not read (malformed, or a last line\n"
+          "cut short). Times count from the run's start. Inside 'portshim run' the\n"
+          "manifest comes from $PORTSHIM_MANIFEST. See docs/report.md.\n"
           "\n"
           "  --manifest FILE  the namespace's manifest\n"
-          "  --json           one JSON object: listeners, failures, skipped_lines\n",
+          "  --json           one JSON object: listeners, failures, skipped_lines\n"
+          "                   (relative and absolute times; docs/report.md)\n",
           f);
 }
 
@@ -188,6 +190,10 @@ static void on_event(void *ctx, const struct ps_event *e)
 
     switch (e->ev) {
     case PS_EV_START:
+        if (!r->has_start) {
+            r->has_start = true;
+            r->t_start = e->ts;
+        }
         if (e->mode[0])
             note_mode(r, e->mode);
         break;
@@ -320,6 +326,21 @@ int cmd_report(int argc, char **argv)
     r.rd = &rd;
     long n = ps_reader_poll(&rd, on_event, on_badline, &r);
     int err = errno;
+    if (n >= 0 && rd.len && !rd.skipping) {
+        /* The last line has no newline: a writer died mid-line, or the file
+         * was cut. Read what it holds if it is whole JSON, else skip it. */
+        struct ps_event e;
+        rd.lineno++;
+        r.trunc_line = rd.lineno;
+        int d = ps_event_decode(rd.buf, rd.len, &e);
+        if (d == 0) {
+            r.trunc_read = true;
+            on_event(&r, &e);
+        } else if (d < 0) {
+            on_badline(&r, rd.lineno, rd.buf, rd.len);
+        }
+    }
+    r.t0 = r.has_start ? r.t_start : r.t_first;
     ps_reader_free(&rd);
     close(fd);
     rc = 0;

@@ -55,6 +55,11 @@ struct report {
     struct ps_ns ns;            /* live mappings, to credit routed connects */
     long events;
     double t_first, t_last;     /* smallest and largest ts seen */
+    bool has_start;             /* a start event was read: times count from it */
+    double t_start;             /* ts of the first start event */
+    double t0;                  /* what relative times count from */
+    uint64_t trunc_line;        /* the last line had no newline (0: it did) */
+    bool trunc_read;            /* ... and it decoded all the same */
     char modes[REPORT_MODES][12];
     int nmodes;
     bool oom;

@@ -1,5 +1,6 @@
 /* report_json.c — the report for machines: one JSON object on one line.
- * Times are seconds relative to the first event ("t0" is its epoch time);
+ * Times are seconds relative to the run's start event (the first event when
+ * there is none; "t0" is that epoch time), each with its absolute twin (_ts);
  * absent values are null, so every object of a list has the same keys. */
 #include "cli/report.h"
 
@@ -59,17 +60,17 @@ static void socket_obj(FILE *f, const struct rsock *s, double t0)
     jint_or_null(f, s->rport);
     fputs(",\"rpath\":", f);
     jstr_or_null(f, s->rpath);
-    fprintf(f, ",\"listen\":%s,\"opened\":%.6f,\"listened\":", s->listening ? "true" : "false",
-            s->ts_open - t0);
+    fprintf(f, ",\"listen\":%s,\"opened\":%.6f,\"opened_ts\":%.6f,\"listened\":",
+            s->listening ? "true" : "false", s->ts_open - t0, s->ts_open);
     if (s->listening)
-        fprintf(f, "%.6f", s->ts_listen - t0);
+        fprintf(f, "%.6f,\"listened_ts\":%.6f", s->ts_listen - t0, s->ts_listen);
     else
-        fputs("null", f);
+        fputs("null,\"listened_ts\":null", f);
     fputs(",\"closed\":", f);
     if (s->closed)
-        fprintf(f, "%.6f", s->ts_close - t0);
+        fprintf(f, "%.6f,\"closed_ts\":%.6f", s->ts_close - t0, s->ts_close);
     else
-        fputs("null", f);
+        fputs("null,\"closed_ts\":null", f);
     fprintf(f, ",\"stale\":%s,\"connects\":%ld,\"line\":%llu}", s->stale ? "true" : "false",
             s->connects, (unsigned long long)s->line);
 }
@@ -93,6 +94,30 @@ static void failure_obj(FILE *f, const struct rfail *x, double t0)
     jstr_or_null(f, ps_errno_name(e->err));
     fputs(",\"note\":", f);
     jstr_or_null(f, e->note);
+    fputs(",\"holder\":", f);
+    if (e->hpid > 0 || e->huid >= 0) {
+        fputs("{\"pid\":", f);
+        jint_or_null(f, e->hpid > 0 ? e->hpid : -1);
+        fputs(",\"uid\":", f);
+        jint_or_null(f, e->huid);
+        fputs(",\"user\":", f);
+        jstr_or_null(f, e->huser);
+        fputs(",\"cmd\":", f);
+        jstr_or_null(f, e->hcmd);
+        if (e->hsince > 0)
+            fprintf(f, ",\"since\":%.6f,\"since_ts\":%.6f}", e->hsince - t0, e->hsince);
+        else
+            fputs(",\"since\":null,\"since_ts\":null}", f);
+    } else {
+        fputs("null", f);
+    }
+    fputs(",\"inj\":", f);
+    jstr_or_null(f, e->inj);
+    fputs(",\"inj_us\":", f);
+    if (e->inj[0] && e->inj_us >= 0)
+        fprintf(f, "%lld", e->inj_us);
+    else
+        fputs("null", f);
     fprintf(f, ",\"line\":%llu}", (unsigned long long)x->line);
 }
 
@@ -110,23 +135,29 @@ void report_json(const struct report *r, FILE *f)
     }
     fprintf(f, "],\"events\":%ld,\"t0\":", r->events);
     if (r->events)
-        fprintf(f, "%.6f,\"span\":%.6f", r->t_first, r->t_last - r->t_first);
+        fprintf(f, "%.6f,\"span\":%.6f", r->t0, r->t_last - r->t0);
     else
         fputs("null,\"span\":0", f);
     fputs(",\"listeners\":[", f);
     for (size_t i = 0; i < r->nsocks; i++) {
         if (i)
             fputc(',', f);
-        socket_obj(f, &r->socks[i], r->t_first);
+        socket_obj(f, &r->socks[i], r->t0);
     }
     fputs("],\"failures\":[", f);
     for (size_t i = 0; i < r->nfails; i++) {
         if (i)
             fputc(',', f);
-        failure_obj(f, &r->fails[i], r->t_first);
+        failure_obj(f, &r->fails[i], r->t0);
     }
     fputs("],\"skipped_lines\":[", f);
     for (size_t i = 0; i < r->nbad; i++)
         fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)r->bad[i]);
-    fputs("]}\n", f);
+    fputs("],\"truncated_line\":", f);
+    if (r->trunc_line)
+        fprintf(f, "%llu,\"truncated_read\":%s", (unsigned long long)r->trunc_line,
+                r->trunc_read ? "true" : "false");
+    else
+        fputs("null,\"truncated_read\":false", f);
+    fputs("}\n", f);
 }

@@ -91,7 +91,7 @@ static void table_free(struct table *t)
 
 static const char *rel(double ts, double t0, char *buf, size_t len)
 {
-    snprintf(buf, len, "+%.3fs", ts - t0);
+    snprintf(buf, len, "%+.3fs", ts - t0);
     return buf;
 }
 
@@ -106,10 +106,11 @@ static void header(const struct report *r, FILE *f)
     fprintf(f, ", %ld event%s", r->events, r->events == 1 ? "" : "s");
     if (r->events) {
         char when[64];
-        time_t t = (time_t)r->t_first;
+        time_t t = (time_t)r->t0;
         struct tm tm;
         if (localtime_r(&t, &tm) && strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm))
-            fprintf(f, " over %.3fs from %s", r->t_last - r->t_first, when);
+            fprintf(f, " over %.3fs from %s%s", r->t_last - r->t0, when,
+                    r->has_start ? " (the run's start)" : "");
     }
     fputc('\n', f);
 }
@@ -134,9 +135,9 @@ static void sockets(const struct report *r, FILE *f)
         else
             report_endpoint(&s->raddr, s->has_raddr, s->rport, real, sizeof real);
         snprintf(pid, sizeof pid, "%d", s->pid);
-        rel(s->ts_open, r->t_first, opened, sizeof opened);
+        rel(s->ts_open, r->t0, opened, sizeof opened);
         if (s->closed)
-            snprintf(closed, sizeof closed, "+%.3fs%s", s->ts_close - r->t_first,
+            snprintf(closed, sizeof closed, "%+.3fs%s", s->ts_close - r->t0,
                      s->stale ? " (stale)" : "");
         else
             snprintf(closed, sizeof closed, "open");
@@ -149,27 +150,72 @@ static void sockets(const struct report *r, FILE *f)
     table_free(&t);
 }
 
+/* Who held the port of a failed bind, from the event's holder fields. */
+static void holder(const struct ps_event *e, double t0, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    if (e->hpid > 0)
+        n += (size_t)snprintf(buf, len, "pid %d (%s)", e->hpid, e->hcmd[0] ? e->hcmd : "?");
+    if (n < len && (e->huser[0] || e->huid >= 0)) {
+        if (e->huser[0])
+            n += (size_t)snprintf(buf + n, len - n, "%suser %s", n ? " " : "", e->huser);
+        else
+            n += (size_t)snprintf(buf + n, len - n, "%suid %ld", n ? " " : "", e->huid);
+    }
+    if (n < len && n && e->hsince > 0)
+        snprintf(buf + n, len - n, " since %+.3fs", e->hsince - t0);
+}
+
+/* The note, with an injected fault named. */
+static void note(const struct ps_event *e, char *buf, size_t len)
+{
+    if (!e->inj[0]) {
+        snprintf(buf, len, "%s", e->note);
+        return;
+    }
+    size_t n = (size_t)snprintf(buf, len, "injected %s", e->inj);
+    if (n < len && e->inj_us >= 0)
+        n += (size_t)snprintf(buf + n, len - n, " (%lld us)", e->inj_us);
+    if (n < len && e->note[0] && strcmp(e->note, "injected"))
+        snprintf(buf + n, len - n, "; %s", e->note);
+}
+
 static void failures(const struct report *r, FILE *f)
 {
     struct table t;
-    char when[32], pid[16], addr[PS_ADDRSTRLEN + 16], err[24];
+    char when[32], pid[16], addr[PS_ADDRSTRLEN + 16], err[24], held[PS_HCMD_MAX + 96],
+        why[PS_NOTE_MAX + 64];
+    bool any_holder = false;
     if (!r->nfails) {
         fputs("\nno failed calls\n", f);
         return;
     }
-    table_init(&t, 7, 1u << 1);
-    table_row(&t, "TIME", "PID", "PROG", "CALL", "ADDRESS", "ERROR", "NOTE");
+    for (size_t i = 0; i < r->nfails; i++)
+        any_holder |= r->fails[i].e.hpid > 0 || r->fails[i].e.huid >= 0;
+    table_init(&t, any_holder ? 8 : 7, 1u << 1);
+    if (any_holder)
+        table_row(&t, "TIME", "PID", "PROG", "CALL", "ADDRESS", "ERROR", "HOLDER", "NOTE");
+    else
+        table_row(&t, "TIME", "PID", "PROG", "CALL", "ADDRESS", "ERROR", "NOTE");
     for (size_t i = 0; i < r->nfails; i++) {
         const struct ps_event *e = &r->fails[i].e;
         const char *name = ps_errno_name(e->err);
-        rel(e->ts, r->t_first, when, sizeof when);
+        rel(e->ts, r->t0, when, sizeof when);
         snprintf(pid, sizeof pid, "%d", e->pid);
         report_endpoint(&e->addr, e->has_addr, e->port, addr, sizeof addr);
         if (name)
             snprintf(err, sizeof err, "%s", name);
         else
             snprintf(err, sizeof err, "errno %d", e->err);
-        table_row(&t, when, pid, e->prog, ps_ev_name(e->ev), addr, err, e->note);
+        note(e, why, sizeof why);
+        if (any_holder) {
+            holder(e, r->t0, held, sizeof held);
+            table_row(&t, when, pid, e->prog, ps_ev_name(e->ev), addr, err, held[0] ? held : "-",
+                      why);
+        } else {
+            table_row(&t, when, pid, e->prog, ps_ev_name(e->ev), addr, err, why);
+        }
     }
     fprintf(f, "\n%zu failed call%s:\n", r->nfails, r->nfails == 1 ? "" : "s");
     table_print(&t, f);
@@ -189,4 +235,8 @@ void report_text(const struct report *r, FILE *f)
             fprintf(f, ", ... (%zu more)", r->nbad - BAD_LINES_SHOWN);
         fputc('\n', f);
     }
+    if (r->trunc_line)
+        fprintf(f, "%sline %llu, the last, is cut short (no newline): %s\n", r->nbad ? "" : "\n",
+                (unsigned long long)r->trunc_line,
+                r->trunc_read ? "read all the same" : "skipped");
 }

@@ -13,12 +13,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/leak.h"
 #include "core/config.h"
 #include "core/log.h"
 
 void usage_run(FILE *f)
 {
-    fputs("usage: portshim run [--mode remap|unix|observe] [--manifest FILE] [--ports SPEC] -- CMD [ARG...]\n"
+    fputs("usage: portshim run [--mode remap|unix|observe] [--manifest FILE] [--ports SPEC]\n"
+          "                    [--inject SPEC [--seed S]] [--reap] -- CMD [ARG...]\n"
           "\n"
           "Runs CMD in a new private port namespace (a 0700 directory under $TMPDIR\n"
           "holding the manifest) and exits with CMD's status. The namespace is removed\n"
@@ -29,7 +31,14 @@ void usage_run(FILE *f)
           "  --manifest FILE  join (or create) the namespace of FILE instead; nothing\n"
           "                   is removed afterwards\n"
           "  --ports SPEC     ports that are strictly virtual, e.g. 8000-8100,6379;\n"
-          "                   other ports with no listener in the namespace pass through\n",
+          "                   other ports with no listener in the namespace pass through\n"
+          "  --inject SPEC    seeded faults, e.g. accept-delay=30ms@0.3,connect-refused=2%\n"
+          "                   (docs/inject.md)\n"
+          "  --seed S         the seed of --inject's decisions (decimal); without it a\n"
+          "                   random one, printed for replay\n"
+          "  --reap           end the processes that still hold listeners of the\n"
+          "                   namespace when CMD exits (SIGTERM, SIGKILL after 2 s);\n"
+          "                   without it they are only reported\n",
           f);
 }
 
@@ -37,8 +46,51 @@ struct run_opts {
     enum ps_mode mode;
     const char *manifest;       /* --manifest, or NULL for a new namespace */
     const char *ports;          /* --ports, or NULL */
+    const char *inject;         /* --inject, or NULL */
+    const char *seed;           /* --seed, or NULL */
+    bool reap;                  /* --reap: end leaked listeners' processes */
     char **cmd;
 };
+
+/* --inject and --seed: validated here, exported by export_inject. */
+static int check_inject(const struct run_opts *o)
+{
+    struct ps_inject in;
+    uint64_t seed;
+    char why[256];
+    if (o->inject && ps_inject_parse(o->inject, &in, why, sizeof why)) {
+        cli_log(PS_LOG_ERROR, "%s", why);
+        return -1;
+    }
+    if (o->seed && ps_seed_parse(o->seed, &seed, why, sizeof why)) {
+        cli_log(PS_LOG_ERROR, "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
+/* PORTSHIM_INJECT and PORTSHIM_SEED; with --inject but no --seed, a random
+ * seed, printed so the run can be replayed. */
+static int export_inject(const struct run_opts *o)
+{
+    char seed[24];
+    if (!o->inject)
+        return unsetenv("PORTSHIM_INJECT") || (o->seed ? setenv("PORTSHIM_SEED", o->seed, 1)
+                                                       : unsetenv("PORTSHIM_SEED"));
+    if (o->seed) {
+        snprintf(seed, sizeof seed, "%s", o->seed);
+    } else {
+        uint64_t s = 0;
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || read(fd, &s, sizeof s) != (ssize_t)sizeof s)
+            s = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ (uint64_t)(cli_now() * 1e6);
+        if (fd >= 0)
+            close(fd);
+        snprintf(seed, sizeof seed, "%llu", (unsigned long long)s);
+        cli_log(PS_LOG_ERROR, "seed %s (replay: --seed %s)", seed, seed);
+    }
+    return setenv("PORTSHIM_INJECT", o->inject, 1) || setenv("PORTSHIM_SEED", seed, 1);
+}
 
 static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
@@ -57,9 +109,16 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
         }
         if ((r = cli_opt(argc, argv, &i, "--mode", &mode)) ||
             (r = cli_opt(argc, argv, &i, "--manifest", &o->manifest)) ||
-            (r = cli_opt(argc, argv, &i, "--ports", &o->ports))) {
+            (r = cli_opt(argc, argv, &i, "--ports", &o->ports)) ||
+            (r = cli_opt(argc, argv, &i, "--inject", &o->inject)) ||
+            (r = cli_opt(argc, argv, &i, "--seed", &o->seed))) {
             if (r < 0)
                 return usage_hint("run");
+            continue;
+        }
+        if (!strcmp(a, "--reap")) {
+            o->reap = true;
+            i++;
             continue;
         }
         if (a[0] == '-' && a[1]) {
@@ -97,6 +156,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
         cli_log(PS_LOG_ERROR, "--manifest is empty");
         return EXIT_USAGE;
     }
+    if (check_inject(o))
+        return EXIT_USAGE;
     return -1;   /* go on */
 }
 
@@ -266,7 +327,7 @@ static int export_env(const struct nspace *ns, const struct run_opts *o, const c
         setenv("PORTSHIM_DIR", ns->dir, 1) ||
         setenv("PORTSHIM_LIBRARY", lib, 1) ||
         (o->ports ? setenv("PORTSHIM_PORTS", o->ports, 1) : unsetenv("PORTSHIM_PORTS")) ||
-        set_preload(lib)) {
+        export_inject(o) || set_preload(lib)) {
         cli_log(PS_LOG_ERROR, "cannot set the environment: %s", strerror(errno));
         return -1;
     }
@@ -402,6 +463,9 @@ int cmd_run(int argc, char **argv)
         return exec_err == ENOENT ? 127 : 126;
     }
     int status = wait_status(pid, &sig);
+    /* A leak is reported (and reaped with --reap), never a failure: the
+     * status stays CMD's. */
+    leak_check(ns.manifest, o.reap);
     if (status == 0) {
         remove_namespace(&ns);
         return 0;

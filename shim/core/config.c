@@ -136,6 +136,8 @@ static int load(struct ps_config *c, ps_getenv_fn get, char *err, size_t errlen)
     c->log = PS_LOG_WARN;
     c->manifest[0] = c->dir[0] = 0;
     c->ports.n = 0;
+    memset(&c->inject, 0, sizeof c->inject);
+    c->seed = 0;
 
     if ((v = get("PORTSHIM_MODE")) && *v && ps_mode_parse(v, &c->mode)) {
         snprintf(err, errlen, "PORTSHIM_MODE='%.64s': expected remap, unix or observe", v);
@@ -165,6 +167,15 @@ static int load(struct ps_config *c, ps_getenv_fn get, char *err, size_t errlen)
             return -1;
         }
     }
+    /* Without PORTSHIM_SEED the seed is 0: portshim run always sets it. */
+    if ((v = get("PORTSHIM_SEED")) && *v && ps_seed_parse(v, &c->seed, why, sizeof why)) {
+        snprintf(err, errlen, "PORTSHIM_SEED='%.64s': expected a decimal number "
+                 "0-18446744073709551615", v);
+        return -1;
+    }
+    if ((v = get("PORTSHIM_INJECT")) && *v &&
+        ps_inject_parse_as("PORTSHIM_INJECT", v, &c->inject, err, errlen))
+        return -1;
     return 0;
 }
 

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/inject.h"
+
 enum ps_mode { PS_MODE_REMAP, PS_MODE_UNIX, PS_MODE_OBSERVE };
 
 #define PS_PORTSPEC_MAX 64
@@ -26,6 +28,8 @@ struct ps_config {
     char dir[PS_PATH_MAX];                   /* PORTSHIM_DIR, may be empty */
     struct ps_portspec ports;                /* PORTSHIM_PORTS: strictly virtual ports */
     enum ps_loglevel log;                    /* PORTSHIM_LOG */
+    struct ps_inject inject;                 /* PORTSHIM_INJECT (docs/inject.md) */
+    uint64_t seed;                           /* PORTSHIM_SEED, 0 when unset */
 };
 
 typedef const char *(*ps_getenv_fn)(const char *name);

@@ -73,6 +73,8 @@ void ps_event_init(struct ps_event *e, enum ps_ev ev)
     e->port = -1;
     e->rport = -1;
     e->uid = -1;
+    e->huid = -1;
+    e->inj_us = -1;
 }
 
 /* ---- encoding ---------------------------------------------------------- */
@@ -197,6 +199,18 @@ size_t ps_event_encode(const struct ps_event *e, char *buf, size_t len)
     if (e->ev == PS_EV_CONNECT) put_bool(&o, "routed", e->routed);
     if (e->holder > 0) put_int(&o, "holder", e->holder);
     if (e->note[0]) put_str(&o, "note", e->note);
+    if (e->hpid > 0) {
+        put_int(&o, "hpid", e->hpid);
+        if (e->hcmd[0]) put_str(&o, "hcmd", e->hcmd);
+    }
+    if (e->huid >= 0) put_int(&o, "huid", e->huid);
+    if (e->huser[0]) put_str(&o, "huser", e->huser);
+    if (e->hsince > 0) {
+        put_key(&o, "hsince");
+        put_ts(&o, e->hsince);
+    }
+    if (e->inj[0]) put_str(&o, "inj", e->inj);
+    if (e->inj_us >= 0) put_int(&o, "inj_us", e->inj_us);
     put(&o, "}\n", 2);
     return o.full ? 0 : len - o.left;
 }
@@ -413,7 +427,14 @@ enum key {
     K_ERRNO,
     K_EV,
     K_FAM,
+    K_HCMD,
     K_HOLDER,
+    K_HPID,
+    K_HSINCE,
+    K_HUID,
+    K_HUSER,
+    K_INJ,
+    K_INJ_US,
     K_MODE,
     K_NOTE,
     K_OK,
@@ -443,7 +464,14 @@ static enum key key_id(const char *key)
         {"errno", K_ERRNO},
         {"ev", K_EV},
         {"fam", K_FAM},
+        {"hcmd", K_HCMD},
         {"holder", K_HOLDER},
+        {"hpid", K_HPID},
+        {"hsince", K_HSINCE},
+        {"huid", K_HUID},
+        {"huser", K_HUSER},
+        {"inj", K_INJ},
+        {"inj_us", K_INJ_US},
         {"mode", K_MODE},
         {"note", K_NOTE},
         {"ok", K_OK},
@@ -467,16 +495,17 @@ static enum key key_id(const char *key)
     case 'a': lo = 0; hi = 1; break;
     case 'e': lo = 1; hi = 3; break;
     case 'f': lo = 3; hi = 4; break;
-    case 'h': lo = 4; hi = 5; break;
-    case 'm': lo = 5; hi = 6; break;
-    case 'n': lo = 6; hi = 7; break;
-    case 'o': lo = 7; hi = 8; break;
-    case 'p': lo = 8; hi = 11; break;
-    case 'r': lo = 11; hi = 17; break;
-    case 's': lo = 17; hi = 18; break;
-    case 't': lo = 18; hi = 19; break;
-    case 'u': lo = 19; hi = 20; break;
-    case 'v': lo = 20; hi = 22; break;
+    case 'h': lo = 4; hi = 10; break;
+    case 'i': lo = 10; hi = 12; break;
+    case 'm': lo = 12; hi = 13; break;
+    case 'n': lo = 13; hi = 14; break;
+    case 'o': lo = 14; hi = 15; break;
+    case 'p': lo = 15; hi = 18; break;
+    case 'r': lo = 18; hi = 24; break;
+    case 's': lo = 24; hi = 25; break;
+    case 't': lo = 25; hi = 26; break;
+    case 'u': lo = 26; hi = 27; break;
+    case 'v': lo = 27; hi = 29; break;
     default: return K_OTHER;
     }
     for (size_t i = lo; i < hi; i++)
@@ -550,6 +579,25 @@ static int field(struct ps_event *e, const char *key, const struct jval *v, int 
     } else if (k == K_NOTE) {
         if (v->t != J_STR) return -1;
         if (scopy(e->note, sizeof e->note, v->str, false)) return -1;
+    } else if (k == K_HPID) {
+        if (want_int(v, 1, 0x7fffffff, &i)) return -1;
+        e->hpid = (int)i;
+    } else if (k == K_HUID) {
+        if (want_int(v, 0, 0xffffffffLL, &i)) return -1;
+        e->huid = (long)i;
+    } else if (k == K_HCMD || k == K_HUSER) {
+        if (v->t != J_STR) return -1;
+        if (k == K_HCMD ? scopy(e->hcmd, sizeof e->hcmd, v->str, false)
+                        : scopy(e->huser, sizeof e->huser, v->str, false)) return -1;
+    } else if (k == K_HSINCE) {
+        if (v->t != J_NUM || !(v->num >= 0)) return -1;
+        e->hsince = v->num;
+    } else if (k == K_INJ) {
+        if (v->t != J_STR) return -1;
+        if (scopy(e->inj, sizeof e->inj, v->str, true)) return -1;
+    } else if (k == K_INJ_US) {
+        if (want_int(v, 0, 3600000000LL, &i)) return -1;
+        e->inj_us = (long long)i;
     }
     /* other keys: added by newer writers, ignored */
     return 0;

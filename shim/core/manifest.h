@@ -32,6 +32,8 @@ enum ps_ev {
 #define PS_PROG_MAX 64
 #define PS_NOTE_MAX 160
 #define PS_UPATH_MAX 108
+#define PS_HCMD_MAX 128
+#define PS_HUSER_MAX 33
 
 struct ps_event {
     int v;                    /* format version */
@@ -56,6 +58,16 @@ struct ps_event {
     int holder;               /* inherit/release: the holding pid */
     char mode[12];            /* bind/start: remap, unix, observe */
     char note[PS_NOTE_MAX];   /* free text: why a call failed, who held a port */
+    /* A bind failed with EADDRINUSE: who holds the port (hpid 0: unknown). */
+    int hpid;
+    long huid;                /* -1 when absent */
+    char hcmd[PS_HCMD_MAX];
+    char huser[PS_HUSER_MAX];
+    double hsince;            /* the holder's start (or bind), epoch seconds; 0 absent */
+    /* A fault injected into this call (docs/inject.md): its kind, and for a
+     * delay its length. */
+    char inj[20];             /* "connect-delay", ...; "" none */
+    long long inj_us;         /* -1 when absent */
 };
 
 void ps_event_init(struct ps_event *e, enum ps_ev ev);
@@ -65,7 +77,8 @@ const char *ps_errno_name(int err);    /* "EADDRINUSE", or NULL if unknown */
 
 /* Encodes one line, '\n' included. Returns its length, or 0 if it does not
  * fit in len - 1 bytes. Every event fits in PS_LINE_MAX: the longest fields
- * (prog, sid, mode, rpath, note), each fully \u-escaped, need about 2,700. */
+ * (prog, sid, mode, rpath, note, hcmd, huser, inj), each fully \u-escaped,
+ * need about 3,500. */
 #define PS_LINE_MAX 4096
 size_t ps_event_encode(const struct ps_event *e, char *buf, size_t len);
 

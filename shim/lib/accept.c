@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "core/sockaddr.h"
+#include "lib/faults.h"
 #include "lib/names.h"
 #include "lib/real.h"
 #include "lib/state.h"
@@ -27,6 +28,7 @@ static void record_observed(const struct sockaddr_storage *ss, socklen_t l, int 
     }
     e.ok = rc >= 0;
     e.err = rc < 0 ? err : 0;
+    ps_inj_take(&e);
     ps_lock();
     if (rc >= 0)
         ps_next_sid(e.sid);
@@ -44,6 +46,9 @@ static int shim_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags,
     int nfd = four ? real_accept4(fd, (struct sockaddr *)&ss, &l, flags)
                    : real_accept(fd, (struct sockaddr *)&ss, &l);
     int err = errno;
+    bool inj = ps_cfg()->inject.any && nfd >= 0;
+    if (inj)
+        ps_inj_accept(fd);
     if (ps_cfg()->mode == PS_MODE_OBSERVE) {
         /* Failures only of listeners it saw bound; successes of inet ones. */
         if (ps_fd_kind(fd) != PS_FD_NONE || nfd >= 0)
@@ -68,6 +73,8 @@ static int shim_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags,
     }
     if (nfd >= 0 && want)
         ps_copy_name(&ss, l, addr, len);
+    if (inj)
+        ps_inj_accept_done(fd, nfd);
     errno = err;
     return nfd;
 }

@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "core/sockaddr.h"
+#include "lib/faults.h"
 #include "lib/real.h"
 #include "lib/state.h"
 
@@ -74,6 +75,8 @@ static int bind_recorded(int fd, const struct sockaddr *addr, socklen_t len, str
     int err = errno;
     e->ok = rc == 0;
     e->err = rc ? err : 0;
+    if (rc && err == EADDRINUSE)
+        ps_name_holder(e, NULL);
     uint16_t r;
     if (rc == 0 && real_port(fd, &r) == 0) {
         e->has_raddr = true;
@@ -183,8 +186,7 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
     if (c) {
         snprintf(e->note, sizeof e->note, "virtual port %u is held by pid %d (%s), sid %s",
                  req.port, c->pid, c->prog, c->sid);
-        ps_log(PS_LOG_INFO, "bind %s:%u in pid %d (%s): EADDRINUSE: %s",
-               ps_addr_format(&e->addr, a), req.port, e->pid, e->prog, e->note);
+        ps_name_holder(e, c);
         return refused(e, EADDRINUSE);
     }
     /* Sharing (SO_REUSEADDR/SO_REUSEPORT) happens on one real port, so the
@@ -202,6 +204,8 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
         rc = -1;
         err = EINVAL;
     }
+    if (rc < 0 && err == EADDRINUSE)
+        ps_name_holder(e, NULL);   /* the kernel's own refusal: a real port */
     if (rc < 0)
         return refused(e, err);
     claimed(fd, e, r);
@@ -225,6 +229,8 @@ static int shim_bind(int fd, const struct sockaddr *addr, socklen_t len)
     struct ps_event e;
     ps_event_new(&e, PS_EV_BIND);
     describe_bind(&e, fd, &a, port, domain == AF_INET ? 4 : 6);
+    if (cfg->inject.any && ps_inj_bind(&e))
+        return -1;
 
     if (cfg->mode == PS_MODE_OBSERVE) {
         strcpy(e.mode, "observe");

@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "core/sockaddr.h"
+#include "lib/faults.h"
 #include "lib/real.h"
 #include "lib/state.h"
 
@@ -48,6 +49,7 @@ static void record(int fd, const struct ps_addr *a, uint16_t port, uint16_t rpor
     e.err = rc ? err : 0;
     if (note)
         strncpy(e.note, note, sizeof e.note - 1);
+    ps_inj_take(&e);
     bool started = rc == 0 || err == EINPROGRESS;
     bool observed = started && ps_cfg()->mode == PS_MODE_OBSERVE;
     ps_lock();
@@ -124,8 +126,17 @@ __attribute__((visibility("default"))) int connect(int fd, const struct sockaddr
 {
     if (!ps_enter())
         return real_connect(fd, addr, len);
-    int rc = shim_connect(fd, addr, len);
+    bool inj = ps_cfg()->inject.any;
+    int rc;
+    if (inj && ps_inj_connect(fd, addr, len)) {
+        rc = -1;   /* an injected refusal: recorded below */
+        errno = ECONNREFUSED;
+    } else {
+        rc = shim_connect(fd, addr, len);
+    }
     int err = errno;
+    if (inj)
+        ps_inj_connect_done(addr, len, rc, err);
     ps_leave();
     errno = err;
     return rc;

@@ -25,8 +25,15 @@ static void record_observed(int fd, int rc, int err)
     e.port = e.rport = port;
     e.ok = rc == 0;
     e.err = rc ? err : 0;
+    /* A listener the kernel bound itself (listen without bind) gets an id
+     * too, so its close is recorded like any other. */
+    bool track = rc == 0;
     ps_lock();
+    if (track)
+        ps_next_sid(e.sid);
     ps_emit(&e);
+    if (track)
+        ps_track(fd, &e);
     ps_unlock();
 }
 

@@ -69,7 +69,8 @@ static int open_manifest(void)
 
 /* The PORTSHIM_* variables, found in one pass over the environment. */
 static const char *const env_names[] = {"PORTSHIM_MANIFEST", "PORTSHIM_MODE", "PORTSHIM_PORTS",
-                                        "PORTSHIM_DIR", "PORTSHIM_LOG"};
+                                        "PORTSHIM_DIR", "PORTSHIM_LOG", "PORTSHIM_INJECT",
+                                        "PORTSHIM_SEED"};
 #define N_ENV (sizeof env_names / sizeof env_names[0])
 static const char *env_values[N_ENV];
 

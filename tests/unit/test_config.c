@@ -230,3 +230,46 @@ Test(config, error_is_one_line_whatever_the_value_holds)
     cr_assert_eq(load(env2), -1);
     assert_error_names("PORTSHIM_LOG='warn?'");
 }
+
+Test(config, inject_and_seed_default_off_and_zero)
+{
+    const struct kv env[] = {MANIFEST, {0}};
+    cr_assert_eq(load(env), 0, "%s", err);
+    cr_assert(!cfg.inject.any);
+    cr_assert_eq(cfg.inject.bind_eaddrinuse, 0);
+    cr_assert_eq(cfg.inject.accept_delay.p, 0);
+    cr_assert_eq(cfg.seed, 0);
+}
+
+Test(config, inject_spec_and_seed_are_read)
+{
+    const struct kv env[] = {MANIFEST, {"PORTSHIM_INJECT", "accept-delay=30ms@0.3,connect-refused=2%"},
+                             {"PORTSHIM_SEED", "18446744073709551615"}, {0}};
+    cr_assert_eq(load(env), 0, "%s", err);
+    cr_assert(cfg.inject.any);
+    cr_assert_eq(cfg.inject.accept_delay.hi_us, 30000);
+    cr_assert_float_eq(cfg.inject.connect_refused, 0.02, 1e-12);
+    cr_assert_eq(cfg.seed, UINT64_MAX);
+}
+
+Test(config, inject_without_seed_uses_seed_zero)
+{
+    const struct kv env[] = {MANIFEST, {"PORTSHIM_INJECT", "bind-eaddrinuse=1"}, {0}};
+    cr_assert_eq(load(env), 0, "%s", err);
+    cr_assert(cfg.inject.any);
+    cr_assert_eq(cfg.seed, 0);
+}
+
+Test(config, bad_inject_fails_naming_variable_and_item)
+{
+    const struct kv env[] = {MANIFEST, {"PORTSHIM_INJECT", "connect-refused=2%,accept-delay=5xs"}, {0}};
+    cr_assert_eq(load(env), -1);
+    assert_error_names("PORTSHIM_INJECT 'accept-delay=5xs': bad duration '5xs'");
+}
+
+Test(config, bad_seed_fails_naming_variable_and_value)
+{
+    const struct kv env[] = {MANIFEST, {"PORTSHIM_SEED", "-3"}, {0}};
+    cr_assert_eq(load(env), -1);
+    assert_error_names("PORTSHIM_SEED='-3'");
+}

@@ -52,6 +52,13 @@ static void fill(struct ps_event *e, enum ps_ev ev, const char *addr, const char
     e->routed = true;
     e->holder = 4102;
     strcpy(e->note, "said \"hi\\there\"\nthen\ttab\x01\x1f\x7f end");
+    e->hpid = 4242;
+    strcpy(e->hcmd, "redis-server \"*:8000\"");
+    e->huid = 0;
+    strcpy(e->huser, "root");
+    e->hsince = 1795312000.5;
+    strcpy(e->inj, "bind-eaddrinuse");
+    e->inj_us = 30000;
 }
 
 static void assert_addr_eq(const struct ps_addr *got, const struct ps_addr *want,
@@ -93,6 +100,13 @@ static void assert_event_eq(const struct ps_event *got, const struct ps_event *w
     cr_assert_eq(got->routed, conn && want->routed, "%s: routed", k);
     cr_assert_eq(got->holder, want->holder, "%s: holder", k);
     cr_assert_str_eq(got->note, want->note, "%s: note", k);
+    cr_assert_eq(got->hpid, want->hpid, "%s: hpid", k);
+    cr_assert_str_eq(got->hcmd, want->hpid > 0 ? want->hcmd : "", "%s: hcmd", k);
+    cr_assert_eq(got->huid, want->huid, "%s: huid", k);
+    cr_assert_str_eq(got->huser, want->huser, "%s: huser", k);
+    cr_assert_float_eq(got->hsince, want->hsince, 1e-7, "%s: hsince", k);
+    cr_assert_str_eq(got->inj, want->inj, "%s: inj", k);
+    cr_assert_eq(got->inj_us, want->inj_us, "%s: inj_us", k);
 }
 
 static void round_trip(const struct ps_event *e)
@@ -316,6 +330,11 @@ Test(manifest, encode_matches_documented_failed_bind_line)
     e.reuseaddr = true;
     e.uid = 1000;
     strcpy(e.note, "virtual port 8000 is held by pid 4101 (server), sid 4101.1");
+    e.hpid = 4101;
+    strcpy(e.hcmd, "./server --port 8000");
+    e.huid = 1000;
+    strcpy(e.huser, "dev");
+    e.hsince = 1795312345.120001;
     size_t n = ps_event_encode(&e, line, sizeof line);
     cr_assert_gt(n, 0);
     line[n] = 0;
@@ -323,7 +342,9 @@ Test(manifest, encode_matches_documented_failed_bind_line)
         "{\"v\":1,\"ev\":\"bind\",\"ts\":1795312345.300000,\"pid\":4103,\"prog\":\"server\","
         "\"mode\":\"remap\",\"ok\":false,\"errno\":98,\"err\":\"EADDRINUSE\",\"fam\":4,"
         "\"addr\":\"127.0.0.1\",\"port\":8000,\"reuseaddr\":true,\"reuseport\":false,"
-        "\"uid\":1000,\"note\":\"virtual port 8000 is held by pid 4101 (server), sid 4101.1\"}\n");
+        "\"uid\":1000,\"note\":\"virtual port 8000 is held by pid 4101 (server), sid 4101.1\","
+        "\"hpid\":4101,\"hcmd\":\"./server --port 8000\",\"huid\":1000,\"huser\":\"dev\","
+        "\"hsince\":1795312345.120001}\n");
 }
 
 Test(manifest, decode_documented_lines)
@@ -724,10 +745,53 @@ Test(manifest, worst_case_event_fits_in_line_max)
     memset(e.mode, 0x01, sizeof e.mode - 1);
     memset(e.rpath, 0x01, sizeof e.rpath - 1);
     memset(e.note, 0x01, sizeof e.note - 1);
+    e.hpid = 2147483647;
+    e.huid = 4294967295L;
+    e.hsince = 4102444800.999999;
+    memset(e.hcmd, 0x01, sizeof e.hcmd - 1);
+    memset(e.huser, 0x01, sizeof e.huser - 1);
+    memset(e.inj, 0x01, sizeof e.inj - 1);
+    e.inj_us = 3600000000LL;
     char line[PS_LINE_MAX];
     size_t n = ps_event_encode(&e, line, sizeof line);
     cr_assert_gt(n, 0, "the worst-case event does not fit in PS_LINE_MAX (%d)", PS_LINE_MAX);
     struct ps_event back;
     cr_assert_eq(ps_event_decode(line, n - 1, &back), 0, "%.*s", (int)n, line);
     cr_assert_eq(strlen(back.note), sizeof e.note - 1);
+}
+
+Test(manifest, holder_and_injection_fields_are_optional_and_named)
+{
+    struct ps_event e;
+    char line[PS_LINE_MAX];
+    ps_event_init(&e, PS_EV_BIND);
+    e.ok = false;
+    e.err = EADDRINUSE;
+    size_t n = ps_event_encode(&e, line, sizeof line);
+    line[n] = 0;
+    cr_assert_null(strstr(line, "\"h"), "absent holder fields written: %s", line);
+    cr_assert_null(strstr(line, "\"inj"), "absent injection fields written: %s", line);
+    e.hpid = 4242;
+    strcpy(e.hcmd, "redis-server *:8000");
+    e.huid = 0;
+    strcpy(e.huser, "root");
+    e.hsince = 1795312000.25;
+    strcpy(e.inj, "accept-delay");
+    e.inj_us = 0;
+    n = ps_event_encode(&e, line, sizeof line);
+    line[n] = 0;
+    cr_assert(strstr(line, ",\"hpid\":4242,\"hcmd\":\"redis-server *:8000\",\"huid\":0,"
+                           "\"huser\":\"root\",\"hsince\":1795312000.250000,"
+                           "\"inj\":\"accept-delay\",\"inj_us\":0}"), "%s", line);
+    struct ps_event back;
+    const char doc[] = "{\"v\":1,\"ev\":\"bind\",\"ok\":false,\"errno\":98,\"hpid\":7,"
+                       "\"hcmd\":\"nc -l 8000\",\"huid\":1001,\"hsince\":1795312000}";
+    cr_assert_eq(ps_event_decode(doc, sizeof doc - 1, &back), 0);
+    cr_assert_eq(back.hpid, 7);
+    cr_assert_str_eq(back.hcmd, "nc -l 8000");
+    cr_assert_eq(back.huid, 1001);
+    cr_assert_float_eq(back.hsince, 1795312000.0, 1e-9);
+    cr_assert_eq(back.inj_us, -1);
+    assert_malformed("{\"v\":1,\"ev\":\"bind\",\"hpid\":\"x\"}");
+    assert_malformed("{\"v\":1,\"ev\":\"bind\",\"inj_us\":-5}");
 }

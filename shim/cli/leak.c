@@ -1,0 +1,256 @@
+/* leak.c — after CMD exits: which listeners of the namespace are still open,
+ * which processes hold them, and (--reap) ending those processes.
+ *
+ * A listener is leaked when the manifest still maps it (no close, release or
+ * exit retired it), it was bound after this run's start event, and a holder
+ * is alive. A holder is only believed (reported, and signalled) when its
+ * /proc/PID/environ names this manifest in PORTSHIM_MANIFEST: a pid that
+ * exited and was reused by an unrelated process is never touched. */
+#include "cli/leak.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/log.h"
+#include "core/ns.h"
+#include "core/probe.h"
+
+struct scan {
+    struct ps_ns ns;
+    int self;
+    bool started;              /* our start event was read */
+    char (*sids)[PS_SID_MAX];  /* sockets bound after it */
+    size_t nsids, cap;
+};
+
+static void on_event(void *ctx, const struct ps_event *e)
+{
+    struct scan *s = ctx;
+    if (e->ev == PS_EV_START && e->pid == s->self)
+        s->started = true;
+    else if (s->started && e->ev == PS_EV_BIND && e->ok && e->sid[0]) {
+        if (s->nsids == s->cap) {
+            size_t ncap = s->cap ? s->cap * 2 : 16;
+            void *n = realloc(s->sids, ncap * sizeof *s->sids);
+            if (n) {
+                s->sids = n;
+                s->cap = ncap;
+            }
+        }
+        if (s->nsids < s->cap)
+            memcpy(s->sids[s->nsids++], e->sid, PS_SID_MAX);
+    }
+    ps_ns_apply(&s->ns, e);
+}
+
+static bool ours(const struct scan *s, const char *sid)
+{
+    for (size_t i = 0; i < s->nsids; i++)
+        if (!strcmp(s->sids[i], sid))
+            return true;
+    return false;
+}
+
+/* Reads a small /proc file whole; returns its length, or -1. */
+static ssize_t slurp(int pid, const char *what, char *buf, size_t len)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", pid, what);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t n = 0;
+    ssize_t r;
+    while (n < len && ((r = read(fd, buf + n, len - n)) > 0 || (r < 0 && errno == EINTR)))
+        if (r > 0)
+            n += (size_t)r;
+    close(fd);
+    return (ssize_t)n;
+}
+
+/* Alive and not a zombie (a zombie holds no socket and ignores signals). */
+static bool running(int pid)
+{
+    char st[512];
+    ssize_t n = slurp(pid, "stat", st, sizeof st - 1);
+    if (n <= 0)
+        return false;
+    st[n] = 0;
+    const char *p = strrchr(st, ')');
+    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* Is pid a process of the namespace whose manifest is path? */
+static bool in_namespace(int pid, const char *path)
+{
+    static char env[1 << 20];   /* ARG_MAX-sized environments fit */
+    ssize_t n = slurp(pid, "environ", env, sizeof env);
+    if (n <= 0)
+        return false;
+    size_t want = strlen("PORTSHIM_MANIFEST=") + strlen(path) + 1;
+    for (size_t i = 0; i < (size_t)n;) {
+        const char *v = env + i;
+        size_t len = strnlen(v, (size_t)n - i);
+        if (len + 1 == want && !strncmp(v, "PORTSHIM_MANIFEST=", 18) && !strcmp(v + 18, path))
+            return true;
+        i += len + 1;
+    }
+    return false;
+}
+
+static void cmdline(int pid, char *out, size_t len)
+{
+    ssize_t n = slurp(pid, "cmdline", out, len - 1);
+    if (n <= 0) {
+        snprintf(out, len, "?");
+        return;
+    }
+    while (n > 0 && out[n - 1] == 0)
+        n--;
+    for (ssize_t i = 0; i < n; i++)
+        if (out[i] == 0)
+            out[i] = ' ';
+    out[n] = 0;
+}
+
+static void endpoint(const struct ps_addr *a, int port, char *buf, size_t len)
+{
+    char t[PS_ADDRSTRLEN];
+    ps_addr_format(a, t);
+    snprintf(buf, len, a->fam == 6 ? "[%s]:%d" : "%s:%d", t, port);
+}
+
+static void add_pid(int **v, size_t *n, int pid)
+{
+    for (size_t i = 0; i < *n; i++)
+        if ((*v)[i] == pid)
+            return;
+    int *nv = realloc(*v, (*n + 1) * sizeof **v);
+    if (nv) {
+        *v = nv;
+        (*v)[(*n)++] = pid;
+    }
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&t, &t) && errno == EINTR)
+        ;
+}
+
+/* TERM, up to 2 s for them to go, then KILL; says what was done. */
+static void reap(const int *pids, size_t n)
+{
+    size_t termed = 0, killed = 0;
+    for (size_t i = 0; i < n; i++)
+        if (kill(pids[i], SIGTERM) == 0)
+            termed++;
+    double end = cli_mono() + 2.0;
+    for (;;) {
+        size_t left = 0;
+        for (size_t i = 0; i < n; i++)
+            left += running(pids[i]);
+        if (!left || cli_mono() >= end)
+            break;
+        sleep_ms(20);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (running(pids[i])) {
+            if (kill(pids[i], SIGKILL) == 0) {
+                killed++;
+                cli_log(PS_LOG_WARN, "reap: pid %d ignored SIGTERM for 2 s; sent SIGKILL",
+                        pids[i]);
+            }
+        }
+    for (int tries = 0; tries < 100; tries++) {   /* KILL is quick; wait up to 1 s more */
+        size_t left = 0;
+        for (size_t i = 0; i < n; i++)
+            left += running(pids[i]);
+        if (!left)
+            break;
+        sleep_ms(10);
+    }
+    size_t still = 0;
+    for (size_t i = 0; i < n; i++)
+        still += running(pids[i]);
+    cli_log(PS_LOG_WARN, "reaped %zu process%s holding leaked listeners (%zu SIGTERM, %zu SIGKILL)%s",
+            n - still, n - still == 1 ? "" : "es", termed, killed,
+            still ? "; some are still running" : "");
+}
+
+int leak_check(const char *manifest, bool do_reap)
+{
+    struct scan s;
+    struct ps_reader rd;
+    memset(&s, 0, sizeof s);
+    s.self = (int)getpid();
+    int fd = open(manifest, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        cli_log(PS_LOG_WARN, "leak check: cannot read manifest %s: %s", manifest, strerror(errno));
+        return 0;
+    }
+    ps_ns_init(&s.ns);
+    ps_reader_init(&rd, fd);
+    /* connects and accepts make no mapping: pass over them undecoded */
+    rd.skip = PS_EV_BIT(PS_EV_CONNECT) | PS_EV_BIT(PS_EV_ACCEPT);
+    /* Malformed lines were already reported by the library; do not repeat. */
+    enum ps_loglevel lvl = ps_log_level();
+    ps_log_set_level(PS_LOG_ERROR);
+    ps_reader_poll(&rd, on_event, NULL, &s);
+    ps_log_set_level(lvl);
+    ps_reader_free(&rd);
+    close(fd);
+
+    int *all = NULL;
+    size_t nall = 0;
+    int leaks = 0;
+    for (size_t i = 0; i < s.ns.n; i++) {
+        const struct ps_entry *e = &s.ns.v[i];
+        if (!e->listening || !ours(&s, e->sid))
+            continue;
+        /* remap and observe: the kernel must still have it listening */
+        if (!e->rpath[0] && ps_probe_tcp_listening(&e->raddr, e->rport) == 0)
+            continue;
+        char held[1024] = "";
+        size_t hl = 0;
+        int nheld = 0;
+        for (int h = 0; h < e->holders.n; h++) {
+            int pid = e->holders.v[h];
+            if (pid == s.self || !running(pid) || !in_namespace(pid, manifest))
+                continue;
+            char cmd[200];
+            cmdline(pid, cmd, sizeof cmd);
+            if (hl < sizeof held)
+                hl += (size_t)snprintf(held + hl, sizeof held - hl, "%spid %d (%s)",
+                                       nheld ? ", " : "", pid, cmd);
+            nheld++;
+            add_pid(&all, &nall, pid);
+        }
+        if (!nheld)
+            continue;
+        char virt[PS_ADDRSTRLEN + 16], real[PS_UPATH_MAX + 16];
+        endpoint(&e->baddr.addr, e->vport, virt, sizeof virt);
+        if (e->rpath[0])
+            snprintf(real, sizeof real, "%s", e->rpath);
+        else
+            endpoint(&e->raddr, e->rport, real, sizeof real);
+        cli_log(PS_LOG_WARN, "leaked listener %s (real %s) held by %s", virt, real, held);
+        leaks++;
+    }
+    if (leaks && do_reap)
+        reap(all, nall);
+    else if (leaks)
+        cli_log(PS_LOG_WARN, "%d listener%s still open after the command exited "
+                "('portshim run --reap' ends their processes)", leaks, leaks == 1 ? " is" : "s are");
+    free(all);
+    free(s.sids);
+    ps_ns_free(&s.ns);
+    return leaks;
+}

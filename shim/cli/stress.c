@@ -1,0 +1,597 @@
+/* stress.c — `portshim stress`: run CMD many times at once, each copy a full
+ * `portshim run` in its own namespace (so copies of a hard-coded-port suite
+ * never collide), and say how often it failed and how to replay each failure.
+ *
+ * Copy i gets seed base+i in PORTSHIM_SEED (and the --inject spec in
+ * PORTSHIM_INJECT); its stdout and stderr go to output.log in its namespace
+ * directory, which is removed when it passes and kept when it fails. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/inject.h"
+#include "core/log.h"
+
+#define TAIL_LINES 10
+#define KILL_GRACE 2.0
+
+void usage_stress(FILE *f)
+{
+    fputs("usage: portshim stress [-n RUNS] [-j PARALLEL] [--timeout S] [--inject SPEC] [--seed S]\n"
+          "                       [--mode remap|unix|observe] [--ports SPEC] -- CMD [ARG...]\n"
+          "\n"
+          "Runs CMD RUNS times, PARALLEL at once, each copy under its own 'portshim run\n"
+          "--reap' (own namespace, so copies of a suite with hard-coded ports do not\n"
+          "collide), then prints the failure rate with a 95% confidence interval and,\n"
+          "for each failed run, its seed, exit status, the end of its output, its kept\n"
+          "manifest and the command that replays it. Exits 0 if every run passed, 1 if\n"
+          "any failed, 2 on a usage error.\n"
+          "\n"
+          "  -n RUNS          how many runs (default 20)\n"
+          "  -j PARALLEL      how many at once (default: the number of online CPUs)\n"
+          "  --timeout S      seconds per run (default 60); a run still going is killed\n"
+          "                   with its process group (TERM, KILL 2 s later) and fails\n"
+          "  --inject SPEC    fault injection for every run (PORTSHIM_INJECT)\n"
+          "  --seed S         base seed (default: random, printed); run i gets S+i in\n"
+          "                   PORTSHIM_SEED, and PORTSHIM_STRESS_RUN=i\n"
+          "  --mode, --ports  as for 'portshim run'\n",
+          f);
+}
+
+struct opts {
+    long runs, jobs;
+    double timeout;
+    const char *inject;         /* canonical spec, or NULL */
+    char inject_buf[512];
+    uint64_t seed;
+    bool seed_given;
+    const char *mode, *ports;
+    char **cmd;
+};
+
+struct copy {
+    long idx;
+    uint64_t seed;
+    pid_t pid;                  /* also its process group */
+    char *dir;                  /* its namespace directory (malloc'd) */
+    double t_start, t_term;     /* t_term: when TERM was sent (timeout), or 0 */
+    bool running, timed_out, killed, done;
+    int status;                 /* waitpid status */
+    long finish;                /* order of completion */
+};
+
+static int parse_long(const char *name, const char *v, long lo, long *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < lo || n > 1000000) {
+        cli_log(PS_LOG_ERROR, "%s '%.64s': expected a whole number from %ld to 1000000", name, v,
+                lo);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+    const char *n = NULL, *j = NULL, *t = NULL, *inj = NULL, *seed = NULL;
+    int i = 1, r;
+    memset(o, 0, sizeof *o);
+    while (i < argc) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            i++;
+            break;
+        }
+        if (cli_is_help(a)) {
+            usage_stress(stdout);
+            return 0;
+        }
+        if ((r = cli_opt(argc, argv, &i, "-n", &n)) || (r = cli_opt(argc, argv, &i, "-j", &j)) ||
+            (r = cli_opt(argc, argv, &i, "--runs", &n)) ||
+            (r = cli_opt(argc, argv, &i, "--jobs", &j)) ||
+            (r = cli_opt(argc, argv, &i, "--timeout", &t)) ||
+            (r = cli_opt(argc, argv, &i, "--inject", &inj)) ||
+            (r = cli_opt(argc, argv, &i, "--seed", &seed)) ||
+            (r = cli_opt(argc, argv, &i, "--mode", &o->mode)) ||
+            (r = cli_opt(argc, argv, &i, "--ports", &o->ports))) {
+            if (r < 0)
+                return usage_hint("stress");
+            continue;
+        }
+        if (a[0] == '-' && a[1]) {
+            cli_log(PS_LOG_ERROR, "stress: unknown option '%s'", a);
+            return usage_hint("stress");
+        }
+        break;
+    }
+    if (i >= argc) {
+        cli_log(PS_LOG_ERROR, "stress: no command given (portshim stress [OPTIONS] -- CMD [ARG...])");
+        return usage_hint("stress");
+    }
+    o->cmd = argv + i;
+
+    o->runs = 20;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    o->jobs = cpus > 0 ? cpus : 1;
+    o->timeout = 60;
+    if ((n && parse_long("-n", n, 1, &o->runs)) || (j && parse_long("-j", j, 1, &o->jobs)))
+        return EXIT_USAGE;
+    if (t) {
+        char *end;
+        errno = 0;
+        o->timeout = strtod(t, &end);
+        if (errno || end == t || *end || !(o->timeout > 0) || o->timeout > 86400 * 7) {
+            cli_log(PS_LOG_ERROR, "--timeout '%.64s': expected seconds > 0, e.g. 30 or 2.5", t);
+            return EXIT_USAGE;
+        }
+    }
+    char err[256];
+    if (inj) {
+        struct ps_inject in;
+        if (ps_inject_parse(inj, &in, err, sizeof err)) {
+            cli_log(PS_LOG_ERROR, "%s", err);
+            return EXIT_USAGE;
+        }
+        ps_inject_format(&in, o->inject_buf, sizeof o->inject_buf);
+        if (o->inject_buf[0])
+            o->inject = o->inject_buf;
+    }
+    if (seed) {
+        if (ps_seed_parse(seed, &o->seed, err, sizeof err)) {
+            cli_log(PS_LOG_ERROR, "%s", err);
+            return EXIT_USAGE;
+        }
+        o->seed_given = true;
+    } else if (getrandom(&o->seed, sizeof o->seed, 0) != (ssize_t)sizeof o->seed) {
+        o->seed = (uint64_t)time(NULL) * 6364136223846793005ULL ^ (uint64_t)getpid();
+    }
+    enum ps_mode m;
+    if (o->mode && ps_mode_parse(o->mode, &m)) {
+        cli_log(PS_LOG_ERROR, "--mode='%.64s': expected remap, unix or observe", o->mode);
+        return EXIT_USAGE;
+    }
+    if (o->ports) {
+        struct ps_portspec spec;
+        char why[160];
+        if (ps_portspec_parse(o->ports, &spec, why, sizeof why)) {
+            cli_log(PS_LOG_ERROR, "--ports='%.64s': %s", o->ports, why);
+            return EXIT_USAGE;
+        }
+    }
+    if (o->jobs > o->runs)
+        o->jobs = o->runs;
+    return -1;
+}
+
+/* ---- one copy --------------------------------------------------------------- */
+
+/* Unix mode names sockets DIR/NAME, which must fit sun_path (108 bytes):
+ * from a long TMPDIR, namespaces go to /tmp instead (as run's do). */
+#define UNIX_DIR_MAX 64
+
+static int make_dir(const struct opts *o, struct copy *c)
+{
+    const char *tmp = getenv("TMPDIR");
+    char templ[PATH_MAX];
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    if (o->mode && !strcmp(o->mode, "unix") && strlen(tmp) + 16 > UNIX_DIR_MAX)
+        tmp = "/tmp";
+    if ((size_t)snprintf(templ, sizeof templ, "%s/portshim.XXXXXX", tmp) >= sizeof templ - 32) {
+        cli_log(PS_LOG_ERROR, "TMPDIR='%.64s...' is too long", tmp);
+        return -1;
+    }
+    if (!mkdtemp(templ)) {
+        cli_log(PS_LOG_ERROR, "cannot create a namespace directory in '%s' (TMPDIR): %s", tmp,
+                strerror(errno));
+        return -1;
+    }
+    char real[PATH_MAX];
+    c->dir = strdup(realpath(templ, real) ? real : templ);
+    if (!c->dir) {
+        cli_log(PS_LOG_ERROR, "stress: out of memory");
+        rmdir(templ);
+        return -1;
+    }
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    if (remove(path))
+        cli_log(PS_LOG_WARN, "cannot remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+static const char *self_exe(void)
+{
+    static char self[PATH_MAX];
+    if (!self[0]) {
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        self[n > 0 ? n : 0] = 0;
+    }
+    return self;
+}
+
+/* Forks `portshim-helper run --manifest DIR/manifest.jsonl --reap --seed S
+ * [--inject SPEC] ... -- CMD`
+ * as the leader of a new process group, output to DIR/output.log. */
+static int start_copy(const struct opts *o, struct copy *c, const sigset_t *oldmask)
+{
+    char manifest[PATH_MAX + 32], log[PATH_MAX + 32], seed[24], idx[24];
+    if (make_dir(o, c))
+        return -1;
+    snprintf(manifest, sizeof manifest, "%s/manifest.jsonl", c->dir);
+    snprintf(log, sizeof log, "%s/output.log", c->dir);
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)c->seed);
+    snprintf(idx, sizeof idx, "%ld", c->idx);
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        cli_log(PS_LOG_ERROR, "cannot create %s: %s", log, strerror(errno));
+        return -1;
+    }
+    size_t ncmd = 0;
+    while (o->cmd[ncmd])
+        ncmd++;
+    const char **argv = calloc(ncmd + 16, sizeof *argv);
+    if (!argv) {
+        close(fd);
+        return -1;
+    }
+    size_t k = 0;
+    argv[k++] = self_exe();
+    argv[k++] = "run";
+    argv[k++] = "--manifest";
+    argv[k++] = manifest;
+    argv[k++] = "--reap";
+    /* run exports PORTSHIM_SEED and PORTSHIM_INJECT from these (and clears
+     * them when absent) */
+    argv[k++] = "--seed";
+    argv[k++] = seed;
+    if (o->inject) {
+        argv[k++] = "--inject";
+        argv[k++] = o->inject;
+    }
+    if (o->mode) {
+        argv[k++] = "--mode";
+        argv[k++] = o->mode;
+    }
+    if (o->ports) {
+        argv[k++] = "--ports";
+        argv[k++] = o->ports;
+    }
+    argv[k++] = "--";
+    for (size_t i = 0; i < ncmd; i++)
+        argv[k++] = o->cmd[i];
+
+    c->t_start = cli_mono();
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        int null = open("/dev/null", O_RDONLY);
+        if (null >= 0 && null != 0) {
+            dup2(null, 0);
+            close(null);
+        }
+        dup2(fd, 1);
+        dup2(fd, 2);
+        setenv("PORTSHIM_STRESS_RUN", idx, 1);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        sigprocmask(SIG_SETMASK, oldmask, NULL);
+        execv(argv[0], (char *const *)argv);
+        dprintf(2, "portshim: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(126);
+    }
+    int e = errno;
+    free(argv);
+    close(fd);
+    if (pid < 0) {
+        cli_log(PS_LOG_ERROR, "fork: %s", strerror(e));
+        return -1;
+    }
+    setpgid(pid, pid);   /* both sides, so killpg works whoever runs first */
+    c->pid = pid;
+    c->running = true;
+    return 0;
+}
+
+/* ---- output ----------------------------------------------------------------- */
+
+static void progress(long done, long total, long failed, double secs, bool tty, bool final)
+{
+    char line[128];
+    int n = snprintf(line, sizeof line, "stress: %ld/%ld runs, %ld failed, %.1f s", done, total,
+                     failed, secs);
+    if (tty)
+        fprintf(stderr, "\r%s\033[K%s", line, final ? "\n" : "");
+    else
+        fprintf(stderr, "%.*s\n", n, line);
+    fflush(stderr);
+}
+
+/* Wilson score interval for f failures in n runs, z = 1.96 (95%). */
+static void wilson(long f, long n, double *lo, double *hi)
+{
+    const double z = 1.959963984540054;
+    double p = (double)f / (double)n, z2 = z * z, nn = (double)n;
+    double den = 1 + z2 / nn;
+    double mid = (p + z2 / (2 * nn)) / den;
+    double half = z * sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn)) / den;
+    *lo = mid - half < 0 ? 0 : mid - half;
+    *hi = mid + half > 1 ? 1 : mid + half;
+}
+
+/* Prints the last TAIL_LINES lines of the copy's output.log, "  | "-prefixed. */
+static void tail(const char *dir)
+{
+    char path[PATH_MAX + 32];
+    static char buf[65536];
+    snprintf(path, sizeof path, "%s/output.log", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct stat st;
+    off_t off = 0;
+    if (fstat(fd, &st) == 0 && st.st_size > (off_t)sizeof buf)
+        off = st.st_size - (off_t)sizeof buf;
+    ssize_t n = pread(fd, buf, sizeof buf, off);
+    close(fd);
+    if (n <= 0)
+        return;
+    size_t len = (size_t)n;
+    if (buf[len - 1] == '\n')
+        len--;
+    size_t start = len;
+    int lines = 0;
+    while (start > 0 && lines < TAIL_LINES) {
+        start--;
+        if (buf[start] == '\n' && ++lines == TAIL_LINES) {
+            start++;
+            break;
+        }
+    }
+    if (off > 0 && start == 0) {   /* the first line in the buffer is partial */
+        char *nl = memchr(buf, '\n', len);
+        start = nl ? (size_t)(nl - buf) + 1 : len;
+    }
+    for (size_t i = start; i <= len && start < len;) {
+        char *nl = memchr(buf + i, '\n', len - i);
+        size_t e = nl ? (size_t)(nl - buf) : len;
+        fputs("  | ", stdout);
+        for (size_t k = i; k < e && k - i < 400; k++) {
+            unsigned char ch = (unsigned char)buf[k];
+            putchar(ch == '\t' || (ch >= 0x20 && ch != 0x7f) ? ch : '?');
+        }
+        putchar('\n');
+        if (!nl)
+            break;
+        i = e + 1;
+    }
+}
+
+/* Shell-quotes s when it needs it. */
+static void shq(const char *s)
+{
+    bool plain = *s;
+    for (const char *p = s; *p && plain; p++)
+        plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-",
+                       *p) != NULL;
+    if (plain) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('\'');
+    for (const char *p = s; *p; p++) {
+        if (*p == '\'')
+            fputs("'\\''", stdout);
+        else if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            putchar('?');
+        else
+            putchar(*p);
+    }
+    putchar('\'');
+}
+
+static void report_failure(const struct opts *o, const struct copy *c)
+{
+    char x[32];
+    if (c->timed_out)
+        snprintf(x, sizeof x, "timeout");
+    else if (WIFSIGNALED(c->status))
+        snprintf(x, sizeof x, "signal %d", WTERMSIG(c->status));
+    else
+        snprintf(x, sizeof x, "%d", WEXITSTATUS(c->status));
+    printf("FAIL run %ld seed %llu exit %s manifest %s/manifest.jsonl\n", c->idx,
+           (unsigned long long)c->seed, x, c->dir);
+    tail(c->dir);
+    printf("replay: portshim stress --seed %llu -n 1", (unsigned long long)c->seed);
+    if (o->inject) {
+        fputs(" --inject ", stdout);
+        putchar('\'');
+        fputs(o->inject, stdout);   /* canonical: no quotes in it */
+        putchar('\'');
+    }
+    if (o->mode)
+        printf(" --mode %s", o->mode);
+    if (o->ports) {
+        fputs(" --ports ", stdout);
+        shq(o->ports);
+    }
+    fputs(" --", stdout);
+    for (char **a = o->cmd; *a; a++) {
+        putchar(' ');
+        shq(*a);
+    }
+    putchar('\n');
+}
+
+static int by_finish(const void *a, const void *b)
+{
+    const struct copy *x = *(const struct copy *const *)a, *y = *(const struct copy *const *)b;
+    return (x->finish > y->finish) - (x->finish < y->finish);
+}
+
+static bool failed(const struct copy *c)
+{
+    return c->timed_out || !WIFEXITED(c->status) || WEXITSTATUS(c->status) != 0;
+}
+
+/* ---- the loop ----------------------------------------------------------------- */
+
+int cmd_stress(int argc, char **argv)
+{
+    struct opts o;
+    int r = parse_opts(argc, argv, &o);
+    if (r >= 0)
+        return r;
+    if (!self_exe()[0]) {
+        cli_log(PS_LOG_ERROR, "stress: cannot find this program (/proc/self/exe)");
+        return EXIT_USAGE;
+    }
+    struct copy *c = calloc((size_t)o.runs, sizeof *c);
+    if (!c) {
+        cli_log(PS_LOG_ERROR, "stress: out of memory");
+        return EXIT_USAGE;
+    }
+    /* Not in the shape of the summary line, which tests and scripts grep. */
+    printf("stress: base seed %llu%s, %ld run%s, %ld at a time, timeout %g s\n",
+           (unsigned long long)o.seed, o.seed_given ? "" : " (random)", o.runs,
+           o.runs == 1 ? "" : "s", o.jobs, o.timeout);
+    fflush(stdout);
+
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, &old);
+
+    bool tty = isatty(2);
+    double t0 = cli_mono(), last_shown = -1;
+    long next = 0, active = 0, done = 0, nfailed = 0, finish = 0;
+    bool stop = false, setup_failed = false;
+    int stop_sig = 0;
+    while (done < next || (!stop && next < o.runs)) {
+        while (!stop && active < o.jobs && next < o.runs) {
+            struct copy *k = &c[next];
+            k->idx = next;
+            k->seed = o.seed + (uint64_t)next;
+            if (start_copy(&o, k, &old)) {
+                stop = setup_failed = true;
+                break;
+            }
+            next++;
+            active++;
+        }
+        /* Wait for a child, a signal, a deadline or the next progress tick. */
+        double now = cli_mono(), wait = tty ? 0.1 : 1.0;
+        for (long i = 0; i < next; i++) {
+            if (!c[i].running)
+                continue;
+            double dl = c[i].t_term ? c[i].t_term + KILL_GRACE : c[i].t_start + o.timeout;
+            if (dl - now < wait)
+                wait = dl - now;
+        }
+        if (wait < 0.001)
+            wait = 0.001;
+        struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+            stop = true;
+            stop_sig = sig;
+            for (long i = 0; i < next; i++)
+                if (c[i].running && !c[i].t_term) {
+                    killpg(c[i].pid, SIGTERM);
+                    c[i].t_term = cli_mono();
+                }
+        }
+        int st;
+        pid_t p;
+        while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+            for (long i = 0; i < next; i++)
+                if (c[i].running && c[i].pid == p) {
+                    c[i].running = false;
+                    c[i].done = true;
+                    c[i].status = st;
+                    c[i].finish = finish++;
+                    if (c[i].t_term)   /* whatever the copy left in its group goes too */
+                        killpg(c[i].pid, SIGKILL);
+                    active--;
+                    done++;
+                    if (failed(&c[i]))
+                        nfailed++;
+                    else
+                        nftw(c[i].dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+                    break;
+                }
+        now = cli_mono();
+        for (long i = 0; i < next; i++) {
+            if (!c[i].running)
+                continue;
+            if (!c[i].t_term && now >= c[i].t_start + o.timeout) {
+                c[i].timed_out = true;
+                c[i].t_term = now;
+                killpg(c[i].pid, SIGTERM);
+            } else if (c[i].t_term && !c[i].killed && now >= c[i].t_term + KILL_GRACE) {
+                c[i].killed = true;
+                killpg(c[i].pid, SIGKILL);
+            }
+        }
+        if (tty ? now - last_shown >= 0.1 : now - last_shown >= 1.0) {
+            if (last_shown >= 0 || tty)
+                progress(done, o.runs, nfailed, now - t0, tty, false);
+            last_shown = now;
+        }
+    }
+    double secs = cli_mono() - t0;
+    progress(done, o.runs, nfailed, secs, tty, true);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+
+    if (stop_sig)
+        cli_log(PS_LOG_ERROR, "stress: stopped by signal %d after %ld of %ld runs; runs cut "
+                "short count as failed", stop_sig, done, o.runs);
+    if (done) {
+        double lo, hi;
+        wilson(nfailed, done, &lo, &hi);
+        printf("stress: %ld runs, %ld failed (%.1f%%, 95%% CI %.1f%%-%.1f%%), %.1f s\n", done,
+               nfailed, 100.0 * (double)nfailed / (double)done, 100 * lo, 100 * hi, secs);
+    }
+    struct copy **f = calloc((size_t)(nfailed ? nfailed : 1), sizeof *f);
+    long nf = 0;
+    for (long i = 0; f && i < next; i++)
+        if (c[i].done && failed(&c[i]))
+            f[nf++] = &c[i];
+    if (f)
+        qsort(f, (size_t)nf, sizeof *f, by_finish);
+    for (long i = 0; i < nf; i++)
+        report_failure(&o, f[i]);
+    fflush(stdout);
+    free(f);
+    for (long i = 0; i < next; i++)
+        free(c[i].dir);
+    free(c);
+    if (stop_sig)
+        return 128 + stop_sig;
+    if (setup_failed && !nfailed)
+        return EXIT_USAGE;
+    return nfailed ? 1 : 0;
+}

@@ -1,0 +1,313 @@
+/* holder.c — name the process that holds a TCP port. */
+#include "core/holder.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TCP_LISTEN 0x0A
+#define TCP_TIME_WAIT 0x06
+
+/* Reads up to len - 1 bytes of a small file; returns the count or -1. */
+static ssize_t slurp(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t n = 0;
+    while (n + 1 < len) {
+        ssize_t r = read(fd, buf + n, len - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = 0;
+    return (ssize_t)n;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+/* Each 32-bit word printed as %08X of its host-order value. */
+static int hexaddr(const char *p, size_t nwords, uint8_t *out)
+{
+    for (size_t w = 0; w < nwords; w++) {
+        uint32_t v = 0;
+        for (int i = 0; i < 8; i++) {
+            int h = hexval(p[w * 8 + (size_t)i]);
+            if (h < 0)
+                return -1;
+            v = v << 4 | (uint32_t)h;
+        }
+        memcpy(out + w * 4, &v, 4);
+    }
+    return 0;
+}
+
+struct cand { unsigned long inode; long uid; unsigned state; int score; };
+
+/* One line of net/tcp{,6}: "  0: 0100007F:1F40 00000000:0000 0A 00000000:00000000
+ * 00:00000000 00000000  1000        0 12345 1 ...". */
+static int parse_line(const char *line, bool v6, struct ps_addr *a, unsigned *port,
+                      unsigned *state, long *uid, unsigned long *inode)
+{
+    char local[40], st[8];
+    if (sscanf(line, " %*[0-9]: %39s %*s %7s %*s %*s %*s %ld %*d %lu", local, st, uid,
+               inode) != 4)
+        return -1;
+    size_t alen = v6 ? 32 : 8;
+    uint8_t raw[16];
+    if (strlen(local) != alen + 5 || local[alen] != ':' || hexaddr(local, v6 ? 4 : 1, raw))
+        return -1;
+    *port = (unsigned)strtoul(local + alen + 1, NULL, 16);
+    *state = (unsigned)strtoul(st, NULL, 16);
+    memset(a, 0, sizeof *a);
+    if (v6) {
+        a->fam = 6;
+        memcpy(a->b, raw, 16);
+    } else {
+        a->fam = 4;
+        a->b[10] = a->b[11] = 0xff;
+        memcpy(a->b + 12, raw, 4);
+    }
+    return 0;
+}
+
+static void scan(const char *procroot, bool v6, const struct ps_addr *want, uint16_t port,
+                 struct cand *best)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/net/%s", procroot, v6 ? "tcp6" : "tcp");
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    char line[512];
+    if (!fgets(line, sizeof line, f)) {   /* the header */
+        fclose(f);
+        return;
+    }
+    while (fgets(line, sizeof line, f)) {
+        struct ps_addr got;
+        unsigned lport, state;
+        long uid;
+        unsigned long inode;
+        if (parse_line(line, v6, &got, &lport, &state, &uid, &inode) || lport != port)
+            continue;
+        bool overlap = ps_addr_equal(&got, want) || ps_addr_is_wildcard(&got) ||
+                       ps_addr_is_wildcard(want);
+        /* A process's socket before a kernel-only one (time-wait, inode 0). */
+        int score = (overlap ? 4 : 0) + (state == TCP_LISTEN ? 2 : 0) + (inode ? 1 : 0);
+        if (score > best->score) {
+            best->score = score;
+            best->inode = inode;
+            best->uid = uid;
+            best->state = state;
+        }
+    }
+    fclose(f);
+}
+
+/* The pid with a descriptor "socket:[inode]"; 0 if none; *denied counts fd
+ * directories that could not be read. */
+static int find_pid(const char *procroot, unsigned long inode, int *denied)
+{
+    char want[48], path[512], link[64];
+    snprintf(want, sizeof want, "socket:[%lu]", inode);
+    size_t wn = strlen(want);
+    DIR *pd = opendir(procroot);
+    if (!pd)
+        return 0;
+    int found = 0;
+    struct dirent *de;
+    while (!found && (de = readdir(pd))) {
+        char *end;
+        long pid = strtol(de->d_name, &end, 10);
+        if (*end || pid <= 0 || de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "%s/%ld/fd", procroot, pid);
+        DIR *fd = opendir(path);
+        if (!fd) {
+            if (errno == EACCES || errno == EPERM)
+                (*denied)++;
+            continue;
+        }
+        struct dirent *fe;
+        while ((fe = readdir(fd))) {
+            if (fe->d_name[0] == '.')
+                continue;
+            ssize_t n = readlinkat(dirfd(fd), fe->d_name, link, sizeof link - 1);
+            if (n == (ssize_t)wn && !memcmp(link, want, wn)) {
+                found = (int)pid;
+                break;
+            }
+        }
+        closedir(fd);
+    }
+    closedir(pd);
+    return found;
+}
+
+int ps_holder_username(const char *passwd, long uid, char *buf, size_t len)
+{
+    FILE *f = fopen(passwd, "re");
+    if (!f)
+        return -1;
+    char line[512];
+    int rc = -1;
+    while (rc && fgets(line, sizeof line, f)) {
+        /* name:passwd:uid:... */
+        char *c1 = strchr(line, ':');
+        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        char *end;
+        long u = strtol(c2 + 1, &end, 10);
+        if (end == c2 + 1 || *end != ':' || u != uid)
+            continue;
+        size_t n = (size_t)(c1 - line);
+        if (n == 0 || n >= len)
+            continue;
+        memcpy(buf, line, n);
+        buf[n] = 0;
+        rc = 0;
+    }
+    fclose(f);
+    return rc;
+}
+
+/* Process start in epoch seconds: stat field 22 (ticks since boot) + btime. */
+static double start_time(const char *procroot, int pid)
+{
+    char path[512], buf[1024];
+    snprintf(path, sizeof path, "%s/%d/stat", procroot, pid);
+    if (slurp(path, buf, sizeof buf) <= 0)
+        return 0;
+    char *p = strrchr(buf, ')');   /* comm may hold spaces and parentheses */
+    if (!p)
+        return 0;
+    p++;
+    /* After ')' comes field 3; field 22 is the 20th from there. */
+    for (int field = 3; field < 22; field++) {
+        while (*p == ' ') p++;
+        while (*p && *p != ' ') p++;
+    }
+    char *end;
+    unsigned long long ticks = strtoull(p, &end, 10);
+    if (end == p)
+        return 0;
+    snprintf(path, sizeof path, "%s/stat", procroot);
+    static char sbuf[16384];
+    char *s = slurp(path, sbuf, sizeof sbuf) > 0 ? strstr(sbuf, "\nbtime ") : NULL;
+    if (!s)
+        return 0;
+    unsigned long long btime = strtoull(s + 7, NULL, 10);
+    long hz = sysconf(_SC_CLK_TCK);
+    if (hz <= 0)
+        hz = 100;
+    return (double)btime + (double)ticks / (double)hz;
+}
+
+int ps_holder_describe(const char *procroot, int pid, struct ps_holder *out)
+{
+    char path[512], buf[PS_HOLDER_CMD_MAX];
+    snprintf(path, sizeof path, "%s/%d/cmdline", procroot, pid);
+    ssize_t n = slurp(path, buf, sizeof buf);
+    if (n < 0)
+        return -1;
+    while (n > 0 && buf[n - 1] == 0)
+        n--;
+    for (ssize_t i = 0; i < n; i++)
+        if (buf[i] == 0) buf[i] = ' ';
+        else if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] >= 0x7f) buf[i] = '?';
+    buf[n] = 0;
+    memcpy(out->cmd, buf, (size_t)n + 1);
+    if (!n) {
+        /* No command line (a zombie, a kernel thread): its name from stat. */
+        char st[256];
+        snprintf(path, sizeof path, "%s/%d/stat", procroot, pid);
+        char *l = slurp(path, st, sizeof st) > 0 ? strchr(st, '(') : NULL;
+        char *r = l ? strrchr(l, ')') : NULL;
+        if (r)
+            snprintf(out->cmd, sizeof out->cmd, "[%.*s]", (int)(r - l - 1), l + 1);
+    }
+    if (out->uid < 0) {
+        char st[4096];
+        snprintf(path, sizeof path, "%s/%d/status", procroot, pid);
+        char *u = slurp(path, st, sizeof st) > 0 ? strstr(st, "\nUid:") : NULL;
+        if (u)
+            out->uid = strtol(u + 5, NULL, 10);
+    }
+    out->user[0] = 0;
+    if (out->uid >= 0)
+        ps_holder_username("/etc/passwd", out->uid, out->user, sizeof out->user);
+    out->since = start_time(procroot, pid);
+    out->pid = pid;
+    return 0;
+}
+
+int ps_holder_find(const char *procroot, const struct ps_addr *addr, uint16_t port,
+                   struct ps_holder *out)
+{
+    memset(out, 0, sizeof *out);
+    out->uid = -1;
+    struct cand best = {0, -1, 0, 0};
+    scan(procroot, false, addr, port, &best);
+    scan(procroot, true, addr, port, &best);
+    if (!best.score)
+        return -1;
+    out->uid = best.uid;
+    out->state = best.state;
+    int denied = 0;
+    int pid = best.inode ? find_pid(procroot, best.inode, &denied) : 0;
+    if (pid && ps_holder_describe(procroot, pid, out) == 0)
+        return 0;
+    out->pid = 0;
+    out->other_user = best.inode && denied > 0;
+    if (out->uid >= 0)
+        ps_holder_username("/etc/passwd", out->uid, out->user, sizeof out->user);
+    return 0;
+}
+
+void ps_holder_format(const struct ps_holder *h, char *buf, size_t len)
+{
+    if (!h->pid) {
+        if (h->other_user)
+            snprintf(buf, len, "another user (uid %ld%s%s)", h->uid, h->user[0] ? ", " : "",
+                     h->user);
+        else if (h->state == TCP_TIME_WAIT)
+            snprintf(buf, len, "a socket in TIME_WAIT (no process)");
+        else
+            snprintf(buf, len, "a socket with no process found (uid %ld)", h->uid);
+        return;
+    }
+    char who[48] = "", when[48] = "";
+    if (h->user[0])
+        snprintf(who, sizeof who, ", user %s", h->user);
+    else if (h->uid >= 0)
+        snprintf(who, sizeof who, ", uid %ld", h->uid);
+    if (h->since > 0) {
+        time_t t = (time_t)h->since;
+        struct tm tm;
+        if (gmtime_r(&t, &tm)) {
+            /* The time of day is enough for anything started today. */
+            if (time(NULL) - t < 20 * 3600)
+                strftime(when, sizeof when, ", since %H:%M:%S UTC", &tm);
+            else
+                strftime(when, sizeof when, ", since %Y-%m-%d %H:%M:%S UTC", &tm);
+        }
+    }
+    snprintf(buf, len, "pid %d (%.100s)%s%s", h->pid, h->cmd, who, when);
+}

@@ -1,0 +1,267 @@
+/* faults.c — injected faults (docs/inject.md) and holder naming.
+ *
+ * A decision is ps_inject_draw(seed, key, kind, port, n): key is this
+ * program's command line, n counts this process's decisions of that kind at
+ * that port. The counters are a plain array (1 MiB of bss, only the pages
+ * of ports in use are ever touched), bumped atomically; a forked child
+ * keeps its parent's and so continues the same sequence. */
+#include "lib/faults.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/holder.h"
+#include "core/inject.h"
+#include "core/log.h"
+#include "core/probe.h"
+#include "core/sockaddr.h"
+#include "lib/real.h"
+#include "lib/state.h"
+
+static uint32_t g_count[PS_INJ_KINDS][65536];
+static uint64_t g_key;
+static int g_key_done;
+
+/* FNV-1a of /proc/self/cmdline, read in pieces (it may be long). */
+static uint64_t proc_key(void)
+{
+    if (__atomic_load_n(&g_key_done, __ATOMIC_ACQUIRE))
+        return g_key;
+    uint64_t h = ps_inject_key("", 0);
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char buf[1024];
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+            for (ssize_t i = 0; i < n; i++) {
+                h ^= (unsigned char)buf[i];
+                h *= 0x100000001b3ull;
+            }
+        real_close(fd);
+    }
+    g_key = h;
+    __atomic_store_n(&g_key_done, 1, __ATOMIC_RELEASE);
+    return h;
+}
+
+static uint64_t next_n(int kind, uint16_t port)
+{
+    return __atomic_fetch_add(&g_count[kind][port], 1, __ATOMIC_RELAXED);
+}
+
+static void sleep_us(uint64_t us)
+{
+    int saved = errno;
+    struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+    errno = saved;
+}
+
+/* This thread's decision, waiting for the call's record to take it. */
+static __thread struct { int kind; long long us; bool pending; } t_pend
+    __attribute__((tls_model("initial-exec")));
+/* The accept delay still to sleep once the accept is recorded. */
+static __thread uint64_t t_accept_sleep __attribute__((tls_model("initial-exec")));
+
+void ps_inj_take(struct ps_event *e)
+{
+    if (!t_pend.pending)
+        return;
+    t_pend.pending = false;
+    strcpy(e->inj, ps_inject_kind_name(t_pend.kind));
+    e->inj_us = t_pend.us;
+    if (!e->ok && t_pend.kind == PS_INJ_CONNECT_REFUSED && !e->note[0])
+        strcpy(e->note, "injected");
+}
+
+static void pend(int kind, long long us)
+{
+    t_pend.kind = kind;
+    t_pend.us = us;
+    t_pend.pending = true;
+}
+
+bool ps_inj_bind(struct ps_event *e)
+{
+    const struct ps_config *c = ps_cfg();
+    uint16_t port = (uint16_t)(e->port < 0 ? 0 : e->port);
+    if (!(c->inject.bind_eaddrinuse > 0) ||
+        !ps_inject_fail(&c->inject, c->seed, proc_key(), PS_INJ_BIND_EADDRINUSE, port,
+                        next_n(PS_INJ_BIND_EADDRINUSE, port)))
+        return false;
+    if (!e->mode[0])
+        strcpy(e->mode, c->mode == PS_MODE_OBSERVE ? "observe"
+                        : port && c->ports.n && !ps_portspec_contains(&c->ports, port)
+                            ? "pass" : ps_mode_name(c->mode));
+    e->ok = false;
+    e->err = EADDRINUSE;
+    strcpy(e->note, "injected");
+    strcpy(e->inj, ps_inject_kind_name(PS_INJ_BIND_EADDRINUSE));
+    ps_lock();
+    ps_emit(e);
+    ps_unlock();
+    char a[PS_ADDRSTRLEN];
+    ps_log(PS_LOG_INFO, "bind %s:%u in pid %d (%s): EADDRINUSE injected (seed %llu)",
+           ps_addr_format(&e->addr, a), port, e->pid, e->prog, (unsigned long long)c->seed);
+    errno = EADDRINUSE;
+    return true;
+}
+
+bool ps_inj_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    const struct ps_config *c = ps_cfg();
+    struct ps_addr a;
+    uint16_t port;
+    t_pend.pending = false;
+    if (!(c->inject.connect_delay.p > 0 || c->inject.connect_refused > 0) ||
+        ps_addr_from_sockaddr(addr, len, &a, &port) < 0 || port == 0 || !ps_is_tcp(fd))
+        return false;
+    uint64_t key = proc_key();
+    uint64_t us = 0;
+    if (c->inject.connect_delay.p > 0) {
+        us = ps_inject_delay_us(&c->inject, c->seed, key, PS_INJ_CONNECT_DELAY, port,
+                                next_n(PS_INJ_CONNECT_DELAY, port));
+        if (us) {
+            pend(PS_INJ_CONNECT_DELAY, (long long)us);
+            sleep_us(us);
+        }
+    }
+    if (!(c->inject.connect_refused > 0) ||
+        !ps_inject_fail(&c->inject, c->seed, key, PS_INJ_CONNECT_REFUSED, port,
+                        next_n(PS_INJ_CONNECT_REFUSED, port)))
+        return false;
+    pend(PS_INJ_CONNECT_REFUSED, us ? (long long)us : -1);
+    char ab[PS_ADDRSTRLEN];
+    ps_log(PS_LOG_INFO, "connect %s:%u in pid %d: ECONNREFUSED injected (seed %llu)",
+           ps_addr_format(&a, ab), port, ps_pid(), (unsigned long long)c->seed);
+    errno = ECONNREFUSED;
+    return true;
+}
+
+void ps_inj_connect_done(const struct sockaddr *addr, socklen_t len, int rc, int err)
+{
+    struct ps_addr a;
+    uint16_t port;
+    if (!t_pend.pending || ps_addr_from_sockaddr(addr, len, &a, &port) < 0) {
+        t_pend.pending = false;
+        return;
+    }
+    /* Nothing recorded this connect (a pass-through one): record it here. */
+    struct ps_event e;
+    ps_event_new(&e, PS_EV_CONNECT);
+    e.fam = a.fam;
+    e.has_addr = true;
+    e.addr = a;
+    e.port = port;
+    e.ok = rc == 0;
+    e.err = rc ? err : 0;
+    ps_inj_take(&e);
+    ps_lock();
+    ps_emit(&e);
+    ps_unlock();
+}
+
+/* The listener's virtual port: ours, or its real name (observe, pass). */
+static int listener_port(int lfd, uint16_t *port)
+{
+    if (ps_fd_kind(lfd) == PS_FD_BOUND) {
+        *port = ps_fd_get(lfd).vport;
+        return 0;
+    }
+    struct sockaddr_storage ss;
+    socklen_t l = sizeof ss;
+    struct ps_addr a;
+    if (real_getsockname(lfd, (struct sockaddr *)&ss, &l) < 0 ||
+        ps_addr_from_sockaddr((struct sockaddr *)&ss, l, &a, port) < 0)
+        return -1;
+    return 0;
+}
+
+void ps_inj_accept(int lfd)
+{
+    const struct ps_config *c = ps_cfg();
+    uint16_t port;
+    t_pend.pending = false;
+    if (!(c->inject.accept_delay.p > 0) || listener_port(lfd, &port) < 0)
+        return;
+    uint64_t us = ps_inject_delay_us(&c->inject, c->seed, proc_key(), PS_INJ_ACCEPT_DELAY,
+                                     port, next_n(PS_INJ_ACCEPT_DELAY, port));
+    t_accept_sleep = us;
+    if (us)
+        pend(PS_INJ_ACCEPT_DELAY, (long long)us);
+}
+
+void ps_inj_accept_done(int lfd, int nfd)
+{
+    uint64_t us = t_accept_sleep;
+    t_accept_sleep = 0;
+    if (nfd < 0 || !us) {
+        t_pend.pending = false;
+        return;
+    }
+    if (t_pend.pending) {
+        /* No accept record took it (outside observe mode): write one. */
+        struct ps_event e;
+        uint16_t port = 0;
+        ps_event_new(&e, PS_EV_ACCEPT);
+        if (listener_port(lfd, &port) == 0)
+            e.port = port;
+        ps_inj_take(&e);
+        ps_lock();
+        ps_emit(&e);
+        ps_unlock();
+    }
+    /* After the record, before the program sees the connection: requests
+     * are served out of their arrival order. */
+    sleep_us(us);
+}
+
+/* ---- who holds the port ------------------------------------------------ */
+
+static int first_live_holder(const struct ps_entry *ns)
+{
+    for (int i = 0; i < ns->holders.n; i++)
+        if (ps_probe_pid_alive(ns->holders.v[i]))
+            return ns->holders.v[i];
+    return ps_probe_pid_alive(ns->pid) ? ns->pid : 0;
+}
+
+void ps_name_holder(struct ps_event *e, const struct ps_entry *ns)
+{
+    struct ps_holder h;
+    int found;
+    if (ns) {
+        memset(&h, 0, sizeof h);
+        h.uid = ns->uid;
+        int pid = first_live_holder(ns);
+        found = pid && ps_holder_describe("/proc", pid, &h) == 0 ? 0 : -1;
+        if (found == 0 && ns->ts_bind > 0)
+            h.since = ns->ts_bind;   /* since it holds the port, not since it started */
+    } else {
+        found = ps_holder_find("/proc", &e->addr, (uint16_t)e->port, &h);
+    }
+    char a[PS_ADDRSTRLEN], who[256];
+    ps_addr_format(&e->addr, a);
+    if (found < 0) {
+        ps_log(PS_LOG_WARN, "bind %s:%d in pid %d (%s): EADDRINUSE, holder not found",
+               a, e->port, e->pid, e->prog);
+        return;
+    }
+    e->hpid = h.pid;
+    if (h.pid) {
+        memcpy(e->hcmd, h.cmd, sizeof e->hcmd < sizeof h.cmd ? sizeof e->hcmd : sizeof h.cmd);
+        e->hcmd[sizeof e->hcmd - 1] = 0;
+    }
+    e->huid = h.uid;
+    memcpy(e->huser, h.user, sizeof e->huser < sizeof h.user ? sizeof e->huser : sizeof h.user);
+    e->huser[sizeof e->huser - 1] = 0;
+    e->hsince = h.since;
+    ps_holder_format(&h, who, sizeof who);
+    ps_log(PS_LOG_WARN, "bind %s:%d in pid %d (%s): EADDRINUSE%s, held by %s", a, e->port,
+           e->pid, e->prog, ns ? " in this namespace" : "", who);
+}

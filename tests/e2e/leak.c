@@ -1,0 +1,132 @@
+/* leak.c — listeners left open when the command of `portshim run` exits:
+ * reported with their holders, ended with --reap, and only ever those of
+ * the run's own namespace. */
+#include <criterion/criterion.h>
+#include <signal.h>
+
+#include "e2e.h"
+
+TestSuite(leak, .init = e2e_setup, .fini = e2e_teardown, .timeout = 90);
+
+/* Running and not a zombie (the test process may be the reaper of orphans). */
+static bool running(int pid)
+{
+    char path[64], st[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(st, 1, sizeof st - 1, f);
+    fclose(f);
+    st[n] = 0;
+    const char *p = strrchr(st, ')');
+    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* `portshim run [opt] -- sh`: a server on 8000 started in the background
+ * (prefix: shell text before its command, e.g. a trap), its pid printed as
+ * "PID n", and the shell exits 0 once the server listens — leaving it. */
+static struct e2e_proc *leave_a_server(const char *opt, const char *prefix, int *pid)
+{
+    e2e_need_lib();
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    e2e_env_set(&env, "H", e2e_helper(""));
+    char script[1024];
+    snprintf(script, sizeof script,
+             "(%s exec \"$H/echo-server\" 127.0.0.1 8000 --name leaky --ready-file "
+             "\"$PORTSHIM_DIR/ready\" >/dev/null) &\n"
+             "echo \"PID $!\"\n"
+             "i=0; while [ ! -e \"$PORTSHIM_DIR/ready\" ] && [ $i -lt 500 ]; do sleep 0.02; "
+             "i=$((i+1)); done\n"
+             "exit 0\n",
+             prefix);
+    const char *sh = e2e_path("leave.sh");
+    e2e_write_file(sh, script, false);
+    struct e2e_proc *p = opt ? e2e_runl(&env, 30000, e2e_portshim(), "run", opt, "--",
+                                        "/bin/sh", sh)
+                             : e2e_runl(&env, 30000, e2e_portshim(), "run", "--", "/bin/sh", sh);
+    const char *v = e2e_expect(p, "PID ", 0);
+    cr_assert(v && atoi(v) > 0, "no server pid: %s", e2e_describe(p));
+    *pid = atoi(v);
+    return p;
+}
+
+Test(leak, leaked_listener_is_reported_with_its_pid_and_command_line)
+{
+    int pid;
+    struct e2e_proc *p = leave_a_server(NULL, "", &pid);
+    cr_assert_eq(e2e_status(p), 0, "a leak must not change the status: %s", e2e_describe(p));
+    const char *err = e2e_err(p);
+    const char *line = strstr(err, "portshim: leaked listener 127.0.0.1:8000 (real 127.0.0.1:");
+    cr_assert(line, "no leak reported: %s", e2e_describe(p));
+    char want[96];
+    snprintf(want, sizeof want, "held by pid %d (", pid);
+    const char *held = strstr(line, want);
+    const char *eol = strchr(line, '\n');
+    cr_assert(held && (!eol || held < eol), "the holder pid %d is not named: %s", pid,
+              e2e_describe(p));
+    cr_assert(strstr(held, "echo-server 127.0.0.1 8000 --name leaky"),
+              "the holder's command line is not shown: %s", e2e_describe(p));
+    int real = atoi(line + strlen("portshim: leaked listener 127.0.0.1:8000 (real 127.0.0.1:"));
+    cr_assert(real > 0 && real != 8000, "%s", e2e_describe(p));
+    cr_assert(running(pid), "without --reap the server must be left running");
+}
+
+Test(leak, reap_ends_the_processes_holding_leaked_listeners)
+{
+    int pid;
+    struct e2e_proc *p = leave_a_server("--reap", "", &pid);
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    cr_assert(strstr(e2e_err(p), "leaked listener 127.0.0.1:8000"), "%s", e2e_describe(p));
+    cr_assert(strstr(e2e_err(p), "reaped 1 process"), "nothing says what was done: %s",
+              e2e_describe(p));
+    cr_assert(!running(pid), "pid %d still runs after --reap: %s", pid, e2e_describe(p));
+}
+
+Test(leak, reap_kills_a_holder_that_ignores_sigterm)
+{
+    int pid;
+    struct e2e_proc *p = leave_a_server("--reap", "trap '' TERM;", &pid);
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    cr_assert(strstr(e2e_err(p), "SIGKILL"), "no SIGKILL after the ignored SIGTERM: %s",
+              e2e_describe(p));
+    cr_assert(!running(pid), "pid %d survived --reap: %s", pid, e2e_describe(p));
+}
+
+Test(leak, closed_listener_is_not_reported)
+{
+    e2e_need_lib();
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    e2e_env_set(&env, "H", e2e_helper(""));
+    struct e2e_proc *p = e2e_runl(
+        &env, 30000, e2e_portshim(), "run", "--reap", "--", "/bin/sh", "-c",
+        "\"$H/echo-server\" 127.0.0.1 8000 --count 1 --name once & "
+        "\"$H/client\" 127.0.0.1 8000 hi --retry-ms 10000; rc=$?; wait; exit $rc");
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    cr_assert(strstr(e2e_out(p), "REPLY once 8000 hi"), "%s", e2e_describe(p));
+    cr_assert(!strstr(e2e_err(p), "leaked"), "a closed listener was reported: %s",
+              e2e_describe(p));
+}
+
+/* A server of the namespace started before the run joined it is not the
+ * run's leak: it is neither reported nor signalled. */
+Test(leak, listener_bound_before_the_run_is_never_touched)
+{
+    e2e_need_lib();
+    struct e2e_ns ns;
+    struct e2e_env shim, plain;
+    e2e_ns_new(&ns, "ns");
+    e2e_env_shim(&shim, &ns, NULL, NULL);
+    e2e_env_plain(&plain);
+    struct e2e_proc *s = e2e_startl(&shim, "echo-server", "127.0.0.1", "8000", "--name", "before");
+    cr_assert(e2e_expect(s, "READY ", E2E_MS), "%s", e2e_describe(s));
+    struct e2e_proc *p = e2e_runl(&plain, 30000, e2e_portshim(), "run", "--manifest",
+                                  ns.manifest, "--reap", "--", "/bin/true");
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    cr_assert(!strstr(e2e_err(p), "leaked"), "the older listener was reported: %s",
+              e2e_describe(p));
+    cr_assert(running(s->pid), "the older listener's process was signalled: %s",
+              e2e_describe(s));
+}
