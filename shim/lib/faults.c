@@ -30,7 +30,7 @@ static int g_key_done;
 static uint64_t proc_key(void)
 {
     if (__atomic_load_n(&g_key_done, __ATOMIC_ACQUIRE))
-        return g_key;
+        return __atomic_load_n(&g_key, __ATOMIC_RELAXED);
     uint64_t h = ps_inject_key("", 0);
     int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -43,7 +43,8 @@ static uint64_t proc_key(void)
             }
         real_close(fd);
     }
-    g_key = h;
+    /* Two threads may both get here: they store the same value. */
+    __atomic_store_n(&g_key, h, __ATOMIC_RELAXED);
     __atomic_store_n(&g_key_done, 1, __ATOMIC_RELEASE);
     return h;
 }

@@ -48,9 +48,10 @@ static struct ps_event failed_bind(const char *manifest, int port)
     return found;
 }
 
-/* An unshimmed process holds a real port; a shimmed bind of that port (in
- * mode, with ports) fails, and the line and the record name the holder. */
-static void outside_holder_is_named(const char *mode, const char *ports)
+/* A process holds a real port (unshimmed, or shimmed in the same
+ * namespace); a shimmed bind of that port (in mode, with ports) fails in the
+ * kernel, and the line and the record name the holder. */
+static void real_port_holder_is_named(const char *mode, const char *ports, bool holder_shimmed)
 {
     e2e_need_lib();
     struct e2e_ns ns;
@@ -59,7 +60,7 @@ static void outside_holder_is_named(const char *mode, const char *ports)
     e2e_env_plain(&plain);
     e2e_env_shim(&env, &ns, mode, ports);
 
-    struct e2e_proc *h = e2e_startl(&plain, "sockctl");
+    struct e2e_proc *h = e2e_startl(holder_shimmed ? &env : &plain, "sockctl");
     int fd = e2e_cmd_fd(h, "tcp4");
     cr_assert_str_eq(e2e_cmd(h, "bind %d 127.0.0.1 0", fd), "OK");
     cr_assert_str_eq(e2e_cmd(h, "listen %d", fd), "OK");
@@ -99,12 +100,19 @@ static void outside_holder_is_named(const char *mode, const char *ports)
 Test(flake, holder_outside_the_namespace_named_for_a_passed_through_port)
 {
     /* Only 8000 is virtual: the real port passes through to the kernel. */
-    outside_holder_is_named(NULL, "8000");
+    real_port_holder_is_named(NULL, "8000", false);
 }
 
 Test(flake, holder_outside_named_in_observe_mode)
 {
-    outside_holder_is_named("observe", NULL);
+    real_port_holder_is_named("observe", NULL, false);
+}
+
+Test(flake, holder_inside_named_in_observe_mode)
+{
+    /* Observe mode binds real ports: the kernel refuses, /proc names the
+     * other process of the namespace. */
+    real_port_holder_is_named("observe", NULL, true);
 }
 
 Test(flake, holder_inside_the_namespace_named_with_its_bind_time)
