@@ -224,6 +224,8 @@ void ps_inj_accept_done(int lfd, int nfd)
 
 /* ---- who holds the port ------------------------------------------------ */
 
+#define PS_HOLDER_LOOKS_MAX 100
+
 static int first_live_holder(const struct ps_entry *ns)
 {
     for (int i = 0; i < ns->holders.n; i++)
@@ -244,6 +246,17 @@ void ps_name_holder(struct ps_event *e, const struct ps_entry *ns)
         if (found == 0 && ns->ts_bind > 0)
             h.since = ns->ts_bind;   /* since it holds the port, not since it started */
     } else {
+        /* Each look walks every process's descriptors (milliseconds on a
+         * busy machine): a program that hunts for a free port by failing
+         * binds must not pay that a thousand times. */
+        static unsigned looks;
+        unsigned n = __atomic_add_fetch(&looks, 1, __ATOMIC_RELAXED);
+        if (n > PS_HOLDER_LOOKS_MAX) {
+            if (n == PS_HOLDER_LOOKS_MAX + 1)
+                ps_log(PS_LOG_WARN, "pid %d (%s): %d binds failed with EADDRINUSE; holders of "
+                       "further ones are not looked up", e->pid, e->prog, PS_HOLDER_LOOKS_MAX);
+            return;
+        }
         found = ps_holder_find("/proc", &e->addr, (uint16_t)e->port, &h);
     }
     char a[PS_ADDRSTRLEN], who[256];

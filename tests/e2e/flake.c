@@ -519,3 +519,53 @@ Test(flake, observe_records_failed_connects_and_closes_of_autobound_listeners)
     cr_assert(closed, "the autobound listener's close is not recorded:\n%s", m);
     e2e_events_free(&ev);
 }
+
+Test(flake, a_program_hunting_for_a_free_port_stops_paying_for_holder_lookups)
+{
+    e2e_need_lib();
+    struct e2e_ns ns;
+    struct e2e_env plain, env;
+    e2e_ns_new(&ns, ns_name());
+    e2e_env_plain(&plain);
+    e2e_env_shim(&env, &ns, "observe", NULL);
+    struct e2e_proc *h = e2e_startl(&plain, "sockctl");
+    int fd = e2e_cmd_fd(h, "tcp4");
+    cr_assert_str_eq(e2e_cmd(h, "bind %d 127.0.0.1 0", fd), "OK");
+    cr_assert_str_eq(e2e_cmd(h, "listen %d", fd), "OK");
+    int port = 0;
+    cr_assert_eq(sscanf(e2e_cmd(h, "name %d", fd), "OK 127.0.0.1 %d", &port), 1);
+    char script[512];
+    snprintf(script, sizeof script,
+             "import socket\n"
+             "n = 0\n"
+             "for i in range(103):\n"
+             "    s = socket.socket()\n"
+             "    try: s.bind(('127.0.0.1', %d))\n"
+             "    except OSError: n += 1\n"
+             "    s.close()\n"
+             "print('FAILED', n)\n", port);
+    struct e2e_proc *p = e2e_runl(&env, 60000, "/usr/bin/python3", "-c", script);
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    cr_assert_str_eq(e2e_out(p), "FAILED 103\n");
+    const char *err = e2e_err(p);
+    int held = 0, capped = 0;
+    for (const char *q = err; (q = strstr(q, "EADDRINUSE, held by pid")); q++)
+        held++;
+    for (const char *q = err; (q = strstr(q, "are not looked up")); q++)
+        capped++;
+    cr_assert_eq(held, 100, "%s", err);
+    cr_assert_eq(capped, 1, "%s", err);
+    struct e2e_events ev;
+    e2e_events_read(ns.manifest, &ev);
+    int named = 0, failed = 0;
+    for (size_t i = 0; i < ev.n; i++)
+        if (ev.v[i].ev == PS_EV_BIND && !ev.v[i].ok) {
+            failed++;
+            named += ev.v[i].hpid == h->pid;
+        }
+    cr_assert_eq(failed, 103);
+    cr_assert_eq(named, 100);
+    e2e_events_free(&ev);
+    e2e_close_stdin(h);
+    e2e_wait(h, E2E_MS);
+}
