@@ -188,6 +188,25 @@ int ps_holder_username(const char *passwd, long uid, char *buf, size_t len)
     return rc;
 }
 
+/* "btime N" of /proc/stat, which comes after lines (intr) that can be far
+ * longer than any buffer: read in pieces, looking only at line starts. */
+static unsigned long long boot_time(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    char buf[256];
+    bool at_start = true;
+    unsigned long long v = 0;
+    while (!v && fgets(buf, sizeof buf, f)) {
+        if (at_start && !strncmp(buf, "btime ", 6))
+            v = strtoull(buf + 6, NULL, 10);
+        at_start = strchr(buf, '\n') != NULL;
+    }
+    fclose(f);
+    return v;
+}
+
 /* Process start in epoch seconds: stat field 22 (ticks since boot) + btime. */
 static double start_time(const char *procroot, int pid)
 {
@@ -209,11 +228,9 @@ static double start_time(const char *procroot, int pid)
     if (end == p)
         return 0;
     snprintf(path, sizeof path, "%s/stat", procroot);
-    static char sbuf[16384];
-    char *s = slurp(path, sbuf, sizeof sbuf) > 0 ? strstr(sbuf, "\nbtime ") : NULL;
-    if (!s)
+    unsigned long long btime = boot_time(path);
+    if (!btime)
         return 0;
-    unsigned long long btime = strtoull(s + 7, NULL, 10);
     long hz = sysconf(_SC_CLK_TCK);
     if (hz <= 0)
         hz = 100;

@@ -76,7 +76,7 @@ static int bind_recorded(int fd, const struct sockaddr *addr, socklen_t len, str
     e->ok = rc == 0;
     e->err = rc ? err : 0;
     if (rc && err == EADDRINUSE)
-        ps_name_holder(e, NULL);
+        ps_name_real_holder(e);
     uint16_t r;
     if (rc == 0 && real_port(fd, &r) == 0) {
         e->has_raddr = true;

@@ -30,7 +30,7 @@ static int g_key_done;
 static uint64_t proc_key(void)
 {
     if (__atomic_load_n(&g_key_done, __ATOMIC_ACQUIRE))
-        return g_key;
+        return __atomic_load_n(&g_key, __ATOMIC_RELAXED);
     uint64_t h = ps_inject_key("", 0);
     int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -43,7 +43,8 @@ static uint64_t proc_key(void)
             }
         real_close(fd);
     }
-    g_key = h;
+    /* Two threads may both get here: they store the same value. */
+    __atomic_store_n(&g_key, h, __ATOMIC_RELAXED);
     __atomic_store_n(&g_key_done, 1, __ATOMIC_RELEASE);
     return h;
 }
@@ -223,6 +224,8 @@ void ps_inj_accept_done(int lfd, int nfd)
 
 /* ---- who holds the port ------------------------------------------------ */
 
+#define PS_HOLDER_LOOKS_MAX 100
+
 static int first_live_holder(const struct ps_entry *ns)
 {
     for (int i = 0; i < ns->holders.n; i++)
@@ -231,20 +234,22 @@ static int first_live_holder(const struct ps_entry *ns)
     return ps_probe_pid_alive(ns->pid) ? ns->pid : 0;
 }
 
-void ps_name_holder(struct ps_event *e, const struct ps_entry *ns)
+/* Under ps_lock: the first live holder of a namespace entry, described;
+ * "since" is its bind. 0, or -1 when none is alive. */
+static int describe_entry(const struct ps_entry *ns, struct ps_holder *h)
 {
-    struct ps_holder h;
-    int found;
-    if (ns) {
-        memset(&h, 0, sizeof h);
-        h.uid = ns->uid;
-        int pid = first_live_holder(ns);
-        found = pid && ps_holder_describe("/proc", pid, &h) == 0 ? 0 : -1;
-        if (found == 0 && ns->ts_bind > 0)
-            h.since = ns->ts_bind;   /* since it holds the port, not since it started */
-    } else {
-        found = ps_holder_find("/proc", &e->addr, (uint16_t)e->port, &h);
-    }
+    memset(h, 0, sizeof *h);
+    h->uid = ns->uid;
+    int pid = first_live_holder(ns);
+    if (!pid || ps_holder_describe("/proc", pid, h))
+        return -1;
+    if (ns->ts_bind > 0)
+        h->since = ns->ts_bind;   /* since it holds the port, not since it started */
+    return 0;
+}
+
+static void report(struct ps_event *e, int found, const struct ps_holder *h, bool inside)
+{
     char a[PS_ADDRSTRLEN], who[256];
     ps_addr_format(&e->addr, a);
     if (found < 0) {
@@ -252,16 +257,51 @@ void ps_name_holder(struct ps_event *e, const struct ps_entry *ns)
                a, e->port, e->pid, e->prog);
         return;
     }
-    e->hpid = h.pid;
-    if (h.pid) {
-        memcpy(e->hcmd, h.cmd, sizeof e->hcmd < sizeof h.cmd ? sizeof e->hcmd : sizeof h.cmd);
+    e->hpid = h->pid;
+    if (h->pid) {
+        memcpy(e->hcmd, h->cmd, sizeof e->hcmd < sizeof h->cmd ? sizeof e->hcmd : sizeof h->cmd);
         e->hcmd[sizeof e->hcmd - 1] = 0;
     }
-    e->huid = h.uid;
-    memcpy(e->huser, h.user, sizeof e->huser < sizeof h.user ? sizeof e->huser : sizeof h.user);
+    e->huid = h->uid;
+    memcpy(e->huser, h->user, sizeof e->huser < sizeof h->user ? sizeof e->huser : sizeof h->user);
     e->huser[sizeof e->huser - 1] = 0;
-    e->hsince = h.since;
-    ps_holder_format(&h, who, sizeof who);
+    e->hsince = h->since;
+    ps_holder_format(h, who, sizeof who);
     ps_log(PS_LOG_WARN, "bind %s:%d in pid %d (%s): EADDRINUSE%s, held by %s", a, e->port,
-           e->pid, e->prog, ns ? " in this namespace" : "", who);
+           e->pid, e->prog, inside ? " in this namespace" : "", who);
+}
+
+void ps_name_holder(struct ps_event *e, const struct ps_entry *ns)
+{
+    struct ps_holder h;
+    if (ns) {
+        report(e, describe_entry(ns, &h), &h, true);
+        return;
+    }
+    /* Each look walks every process's descriptors (milliseconds on a
+     * busy machine): a program that hunts for a free port by failing
+     * binds must not pay that a thousand times. */
+    static unsigned looks;
+    unsigned n = __atomic_add_fetch(&looks, 1, __ATOMIC_RELAXED);
+    if (n > PS_HOLDER_LOOKS_MAX) {
+        if (n == PS_HOLDER_LOOKS_MAX + 1)
+            ps_log(PS_LOG_WARN, "pid %d (%s): %d binds failed with EADDRINUSE; holders of "
+                   "further ones are not looked up", e->pid, e->prog, PS_HOLDER_LOOKS_MAX);
+        return;
+    }
+    report(e, ps_holder_find("/proc", &e->addr, (uint16_t)e->port, &h), &h, false);
+}
+
+void ps_name_real_holder(struct ps_event *e)
+{
+    struct ps_holder h;
+    ps_lock();
+    ps_refresh();
+    const struct ps_entry *c = ps_ns_by_real(ps_table(), &e->addr, (uint16_t)e->port, false);
+    int found = c ? describe_entry(c, &h) : -1;
+    ps_unlock();
+    if (found == 0)
+        report(e, 0, &h, true);
+    else
+        ps_name_holder(e, NULL);
 }

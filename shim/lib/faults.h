@@ -32,5 +32,9 @@ void ps_inj_take(struct ps_event *e);
  * NULL for a real port (found through /proc). Scans /proc when ns is NULL:
  * call without ps_lock. */
 void ps_name_holder(struct ps_event *e, const struct ps_entry *ns);
+/* The same for a real port (pass-through, observe): a socket of the
+ * namespace bound to it first (named with its bind time), else /proc.
+ * Takes ps_lock itself: call without it. */
+void ps_name_real_holder(struct ps_event *e);
 
 #endif

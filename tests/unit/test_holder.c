@@ -252,3 +252,24 @@ Test(holder, format_names_pid_command_user_and_time)
     ps_holder_format(&h, buf, sizeof buf);
     cr_assert_str_eq(buf, "pid 4242 (redis-server *:8000), uid 77");
 }
+
+Test(holder, boot_time_is_found_after_a_very_long_intr_line)
+{
+    /* Machines with many interrupts print an intr line of tens of KiB. */
+    size_t n = 64 * 1024;
+    char *text = malloc(n + 64);
+    cr_assert_not_null(text);
+    strcpy(text, "cpu  1 2 3\nintr");
+    size_t at = strlen(text);
+    while (at < n) {
+        memcpy(text + at, " 12345", 6);
+        at += 6;
+    }
+    at += (size_t)sprintf(text + at, "\nbtime 1600000000\n");
+    put("stat", text, at);
+    free(text);
+    struct ps_holder h = {.uid = -1};
+    cr_assert_eq(ps_holder_describe(root, 4242, &h), 0);
+    long hz = sysconf(_SC_CLK_TCK);
+    cr_assert_float_eq(h.since, 1600000000.0 + 500.0 / (double)hz, 1e-6);
+}
