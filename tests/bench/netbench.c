@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -246,6 +247,11 @@ static pid_t start_server(uint16_t *port, serve_fn fn, long n)
     if (pid < 0)
         die("fork");
     if (pid == 0) {
+        /* Never outlive the client (it may die on an error): a server left
+         * behind would hold the runner's output pipe open. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+            _exit(1);
+        alarm(300);
         close(p[0]);
         int lfd = listen_on(port, 128);
         write_full(p[1], port, sizeof *port);
