@@ -33,26 +33,37 @@ Test(demo2034, bare_runs_all_pass)
 }
 
 /* `portshim stress` with the demo's injection; skips (visibly) only when the
- * command has no stress subcommand at all. */
+ * command has no stress subcommand at all. The program is found through
+ * PATH, so its command line — part of every injection decision's key — is
+ * just "grid2034" and the outcome of each seed does not depend on where the
+ * build tree is. */
 static struct e2e_proc *stress(const char *seed, const char *runs)
 {
     struct e2e_env env;
     e2e_env_plain(&env);
+    const char *path = getenv("PATH");
+    char newpath[4096];
+    snprintf(newpath, sizeof newpath, "%s/helpers:%s", e2e_build(),
+             path ? path : "/usr/bin:/bin");
+    e2e_env_set(&env, "PATH", newpath);
     struct e2e_proc *p = e2e_runl(&env, 60000, e2e_portshim(), "stress", "-n", runs, "-j", "2",
                                   "--timeout", "20", "--seed", seed, "--inject", SPEC, "--",
-                                  e2e_helper("grid2034"));
+                                  "grid2034");
     if (e2e_status(p) == 2 && strstr(e2e_err(p), "unknown command 'stress'"))
         cr_skip_test("this build of portshim has no stress command");
     cr_assert(!p->timed_out, "stress did not finish:\n%s", e2e_describe(p));
     return p;
 }
 
-/* The summary line's run and failure counts. */
+/* The summary line's run and failure counts ("stress: N runs, F failed ..."
+ * at the start of a line; other "stress:" lines may come before it). */
 static void summary(struct e2e_proc *p, int *runs, int *failed)
 {
-    const char *s = strstr(e2e_out(p), "stress: ");
-    cr_assert(s && sscanf(s, "stress: %d runs, %d failed", runs, failed) == 2,
-              "no summary line:\n%s", e2e_describe(p));
+    const char *out = e2e_out(p);
+    for (const char *l = out; (l = strstr(l, "stress: ")) != NULL; l++)
+        if ((l == out || l[-1] == '\n') && sscanf(l, "stress: %d runs, %d failed", runs, failed) == 2)
+            return;
+    cr_assert_fail("no summary line:\n%s", e2e_describe(p));
 }
 
 struct fails {
@@ -89,8 +100,10 @@ Test(demo2034, stress_finds_the_race_and_seeds_replay, .timeout = 120)
     int runs = 0, failed = 0;
     summary(p, &runs, &failed);
     cr_assert_eq(runs, RUNS, "%s", e2e_describe(p));
-    /* About a third of the seeds fail (grid2034.c); 4..36 of 40 is certain
-     * for any fair draw of the delays. */
+    /* About a third of the seeds fail (grid2034.c); with the program's
+     * command line fixed, which seeds fail is decided by the injector's hash
+     * alone (12 of seeds 1..40 when this was written), and 4..36 of 40 holds
+     * for any fair hash. */
     cr_assert(failed >= 4 && failed <= 36, "%d of %d runs failed; expected a clear share:\n%s",
               failed, runs, e2e_describe(p));
     cr_assert_eq(e2e_status(p), 1, "stress exits 1 when a run failed:\n%s", e2e_describe(p));
@@ -101,8 +114,8 @@ Test(demo2034, stress_finds_the_race_and_seeds_replay, .timeout = 120)
     cr_assert_eq(f.n, failed, "%d FAIL lines for %d failures:\n%s", f.n, failed,
                  e2e_describe(p));
 
-    /* Up to four failing seeds replay as failures... */
-    for (int i = 0; i < f.n && i < 4; i++) {
+    /* Every failing seed replays as a failure... */
+    for (int i = 0; i < f.n; i++) {
         char seed[24];
         snprintf(seed, sizeof seed, "%" PRIu64, f.seed[i]);
         struct e2e_proc *r = stress(seed, "1");
