@@ -9,6 +9,12 @@
  *   netbench blc  PORT N     socket + bind + listen + close of PORT, N times
  *                            -> nanoseconds per iteration, then (second
  *                               number) nanoseconds of the first, untimed one
+ *   netbench --unix DIR rtt|bulk|cce PORT N
+ *                            the same workload over plain AF_UNIX stream
+ *                            sockets: the server binds the socket file
+ *                            DIR/PORT, the client connects to it (no
+ *                            TCP_NODELAY: it has no meaning there). This is
+ *                            the floor that unix mode is measured against.
  *
  * PORT is a hard-coded port, as a test suite would use: the server bind()s it
  * and the client connect()s to it, so under the shim the bind is remapped and
@@ -27,12 +33,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define PORT_TRIES 100
+
+/* --unix DIR: plain AF_UNIX sockets in DIR instead of TCP on 127.0.0.1. */
+static const char *unix_dir;
 
 static void die(const char *what)
 {
@@ -63,10 +74,34 @@ static struct sockaddr_in loopback(uint16_t port)
     return a;
 }
 
+static struct sockaddr_un unix_path(uint16_t port)
+{
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    if ((size_t)snprintf(a.sun_path, sizeof a.sun_path, "%s/%u", unix_dir, port) >=
+        sizeof a.sun_path)
+        fail("--unix DIR is too long for a socket path");
+    return a;
+}
+
 /* A listener on 127.0.0.1:*port, or the next free port when *port is taken
- * (only ever bare). *port is updated to the port bound. */
+ * (only ever bare). *port is updated to the port bound. With --unix, a
+ * listener on the socket file DIR/PORT (replacing a stale one). */
 static int listen_on(uint16_t *port, int backlog)
 {
+    if (unix_dir) {
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (fd < 0)
+            die("socket");
+        struct sockaddr_un a = unix_path(*port);
+        unlink(a.sun_path);
+        if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0)
+            die("bind");
+        if (listen(fd, backlog) < 0)
+            die("listen");
+        return fd;
+    }
     for (int i = 0; i < PORT_TRIES; i++) {
         uint16_t p = (uint16_t)(*port + i);
         int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -92,6 +127,15 @@ static int listen_on(uint16_t *port, int backlog)
 
 static int dial(uint16_t port, int nodelay)
 {
+    if (unix_dir) {
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (fd < 0)
+            die("socket");
+        struct sockaddr_un a = unix_path(port);
+        if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
+            die("connect");
+        return fd;
+    }
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         die("socket");
@@ -145,7 +189,8 @@ static void serve_rtt(int lfd, long n)
     if (c < 0)
         die("accept");
     int one = 1;
-    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (!unix_dir)
+        setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     char b;
     ssize_t r;
     while ((r = read(c, &b, 1)) == 1)
@@ -202,12 +247,21 @@ static pid_t start_server(uint16_t *port, serve_fn fn, long n)
     if (pid < 0)
         die("fork");
     if (pid == 0) {
+        /* Never outlive the client (it may die on an error): a server left
+         * behind would hold the runner's output pipe open. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+            _exit(1);
+        alarm(300);
         close(p[0]);
         int lfd = listen_on(port, 128);
         write_full(p[1], port, sizeof *port);
         close(p[1]);
         fn(lfd, n);
         close(lfd);
+        if (unix_dir) {
+            struct sockaddr_un a = unix_path(*port);
+            unlink(a.sun_path);
+        }
         _exit(0);
     }
     close(p[1]);
@@ -318,8 +372,16 @@ static void bench_blc(uint16_t port, long n)
 
 int main(int argc, char **argv)
 {
+    if (argc == 6 && strcmp(argv[1], "--unix") == 0) {
+        unix_dir = argv[2];
+        argv += 2;
+        argc -= 2;
+        if (strcmp(argv[1], "blc") == 0)
+            fail("blc has no --unix variant");
+    }
     if (argc != 4) {
-        fprintf(stderr, "usage: netbench rtt|bulk|cce|blc PORT N\n");
+        fprintf(stderr, "usage: netbench [--unix DIR] rtt|bulk|cce PORT N\n"
+                        "       netbench blc PORT N\n");
         return 2;
     }
     long port = strtol(argv[2], NULL, 10);
