@@ -243,6 +243,22 @@ Test(unix, nonblocking_connect_to_a_live_listener_completes_as_tcp_does)
               !strcmp(r, "rc=EINPROGRESS writable=1 soerr=0"), "%s", e2e_describe(u));
 }
 
+Test(unix, nonblocking_connect_to_a_full_backlog_never_says_eagain)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, NULL);
+    struct e2e_proc *u = e2e_runl(&env, 30000, "unixcheck", "backlog", "127.0.0.1", "8000", "6");
+    cr_assert_str_eq(line_of(u, "BACKLOG "), "started=6 eagain=0 other=0", "%s", e2e_describe(u));
+    struct e2e_events ev;
+    e2e_events_read(ns.manifest, &ev);
+    size_t routed = 0;
+    for (size_t i = 0; i < ev.n; i++)
+        routed += ev.v[i].ev == PS_EV_CONNECT && ev.v[i].routed && ev.v[i].rpath[0];
+    cr_assert_eq(routed, 6, "the connects were not routed to the socket file");
+    e2e_events_free(&ev);
+}
+
 Test(unix, nonblocking_connect_with_nobody_listening_is_refused)
 {
     struct e2e_ns ns;

@@ -10,6 +10,8 @@
  *                          writable=0|1 soerr=ERRNO|0"
  *   bigwrite ADDR PORT N   listener, client, one write of N bytes:
  *                          "BIG wrote=W read=R"
+ *   backlog ADDR PORT N    N non-blocking connects to a listener with backlog 1
+ *                          that accepts only later: "BACKLOG started=S eagain=E other=O"
  *   accept ADDR PORT CADDR listener on ADDR, client dialling CADDR; what
  *                          accept() returned: "ACCEPT fam=F len=L addr=A port=P
  *                          client_port=C" */
@@ -17,6 +19,7 @@
 
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 
 static int opt_int(int fd, int level, int name)
 {
@@ -140,6 +143,48 @@ static int accept_name(const char *addr, int port, const char *caddr)
     return 0;
 }
 
+static void *acceptor(void *arg)
+{
+    int l = *(int *)arg;
+    sleep_ms(200);   /* let the backlog fill first */
+    long end = now_ms() + 10000;
+    while (now_ms() < end)
+        if (wait_readable(l, 100) > 0) {
+            int a = accept(l, NULL, NULL);
+            if (a >= 0)
+                close(a);
+        }
+    return NULL;
+}
+
+/* More non-blocking connects than the backlog holds, to a listener that
+ * accepts only later: TCP never answers EAGAIN. */
+static int backlog(const char *addr, int port, int n)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (parse_addr(addr, port, &ss, &sl) < 0)
+        die("bad address %s", addr);
+    int l = socket(ss.ss_family, SOCK_STREAM, 0);
+    if (l < 0 || bind(l, (struct sockaddr *)&ss, sl) < 0 || listen(l, 1) < 0)
+        die("listener: %s", strerror(errno));
+    pthread_t t;
+    pthread_create(&t, NULL, acceptor, &l);
+    int eagain = 0, started = 0, other = 0;
+    for (int i = 0; i < n; i++) {
+        int err;
+        dial(addr, port, SOCK_NONBLOCK, &err);
+        if (err == 0 || err == EINPROGRESS)
+            started++;
+        else if (err == EAGAIN)
+            eagain++;
+        else
+            other++;
+    }
+    say("BACKLOG started=%d eagain=%d other=%d", started, eagain, other);
+    _exit(0);
+}
+
 int main(int argc, char **argv)
 {
     lifetime(30);
@@ -149,6 +194,8 @@ int main(int argc, char **argv)
         return nbconnect(argv[2], parse_port(argv[3]));
     if (argc == 5 && !strcmp(argv[1], "bigwrite"))
         return bigwrite(argv[2], parse_port(argv[3]), parse_int(argv[4]));
+    if (argc == 5 && !strcmp(argv[1], "backlog"))
+        return backlog(argv[2], parse_port(argv[3]), parse_int(argv[4]));
     if (argc == 5 && !strcmp(argv[1], "accept"))
         return accept_name(argv[2], parse_port(argv[3]), argv[4]);
     die("usage: unixcheck opts|nbconnect|bigwrite|accept ...");
