@@ -16,6 +16,7 @@
 
 #include "lib/real.h"
 #include "lib/state.h"
+#include "lib/unix.h"
 
 /* What a fresh Linux TCP socket answers. */
 static const struct { int level, name, val; } defaults[] = {
@@ -78,9 +79,38 @@ static int get_emulated(int fd, const struct ps_fdinfo *fi, int level, int name,
     return default_of(level, name, v) ? 1 : 0;
 }
 
+/* A socket this process never saw (inherited over exec) that the kernel
+ * calls AF_UNIX: is it one of the namespace's, standing in for TCP? Its name
+ * says so, and of which family. */
+static int inherited(int fd, int level, int name, void *val, socklen_t *len, int rc)
+{
+    int v = 0;
+    if (rc < 0 || level != SOL_SOCKET || *len != sizeof v ||
+        (name != SO_DOMAIN && name != SO_PROTOCOL))
+        return rc;
+    memcpy(&v, val, sizeof v);
+    if ((name == SO_DOMAIN && v != AF_UNIX) || (name == SO_PROTOCOL && v != 0) || !ps_enter())
+        return rc;
+    struct ps_uname u;
+    if (ps_cfg()->mode == PS_MODE_UNIX && ps_unix_uname(fd, false, &u) == 0) {
+        v = name == SO_PROTOCOL ? IPPROTO_TCP : u.addr.fam == 4 ? AF_INET : AF_INET6;
+        memcpy(val, &v, sizeof v);
+    }
+    ps_leave();
+    return rc;
+}
+
 __attribute__((visibility("default"))) int getsockopt(int fd, int level, int name, void *val,
                                                       socklen_t *len)
 {
+    if (ps_fd_kind(fd) == PS_FD_NONE && val && len && level == SOL_SOCKET &&
+        (name == SO_DOMAIN || name == SO_PROTOCOL)) {
+        int err = errno;
+        int rc = inherited(fd, level, name, val, len, real_getsockopt(fd, level, name, val, len));
+        if (rc == 0)
+            errno = err;
+        return rc;
+    }
     if (ps_fd_kind(fd) == PS_FD_NONE || !val || !len || !ps_enter())
         return real_getsockopt(fd, level, name, val, len);
     int v = 0, rc;

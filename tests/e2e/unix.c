@@ -559,3 +559,70 @@ Test(unix, the_2787_reproduction_passes_in_unix_mode, .timeout = 150)
     cr_assert_eq(other, 0, "%s", e2e_describe(p));
     cr_assert_eq(ok, 12);
 }
+
+/* ---- sharing and exec ----------------------------------------------------- */
+
+Test(unix, reuseport_sharers_each_get_a_socket_file_and_connects_reach_them)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, NULL);
+    struct e2e_proc *a = e2e_startl(&env, "echo-server", "127.0.0.1", "8000", "--name", "a",
+                                    "--reuseport");
+    cr_assert(e2e_expect(a, "READY 8000", E2E_MS), "%s", e2e_describe(a));
+    struct e2e_proc *b = e2e_startl(&env, "echo-server", "127.0.0.1", "8000", "--name", "b",
+                                    "--reuseport");
+    cr_assert(e2e_expect(b, "READY 8000", E2E_MS), "the second sharer did not bind:\n%s",
+              e2e_describe(b));
+    cr_assert(is_socket(e2e_path("ns/8000@127.0.0.1")));
+    cr_assert(is_socket(e2e_path("ns/8000@127.0.0.1#1")));
+    /* without the option on both, the port is taken */
+    struct e2e_proc *p = e2e_startl(&env, "sockctl");
+    int c = e2e_cmd_fd(p, "tcp4");
+    cr_assert_str_eq(e2e_cmd(p, "bind %d 127.0.0.1 8000", c), "ERR EADDRINUSE");
+    bool seen_a = false, seen_b = false;
+    for (int i = 0; i < 60 && !(seen_a && seen_b); i++) {
+        const char *r = e2e_cmd(p, "talk 127.0.0.1 8000 x");
+        seen_a |= !strcmp(r, "OK 8000 a 8000 x");
+        seen_b |= !strcmp(r, "OK 8000 b 8000 x");
+        cr_assert(!strncmp(r, "OK 8000 ", 8), "%s", r);
+    }
+    cr_assert(seen_a && seen_b, "connects reached only one sharer (a %d, b %d)", seen_a, seen_b);
+}
+
+Test(unix, a_listener_inherited_over_exec_keeps_its_inet_names)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, NULL);
+    if (access("/usr/bin/python3", X_OK))
+        cr_skip_test("needs /usr/bin/python3");
+    /* bind in one program, exec another that only has the descriptor */
+    const char *server =
+        "import os, socket, sys\n"
+        "if len(sys.argv) == 1:\n"
+        "    s = socket.socket(socket.AF_INET6)\n"
+        "    s.bind(('::', 8000)); s.listen(8)\n"
+        "    os.set_inheritable(s.fileno(), True)\n"
+        "    os.execv(sys.executable, [sys.executable, __file__, str(s.fileno())])\n"
+        "s = socket.socket(fileno=int(sys.argv[1]))\n"
+        "print('NAME', s.getsockname()[:2], s.family == socket.AF_INET6,\n"
+        "      s.proto == socket.IPPROTO_TCP, flush=True)\n"
+        "c, peer = s.accept()\n"
+        "print('PEER', peer[0], peer[1] == int(c.recv(100).decode()), flush=True)\n";
+    e2e_write_file(e2e_path("inherit.py"), server, false);
+    struct e2e_proc *s = e2e_startl(&env, "/usr/bin/python3", e2e_path("inherit.py"));
+    const char *name = e2e_expect(s, "NAME ", E2E_MS);
+    cr_assert(name, "%s", e2e_describe(s));
+    cr_assert_str_eq(name, "('::', 8000) True True", "%s", e2e_describe(s));
+    const char *client =
+        "import socket\n"
+        "c = socket.create_connection(('127.0.0.1', 8000), timeout=10)\n"
+        "c.sendall(str(c.getsockname()[1]).encode())\n"
+        "c.close()\n";
+    struct e2e_proc *c = e2e_runl(&env, E2E_MS, "/usr/bin/python3", "-c", client);
+    cr_assert_eq(e2e_status(c), 0, "%s", e2e_describe(c));
+    const char *peer = e2e_expect(s, "PEER ", E2E_MS);
+    cr_assert(peer, "%s", e2e_describe(s));
+    cr_assert_str_eq(peer, "::ffff:127.0.0.1 True", "%s", e2e_describe(s));
+}
