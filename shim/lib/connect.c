@@ -45,10 +45,11 @@ static void record(int fd, const struct ps_addr *a, uint16_t port, uint16_t rpor
     if (rpath)
         snprintf(e.rpath, sizeof e.rpath, "%s", rpath);
     e.fam = a->fam;
-    e.has_addr = e.has_raddr = true;
+    e.has_addr = true;
+    e.has_raddr = !rpath;   /* unix mode: the endpoint is the socket file */
     e.addr = e.raddr = *a;
     e.port = port;
-    e.rport = rport;
+    e.rport = rpath ? -1 : rport;
     e.routed = routed;
     e.ok = rc == 0;
     e.err = rc ? err : 0;

@@ -626,3 +626,27 @@ Test(unix, a_listener_inherited_over_exec_keeps_its_inet_names)
     cr_assert(peer, "%s", e2e_describe(s));
     cr_assert_str_eq(peer, "::ffff:127.0.0.1 True", "%s", e2e_describe(s));
 }
+
+Test(unix, a_bound_socket_that_dials_outside_the_namespace_goes_back_to_tcp)
+{
+    struct e2e_ns ns;
+    struct e2e_env env, plain;
+    shimmed(&ns, &env, NULL);
+    e2e_env_plain(&plain);
+    int q = e2e_free_port(SOCK_STREAM), mine = e2e_free_port(SOCK_STREAM);
+    char port[8];
+    snprintf(port, sizeof port, "%d", q);
+    struct e2e_proc *s = e2e_startl(&plain, "echo-server", "127.0.0.1", port, "--name", "outside");
+    cr_assert(e2e_expect(s, "READY ", E2E_MS), "%s", e2e_describe(s));
+    struct e2e_proc *p = e2e_startl(&env, "sockctl");
+    int fd = e2e_cmd_fd(p, "tcp4");
+    cr_assert_str_eq(e2e_cmd(p, "bind %d 127.0.0.1 %d", fd, mine), "OK");
+    cr_assert(is_socket(e2e_path("ns/%d@127.0.0.1", mine)), "the bind was not swapped");
+    cr_assert_str_eq(e2e_cmd(p, "connect %d 127.0.0.1 %d", fd, q), "OK");
+    char want[64];
+    snprintf(want, sizeof want, "OK 127.0.0.1 %d", mine);
+    cr_assert_str_eq(e2e_cmd(p, "name %d", fd), want, "bound for real where it asked");
+    cr_assert_str_eq(e2e_cmd(p, "send %d hello", fd), "OK");
+    snprintf(want, sizeof want, "OK outside %d hello", q);
+    cr_assert_str_eq(e2e_cmd(p, "recv %d", fd), want);
+}
