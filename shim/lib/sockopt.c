@@ -111,7 +111,8 @@ __attribute__((visibility("default"))) int getsockopt(int fd, int level, int nam
             errno = err;
         return rc;
     }
-    if (ps_fd_kind(fd) == PS_FD_NONE || !val || !len || !ps_enter())
+    /* Known to the shim but not swapped (remap mode's sockets): no lock. */
+    if (ps_fd_kind(fd) == PS_FD_NONE || !ps_fd_get(fd).ufam || !val || !len || !ps_enter())
         return real_getsockopt(fd, level, name, val, len);
     int v = 0, rc;
     ps_lock();
@@ -128,7 +129,7 @@ __attribute__((visibility("default"))) int getsockopt(int fd, int level, int nam
 __attribute__((visibility("default"))) int setsockopt(int fd, int level, int name,
                                                       const void *val, socklen_t len)
 {
-    if (ps_fd_kind(fd) == PS_FD_NONE || !ps_enter())
+    if (ps_fd_kind(fd) == PS_FD_NONE || !ps_fd_get(fd).ufam || !ps_enter())
         return real_setsockopt(fd, level, name, val, len);
     struct ps_fdinfo fi = ps_fd_get(fd);
     bool reuseport = level == SOL_SOCKET && name == SO_REUSEPORT;
