@@ -26,6 +26,8 @@ void usage_run(FILE *f)
           "when CMD succeeds and kept, with its path printed, when CMD fails.\n"
           "\n"
           "  --mode MODE      remap (default): binds get a fresh kernel port;\n"
+          "                   unix: binds become UNIX sockets in the namespace directory\n"
+          "                   (under /tmp when $TMPDIR is too long for socket names);\n"
           "                   observe: nothing changes, everything is recorded\n"
           "  --manifest FILE  join (or create) the namespace of FILE instead; nothing\n"
           "                   is removed afterwards\n"
