@@ -331,14 +331,32 @@ bool ps_entry_live(const struct ps_entry *e)
     return true;
 }
 
+/* Under ps_lock, as this process lets go of sk: unix mode's socket file goes
+ * with the last holder in the namespace. A forked child may hold it too: then
+ * the table says who else does. An entry already retired is left alone: its
+ * name may be someone else's by now. */
+static void unlink_if_last(const struct ps_sock *sk)
+{
+    if (!sk->upath[0])
+        return;
+    if (sk->shared) {
+        ps_refresh();
+        const struct ps_entry *e = ps_ns_find(&g_ns, sk->sid);
+        if (!e)
+            return;
+        for (int i = 0; i < e->holders.n; i++)
+            if (e->holders.v[i] != g_pid && ps_probe_pid_alive(e->holders.v[i]))
+                return;
+    }
+    unlink(sk->upath);
+}
+
 void ps_sock_gone(struct ps_sock *sk)
 {
     struct ps_event e;
     /* A forked child may still hold it: then only this holder lets go. */
     ps_event_new(&e, sk->shared ? PS_EV_RELEASE : PS_EV_CLOSE);
-    /* The last holder in the namespace: its socket file goes with it. */
-    if (!sk->shared && sk->upath[0])
-        unlink(sk->upath);
+    unlink_if_last(sk);
     memcpy(e.sid, sk->sid, sizeof e.sid);
     if (sk->shared)
         e.holder = g_pid;
@@ -422,8 +440,7 @@ __attribute__((destructor)) static void ps_dtor(void)
     }
     t_in_shim = 1;
     for (struct ps_sock *sk = ps_sock_first(); sk; sk = sk->next)
-        if (!sk->shared && sk->upath[0])
-            unlink(sk->upath);
+        unlink_if_last(sk);
     struct ps_event e;
     ps_event_new(&e, PS_EV_EXIT);
     ps_emit(&e);

@@ -650,3 +650,22 @@ Test(unix, a_bound_socket_that_dials_outside_the_namespace_goes_back_to_tcp)
     snprintf(want, sizeof want, "OK outside %d hello", q);
     cr_assert_str_eq(e2e_cmd(p, "recv %d", fd), want);
 }
+
+Test(unix, servers_and_clients_split_across_fork_exec_and_spawn_work_and_clean_up)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, NULL);
+    const char *modes[] = {"fork-client", "exec-client", "spawn-client", "vfork-client",
+                           "fork-bind",   "inherit",     "fork-threads"};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        char port[8];
+        snprintf(port, sizeof port, "%zu", 8000 + 200 * i);
+        struct e2e_proc *p = e2e_runl(&env, 60000, "forker", modes[i], "127.0.0.1", port, "srv",
+                                      e2e_helper("client"));
+        cr_assert_eq(e2e_status(p), 0, "%s:\n%s", modes[i], e2e_describe(p));
+        /* the last holder took the socket file with it */
+        const char *path = e2e_path("ns/%s@127.0.0.1", port);
+        cr_assert_not(exists(path), "%s: %s is left behind", modes[i], path);
+    }
+}
