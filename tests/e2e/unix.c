@@ -558,6 +558,15 @@ Test(unix, the_2787_reproduction_passes_in_unix_mode, .timeout = 150)
     cr_assert_eq(inuse, 0, "%s", e2e_describe(p));
     cr_assert_eq(other, 0, "%s", e2e_describe(p));
     cr_assert_eq(ok, 12);
+    /* and the copies really ran in unix mode: no port of the kernel's used */
+    struct e2e_events ev;
+    e2e_events_read(e2e_path("namespaces/ns-0.jsonl"), &ev);
+    size_t unix_binds = 0;
+    for (size_t i = 0; i < ev.n; i++)
+        unix_binds += ev.v[i].ev == PS_EV_BIND && ev.v[i].ok && ev.v[i].rpath[0] &&
+                      !strcmp(ev.v[i].mode, "unix");
+    cr_assert_geq(unix_binds, 2, "copy 0 made %zu unix-mode binds", unix_binds);
+    e2e_events_free(&ev);
 }
 
 /* ---- sharing and exec ----------------------------------------------------- */
