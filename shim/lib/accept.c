@@ -55,7 +55,14 @@ static int shim_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags,
             ps_lock();
             ps_fd_forget(nfd);
             ps_fd_set(nfd, PS_FD_ACCEPTED, 0, 0, NULL);
-            ps_fd_set_unix(nfd, fam, NULL);
+            /* Like TCP's, an accepted socket starts with its listener's options. */
+            struct ps_fdinfo li = ps_fd_get(fd);
+            struct ps_opts *o = li.opts ? ps_opts_new() : NULL;
+            if (o) {
+                memcpy(o->v, li.opts->v, sizeof o->v);
+                o->n = li.opts->n;
+            }
+            ps_fd_set_unix(nfd, fam, o);
             ps_unlock();
             ss = in;
             l = il;

@@ -183,7 +183,7 @@ static bool path_taken(const struct ps_ns *ns, const char *path)
 /* Under the lock and the claim, with no conflict: fd becomes an AF_UNIX
  * socket bound to DIR/<port>@<addr>, or DIR/<port>@<addr>#<n> beside the
  * sockets it shares the port with. */
-static int bind_unix(int fd, struct ps_event *e, const struct ps_bindreq *req)
+static int bind_unix(int fd, struct ps_event *e)
 {
     struct ps_ns *ns = ps_table();
     if (e->port == 0 && !(e->port = free_unix_vport(ns)))
@@ -222,8 +222,8 @@ static int bind_unix(int fd, struct ps_event *e, const struct ps_bindreq *req)
         memcpy(fi.sock->upath, name, nlen + 1);
     ps_fd_set_unix(fd, e->fam, opts);
     ps_unlock();
-    ps_log(PS_LOG_DEBUG, "bind port %u -> %s (pid %d, %s)", req->port ? req->port : (unsigned)e->port,
-           name, e->pid, e->prog);
+    ps_log(PS_LOG_DEBUG, "bind port %u -> %s (pid %d, %s)", (unsigned)e->port, name, e->pid,
+           e->prog);
     return 0;
 }
 
@@ -265,7 +265,7 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
         return refused(e, EADDRINUSE);
     }
     if (ps_cfg()->mode == PS_MODE_UNIX)
-        return bind_unix(fd, e, &req);
+        return bind_unix(fd, e);
     /* Sharing (SO_REUSEADDR/SO_REUSEPORT) happens on one real port, so the
      * kernel itself judges the rest (listen on a shared port, uid rules). */
     const struct ps_entry *sh = ps_ns_sharer(ps_table(), &req);

@@ -52,7 +52,8 @@ int ps_unix_swap(int fd, int fam, struct ps_opts **opts)
     int fl = real_fcntl(fd, F_GETFL, NULL), fdfl = real_fcntl(fd, F_GETFD, NULL);
     if (fl < 0 || fdfl < 0)
         return -1;
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | ((fl & O_NONBLOCK) ? SOCK_NONBLOCK : 0), 0);
+    int nb = (fl & O_NONBLOCK) ? SOCK_NONBLOCK : 0;
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | nb, 0);
     if (s < 0)
         return -1;
     carry(fd, s);

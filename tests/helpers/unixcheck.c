@@ -5,7 +5,7 @@
  *   opts ADDR PORT         flags, fd number and options across bind/listen:
  *                          "OPTS same_fd=1 nonblock=1 cloexec=1 nodelay=1
  *                           domain=D type=T proto=P keepidle=30 keepcnt=9
- *                           dup_port=PORT"
+ *                           dup_port=PORT accepted_nodelay=1 accepted_domain=D"
  *   nbconnect ADDR PORT    a non-blocking connect: "NBCONNECT rc=0|EINPROGRESS|ERRNO
  *                          writable=0|1 soerr=ERRNO|0"
  *   bigwrite ADDR PORT N   listener, client, one write of N bytes:
@@ -74,13 +74,21 @@ static int opts(const char *addr, int port)
         die("TCP_KEEPIDLE: %s", strerror(errno));
     /* A dup with close-on-exec keeps the socket's name. */
     int d = fcntl(s, F_DUPFD_CLOEXEC, 0);
+    /* An accepted socket starts with the listener's options. */
+    int err, c = dial(addr, port, 0, &err), a = -1;
+    if (err == 0 && wait_readable(s, 10000) > 0)
+        a = accept(s, NULL, NULL);
+    if (a < 0)
+        die("connect/accept: %s", strerror(err ? err : errno));
+    (void)c;
     say("OPTS same_fd=%d nonblock=%d cloexec=%d nodelay=%d domain=%d type=%d proto=%d "
-        "keepidle=%d keepcnt=%d dup_port=%d",
+        "keepidle=%d keepcnt=%d dup_port=%d accepted_nodelay=%d accepted_domain=%d",
         sock_port(s, 0) >= 0, (fcntl(s, F_GETFL) & O_NONBLOCK) != 0,
         (fcntl(s, F_GETFD) & FD_CLOEXEC) != 0, opt_int(s, IPPROTO_TCP, TCP_NODELAY),
         opt_int(s, SOL_SOCKET, SO_DOMAIN), opt_int(s, SOL_SOCKET, SO_TYPE),
         opt_int(s, SOL_SOCKET, SO_PROTOCOL), opt_int(s, IPPROTO_TCP, TCP_KEEPIDLE),
-        opt_int(s, IPPROTO_TCP, TCP_KEEPCNT), sock_port(d, 0));
+        opt_int(s, IPPROTO_TCP, TCP_KEEPCNT), sock_port(d, 0),
+        opt_int(a, IPPROTO_TCP, TCP_NODELAY), opt_int(a, SOL_SOCKET, SO_DOMAIN));
     return 0;
 }
 
