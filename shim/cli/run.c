@@ -16,6 +16,7 @@
 #include "cli/leak.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/unixname.h"
 
 void usage_run(FILE *f)
 {
@@ -27,6 +28,8 @@ void usage_run(FILE *f)
           "when CMD succeeds and kept, with its path printed, when CMD fails.\n"
           "\n"
           "  --mode MODE      remap (default): binds get a fresh kernel port;\n"
+          "                   unix: binds become UNIX sockets in the namespace directory\n"
+          "                   (under /tmp when $TMPDIR is too long for socket names);\n"
           "                   observe: nothing changes, everything is recorded\n"
           "  --manifest FILE  join (or create) the namespace of FILE instead; nothing\n"
           "                   is removed afterwards\n"
@@ -138,12 +141,6 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
         cli_log(PS_LOG_ERROR, "--mode='%.64s': expected remap, unix or observe", mode);
         return EXIT_USAGE;
     }
-    /* unix mode: the parser knows it, the library does not implement it yet.
-     * Remove this check when it does. */
-    if (o->mode == PS_MODE_UNIX) {
-        cli_log(PS_LOG_ERROR, "--mode unix is not implemented yet");
-        return EXIT_USAGE;
-    }
     if (o->ports) {
         struct ps_portspec spec;
         char why[160];
@@ -226,12 +223,9 @@ struct nspace {
     int fd;
 };
 
-static int create_namespace(struct nspace *ns)
+static int create_namespace_in(struct nspace *ns, const char *tmp, enum ps_mode mode)
 {
-    const char *tmp = getenv("TMPDIR");
     char templ[PATH_MAX];
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
     if ((size_t)snprintf(templ, sizeof templ, "%s/portshim.XXXXXX", tmp) >= sizeof templ) {
         cli_log(PS_LOG_ERROR, "TMPDIR='%.64s...' is too long", tmp);
         return -1;
@@ -244,6 +238,13 @@ static int create_namespace(struct nspace *ns)
     ns->created = true;
     if (!realpath(templ, ns->dir))
         snprintf(ns->dir, sizeof ns->dir, "%s", templ);
+    /* Unix mode's socket names must fit sun_path: from a long TMPDIR, go
+     * to /tmp instead. */
+    if (mode == PS_MODE_UNIX && !ps_uname_dir_fits(ns->dir) && strcmp(tmp, "/tmp")) {
+        rmdir(templ);
+        cli_log(PS_LOG_DEBUG, "TMPDIR='%s' is too long for unix socket names: using /tmp", tmp);
+        return create_namespace_in(ns, "/tmp", mode);
+    }
     if ((size_t)snprintf(ns->manifest, sizeof ns->manifest, "%s/manifest.jsonl", ns->dir) >=
         sizeof ns->manifest) {
         cli_log(PS_LOG_ERROR, "namespace path '%.64s...' is too long", ns->dir);
@@ -255,6 +256,12 @@ static int create_namespace(struct nspace *ns)
         return -1;
     }
     return 0;
+}
+
+static int create_namespace(struct nspace *ns, enum ps_mode mode)
+{
+    const char *tmp = getenv("TMPDIR");
+    return create_namespace_in(ns, tmp && *tmp ? tmp : "/tmp", mode);
 }
 
 static int join_namespace(struct nspace *ns, const char *path)
@@ -443,7 +450,7 @@ int cmd_run(int argc, char **argv)
 
     memset(&ns, 0, sizeof ns);
     ns.fd = -1;
-    r = o.manifest ? join_namespace(&ns, o.manifest) : create_namespace(&ns);
+    r = o.manifest ? join_namespace(&ns, o.manifest) : create_namespace(&ns, o.mode);
     if (r == 0)
         r = write_start(&ns, o.mode);
     if (ns.fd >= 0)

@@ -153,6 +153,11 @@ static int load(struct ps_config *c, ps_getenv_fn get, char *err, size_t errlen)
         return -1;
     if ((v = get("PORTSHIM_DIR")) && *v && copy_path(c->dir, "PORTSHIM_DIR", v, err, errlen))
         return -1;
+    if (c->mode == PS_MODE_UNIX && !c->dir[0]) {
+        snprintf(err, errlen, "PORTSHIM_DIR is not set: unix mode keeps its sockets there "
+                              "(run the program under 'portshim run --mode unix')");
+        return -1;
+    }
     if ((v = get("PORTSHIM_PORTS")) && *v && ps_portspec_parse(v, &c->ports, why, sizeof why)) {
         snprintf(err, errlen, "PORTSHIM_PORTS='%.64s': %s", v, why);
         return -1;

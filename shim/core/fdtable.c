@@ -53,6 +53,9 @@ int ps_fd_set(int fd, enum ps_fdkind kind, uint16_t vport, uint16_t rport, struc
     s->rport = rport;
     s->pvport = s->prport = 0;
     s->sock = sk;
+    s->ufam = 0;
+    ps_opts_unref(s->opts);
+    s->opts = NULL;
     if (kind == PS_FD_BOUND && sk)
         sk->refs++;
     __atomic_store_n(&s->kind, (unsigned char)kind, __ATOMIC_RELEASE);
@@ -67,6 +70,9 @@ int ps_fd_set_peer(int fd, uint16_t pvport, uint16_t prport)
     if (__atomic_load_n(&s->kind, __ATOMIC_ACQUIRE) == PS_FD_NONE) {
         s->vport = s->rport = 0;
         s->sock = NULL;
+        s->ufam = 0;
+        ps_opts_unref(s->opts);
+        s->opts = NULL;
         s->pvport = pvport;
         s->prport = prport;
         __atomic_store_n(&s->kind, PS_FD_ROUTED, __ATOMIC_RELEASE);
@@ -95,6 +101,9 @@ struct ps_sock *ps_fd_clear(int fd)
     __atomic_store_n(&s->kind, PS_FD_NONE, __ATOMIC_RELEASE);
     s->sock = NULL;
     s->pvport = s->prport = 0;
+    s->ufam = 0;
+    ps_opts_unref(s->opts);
+    s->opts = NULL;
     if (kind == PS_FD_BOUND && sk && --sk->refs == 0) {
         unlink_sock(sk);
         return sk;
@@ -107,11 +116,77 @@ void ps_fd_dup(int oldfd, int newfd)
     struct ps_fdinfo o = ps_fd_get(oldfd);
     if (o.kind == PS_FD_NONE)
         return;
-    if (ps_fd_set(newfd, (enum ps_fdkind)o.kind, o.vport, o.rport, o.sock) == 0 && o.pvport) {
+    if (ps_fd_set(newfd, (enum ps_fdkind)o.kind, o.vport, o.rport, o.sock) == 0) {
         struct ps_fdinfo *s = slot(newfd, false);
         s->pvport = o.pvport;
         s->prport = o.prport;
+        s->ufam = o.ufam;
+        if ((s->opts = o.opts))
+            o.opts->refs++;
     }
+}
+
+void ps_fd_set_unix(int fd, int fam, struct ps_opts *opts)
+{
+    struct ps_fdinfo *s = slot(fd, false);
+    if (!s || !__atomic_load_n(&s->kind, __ATOMIC_ACQUIRE)) {
+        ps_opts_unref(opts);
+        return;
+    }
+    s->ufam = (unsigned char)fam;
+    if (opts != s->opts) {
+        ps_opts_unref(s->opts);
+        s->opts = opts;
+    }
+}
+
+struct ps_opts *ps_fd_opts(int fd)
+{
+    struct ps_fdinfo *s = slot(fd, false);
+    if (!s || !s->ufam)
+        return NULL;
+    if (!s->opts)
+        s->opts = ps_opts_new();
+    return s->opts;
+}
+
+struct ps_opts *ps_opts_new(void)
+{
+    struct ps_opts *o = calloc(1, sizeof *o);
+    if (o)
+        o->refs = 1;
+    return o;
+}
+
+void ps_opts_unref(struct ps_opts *o)
+{
+    if (o && --o->refs == 0)
+        free(o);
+}
+
+bool ps_opts_get(const struct ps_opts *o, int level, int name, int *val)
+{
+    for (int i = 0; o && i < o->n; i++)
+        if (o->v[i].level == level && o->v[i].name == name) {
+            *val = o->v[i].val;
+            return true;
+        }
+    return false;
+}
+
+bool ps_opts_set(struct ps_opts *o, int level, int name, int val)
+{
+    for (int i = 0; i < o->n; i++)
+        if (o->v[i].level == level && o->v[i].name == name) {
+            o->v[i].val = val;
+            return true;
+        }
+    if (o->n == PS_OPTS_MAX)
+        return false;
+    o->v[o->n].level = level;
+    o->v[o->n].name = name;
+    o->v[o->n++].val = val;
+    return true;
 }
 
 struct ps_sock *ps_sock_new(const char *sid, int fam, uint16_t vport, uint16_t rport)

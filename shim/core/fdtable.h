@@ -27,11 +27,24 @@ struct ps_sock {
     bool shared;            /* a forked child may hold it too */
     int fam;
     uint16_t vport, rport;
+    char upath[108];        /* unix mode: its socket file, removed on the last close */
     struct ps_sock *next, *prev;
+};
+
+/* unix mode: what a program set on a socket that AF_UNIX has no place for
+ * (TCP-level options, IPV6_V6ONLY, SO_REUSEPORT), shared by its dups. */
+#define PS_OPTS_MAX 16
+struct ps_opts {
+    int refs;
+    int n;
+    struct { int level, name, val; } v[PS_OPTS_MAX];
 };
 
 struct ps_fdinfo {
     unsigned char kind;     /* enum ps_fdkind; read with atomics */
+    unsigned char ufam;     /* unix mode: an AF_UNIX socket standing in for a
+                               TCP socket of this family (4 or 6); 0: none */
+    struct ps_opts *opts;   /* with ufam: the emulated options (may be NULL) */
     uint16_t vport, rport;  /* own name: the kernel's rport reads as vport */
     uint16_t pvport, prport;/* peer's name: prport reads as pvport (0: none) */
     struct ps_sock *sock;   /* PS_FD_BOUND only */
@@ -51,6 +64,17 @@ int ps_fd_set_peer(int fd, uint16_t pvport, uint16_t prport);
 /* Forgets fd. If it held a bound socket whose last descriptor this was, the
  * socket is returned (unlinked; the caller records the close and frees it). */
 struct ps_sock *ps_fd_clear(int fd);
+/* Marks fd (of any kind but NONE) as swapped for an AF_UNIX socket standing
+ * in for a TCP socket of family fam; takes over opts (may be NULL). */
+void ps_fd_set_unix(int fd, int fam, struct ps_opts *opts);
+/* The options of a swapped fd, created on demand (NULL: out of memory). */
+struct ps_opts *ps_fd_opts(int fd);
+/* An option's stored value: true and *val, or false when never set. */
+bool ps_opts_get(const struct ps_opts *o, int level, int name, int *val);
+/* Stores an option; false when the table is full. */
+bool ps_opts_set(struct ps_opts *o, int level, int name, int val);
+struct ps_opts *ps_opts_new(void);
+void ps_opts_unref(struct ps_opts *o);
 /* newfd becomes another descriptor of oldfd's socket (newfd must be clear). */
 void ps_fd_dup(int oldfd, int newfd);
 

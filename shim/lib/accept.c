@@ -9,6 +9,7 @@
 #include "lib/names.h"
 #include "lib/real.h"
 #include "lib/state.h"
+#include "lib/unix.h"
 
 static void record_observed(const struct sockaddr_storage *ss, socklen_t l, int rc, int err)
 {
@@ -49,7 +50,29 @@ static int shim_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags,
     bool inj = ps_cfg()->inject.any && nfd >= 0;
     if (inj)
         ps_inj_accept(fd);
-    if (ps_cfg()->mode == PS_MODE_OBSERVE) {
+    if (nfd >= 0 && ss.ss_family == AF_UNIX && ps_cfg()->mode == PS_MODE_UNIX) {
+        /* From a listener standing in for a TCP one: the peer in inet form,
+         * of the listener's family. */
+        struct sockaddr_storage in;
+        socklen_t il;
+        int fam;
+        if (ps_unix_accepted_peer(fd, &ss, l, &in, &il, &fam)) {
+            ps_lock();
+            ps_fd_forget(nfd);
+            ps_fd_set(nfd, PS_FD_ACCEPTED, 0, 0, NULL);
+            /* Like TCP's, an accepted socket starts with its listener's options. */
+            struct ps_fdinfo li = ps_fd_get(fd);
+            struct ps_opts *o = li.opts ? ps_opts_new() : NULL;
+            if (o) {
+                memcpy(o->v, li.opts->v, sizeof o->v);
+                o->n = li.opts->n;
+            }
+            ps_fd_set_unix(nfd, fam, o);
+            ps_unlock();
+            ss = in;
+            l = il;
+        }
+    } else if (ps_cfg()->mode == PS_MODE_OBSERVE) {
         /* Failures only of listeners it saw bound; successes of inet ones. */
         if (ps_fd_kind(fd) != PS_FD_NONE || nfd >= 0)
             record_observed(&ss, l, nfd, err);

@@ -8,13 +8,16 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/sockaddr.h"
+#include "core/unixname.h"
 #include "lib/faults.h"
 #include "lib/real.h"
 #include "lib/state.h"
+#include "lib/unix.h"
 
 /* Ephemeral-looking virtual numbers for port-0 binds whose kernel port is
  * already a virtual port of the namespace. */
@@ -25,7 +28,7 @@ static int sockopt_int(int fd, int level, int name)
 {
     int v = 0;
     socklen_t l = sizeof v;
-    return getsockopt(fd, level, name, &v, &l) == 0 ? v : 0;
+    return real_getsockopt(fd, level, name, &v, &l) == 0 ? v : 0;
 }
 
 static void describe_bind(struct ps_event *e, int fd, const struct ps_addr *a, uint16_t port,
@@ -155,6 +158,78 @@ static int bind_any(int fd, const struct sockaddr *addr, socklen_t len, struct p
     return 0;
 }
 
+/* Unix mode's port 0: a number no socket of the namespace uses, from the
+ * range the kernel would pick from. */
+static uint16_t free_unix_vport(const struct ps_ns *ns)
+{
+    enum { LO = 32768, HI = 60999 };
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    unsigned span = HI - LO + 1;
+    unsigned start = ((unsigned)ts.tv_nsec ^ (unsigned)ps_pid() * 2654435761u) % span;
+    for (unsigned i = 0; i < span; i++) {
+        uint16_t p = (uint16_t)(LO + (start + i) % span);
+        if (!ps_ns_port_used(ns, p))
+            return p;
+    }
+    return 0;
+}
+
+static bool path_taken(const struct ps_ns *ns, const char *path)
+{
+    for (size_t i = 0; i < ns->n; i++)
+        if (!strcmp(ns->v[i].rpath, path) && ps_entry_alive(NULL, &ns->v[i]))
+            return true;
+    return false;
+}
+
+/* Under the lock and the claim, with no conflict: fd becomes an AF_UNIX
+ * socket bound to DIR/<port>@<addr>, or DIR/<port>@<addr>#<n> beside the
+ * sockets it shares the port with. */
+static int bind_unix(int fd, struct ps_event *e)
+{
+    struct ps_ns *ns = ps_table();
+    if (e->port == 0 && !(e->port = free_unix_vport(ns)))
+        return refused(e, EADDRINUSE);
+    struct ps_uname u = {.port = (uint16_t)e->port, .addr = e->addr};
+    char name[PS_SUN_PATH];
+    size_t nlen = 0;
+    for (u.n = 0; u.n <= PS_UNAME_SHARE_MAX; u.n++) {
+        nlen = ps_uname_format(name, sizeof name, ps_cfg()->dir, &u);
+        if (!nlen || !path_taken(ns, name))
+            break;
+    }
+    if (!nlen || u.n > PS_UNAME_SHARE_MAX)
+        return refused(e, nlen ? EADDRINUSE : ENAMETOOLONG);
+    struct ps_opts *opts;
+    if (ps_unix_swap(fd, e->fam, &opts) < 0)
+        return refused(e, errno);
+    /* A file left by a holder that died without closing. */
+    unlink(name);
+    struct sockaddr_un su;
+    socklen_t sl = ps_unix_sockaddr(name, nlen, &su);
+    if (real_bind(fd, (struct sockaddr *)&su, sl) < 0) {
+        int err = errno;
+        ps_unix_unswap(fd, e->fam, opts);
+        ps_opts_unref(opts);
+        ps_log(PS_LOG_WARN, "bind %s in pid %d (%s): %s", name, e->pid, e->prog, strerror(err));
+        return refused(e, err);
+    }
+    memcpy(e->rpath, name, nlen + 1);
+    ps_next_sid(e->sid);
+    ps_emit(e);
+    ps_claim_end();
+    ps_track(fd, e);
+    struct ps_fdinfo fi = ps_fd_get(fd);
+    if (fi.sock)
+        memcpy(fi.sock->upath, name, nlen + 1);
+    ps_fd_set_unix(fd, e->fam, opts);
+    ps_unlock();
+    ps_log(PS_LOG_DEBUG, "bind port %u -> %s (pid %d, %s)", (unsigned)e->port, name, e->pid,
+           e->prog);
+    return 0;
+}
+
 static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct ps_event *e)
 {
     struct ps_bindreq req = {
@@ -173,6 +248,8 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
             break;
         /* Its holders died without a close: retire it for everyone. */
         struct ps_event st;
+        if (c->rpath[0])
+            unlink(c->rpath);
         ps_event_new(&st, PS_EV_STALE);
         memcpy(st.sid, c->sid, sizeof st.sid);
         ps_emit(&st);
@@ -189,6 +266,8 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
         ps_name_holder(e, c);
         return refused(e, EADDRINUSE);
     }
+    if (ps_cfg()->mode == PS_MODE_UNIX)
+        return bind_unix(fd, e);
     /* Sharing (SO_REUSEADDR/SO_REUSEPORT) happens on one real port, so the
      * kernel itself judges the rest (listen on a shared port, uid rules). */
     const struct ps_entry *sh = ps_ns_sharer(ps_table(), &req);
@@ -241,7 +320,7 @@ static int shim_bind(int fd, const struct sockaddr *addr, socklen_t len)
         return bind_recorded(fd, addr, len, &e);
     }
     strcpy(e.mode, ps_mode_name(cfg->mode));
-    if (port == 0)
+    if (port == 0 && cfg->mode != PS_MODE_UNIX)
         return bind_any(fd, addr, len, &e);
     return bind_remap(fd, addr, len, &e);
 }

@@ -120,3 +120,19 @@ pid_t real_fork(void)
     pid_t (*f)(void) = (pid_t (*)(void))resolve(&p_fork, "fork");
     return f ? f() : MISSING();
 }
+
+static void *p_getsockopt, *p_setsockopt;
+
+int real_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+    int (*f)(int, int, int, void *, socklen_t *) =
+        (int (*)(int, int, int, void *, socklen_t *))resolve(&p_getsockopt, "getsockopt");
+    return f ? f(fd, level, name, val, len) : MISSING();
+}
+
+int real_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+    int (*f)(int, int, int, const void *, socklen_t) =
+        (int (*)(int, int, int, const void *, socklen_t))resolve(&p_setsockopt, "setsockopt");
+    return f ? f(fd, level, name, val, len) : MISSING();
+}

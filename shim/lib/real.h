@@ -23,5 +23,7 @@ int real_dup3(int fd, int fd2, int flags);
 int real_fcntl(int fd, int cmd, void *arg);
 int real_fcntl64(int fd, int cmd, void *arg);
 pid_t real_fork(void);
+int real_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
+int real_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
 
 #endif

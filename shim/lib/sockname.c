@@ -5,6 +5,7 @@
 #include "lib/names.h"
 #include "lib/real.h"
 #include "lib/state.h"
+#include "lib/unix.h"
 
 typedef int (*name_call)(int, struct sockaddr *, socklen_t *);
 
@@ -17,6 +18,14 @@ static int virtual_name(name_call call, int fd, struct sockaddr *addr, socklen_t
     int rc = call(fd, (struct sockaddr *)&ss, &l);
     if (rc < 0)
         return rc;
+    if (ss.ss_family == AF_UNIX && ps_cfg()->mode == PS_MODE_UNIX) {
+        struct sockaddr_storage in;
+        socklen_t il;
+        if (ps_unix_inet_name(fd, peer, &ss, l, &in, &il)) {
+            ss = in;
+            l = il;
+        }
+    }
     ps_virtual_name(fd, (struct sockaddr *)&ss, l, peer);
     ps_copy_name(&ss, l, addr, len);
     return 0;

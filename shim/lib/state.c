@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "core/probe.h"
+#include "core/unixname.h"
 #include "lib/real.h"
 
 #define EXIT_CONFIG 78
@@ -113,8 +114,6 @@ static void configure(void)
     if (ps_config_load(&g_cfg, env, err, sizeof err))
         fatal_config(err);
     ps_log_set_level(g_cfg.log);
-    if (g_cfg.mode == PS_MODE_UNIX)
-        fatal_config("PORTSHIM_MODE='unix': unix mode is not implemented yet");
     /* Here, while the process is still single-threaded: registering later
      * could race with a fork in another thread. */
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
@@ -136,6 +135,13 @@ static void activate(void)
         return;
     }
     g_pid = getpid();
+    if (g_cfg.mode == PS_MODE_UNIX && !ps_uname_dir_fits(g_cfg.dir)) {
+        char err[PS_PATH_MAX + 200];
+        snprintf(err, sizeof err, "PORTSHIM_DIR='%s' is %zu bytes long: unix mode's socket names "
+                 "need it to be at most %d (sun_path is %d bytes)", g_cfg.dir, strlen(g_cfg.dir),
+                 PS_UNAME_DIR_MAX, PS_SUN_PATH);
+        fatal_config(err);
+    }
     __atomic_store_n(&g_mfd, open_manifest(), __ATOMIC_RELAXED);
     if (g_mfd < 0) {
         char err[PS_PATH_MAX + 200];
@@ -326,11 +332,32 @@ bool ps_entry_live(const struct ps_entry *e)
     return true;
 }
 
+/* Under ps_lock, as this process lets go of sk: unix mode's socket file goes
+ * with the last holder in the namespace. A forked child may hold it too: then
+ * the table says who else does. An entry already retired is left alone: its
+ * name may be someone else's by now. */
+static void unlink_if_last(const struct ps_sock *sk)
+{
+    if (!sk->upath[0])
+        return;
+    if (sk->shared) {
+        ps_refresh();
+        const struct ps_entry *e = ps_ns_find(&g_ns, sk->sid);
+        if (!e)
+            return;
+        for (int i = 0; i < e->holders.n; i++)
+            if (e->holders.v[i] != g_pid && ps_probe_pid_alive(e->holders.v[i]))
+                return;
+    }
+    unlink(sk->upath);
+}
+
 void ps_sock_gone(struct ps_sock *sk)
 {
     struct ps_event e;
     /* A forked child may still hold it: then only this holder lets go. */
     ps_event_new(&e, sk->shared ? PS_EV_RELEASE : PS_EV_CLOSE);
+    unlink_if_last(sk);
     memcpy(e.sid, sk->sid, sizeof e.sid);
     if (sk->shared)
         e.holder = g_pid;
@@ -359,7 +386,7 @@ bool ps_is_tcp(int fd)
 {
     int proto = 0;
     socklen_t l = sizeof proto;
-    return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l) == 0 &&
+    return real_getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l) == 0 &&
            (proto == IPPROTO_TCP || proto == IPPROTO_MPTCP);
 }
 
@@ -413,6 +440,8 @@ __attribute__((destructor)) static void ps_dtor(void)
         return;
     }
     t_in_shim = 1;
+    for (struct ps_sock *sk = ps_sock_first(); sk; sk = sk->next)
+        unlink_if_last(sk);
     struct ps_event e;
     ps_event_new(&e, PS_EV_EXIT);
     ps_emit(&e);

@@ -1,7 +1,7 @@
 /* race2787 — the #2787 race, reproduced in a private network namespace.
  *
  *   race2787 --hog PORTHOG --prog PORT2787 --copies K [--sleep-ms MS]
- *            [--shim LIB --nsdir DIR]
+ *            [--shim LIB --nsdir DIR [--mode MODE]]
  *
  * Enters a new network namespace (its own loopback and ephemeral range, so
  * nothing outside is disturbed and nothing outside disturbs it), brings lo
@@ -18,6 +18,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #define EXIT_SKIP 77
@@ -51,13 +52,15 @@ static void port_range(const char *range)
 }
 
 /* The environment of a copy: ours without any shim, plus the shim's. */
+static const char *g_mode;   /* --mode: PORTSHIM_MODE for every copy */
+
 static char **copy_env(const char *lib, const char *nsdir, int i)
 {
     extern char **environ;
     size_t n = 0;
     while (environ[n])
         n++;
-    char **env = calloc(n + 4, sizeof *env);
+    char **env = calloc(n + 5, sizeof *env);
     size_t k = 0;
     for (size_t j = 0; j < n; j++)
         if (strncmp(environ[j], "LD_PRELOAD=", 11) && strncmp(environ[j], "PORTSHIM_", 9))
@@ -76,9 +79,19 @@ static char **copy_env(const char *lib, const char *nsdir, int i)
         if (asprintf(&v, "PORTSHIM_MANIFEST=%s", path) < 0)
             die("asprintf");
         env[k++] = v;
-        if (asprintf(&v, "PORTSHIM_DIR=%s", nsdir) < 0)
+        /* unix mode keeps sockets in the directory: one per namespace. */
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/ns-%d", nsdir, i);
+        if (g_mode && mkdir(dir, 0700) < 0 && errno != EEXIST)
+            die("%s: %s", dir, strerror(errno));
+        if (asprintf(&v, "PORTSHIM_DIR=%s", g_mode ? dir : nsdir) < 0)
             die("asprintf");
         env[k++] = v;
+        if (g_mode) {
+            if (asprintf(&v, "PORTSHIM_MODE=%s", g_mode) < 0)
+                die("asprintf");
+            env[k++] = v;
+        }
     }
     env[k] = NULL;
     return env;
@@ -104,6 +117,8 @@ int main(int argc, char **argv)
             lib = argv[++i];
         else if (!strcmp(argv[i], "--nsdir"))
             nsdir = argv[++i];
+        else if (!strcmp(argv[i], "--mode"))
+            g_mode = argv[++i];
         else
             die("unknown option '%s'", argv[i]);
     }

@@ -68,9 +68,16 @@ Test(config, mode_remap)
 
 Test(config, mode_unix)
 {
-    const struct kv env[] = {MANIFEST, {"PORTSHIM_MODE", "unix"}, {0}};
+    const struct kv env[] = {MANIFEST, {"PORTSHIM_MODE", "unix"}, {"PORTSHIM_DIR", "/tmp/ns"}, {0}};
     cr_assert_eq(load(env), 0, "%s", err);
     cr_assert_eq(cfg.mode, PS_MODE_UNIX);
+}
+
+Test(config, mode_unix_without_dir_is_an_error)
+{
+    const struct kv env[] = {MANIFEST, {"PORTSHIM_MODE", "unix"}, {0}};
+    cr_assert_eq(load(env), -1);
+    assert_error_names("PORTSHIM_DIR");
 }
 
 Test(config, mode_observe)

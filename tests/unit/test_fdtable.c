@@ -245,3 +245,32 @@ Test(fdtable, mark_all_shared)
     ps_sock_free(ps_fd_clear(5));
     cr_assert_null(ps_sock_first());
 }
+
+/* unix mode: emulated options belong to the socket, shared by its dups. */
+Test(fdtable, unix_options_are_shared_by_dups_and_dropped_with_the_last)
+{
+    struct ps_sock *s = new_sock("2.1");
+    ps_fd_set(40, PS_FD_BOUND, 8000, 0, s);
+    cr_assert_null(ps_fd_opts(40), "not swapped: no options");
+    ps_fd_set_unix(40, 6, NULL);
+    struct ps_opts *o = ps_fd_opts(40);
+    cr_assert_not_null(o);
+    cr_assert_eq(ps_fd_get(40).ufam, 6);
+    cr_assert(ps_opts_set(o, 6, 1, 1));
+    ps_fd_dup(40, 41);
+    cr_assert_eq(ps_fd_get(41).ufam, 6);
+    cr_assert_eq(ps_fd_opts(41), o, "a dup shares the options");
+    cr_assert_eq(o->refs, 2);
+    int v = 0;
+    cr_assert(ps_opts_get(ps_fd_opts(41), 6, 1, &v) && v == 1);
+    cr_assert_not(ps_opts_get(o, 6, 2, &v), "never set");
+    cr_assert_null(ps_fd_clear(40));
+    cr_assert_eq(o->refs, 1);
+    cr_assert_eq(ps_fd_get(40).ufam, 0);
+    for (int i = 0; i < PS_OPTS_MAX - 1; i++)
+        cr_assert(ps_opts_set(o, 100, i, i));
+    cr_assert_not(ps_opts_set(o, 101, 0, 0), "the table is full");
+    cr_assert(ps_opts_set(o, 6, 1, 0), "an option already set can still change");
+    cr_assert_eq(ps_fd_clear(41), s);
+    ps_sock_free(s);
+}

@@ -1,0 +1,161 @@
+/* sockopt.c — getsockopt() and setsockopt(): in unix mode an AF_UNIX socket
+ * standing in for a TCP one answers as the TCP socket would.
+ *
+ * SO_DOMAIN, SO_PROTOCOL and SO_TYPE give the inet family, IPPROTO_TCP and
+ * SOCK_STREAM; int options at IPPROTO_TCP, IPPROTO_IP and IPPROTO_IPV6 (and
+ * SO_REUSEPORT, which AF_UNIX may refuse) are stored per socket and read
+ * back, with Linux's defaults for those never set. Every other option, and
+ * every other socket, goes to the kernel: the check is one lock-free table
+ * read. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "lib/real.h"
+#include "lib/state.h"
+#include "lib/unix.h"
+
+/* What a fresh Linux TCP socket answers. */
+static const struct { int level, name, val; } defaults[] = {
+    {IPPROTO_TCP, TCP_NODELAY, 0},      {IPPROTO_TCP, TCP_MAXSEG, 536},
+    {IPPROTO_TCP, TCP_CORK, 0},         {IPPROTO_TCP, TCP_KEEPIDLE, 7200},
+    {IPPROTO_TCP, TCP_KEEPINTVL, 75},   {IPPROTO_TCP, TCP_KEEPCNT, 9},
+    {IPPROTO_TCP, TCP_SYNCNT, 6},       {IPPROTO_TCP, TCP_LINGER2, 60},
+    {IPPROTO_TCP, TCP_DEFER_ACCEPT, 0}, {IPPROTO_TCP, TCP_WINDOW_CLAMP, 0},
+    {IPPROTO_TCP, TCP_QUICKACK, 1},     {IPPROTO_TCP, TCP_USER_TIMEOUT, 0},
+    {IPPROTO_TCP, TCP_FASTOPEN, 0},     {IPPROTO_TCP, TCP_NOTSENT_LOWAT, 0},
+    {IPPROTO_IP, IP_TOS, 0},            {IPPROTO_IP, IP_TTL, 64},
+    {IPPROTO_IPV6, IPV6_V6ONLY, 0},     {IPPROTO_IPV6, IPV6_TCLASS, 0},
+    {IPPROTO_IPV6, IPV6_UNICAST_HOPS, 64},
+    {SOL_SOCKET, SO_REUSEPORT, 0},
+};
+
+static bool emulated_level(int level)
+{
+    return level == IPPROTO_TCP || level == IPPROTO_IP || level == IPPROTO_IPV6;
+}
+
+static bool default_of(int level, int name, int *val)
+{
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+        if (defaults[i].level == level && defaults[i].name == name) {
+            *val = defaults[i].val;
+            return true;
+        }
+    return false;
+}
+
+static int answer(int v, void *val, socklen_t *len)
+{
+    if ((int)*len < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    socklen_t n = *len < sizeof v ? *len : sizeof v;
+    memcpy(val, &v, n);
+    *len = n;
+    return 0;
+}
+
+/* 1 answered, 0 for the kernel. Under the lock. */
+static int get_emulated(int fd, const struct ps_fdinfo *fi, int level, int name, int *v)
+{
+    if (level == SOL_SOCKET) {
+        switch (name) {
+        case SO_DOMAIN: *v = fi->ufam == 4 ? AF_INET : AF_INET6; return 1;
+        case SO_PROTOCOL: *v = IPPROTO_TCP; return 1;
+        case SO_TYPE: *v = SOCK_STREAM; return 1;
+        case SO_REUSEPORT: break;
+        default: return 0;
+        }
+    } else if (!emulated_level(level)) {
+        return 0;
+    }
+    if (ps_opts_get(fi->opts, level, name, v))
+        return 1;
+    return default_of(level, name, v) ? 1 : 0;
+}
+
+/* A socket this process never saw (inherited over exec) that the kernel
+ * calls AF_UNIX: is it one of the namespace's, standing in for TCP? Its name
+ * says so, and of which family. */
+static int inherited(int fd, int level, int name, void *val, socklen_t *len, int rc)
+{
+    int v = 0;
+    if (rc < 0 || level != SOL_SOCKET || *len != sizeof v ||
+        (name != SO_DOMAIN && name != SO_PROTOCOL))
+        return rc;
+    memcpy(&v, val, sizeof v);
+    if ((name == SO_DOMAIN && v != AF_UNIX) || (name == SO_PROTOCOL && v != 0) || !ps_enter())
+        return rc;
+    struct ps_uname u;
+    if (ps_cfg()->mode == PS_MODE_UNIX && ps_unix_uname(fd, false, &u) == 0) {
+        v = name == SO_PROTOCOL ? IPPROTO_TCP : u.addr.fam == 4 ? AF_INET : AF_INET6;
+        memcpy(val, &v, sizeof v);
+    }
+    ps_leave();
+    return rc;
+}
+
+__attribute__((visibility("default"))) int getsockopt(int fd, int level, int name, void *val,
+                                                      socklen_t *len)
+{
+    if (ps_fd_kind(fd) == PS_FD_NONE && val && len && level == SOL_SOCKET &&
+        (name == SO_DOMAIN || name == SO_PROTOCOL)) {
+        int err = errno;
+        int rc = inherited(fd, level, name, val, len, real_getsockopt(fd, level, name, val, len));
+        if (rc == 0)
+            errno = err;
+        return rc;
+    }
+    /* Known to the shim but not swapped (remap mode's sockets): no lock. */
+    if (ps_fd_kind(fd) == PS_FD_NONE || !ps_fd_get(fd).ufam || !val || !len || !ps_enter())
+        return real_getsockopt(fd, level, name, val, len);
+    int v = 0, rc;
+    ps_lock();
+    struct ps_fdinfo fi = ps_fd_get(fd);
+    int got = fi.ufam ? get_emulated(fd, &fi, level, name, &v) : 0;
+    ps_unlock();
+    rc = got ? answer(v, val, len) : real_getsockopt(fd, level, name, val, len);
+    int err = errno;
+    ps_leave();
+    errno = err;
+    return rc;
+}
+
+__attribute__((visibility("default"))) int setsockopt(int fd, int level, int name,
+                                                      const void *val, socklen_t len)
+{
+    if (ps_fd_kind(fd) == PS_FD_NONE || !ps_fd_get(fd).ufam || !ps_enter())
+        return real_setsockopt(fd, level, name, val, len);
+    struct ps_fdinfo fi = ps_fd_get(fd);
+    bool reuseport = level == SOL_SOCKET && name == SO_REUSEPORT;
+    if (!fi.ufam || !(emulated_level(level) || reuseport)) {
+        ps_leave();
+        return real_setsockopt(fd, level, name, val, len);
+    }
+    int rc = 0, err = 0;
+    if (!val || len < sizeof(int)) {
+        rc = -1;
+        err = val ? EINVAL : EFAULT;
+    } else {
+        int v;
+        memcpy(&v, val, sizeof v);
+        ps_lock();
+        struct ps_opts *o = ps_fd_opts(fd);
+        if (!o || !ps_opts_set(o, level, name, v)) {
+            rc = -1;
+            err = ENOMEM;
+        }
+        ps_unlock();
+        if (reuseport)
+            real_setsockopt(fd, level, name, val, len);   /* AF_UNIX may refuse it */
+    }
+    ps_leave();
+    if (rc < 0)
+        errno = err;
+    return rc;
+}

@@ -1,0 +1,191 @@
+/* unix.c — unix mode's socket swap and name translation.
+ *
+ * Names are stateless: everything a program would see of an inet name is
+ * in the AF_UNIX names themselves (core/unixname.h), so a socket inherited
+ * over exec, with no record in this process, still answers correctly. */
+#include "lib/unix.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "lib/real.h"
+#include "lib/state.h"
+
+/* SOL_SOCKET options that mean the same on AF_UNIX: carried over as bytes. */
+static const int carried[] = {SO_RCVTIMEO, SO_SNDTIMEO, SO_LINGER, SO_KEEPALIVE};
+
+/* Options AF_UNIX has no place for: read from the TCP socket, emulated. */
+static const struct { int level, name; } kept[] = {
+    {IPPROTO_TCP, TCP_NODELAY},    {IPPROTO_TCP, TCP_KEEPIDLE}, {IPPROTO_TCP, TCP_KEEPINTVL},
+    {IPPROTO_TCP, TCP_KEEPCNT},    {IPPROTO_TCP, TCP_USER_TIMEOUT},
+    {IPPROTO_IPV6, IPV6_V6ONLY},   {SOL_SOCKET, SO_REUSEPORT},
+};
+
+static void carry(int from, int to)
+{
+    for (size_t i = 0; i < sizeof carried / sizeof carried[0]; i++) {
+        char buf[32];
+        socklen_t l = sizeof buf;
+        if (real_getsockopt(from, SOL_SOCKET, carried[i], buf, &l) == 0)
+            real_setsockopt(to, SOL_SOCKET, carried[i], buf, l);
+    }
+}
+
+/* s takes fd's number with fd's descriptor flags. */
+static int take_number(int s, int fd, int fdfl)
+{
+    int rc = real_dup3(s, fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0);
+    int err = errno;
+    real_close(s);
+    errno = err;
+    return rc < 0 ? -1 : 0;
+}
+
+int ps_unix_swap(int fd, int fam, struct ps_opts **opts)
+{
+    *opts = NULL;
+    int fl = real_fcntl(fd, F_GETFL, NULL), fdfl = real_fcntl(fd, F_GETFD, NULL);
+    if (fl < 0 || fdfl < 0)
+        return -1;
+    int nb = (fl & O_NONBLOCK) ? SOCK_NONBLOCK : 0;
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | nb, 0);
+    if (s < 0)
+        return -1;
+    carry(fd, s);
+    struct ps_opts *o = ps_opts_new();
+    for (size_t i = 0; o && i < sizeof kept / sizeof kept[0]; i++) {
+        int v = 0;
+        socklen_t l = sizeof v;
+        if ((kept[i].level != IPPROTO_IPV6 || fam == 6) &&
+            real_getsockopt(fd, kept[i].level, kept[i].name, &v, &l) == 0)
+            ps_opts_set(o, kept[i].level, kept[i].name, v);
+    }
+    if (take_number(s, fd, fdfl) < 0) {
+        int err = errno;
+        ps_opts_unref(o);
+        errno = err;
+        return -1;
+    }
+    *opts = o;
+    return 0;
+}
+
+int ps_unix_unswap(int fd, int fam, const struct ps_opts *opts)
+{
+    int fl = real_fcntl(fd, F_GETFL, NULL), fdfl = real_fcntl(fd, F_GETFD, NULL);
+    if (fl < 0 || fdfl < 0)
+        return -1;
+    int s = socket(fam == 4 ? AF_INET : AF_INET6,
+                   SOCK_STREAM | SOCK_CLOEXEC | ((fl & O_NONBLOCK) ? SOCK_NONBLOCK : 0), 0);
+    if (s < 0)
+        return -1;
+    carry(fd, s);
+    for (int i = 0; opts && i < opts->n; i++)
+        real_setsockopt(s, opts->v[i].level, opts->v[i].name, &opts->v[i].val, sizeof(int));
+    return take_number(s, fd, fdfl);
+}
+
+socklen_t ps_unix_sockaddr(const char *name, size_t len, struct sockaddr_un *su)
+{
+    memset(su, 0, sizeof *su);
+    su->sun_family = AF_UNIX;
+    memcpy(su->sun_path, name, len);
+    /* A path's length includes its NUL; an abstract name's is exact. */
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (name[0] ? 1 : 0));
+}
+
+static int parse_sa(const struct sockaddr_storage *k, socklen_t kl, struct ps_uname *u)
+{
+    const struct sockaddr_un *su = (const struct sockaddr_un *)k;
+    size_t off = offsetof(struct sockaddr_un, sun_path);
+    if (k->ss_family != AF_UNIX)
+        return -1;
+    if (kl <= off)
+        return 1;   /* unnamed */
+    return ps_uname_parse(su->sun_path, kl - off, ps_cfg()->dir, u);
+}
+
+int ps_unix_uname(int fd, bool peer, struct ps_uname *u)
+{
+    struct sockaddr_storage k;
+    socklen_t kl = sizeof k;
+    int rc = peer ? real_getpeername(fd, (struct sockaddr *)&k, &kl)
+                  : real_getsockname(fd, (struct sockaddr *)&k, &kl);
+    if (rc < 0)
+        return -1;
+    rc = parse_sa(&k, kl, u);
+    return peer || rc == 0 ? rc : -1;
+}
+
+static void put(const struct ps_addr *a, uint16_t port, struct sockaddr_storage *out,
+                socklen_t *outl)
+{
+    *outl = ps_addr_to_sockaddr(a, port, out);
+}
+
+/* The peer as a socket whose own name is self sees it. */
+static void peer_seen_by(const struct ps_uname *self, int prc, const struct ps_uname *p,
+                         struct sockaddr_storage *out, socklen_t *outl)
+{
+    int fam = self->addr.fam;
+    if (prc != 0) {   /* an unshimmed client: unnamed */
+        struct ps_addr lo = ps_addr_loopback(fam);
+        put(&lo, 0, out, outl);
+        return;
+    }
+    struct ps_addr a = ps_addr_as_family(&p->addr, fam);
+    /* A client's peer is a listener, perhaps a wildcard one: the address
+     * it dialled is in its own name. */
+    if (ps_addr_is_wildcard(&p->addr))
+        a = ps_addr_is_wildcard(&self->addr) ? ps_addr_loopback(fam) : self->addr;
+    put(&a, p->port, out, outl);
+}
+
+bool ps_unix_inet_name(int fd, bool peer, const struct sockaddr_storage *k, socklen_t kl,
+                       struct sockaddr_storage *out, socklen_t *outl)
+{
+    struct ps_uname self, p;
+    if (!peer) {
+        if (parse_sa(k, kl, &self) != 0)
+            return false;
+        struct ps_addr a = self.addr;
+        /* A wildcard name on a connected socket (accepted from a wildcard
+         * listener): the address it was reached on, which for loopback
+         * traffic is the client's own. */
+        if (ps_addr_is_wildcard(&a)) {
+            int prc = ps_unix_uname(fd, true, &p);
+            if (prc == 0 && !ps_addr_is_wildcard(&p.addr))
+                a = ps_addr_as_family(&p.addr, self.addr.fam);
+            else if (prc >= 0)
+                a = ps_addr_loopback(self.addr.fam);
+        }
+        put(&a, self.port, out, outl);
+        return true;
+    }
+    if (ps_unix_uname(fd, false, &self) != 0)
+        return false;
+    int prc = parse_sa(k, kl, &p);
+    if (prc < 0)
+        prc = 1;   /* a name from outside the namespace: as unnamed */
+    peer_seen_by(&self, prc, &p, out, outl);
+    return true;
+}
+
+bool ps_unix_accepted_peer(int lfd, const struct sockaddr_storage *k, socklen_t kl,
+                           struct sockaddr_storage *out, socklen_t *outl, int *fam)
+{
+    struct ps_uname self, p;
+    if (ps_unix_uname(lfd, false, &self) != 0)
+        return false;
+    int prc = parse_sa(k, kl, &p);
+    if (prc < 0)
+        prc = 1;   /* a name from outside the namespace: as unnamed */
+    *fam = self.addr.fam;
+    peer_seen_by(&self, prc, &p, out, outl);
+    return true;
+}
