@@ -37,9 +37,12 @@ struct ps_fdinfo ps_fd_get(int fd)
 {
     struct ps_fdinfo out = {0};
     struct ps_fdinfo *s = slot(fd, false);
-    if (s) {
+    /* The kind first: an unknown descriptor (every new socket) reads nothing
+     * else, so a lock-free caller never reads fields a close is clearing. */
+    unsigned char kind = s ? __atomic_load_n(&s->kind, __ATOMIC_ACQUIRE) : PS_FD_NONE;
+    if (kind != PS_FD_NONE) {
         out = *s;
-        out.kind = __atomic_load_n(&s->kind, __ATOMIC_ACQUIRE);
+        out.kind = kind;
     }
     return out;
 }
