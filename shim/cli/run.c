@@ -264,7 +264,36 @@ static int create_namespace(struct nspace *ns, enum ps_mode mode)
     return create_namespace_in(ns, tmp && *tmp ? tmp : "/tmp", mode);
 }
 
-static int join_namespace(struct nspace *ns, const char *path)
+/* Unix mode in a namespace named by --manifest: its socket files go to a
+ * private 0700 directory beside the manifest, "<manifest>.d", which every
+ * run joining that manifest finds again. Never the manifest's own directory:
+ * two namespaces there would replace each other's socket files, and other
+ * users could reach them. */
+static int join_socket_dir(struct nspace *ns)
+{
+    struct stat st;
+    if ((size_t)snprintf(ns->dir, sizeof ns->dir, "%s.d", ns->manifest) >= sizeof ns->dir ||
+        !ps_uname_dir_fits(ns->dir)) {
+        cli_log(PS_LOG_ERROR, "--manifest '%s': the socket directory '%s.d' is too long for "
+                "unix socket names (at most %d bytes); use a shorter manifest path",
+                ns->manifest, ns->manifest, PS_UNAME_DIR_MAX);
+        return -1;
+    }
+    if (mkdir(ns->dir, 0700) && errno != EEXIST) {
+        cli_log(PS_LOG_ERROR, "--manifest '%s': cannot create '%s': %s", ns->manifest, ns->dir,
+                strerror(errno));
+        return -1;
+    }
+    if (lstat(ns->dir, &st) || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 077)) {
+        cli_log(PS_LOG_ERROR, "--manifest '%s': '%s' must be a directory of this user that "
+                "nobody else may open (mode 0700)", ns->manifest, ns->dir);
+        return -1;
+    }
+    return 0;
+}
+
+static int join_namespace(struct nspace *ns, const char *path, enum ps_mode mode)
 {
     struct stat st;
     ns->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -281,6 +310,8 @@ static int join_namespace(struct nspace *ns, const char *path)
         cli_log(PS_LOG_ERROR, "--manifest '%s': %s", path, strerror(errno));
         return -1;
     }
+    if (mode == PS_MODE_UNIX)
+        return join_socket_dir(ns);
     snprintf(ns->dir, sizeof ns->dir, "%s", ns->manifest);
     char *slash = strrchr(ns->dir, '/');
     if (slash == ns->dir)
@@ -450,7 +481,7 @@ int cmd_run(int argc, char **argv)
 
     memset(&ns, 0, sizeof ns);
     ns.fd = -1;
-    r = o.manifest ? join_namespace(&ns, o.manifest) : create_namespace(&ns, o.mode);
+    r = o.manifest ? join_namespace(&ns, o.manifest, o.mode) : create_namespace(&ns, o.mode);
     if (r == 0)
         r = write_start(&ns, o.mode);
     if (ns.fd >= 0)

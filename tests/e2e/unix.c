@@ -392,14 +392,17 @@ Test(unix, portshim_port_prints_the_socket_path_that_reaches_the_server)
     struct e2e_proc *p = e2e_runl(&env, E2E_MS, e2e_portshim(), "port", "--manifest",
                                   ns.manifest, "--wait", "10", "8000");
     cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
-    char want[600];
-    snprintf(want, sizeof want, "%s/8000@127.0.0.1\n", ns.dir);
+    char want[640];
+    snprintf(want, sizeof want, "%s.d/8000@127.0.0.1\n", ns.manifest);
     cr_assert_str_eq(e2e_out(p), want);
     want[strlen(want) - 1] = 0;
     char reply[256];
     cr_assert_eq(unix_request(want, "hi", reply, sizeof reply), 0);
     cr_assert_str_eq(reply, "srv 8000 hi");
-    if (access("/usr/bin/curl", X_OK) == 0) {
+    /* The README's promise: curl reaches the server from outside the shim
+     * (scripts/ensure-deps installs curl). */
+    cr_assert(access("/usr/bin/curl", X_OK) == 0, "curl is missing: run scripts/ensure-deps");
+    {
         e2e_write_file(e2e_path("curl.sh"),
                        "curl -s -m 10 --unix-socket \"$1\" http://x/ -o /dev/null "
                        "-w '%{http_code}'\n"
@@ -415,6 +418,40 @@ Test(unix, portshim_port_prints_the_socket_path_that_reaches_the_server)
         chomp(path);
         struct e2e_proc *c = e2e_runl(&env, E2E_MS, "/bin/sh", e2e_path("curl.sh"), path);
         cr_assert_str_eq(e2e_out(c), "200\n", "%s", e2e_describe(c));
+    }
+}
+
+Test(unix, namespaces_named_by_manifest_in_one_directory_keep_their_own_socket_files)
+{
+    /* Two --manifest namespaces side by side: each gets its own private
+     * "<manifest>.d", so neither replaces the other's 8000. */
+    e2e_need_lib();
+    struct e2e_ns ns;
+    struct e2e_env env;
+    e2e_ns_new(&ns, "ns");
+    e2e_env_plain(&env);
+    char m[2][660];
+    struct e2e_proc *s[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(m[i], sizeof m[i], "%.600s/side%d.jsonl", ns.dir, i);
+        char name[8];
+        snprintf(name, sizeof name, "s%d", i);
+        s[i] = e2e_startl(&env, e2e_portshim(), "run", "--mode", "unix", "--manifest", m[i],
+                          "--", e2e_helper("echo-server"), "127.0.0.1", "8000", "--name", name);
+        cr_assert(e2e_expect(s[i], "READY ", E2E_MS), "%s", e2e_describe(s[i]));
+    }
+    for (int i = 0; i < 2; i++) {
+        char path[700], want[32], reply[256];
+        snprintf(path, sizeof path, "%.660s.d/8000@127.0.0.1", m[i]);
+        cr_assert(is_socket(path), "%s is not a socket", path);
+        snprintf(path, sizeof path, "%.660s.d", m[i]);
+        struct stat st;
+        cr_assert_eq(lstat(path, &st), 0);
+        cr_assert_eq(st.st_mode & 0777, 0700, "%s has mode %o", path, st.st_mode & 0777);
+        snprintf(path, sizeof path, "%.660s.d/8000@127.0.0.1", m[i]);
+        cr_assert_eq(unix_request(path, "hi", reply, sizeof reply), 0);
+        snprintf(want, sizeof want, "s%d 8000 hi", i);
+        cr_assert_str_eq(reply, want);
     }
 }
 
