@@ -8,17 +8,18 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: portshim run [--mode remap|unix|observe] [--manifest FILE] [--ports SPEC] [--reap]\n"
-          "                    -- CMD [ARG...]\n"
+    fputs("usage: portshim run [--mode remap|unix|observe] [--manifest FILE] [--ports SPEC]\n"
+          "                    [--inject SPEC [--seed S]] [--reap] -- CMD [ARG...]\n"
           "       portshim port [--manifest FILE] [--wait SECONDS] PORT\n"
           "       portshim report [--manifest FILE] [--json]\n"
           "       portshim stress [-n RUNS] [-j PARALLEL] [--timeout S] [--inject SPEC] [--seed S]\n"
-          "                       [--mode M] [--ports SPEC] -- CMD [ARG...]\n"
+          "                       [--mode remap|unix|observe] [--ports SPEC] -- CMD [ARG...]\n"
           "       portshim --help | --version\n"
           "\n"
           "Gives a command and all its children a private port namespace: programs\n"
           "bind any port number they like, the preloaded library binds a fresh\n"
-          "kernel port instead and records the mapping in a manifest.\n"
+          "kernel port (remap mode) or a UNIX socket (unix mode) instead and records\n"
+          "the mapping in a manifest.\n"
           "\n"
           "  run     run CMD in a new namespace; exit with its status\n"
           "  port    print the real port (or socket path) of virtual PORT\n"
