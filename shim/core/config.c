@@ -172,7 +172,8 @@ static int load(struct ps_config *c, ps_getenv_fn get, char *err, size_t errlen)
             return -1;
         }
     }
-    /* Without PORTSHIM_SEED the seed is 0: portshim run always sets it. */
+    /* Without PORTSHIM_SEED the seed is 0; portshim run sets it with --seed, or
+     * with --inject to a random seed it prints. */
     if ((v = get("PORTSHIM_SEED")) && *v && ps_seed_parse(v, &c->seed, why, sizeof why)) {
         snprintf(err, errlen, "PORTSHIM_SEED='%.64s': expected a decimal number "
                  "0-18446744073709551615", v);
