@@ -266,6 +266,26 @@ Test(manifest, note_escapes_are_json)
     cr_assert(strstr(line, "\"note\":\"a\\\"b\\\\c\\u000ad\\u0001\""), "%s", line);
 }
 
+/* A program's name is whatever bytes it was run as: the line stays valid
+ * UTF-8 (well-formed characters kept, any other byte '?'). */
+Test(manifest, strings_are_written_as_valid_utf8)
+{
+    struct ps_event e;
+    char line[PS_LINE_MAX];
+    fill(&e, PS_EV_BIND, "127.0.0.1", "127.0.0.1");
+    strcpy(e.prog, "caf\xc3\xa9 \xff\xc3x\xed\xa0\x80\xf0\x9f\x98\x80\xc0\xaf\xf4\x90\x80\x80");
+    e.hpid = 7;
+    strcpy(e.hcmd, "x\xe2\x82");
+    size_t n = ps_event_encode(&e, line, sizeof line);
+    cr_assert_gt(n, 0);
+    line[n] = 0;
+    cr_assert(strstr(line, "\"prog\":\"caf\xc3\xa9 ??x???\xf0\x9f\x98\x80??????\""), "%s", line);
+    cr_assert(strstr(line, "\"hcmd\":\"x??\""), "%s", line);
+    struct ps_event d;
+    cr_assert_eq(ps_event_decode(line, n - 1, &d), 0);
+    cr_assert_str_eq(d.prog, "caf\xc3\xa9 ??x???\xf0\x9f\x98\x80??????");
+}
+
 Test(manifest, note_with_every_byte_round_trips)
 {
     struct ps_event e;
