@@ -59,6 +59,7 @@ struct opts {
     uint64_t seed;
     bool seed_given;
     const char *mode, *ports;
+    const char *timeout_arg;    /* --timeout as given, or NULL */
     char **cmd;
 };
 
@@ -133,6 +134,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     if ((n && parse_long("-n", n, 1, &o->runs)) || (j && parse_long("-j", j, 1, &o->jobs)))
         return EXIT_USAGE;
     if (t) {
+        o->timeout_arg = t;
         char *end;
         errno = 0;
         o->timeout = strtod(t, &end);
@@ -428,6 +430,10 @@ static void report_failure(const struct opts *o, const struct copy *c)
         putchar('\'');
         fputs(o->inject, stdout);   /* canonical: no quotes in it */
         putchar('\'');
+    }
+    if (o->timeout_arg) {   /* a failure that is a timeout replays only with it */
+        fputs(" --timeout ", stdout);
+        shq(o->timeout_arg);
     }
     if (o->mode)
         printf(" --mode %s", o->mode);

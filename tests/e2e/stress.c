@@ -168,6 +168,9 @@ Test(stress, a_run_past_its_timeout_is_killed_and_fails_as_timeout)
                   strstr(out, "seed 4 exit timeout manifest "),
               "%s", out);
     cr_assert(strstr(out, "  | started\n") && !strstr(out, "  | never"), "%s", out);
+    /* replayed with the default 60 s, a timeout would not replay */
+    cr_assert(strstr(out, "\nreplay: portshim stress --seed 3 -n 1 --timeout 0.5 -- /bin/sh -c "),
+              "%s", out);
 }
 
 Test(stress, bad_options_are_usage_errors_with_one_line)
