@@ -555,7 +555,8 @@ static int field(struct ps_event *e, const char *key, const struct jval *v, int 
         if (v->t != J_STR) return -1;
         e->ev = ps_ev_parse(v->str); *seen |= 2;
     } else if (k == K_TS) {
-        if (v->t != J_NUM) return -1;
+        /* finite: readers print times as JSON numbers, which have no inf */
+        if (v->t != J_NUM || !__builtin_isfinite(v->num)) return -1;
         e->ts = v->num;
     } else if (k == K_PID) {
         if (want_int(v, 0, 0x7fffffff, &i)) return -1;
@@ -620,7 +621,7 @@ static int field(struct ps_event *e, const char *key, const struct jval *v, int 
         if (k == K_HCMD ? scopy(e->hcmd, sizeof e->hcmd, v->str, false)
                         : scopy(e->huser, sizeof e->huser, v->str, false)) return -1;
     } else if (k == K_HSINCE) {
-        if (v->t != J_NUM || !(v->num >= 0)) return -1;
+        if (v->t != J_NUM || !(v->num >= 0) || !__builtin_isfinite(v->num)) return -1;
         e->hsince = v->num;
     } else if (k == K_INJ) {
         if (v->t != J_STR) return -1;

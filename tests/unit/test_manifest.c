@@ -286,6 +286,24 @@ Test(manifest, strings_are_written_as_valid_utf8)
     cr_assert_str_eq(d.prog, "caf\xc3\xa9 ??x???\xf0\x9f\x98\x80??????");
 }
 
+/* 1e999 is a JSON number, but no time: a reader writing it back as JSON
+ * would print "inf". */
+Test(manifest, times_past_a_double_are_malformed)
+{
+    static const char *const bad[] = {
+        "{\"v\":1,\"ev\":\"exit\",\"ts\":1e999,\"pid\":1,\"prog\":\"p\",\"ok\":true}",
+        "{\"v\":1,\"ev\":\"exit\",\"ts\":-1e999,\"pid\":1,\"prog\":\"p\",\"ok\":true}",
+        "{\"v\":1,\"ev\":\"bind\",\"ts\":1.5,\"pid\":1,\"prog\":\"p\",\"ok\":false,\"errno\":98,"
+        "\"fam\":4,\"addr\":\"127.0.0.1\",\"port\":80,\"hpid\":2,\"hsince\":1e999}",
+    };
+    struct ps_event e;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        cr_assert_eq(ps_event_decode(bad[i], strlen(bad[i]), &e), -1, "%s", bad[i]);
+    static const char ok[] = "{\"v\":1,\"ev\":\"exit\",\"ts\":1.5e9,\"pid\":1,\"prog\":\"p\",\"ok\":true}";
+    cr_assert_eq(ps_event_decode(ok, strlen(ok), &e), 0);
+    cr_assert_float_eq(e.ts, 1.5e9, 1e-3);
+}
+
 Test(manifest, note_with_every_byte_round_trips)
 {
     struct ps_event e;
