@@ -370,9 +370,12 @@ static void tail(const char *dir)
             break;
         }
     }
-    if (off > 0 && start == 0) {   /* the first line in the buffer is partial */
+    if (off > 0 && start == 0) {
+        /* The first line in the buffer began before it (a line longer than
+         * the buffer): its end, at most the 400 bytes a line shows. */
         char *nl = memchr(buf, '\n', len);
-        start = nl ? (size_t)(nl - buf) + 1 : len;
+        size_t end = nl ? (size_t)(nl - buf) : len;
+        start = end > 400 ? end - 400 : 0;
     }
     for (size_t i = start; i <= len && start < len;) {
         char *nl = memchr(buf + i, '\n', len - i);
