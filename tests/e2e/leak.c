@@ -124,7 +124,12 @@ Test(leak, closed_listener_is_not_reported)
     e2e_env_set(&env, "H", e2e_helper(""));
     struct e2e_proc *p = e2e_runl(
         &env, 30000, e2e_portshim(), "run", "--reap", "--", "/bin/sh", "-c",
-        "\"$H/echo-server\" 127.0.0.1 8000 --count 1 --name once & "
+        /* the client only once the server listens: before its bind, 8000 is
+         * the machine's real port 8000, which anything may hold */
+        "\"$H/echo-server\" 127.0.0.1 8000 --count 1 --name once "
+        "--ready-file \"$PORTSHIM_DIR/ready\" & "
+        "i=0; while [ ! -e \"$PORTSHIM_DIR/ready\" ] && [ $i -lt 500 ]; do sleep 0.02; "
+        "i=$((i+1)); done; "
         "\"$H/client\" 127.0.0.1 8000 hi --retry-ms 10000; rc=$?; wait; exit $rc");
     cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
     cr_assert(strstr(e2e_out(p), "REPLY once 8000 hi"), "%s", e2e_describe(p));
