@@ -5,7 +5,9 @@
  * exit retired it), it was bound after this run's start event, and a holder
  * is alive. A holder is only believed (reported, and signalled) when its
  * /proc/PID/environ names this manifest in PORTSHIM_MANIFEST: a pid that
- * exited and was reused by an unrelated process is never touched. */
+ * exited and was reused by an unrelated process is never touched: each
+ * holder is pinned, once believed, by a pidfd (and its start time), and
+ * every later look and signal goes to that process alone. */
 #include "cli/leak.h"
 
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,16 +77,52 @@ static ssize_t slurp(int pid, const char *what, char *buf, size_t len)
     return (ssize_t)n;
 }
 
-/* Alive and not a zombie (a zombie holds no socket and ignores signals). */
-static bool running(int pid)
+/* Alive and not a zombie (a zombie holds no socket and ignores signals):
+ * its start time (stat field 22), or 0. */
+static unsigned long long started(int pid)
 {
-    char st[512];
+    char st[1024];
     ssize_t n = slurp(pid, "stat", st, sizeof st - 1);
     if (n <= 0)
-        return false;
+        return 0;
     st[n] = 0;
     const char *p = strrchr(st, ')');
-    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+    if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+        return 0;
+    p++;
+    for (int field = 3; field < 22; field++) {   /* ')' ends field 2 */
+        while (*p == ' ') p++;
+        while (*p && *p != ' ') p++;
+    }
+    char *end;
+    unsigned long long t = strtoull(p, &end, 10);
+    return end == p ? 0 : t + 1;   /* + 1: a start at tick 0 is still a start */
+}
+
+/* A holder, pinned: a pid that exits and comes back as another process
+ * is neither counted as running nor signalled. */
+struct target {
+    int pid;
+    int pidfd;                  /* -1: none (kernel before 5.3) */
+    unsigned long long start;
+};
+
+static bool running(const struct target *t)
+{
+    return started(t->pid) == t->start;
+}
+
+static int send_signal(const struct target *t, int sig)
+{
+#ifdef SYS_pidfd_send_signal
+    if (t->pidfd >= 0)
+        return (int)syscall(SYS_pidfd_send_signal, t->pidfd, sig, NULL, 0);
+#endif
+    if (!running(t)) {
+        errno = ESRCH;
+        return -1;
+    }
+    return kill(t->pid, sig);
 }
 
 /* Is pid a process of the namespace whose manifest is path? */
@@ -126,16 +165,35 @@ static void endpoint(const struct ps_addr *a, int port, char *buf, size_t len)
     snprintf(buf, len, a->fam == 6 ? "[%s]:%d" : "%s:%d", t, port);
 }
 
-static void add_pid(int **v, size_t *n, int pid)
+/* pid, if it is a live process of the namespace (pinned then, so that
+ * what was checked is what is signalled), into v unless there; false if
+ * it is not one. */
+static bool add_target(struct target **v, size_t *n, int pid, const char *manifest)
 {
     for (size_t i = 0; i < *n; i++)
-        if ((*v)[i] == pid)
-            return;
-    int *nv = realloc(*v, (*n + 1) * sizeof **v);
-    if (nv) {
-        *v = nv;
-        (*v)[(*n)++] = pid;
+        if ((*v)[i].pid == pid)
+            return running(&(*v)[i]);
+    struct target t = {pid, -1, 0};
+#ifdef SYS_pidfd_open
+    t.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+    /* The pidfd and start time are taken before the checks: a pid reused in
+     * between shows another start time afterwards. */
+    t.start = started(pid);
+    if (!t.start || !in_namespace(pid, manifest) || started(pid) != t.start) {
+        if (t.pidfd >= 0)
+            close(t.pidfd);
+        return false;
     }
+    struct target *nv = realloc(*v, (*n + 1) * sizeof **v);
+    if (!nv) {
+        if (t.pidfd >= 0)
+            close(t.pidfd);
+        return true;   /* reported, not signalled */
+    }
+    *v = nv;
+    (*v)[(*n)++] = t;
+    return true;
 }
 
 static void sleep_ms(long ms)
@@ -146,40 +204,40 @@ static void sleep_ms(long ms)
 }
 
 /* TERM, up to 2 s for them to go, then KILL; says what was done. */
-static void reap(const int *pids, size_t n)
+static void reap(const struct target *pids, size_t n)
 {
     size_t termed = 0, killed = 0;
     for (size_t i = 0; i < n; i++)
-        if (kill(pids[i], SIGTERM) == 0)
+        if (send_signal(&pids[i], SIGTERM) == 0)
             termed++;
     double end = cli_mono() + 2.0;
     for (;;) {
         size_t left = 0;
         for (size_t i = 0; i < n; i++)
-            left += running(pids[i]);
+            left += running(&pids[i]);
         if (!left || cli_mono() >= end)
             break;
         sleep_ms(20);
     }
     for (size_t i = 0; i < n; i++)
-        if (running(pids[i])) {
-            if (kill(pids[i], SIGKILL) == 0) {
+        if (running(&pids[i])) {
+            if (send_signal(&pids[i], SIGKILL) == 0) {
                 killed++;
                 cli_log(PS_LOG_WARN, "reap: pid %d ignored SIGTERM for 2 s; sent SIGKILL",
-                        pids[i]);
+                        pids[i].pid);
             }
         }
     for (int tries = 0; tries < 100; tries++) {   /* KILL is quick; wait up to 1 s more */
         size_t left = 0;
         for (size_t i = 0; i < n; i++)
-            left += running(pids[i]);
+            left += running(&pids[i]);
         if (!left)
             break;
         sleep_ms(10);
     }
     size_t still = 0;
     for (size_t i = 0; i < n; i++)
-        still += running(pids[i]);
+        still += running(&pids[i]);
     cli_log(PS_LOG_WARN, "reaped %zu process%s holding leaked listeners (%zu SIGTERM, %zu SIGKILL)%s",
             n - still, n - still == 1 ? "" : "es", termed, killed,
             still ? "; some are still running" : "");
@@ -208,7 +266,7 @@ int leak_check(const char *manifest, bool do_reap)
     ps_reader_free(&rd);
     close(fd);
 
-    int *all = NULL;
+    struct target *all = NULL;
     size_t nall = 0;
     int leaks = 0;
     for (size_t i = 0; i < s.ns.n; i++) {
@@ -223,7 +281,7 @@ int leak_check(const char *manifest, bool do_reap)
         int nheld = 0;
         for (int h = 0; h < e->holders.n; h++) {
             int pid = e->holders.v[h];
-            if (pid == s.self || !running(pid) || !in_namespace(pid, manifest))
+            if (pid == s.self || !add_target(&all, &nall, pid, manifest))
                 continue;
             char cmd[200];
             cmdline(pid, cmd, sizeof cmd);
@@ -231,7 +289,6 @@ int leak_check(const char *manifest, bool do_reap)
                 hl += (size_t)snprintf(held + hl, sizeof held - hl, "%spid %d (%s)",
                                        nheld ? ", " : "", pid, cmd);
             nheld++;
-            add_pid(&all, &nall, pid);
         }
         if (!nheld)
             continue;
@@ -249,6 +306,9 @@ int leak_check(const char *manifest, bool do_reap)
     else if (leaks)
         cli_log(PS_LOG_WARN, "%d listener%s still open after the command exited "
                 "('portshim run --reap' ends their processes)", leaks, leaks == 1 ? " is" : "s are");
+    for (size_t i = 0; i < nall; i++)
+        if (all[i].pidfd >= 0)
+            close(all[i].pidfd);
     free(all);
     free(s.sids);
     ps_ns_free(&s.ns);

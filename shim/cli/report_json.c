@@ -12,7 +12,15 @@ static void jstr(FILE *f, const char *s)
             fprintf(f, "\\%c", *c);
         else if (*c < 0x20 || *c == 0x7f)
             fprintf(f, "\\u%04x", *c);
-        else
+        else if (*c >= 0x80) {   /* a manifest's bytes: valid UTF-8 out, whatever came in */
+            size_t n = ps_utf8_seq((const char *)c);
+            if (n) {
+                fwrite(c, 1, n, f);
+                c += n - 1;
+            } else {
+                fputc('?', f);
+            }
+        } else
             fputc(*c, f);
     }
     fputc('"', f);

@@ -60,6 +60,7 @@ struct opts {
     uint64_t seed;
     bool seed_given;
     const char *mode, *ports;
+    const char *timeout_arg;    /* --timeout as given, or NULL */
     char **cmd;
 };
 
@@ -134,6 +135,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     if ((n && parse_long("-n", n, 1, &o->runs)) || (j && parse_long("-j", j, 1, &o->jobs)))
         return EXIT_USAGE;
     if (t) {
+        o->timeout_arg = t;
         char *end;
         errno = 0;
         o->timeout = strtod(t, &end);
@@ -369,9 +371,12 @@ static void tail(const char *dir)
             break;
         }
     }
-    if (off > 0 && start == 0) {   /* the first line in the buffer is partial */
+    if (off > 0 && start == 0) {
+        /* The first line in the buffer began before it (a line longer than
+         * the buffer): its end, at most the 400 bytes a line shows. */
         char *nl = memchr(buf, '\n', len);
-        start = nl ? (size_t)(nl - buf) + 1 : len;
+        size_t end = nl ? (size_t)(nl - buf) : len;
+        start = end > 400 ? end - 400 : 0;
     }
     for (size_t i = start; i <= len && start < len;) {
         char *nl = memchr(buf + i, '\n', len - i);
@@ -429,6 +434,10 @@ static void report_failure(const struct opts *o, const struct copy *c)
         putchar('\'');
         fputs(o->inject, stdout);   /* canonical: no quotes in it */
         putchar('\'');
+    }
+    if (o->timeout_arg) {   /* a failure that is a timeout replays only with it */
+        fputs(" --timeout ", stdout);
+        shq(o->timeout_arg);
     }
     if (o->mode)
         printf(" --mode %s", o->mode);

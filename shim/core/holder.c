@@ -160,6 +160,14 @@ static int find_pid(const char *procroot, unsigned long inode, int *denied)
     return found;
 }
 
+/* Printable ASCII only: names go into one-line messages and the manifest's JSON. */
+static void clean(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+            *s = '?';
+}
+
 int ps_holder_username(const char *passwd, long uid, char *buf, size_t len)
 {
     FILE *f = fopen(passwd, "re");
@@ -182,6 +190,7 @@ int ps_holder_username(const char *passwd, long uid, char *buf, size_t len)
             continue;
         memcpy(buf, line, n);
         buf[n] = 0;
+        clean(buf);
         rc = 0;
     }
     fclose(f);
@@ -257,8 +266,11 @@ int ps_holder_describe(const char *procroot, int pid, struct ps_holder *out)
         snprintf(path, sizeof path, "%s/%d/stat", procroot, pid);
         char *l = slurp(path, st, sizeof st) > 0 ? strchr(st, '(') : NULL;
         char *r = l ? strrchr(l, ')') : NULL;
-        if (r)
+        if (r) {
+            /* comm is whatever the process named itself (prctl, exec of any file name) */
             snprintf(out->cmd, sizeof out->cmd, "[%.*s]", (int)(r - l - 1), l + 1);
+            clean(out->cmd);
+        }
     }
     if (out->uid < 0) {
         char st[4096];

@@ -17,7 +17,7 @@
 struct ps_holder {
     int pid;                         /* 0: not found (other_user says why) */
     long uid;                        /* the socket's (or process's) uid, -1 unknown */
-    char cmd[PS_HOLDER_CMD_MAX];     /* command line, NULs as spaces, cut */
+    char cmd[PS_HOLDER_CMD_MAX];     /* command line, NULs as spaces, cut, printable ASCII */
     char user[PS_HOLDER_USER_MAX];   /* uid's name, "" unknown */
     double since;                    /* process start (or bind), epoch seconds; 0 unknown */
     bool other_user;                 /* a socket of uid holds it; its fds were unreadable */

@@ -133,6 +133,31 @@ static void put_ts(struct out *o, double ts)
     put_u64(o, us % 1000000, 6);
 }
 
+size_t ps_utf8_seq(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t n;
+    unsigned lo = 0x80, hi = 0xbf;   /* the second byte's range */
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        n = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        n = 3;
+        if (s[0] == 0xe0) lo = 0xa0;          /* overlong */
+        else if (s[0] == 0xed) hi = 0x9f;     /* surrogates */
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        n = 4;
+        if (s[0] == 0xf0) lo = 0x90;          /* overlong */
+        else if (s[0] == 0xf4) hi = 0x8f;     /* past U+10FFFF */
+    } else
+        return 0;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return n;
+}
+
 static void put_str(struct out *o, const char *key, const char *s)
 {
     put_key(o, key);
@@ -145,6 +170,11 @@ static void put_str(struct out *o, const char *key, const char *s)
             static const char hex[] = "0123456789abcdef";
             char esc[6] = {'\\', 'u', '0', '0', hex[*c >> 4], hex[*c & 15]};
             put(o, esc, 6);
+        } else if (*c >= 0x80) {
+            size_t n = ps_utf8_seq((const char *)c);
+            put(o, n ? (const char *)c : "?", n ? n : 1);
+            if (n)
+                c += n - 1;
         } else {
             put(o, (const char *)c, 1);
         }
@@ -525,7 +555,8 @@ static int field(struct ps_event *e, const char *key, const struct jval *v, int 
         if (v->t != J_STR) return -1;
         e->ev = ps_ev_parse(v->str); *seen |= 2;
     } else if (k == K_TS) {
-        if (v->t != J_NUM) return -1;
+        /* finite: readers print times as JSON numbers, which have no inf */
+        if (v->t != J_NUM || !__builtin_isfinite(v->num)) return -1;
         e->ts = v->num;
     } else if (k == K_PID) {
         if (want_int(v, 0, 0x7fffffff, &i)) return -1;
@@ -590,7 +621,7 @@ static int field(struct ps_event *e, const char *key, const struct jval *v, int 
         if (k == K_HCMD ? scopy(e->hcmd, sizeof e->hcmd, v->str, false)
                         : scopy(e->huser, sizeof e->huser, v->str, false)) return -1;
     } else if (k == K_HSINCE) {
-        if (v->t != J_NUM || !(v->num >= 0)) return -1;
+        if (v->t != J_NUM || !(v->num >= 0) || !__builtin_isfinite(v->num)) return -1;
         e->hsince = v->num;
     } else if (k == K_INJ) {
         if (v->t != J_STR) return -1;

@@ -82,6 +82,12 @@ const char *ps_errno_name(int err);    /* "EADDRINUSE", or NULL if unknown */
 #define PS_LINE_MAX 4096
 size_t ps_event_encode(const struct ps_event *e, char *buf, size_t len);
 
+/* The length (2-4) of the well-formed UTF-8 sequence of a non-ASCII
+ * character at s, or 0 when s[0] starts none (a stray byte, an overlong
+ * form, a surrogate, past U+10FFFF, cut short). JSON writers put '?' for
+ * such bytes: a string must be valid UTF-8 for any JSON reader. */
+size_t ps_utf8_seq(const char *s);
+
 /* Decodes one line (without the '\n'). Returns 0 on success, -1 if the line
  * is malformed (not a JSON object, a bad value, no "v" or "ev", or a version
  * this code does not read), 1 for a well-formed event of a kind this code

@@ -22,6 +22,19 @@
 #include "lib/real.h"
 #include "lib/state.h"
 
+/* The program's name as it goes into a one-line message: it is whatever
+ * the program was run as, newlines and escapes included. */
+static const char *prog_of(const struct ps_event *e, char *buf, size_t len)
+{
+    size_t i = 0;
+    for (; e->prog[i] && i + 1 < len; i++) {
+        unsigned char c = (unsigned char)e->prog[i];
+        buf[i] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
+    }
+    buf[i] = 0;
+    return buf;
+}
+
 static uint32_t g_count[PS_INJ_KINDS][65536];
 static uint64_t g_key;
 static int g_key_done;
@@ -106,9 +119,10 @@ bool ps_inj_bind(struct ps_event *e)
     ps_lock();
     ps_emit(e);
     ps_unlock();
-    char a[PS_ADDRSTRLEN];
+    char a[PS_ADDRSTRLEN], prog[sizeof e->prog];
     ps_log(PS_LOG_INFO, "bind %s:%u in pid %d (%s): EADDRINUSE injected (seed %llu)",
-           ps_addr_format(&e->addr, a), port, e->pid, e->prog, (unsigned long long)c->seed);
+           ps_addr_format(&e->addr, a), port, e->pid, prog_of(e, prog, sizeof prog),
+           (unsigned long long)c->seed);
     errno = EADDRINUSE;
     return true;
 }
@@ -250,11 +264,12 @@ static int describe_entry(const struct ps_entry *ns, struct ps_holder *h)
 
 static void report(struct ps_event *e, int found, const struct ps_holder *h, bool inside)
 {
-    char a[PS_ADDRSTRLEN], who[256];
+    char a[PS_ADDRSTRLEN], who[256], prog[sizeof e->prog];
     ps_addr_format(&e->addr, a);
+    prog_of(e, prog, sizeof prog);
     if (found < 0) {
         ps_log(PS_LOG_WARN, "bind %s:%d in pid %d (%s): EADDRINUSE, holder not found",
-               a, e->port, e->pid, e->prog);
+               a, e->port, e->pid, prog);
         return;
     }
     e->hpid = h->pid;
@@ -268,7 +283,7 @@ static void report(struct ps_event *e, int found, const struct ps_holder *h, boo
     e->hsince = h->since;
     ps_holder_format(h, who, sizeof who);
     ps_log(PS_LOG_WARN, "bind %s:%d in pid %d (%s): EADDRINUSE%s, held by %s", a, e->port,
-           e->pid, e->prog, inside ? " in this namespace" : "", who);
+           e->pid, prog, inside ? " in this namespace" : "", who);
 }
 
 void ps_name_holder(struct ps_event *e, const struct ps_entry *ns)
@@ -284,9 +299,11 @@ void ps_name_holder(struct ps_event *e, const struct ps_entry *ns)
     static unsigned looks;
     unsigned n = __atomic_add_fetch(&looks, 1, __ATOMIC_RELAXED);
     if (n > PS_HOLDER_LOOKS_MAX) {
+        char prog[sizeof e->prog];
         if (n == PS_HOLDER_LOOKS_MAX + 1)
             ps_log(PS_LOG_WARN, "pid %d (%s): %d binds failed with EADDRINUSE; holders of "
-                   "further ones are not looked up", e->pid, e->prog, PS_HOLDER_LOOKS_MAX);
+                   "further ones are not looked up", e->pid, prog_of(e, prog, sizeof prog),
+                   PS_HOLDER_LOOKS_MAX);
         return;
     }
     report(e, ps_holder_find("/proc", &e->addr, (uint16_t)e->port, &h), &h, false);

@@ -98,6 +98,38 @@ static void real_port_holder_is_named(const char *mode, const char *ports, bool 
     e2e_wait(h, E2E_MS);
 }
 
+/* A program is named whatever it was run as: newlines and escapes in its
+ * name do not break the warning into lines. */
+Test(flake, a_program_named_with_control_bytes_gets_one_warning_line)
+{
+    e2e_need_lib();
+    struct e2e_ns ns;
+    struct e2e_env plain, env;
+    e2e_ns_new(&ns, "ns");
+    e2e_env_plain(&plain);
+    e2e_env_shim(&env, &ns, NULL, "1-1023");
+
+    struct e2e_proc *h = e2e_startl(&plain, "sockctl");
+    int fd = e2e_cmd_fd(h, "tcp4");
+    cr_assert_str_eq(e2e_cmd(h, "bind %d 127.0.0.1 0", fd), "OK");
+    cr_assert_str_eq(e2e_cmd(h, "listen %d", fd), "OK");
+    int port = 0;
+    cr_assert_eq(sscanf(e2e_cmd(h, "name %d", fd), "OK 127.0.0.1 %d", &port), 1);
+
+    const char *odd = e2e_path("bin\nder\033[2J");
+    cr_assert_eq(symlink(e2e_helper("binder"), odd), 0, "%s", strerror(errno));
+    char p[16];
+    snprintf(p, sizeof p, "%d", port);
+    struct e2e_proc *b = e2e_runl(&env, E2E_MS, odd, "127.0.0.1", p);
+    cr_assert_eq(e2e_status(b), 1, "the bind must fail: %s", e2e_describe(b));
+    const char *err = e2e_err(b);
+    char want[128];
+    snprintf(want, sizeof want, "portshim: bind 127.0.0.1:%d in pid %d (bin?der?[2J): EADDRINUSE, "
+             "held by pid %d (", port, (int)b->pid, (int)h->pid);
+    cr_assert(strstr(err, want), "want '%s' in: %s", want, e2e_describe(b));
+    cr_assert_null(strchr(strchr(err, '\n') + 1, '\n'), "more than one line: %s", err);
+}
+
 Test(flake, holder_outside_the_namespace_named_for_a_passed_through_port)
 {
     /* Only 8000 is virtual: the real port passes through to the kernel. */

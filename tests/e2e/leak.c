@@ -26,15 +26,17 @@ static bool running(int pid)
 /* `portshim run [opt] -- sh`: a server on 8000 started in the background
  * (prefix: shell text before its command, e.g. a trap), its pid printed as
  * "PID n", and the shell exits 0 once the server listens — leaving it. */
-static struct e2e_proc *leave_a_server(const char *opt, const char *prefix, int *pid)
+static struct e2e_proc *leave_a_named_server(const char *opt, const char *prefix,
+                                             const char *name, int *pid)
 {
     e2e_need_lib();
     struct e2e_env env;
     e2e_env_plain(&env);
     e2e_env_set(&env, "H", e2e_helper(""));
+    e2e_env_set(&env, "NAME", name);
     char script[1024];
     snprintf(script, sizeof script,
-             "(%s exec \"$H/echo-server\" 127.0.0.1 8000 --name leaky --ready-file "
+             "(%s exec \"$H/echo-server\" 127.0.0.1 8000 --name \"$NAME\" --ready-file "
              "\"$PORTSHIM_DIR/ready\" >/dev/null) &\n"
              "echo \"PID $!\"\n"
              "i=0; while [ ! -e \"$PORTSHIM_DIR/ready\" ] && [ $i -lt 500 ]; do sleep 0.02; "
@@ -50,6 +52,11 @@ static struct e2e_proc *leave_a_server(const char *opt, const char *prefix, int 
     cr_assert(v && atoi(v) > 0, "no server pid: %s", e2e_describe(p));
     *pid = atoi(v);
     return p;
+}
+
+static struct e2e_proc *leave_a_server(const char *opt, const char *prefix, int *pid)
+{
+    return leave_a_named_server(opt, prefix, "leaky", pid);
 }
 
 Test(leak, leaked_listener_is_reported_with_its_pid_and_command_line)
@@ -84,6 +91,21 @@ Test(leak, reap_ends_the_processes_holding_leaked_listeners)
     cr_assert(!running(pid), "pid %d still runs after --reap: %s", pid, e2e_describe(p));
 }
 
+/* A command line is any bytes: the warning stays one line. */
+Test(leak, a_holder_command_line_with_control_bytes_stays_one_line)
+{
+    int pid;
+    struct e2e_proc *p = leave_a_named_server("--reap", "", "lea\nky\033[2J\x7f", &pid);
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    const char *line = strstr(e2e_err(p), "portshim: leaked listener 127.0.0.1:8000");
+    cr_assert(line, "no leak reported: %s", e2e_describe(p));
+    const char *eol = strchr(line, '\n');
+    cr_assert(eol, "%s", e2e_describe(p));
+    const char *held = strstr(line, "--name lea?ky?[2J?");
+    cr_assert(held && held < eol, "the command line is not one clean line: %s", e2e_describe(p));
+    cr_assert(!running(pid), "pid %d still runs after --reap: %s", pid, e2e_describe(p));
+}
+
 Test(leak, reap_kills_a_holder_that_ignores_sigterm)
 {
     int pid;
@@ -102,7 +124,12 @@ Test(leak, closed_listener_is_not_reported)
     e2e_env_set(&env, "H", e2e_helper(""));
     struct e2e_proc *p = e2e_runl(
         &env, 30000, e2e_portshim(), "run", "--reap", "--", "/bin/sh", "-c",
-        "\"$H/echo-server\" 127.0.0.1 8000 --count 1 --name once & "
+        /* the client only once the server listens: before its bind, 8000 is
+         * the machine's real port 8000, which anything may hold */
+        "\"$H/echo-server\" 127.0.0.1 8000 --count 1 --name once "
+        "--ready-file \"$PORTSHIM_DIR/ready\" & "
+        "i=0; while [ ! -e \"$PORTSHIM_DIR/ready\" ] && [ $i -lt 500 ]; do sleep 0.02; "
+        "i=$((i+1)); done; "
         "\"$H/client\" 127.0.0.1 8000 hi --retry-ms 10000; rc=$?; wait; exit $rc");
     cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
     cr_assert(strstr(e2e_out(p), "REPLY once 8000 hi"), "%s", e2e_describe(p));

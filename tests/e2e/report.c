@@ -217,6 +217,28 @@ Test(report, whole_last_line_without_newline_is_read)
     cr_assert(!strstr(out, "malformed"), "%s", out);
 }
 
+/* Names are whatever bytes a program ran as, and a manifest may be garbled:
+ * --json still writes valid UTF-8 (any other byte as '?'). */
+Test(report, json_is_valid_utf8_whatever_bytes_the_manifest_holds)
+{
+    const char *m = manifest("bytes.jsonl", NULL, 0,
+                             "{\"v\":1,\"ev\":\"bind\",\"ts\":1795312346.6,\"pid\":4105,"
+                             "\"prog\":\"\xff\xfe\xc3ok\xc3\xa9\",\"sid\":\"4105.1\",\"mode\":\"remap\","
+                             "\"ok\":true,\"fam\":4,\"addr\":\"127.0.0.1\",\"port\":8100,"
+                             "\"raddr\":\"127.0.0.1\",\"rport\":41299}\n");
+    struct e2e_proc *p = report(m, true);
+    const char *out = e2e_out(p);
+    cr_assert(strstr(out, "\"prog\":\"???ok\xc3\xa9\""), "%s", out);
+    if (access("/usr/bin/python3", X_OK) == 0) {
+        const char *j = e2e_path("bytes.json");
+        e2e_write_file(j, out, false);
+        struct e2e_env env;
+        e2e_env_plain(&env);
+        struct e2e_proc *v = e2e_runl(&env, E2E_MS, "/usr/bin/python3", "-m", "json.tool", j);
+        cr_assert_eq(e2e_status(v), 0, "%s", e2e_describe(v));
+    }
+}
+
 Test(report, works_on_the_manifest_a_failed_run_keeps)
 {
     e2e_need_lib();

@@ -168,6 +168,24 @@ Test(stress, a_run_past_its_timeout_is_killed_and_fails_as_timeout)
                   strstr(out, "seed 4 exit timeout manifest "),
               "%s", out);
     cr_assert(strstr(out, "  | started\n") && !strstr(out, "  | never"), "%s", out);
+    /* replayed with the default 60 s, a timeout would not replay */
+    cr_assert(strstr(out, "\nreplay: portshim stress --seed 3 -n 1 --timeout 0.5 -- /bin/sh -c "),
+              "%s", out);
+}
+
+/* The output tail of a failed run whose last line is longer than what is
+ * read back (64 KiB): that line's end, not nothing. */
+Test(stress, a_huge_last_line_still_shows_in_the_tail)
+{
+    struct e2e_proc *p = stressl(60000, "-n", "1", "--seed", "5", "--", "/bin/sh", "-c",
+                                 "i=0; while [ $i -lt 1100 ]; do printf %s "
+                                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; "
+                                 "i=$((i+1)); done; echo END; exit 3");
+    cr_assert_eq(e2e_status(p), 1, "%s", e2e_describe(p));
+    const char *out = e2e_out(p);
+    cr_assert(strstr(out, "seed 5 exit 3 manifest "), "%s", out);
+    cr_assert(strstr(out, "\n  | xxxx") && strstr(out, "xxxxEND\n  | portshim: "),
+              "the long line's end is not in the tail: %s", out);
 }
 
 Test(stress, bad_options_are_usage_errors_with_one_line)

@@ -225,6 +225,29 @@ Test(holder, long_and_unprintable_cmdlines_are_cut_and_cleaned)
     cr_assert(!strncmp(h.cmd, "x? x", 4), "%s", h.cmd);
 }
 
+Test(holder, a_process_name_with_control_bytes_stays_one_printable_line)
+{
+    /* A process may blank its argv and name itself anything (prctl
+     * PR_SET_NAME, or exec of a file called so). */
+    proc(7200, "", 0, 0);
+    static const char st[] = "7200 (a\nb\x1b\xff) S 1 7200 7200 0 -1 4194560 100 0 0 0 1 2 0 0 "
+                             "20 0 1 0 500 1000000 100 18446744073709551615\n";
+    put("7200/stat", st, sizeof st - 1);
+    struct ps_holder h = {.uid = -1};
+    cr_assert_eq(ps_holder_describe(root, 7200, &h), 0);
+    cr_assert_str_eq(h.cmd, "[a?b??]");
+}
+
+Test(holder, a_user_name_with_control_bytes_is_cleaned)
+{
+    static const char pw[] = "ev\x1bil\xff:x:77:77::/:/bin/sh\n";
+    put("passwd", pw, sizeof pw - 1);
+    char path[256], name[33];
+    snprintf(path, sizeof path, "%s/passwd", root);
+    cr_assert_eq(ps_holder_username(path, 77, name, sizeof name), 0);
+    cr_assert_str_eq(name, "ev?il?");
+}
+
 Test(holder, username_from_a_passwd_file)
 {
     put("passwd", "root:x:0:0::/root:/bin/sh\nbad line\nredis:x:999:999::/:/bin/false\n", 66);

@@ -266,6 +266,44 @@ Test(manifest, note_escapes_are_json)
     cr_assert(strstr(line, "\"note\":\"a\\\"b\\\\c\\u000ad\\u0001\""), "%s", line);
 }
 
+/* A program's name is whatever bytes it was run as: the line stays valid
+ * UTF-8 (well-formed characters kept, any other byte '?'). */
+Test(manifest, strings_are_written_as_valid_utf8)
+{
+    struct ps_event e;
+    char line[PS_LINE_MAX];
+    fill(&e, PS_EV_BIND, "127.0.0.1", "127.0.0.1");
+    strcpy(e.prog, "caf\xc3\xa9 \xff\xc3x\xed\xa0\x80\xf0\x9f\x98\x80\xc0\xaf\xf4\x90\x80\x80");
+    e.hpid = 7;
+    strcpy(e.hcmd, "x\xe2\x82");
+    size_t n = ps_event_encode(&e, line, sizeof line);
+    cr_assert_gt(n, 0);
+    line[n] = 0;
+    cr_assert(strstr(line, "\"prog\":\"caf\xc3\xa9 ??x???\xf0\x9f\x98\x80??????\""), "%s", line);
+    cr_assert(strstr(line, "\"hcmd\":\"x??\""), "%s", line);
+    struct ps_event d;
+    cr_assert_eq(ps_event_decode(line, n - 1, &d), 0);
+    cr_assert_str_eq(d.prog, "caf\xc3\xa9 ??x???\xf0\x9f\x98\x80??????");
+}
+
+/* 1e999 is a JSON number, but no time: a reader writing it back as JSON
+ * would print "inf". */
+Test(manifest, times_past_a_double_are_malformed)
+{
+    static const char *const bad[] = {
+        "{\"v\":1,\"ev\":\"exit\",\"ts\":1e999,\"pid\":1,\"prog\":\"p\",\"ok\":true}",
+        "{\"v\":1,\"ev\":\"exit\",\"ts\":-1e999,\"pid\":1,\"prog\":\"p\",\"ok\":true}",
+        "{\"v\":1,\"ev\":\"bind\",\"ts\":1.5,\"pid\":1,\"prog\":\"p\",\"ok\":false,\"errno\":98,"
+        "\"fam\":4,\"addr\":\"127.0.0.1\",\"port\":80,\"hpid\":2,\"hsince\":1e999}",
+    };
+    struct ps_event e;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        cr_assert_eq(ps_event_decode(bad[i], strlen(bad[i]), &e), -1, "%s", bad[i]);
+    static const char ok[] = "{\"v\":1,\"ev\":\"exit\",\"ts\":1.5e9,\"pid\":1,\"prog\":\"p\",\"ok\":true}";
+    cr_assert_eq(ps_event_decode(ok, strlen(ok), &e), 0);
+    cr_assert_float_eq(e.ts, 1.5e9, 1e-3);
+}
+
 Test(manifest, note_with_every_byte_round_trips)
 {
     struct ps_event e;
