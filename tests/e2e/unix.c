@@ -260,6 +260,29 @@ Test(unix, nonblocking_connect_to_a_full_backlog_never_says_eagain)
     e2e_events_free(&ev);
 }
 
+Test(unix, a_blocking_connect_to_a_full_backlog_keeps_its_own_send_timeout)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, NULL);
+    if (access("/usr/bin/python3", X_OK))
+        cr_skip_test("needs /usr/bin/python3");
+    /* a backlog of 0 holds one connection; the second waits for room only
+     * as long as its SO_SNDTIMEO (0.2 s) says */
+    const char *prog =
+        "import errno, socket, struct\n"
+        "l = socket.socket(); l.bind(('127.0.0.1', 8000)); l.listen(0)\n"
+        "a = socket.create_connection(('127.0.0.1', 8000))\n"
+        "b = socket.socket()\n"
+        "b.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack('ll', 0, 200000))\n"
+        "try:\n"
+        "    b.connect(('127.0.0.1', 8000)); print('CONNECT ok', flush=True)\n"
+        "except OSError as e:\n"
+        "    print('CONNECT', errno.errorcode.get(e.errno), flush=True)\n";
+    struct e2e_proc *p = e2e_runl(&env, 20000, "/usr/bin/python3", "-c", prog);
+    cr_assert_str_eq(line_of(p, "CONNECT "), "ETIMEDOUT", "%s", e2e_describe(p));
+}
+
 Test(unix, nonblocking_connect_with_nobody_listening_is_refused)
 {
     struct e2e_ns ns;
