@@ -6,7 +6,9 @@
  * SO_REUSEPORT, which AF_UNIX may refuse) are stored per socket and read
  * back, with Linux's defaults for those never set. Every other option, and
  * every other socket, goes to the kernel: the check is one lock-free table
- * read. */
+ * read. A socket inherited over exec is unknown here: when the kernel
+ * refuses it an option of those levels, its name tells whether it is one of
+ * the namespace's, and it is taken on as swapped. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -100,6 +102,25 @@ static int inherited(int fd, int level, int name, void *val, socklen_t *len, int
     return rc;
 }
 
+/* The kernel refused an option of an emulated level on fd, a descriptor
+ * the shim does not know: if fd is an AF_UNIX socket of the namespace
+ * standing in for TCP (inherited over exec), it is taken on as swapped, with
+ * no options set yet. Inside ps_enter; true when fd is now swapped. */
+static bool adopt(int fd, int level, int name, int err)
+{
+    struct ps_uname u;
+    if ((err != EOPNOTSUPP && err != ENOPROTOOPT) ||
+        !(emulated_level(level) || (level == SOL_SOCKET && name == SO_REUSEPORT)) ||
+        ps_cfg()->mode != PS_MODE_UNIX || ps_unix_uname(fd, false, &u) != 0)
+        return false;
+    ps_lock();
+    if (ps_fd_kind(fd) == PS_FD_NONE && ps_fd_set(fd, PS_FD_ACCEPTED, 0, 0, NULL) == 0)
+        ps_fd_set_unix(fd, u.addr.fam, NULL);
+    bool ok = ps_fd_get(fd).ufam != 0;
+    ps_unlock();
+    return ok;
+}
+
 __attribute__((visibility("default"))) int getsockopt(int fd, int level, int name, void *val,
                                                       socklen_t *len)
 {
@@ -111,8 +132,21 @@ __attribute__((visibility("default"))) int getsockopt(int fd, int level, int nam
             errno = err;
         return rc;
     }
+    if (ps_fd_kind(fd) == PS_FD_NONE) {
+        int rc = real_getsockopt(fd, level, name, val, len);
+        /* Only a refusal costs more than the kernel's answer. */
+        if (rc == 0 || !val || !len || !ps_enter())
+            return rc;
+        int err = errno;
+        bool adopted = adopt(fd, level, name, err);
+        ps_leave();
+        if (!adopted) {
+            errno = err;
+            return rc;
+        }
+    }
     /* Known to the shim but not swapped (remap mode's sockets): no lock. */
-    if (ps_fd_kind(fd) == PS_FD_NONE || !ps_fd_get(fd).ufam || !val || !len || !ps_enter())
+    if (!ps_fd_get(fd).ufam || !val || !len || !ps_enter())
         return real_getsockopt(fd, level, name, val, len);
     int v = 0, rc;
     ps_lock();
@@ -129,7 +163,20 @@ __attribute__((visibility("default"))) int getsockopt(int fd, int level, int nam
 __attribute__((visibility("default"))) int setsockopt(int fd, int level, int name,
                                                       const void *val, socklen_t len)
 {
-    if (ps_fd_kind(fd) == PS_FD_NONE || !ps_fd_get(fd).ufam || !ps_enter())
+    if (ps_fd_kind(fd) == PS_FD_NONE) {
+        int rc = real_setsockopt(fd, level, name, val, len);
+        /* Only a refusal costs more than the kernel's answer. */
+        if (rc == 0 || !ps_enter())
+            return rc;
+        int err = errno;
+        bool adopted = adopt(fd, level, name, err);
+        ps_leave();
+        if (!adopted) {
+            errno = err;
+            return rc;
+        }
+    }
+    if (!ps_fd_get(fd).ufam || !ps_enter())
         return real_setsockopt(fd, level, name, val, len);
     struct ps_fdinfo fi = ps_fd_get(fd);
     bool reuseport = level == SOL_SOCKET && name == SO_REUSEPORT;

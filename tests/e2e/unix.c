@@ -698,6 +698,31 @@ Test(unix, a_listener_inherited_over_exec_keeps_its_inet_names)
     cr_assert_str_eq(peer, "::ffff:127.0.0.1 True", "%s", e2e_describe(s));
 }
 
+Test(unix, a_listener_inherited_over_exec_takes_tcp_options)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, NULL);
+    if (access("/usr/bin/python3", X_OK))
+        cr_skip_test("needs /usr/bin/python3");
+    const char *prog =
+        "import os, socket, sys\n"
+        "T = socket.IPPROTO_TCP\n"
+        "if len(sys.argv) == 1:\n"
+        "    s = socket.socket()\n"
+        "    s.bind(('127.0.0.1', 8000)); s.listen(8)\n"
+        "    os.set_inheritable(s.fileno(), True)\n"
+        "    os.execv(sys.executable, [sys.executable, __file__, str(s.fileno())])\n"
+        "s = socket.socket(fileno=int(sys.argv[1]))\n"
+        "idle = s.getsockopt(T, socket.TCP_KEEPIDLE)\n"
+        "s.setsockopt(T, socket.TCP_NODELAY, 1)\n"
+        "print('OPTS', idle, s.getsockopt(T, socket.TCP_NODELAY), flush=True)\n";
+    e2e_write_file(e2e_path("inherit.py"), prog, false);
+    struct e2e_proc *p = e2e_runl(&env, E2E_MS, "/usr/bin/python3", e2e_path("inherit.py"));
+    cr_assert_str_eq(line_of(p, "OPTS "), "7200 1", "%s", e2e_describe(p));
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+}
+
 Test(unix, a_bound_socket_that_dials_outside_the_namespace_goes_back_to_tcp)
 {
     struct e2e_ns ns;
