@@ -146,8 +146,12 @@ static int connect_unix(int fd, const struct ps_addr *a, uint16_t port, const ch
 {
     struct ps_opts *opts = NULL;
     if (!swapped) {
-        if (ps_unix_swap(fd, a->fam, &opts) < 0)
+        if (ps_unix_swap(fd, a->fam, &opts) < 0) {
+            int err = errno;
+            record(fd, a, port, 0, true, -1, err, "no AF_UNIX socket for the swap", path);
+            errno = err;
             return -1;
+        }
         name_client(fd, a);
     }
     struct sockaddr_un su;

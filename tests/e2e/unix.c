@@ -122,6 +122,49 @@ Test(unix, swap_keeps_fd_number_flags_options_and_the_name_of_a_cloexec_dup)
     }
 }
 
+Test(unix, a_swap_without_a_free_descriptor_leaves_the_tcp_socket_and_says_enobufs)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, NULL);
+    if (access("/usr/bin/python3", X_OK))
+        cr_skip_test("needs /usr/bin/python3");
+    /* every descriptor in use: the swap cannot make its AF_UNIX socket */
+    const char *prog =
+        "import errno, os, resource, socket\n"
+        "def tryit(f):\n"
+        "    try:\n"
+        "        f(); return 'ok'\n"
+        "    except OSError as e:\n"
+        "        return errno.errorcode.get(e.errno)\n"
+        "l = socket.socket(); l.bind(('127.0.0.1', 8001)); l.listen(8)\n"
+        "s = socket.socket(); c = socket.socket()\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE,\n"
+        "                   (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
+        "fill = []\n"
+        "try:\n"
+        "    while True: fill.append(os.open('/dev/null', os.O_RDONLY))\n"
+        "except OSError:\n"
+        "    pass\n"
+        "b = tryit(lambda: s.bind(('127.0.0.1', 8000)))\n"
+        "k = tryit(lambda: c.connect(('127.0.0.1', 8001)))\n"
+        "tcp = [x.getsockopt(socket.SOL_SOCKET, socket.SO_DOMAIN) == socket.AF_INET\n"
+        "       for x in (s, c)]\n"
+        "os.close(fill.pop()); os.close(fill.pop())\n"
+        "print('SWAP', b, k, tcp, tryit(lambda: s.bind(('127.0.0.1', 8000))),\n"
+        "      tryit(lambda: c.connect(('127.0.0.1', 8001))), flush=True)\n";
+    struct e2e_proc *p = e2e_runl(&env, E2E_MS, "/usr/bin/python3", "-c", prog);
+    cr_assert_str_eq(line_of(p, "SWAP "), "ENOBUFS ENOBUFS [True, True] ok ok", "%s",
+                     e2e_describe(p));
+    struct e2e_events ev;
+    e2e_events_read(ns.manifest, &ev);
+    size_t failed = 0;
+    for (size_t i = 0; i < ev.n; i++)
+        failed += ev.v[i].ev == PS_EV_CONNECT && !ev.v[i].ok && ev.v[i].err == ENOBUFS;
+    cr_assert_eq(failed, 1, "the failed connect was not recorded");
+    e2e_events_free(&ev);
+}
+
 /* ---- routing and names ------------------------------------------------------ */
 
 Test(unix, routed_client_reaches_its_listener_and_both_see_inet_names)
