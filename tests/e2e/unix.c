@@ -766,6 +766,29 @@ Test(unix, a_listener_inherited_over_exec_takes_tcp_options)
     cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
 }
 
+Test(unix, a_listener_closed_by_exec_frees_its_port_for_the_new_program)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, NULL);
+    if (access("/usr/bin/python3", X_OK))
+        cr_skip_test("needs /usr/bin/python3");
+    /* FD_CLOEXEC closes the listener with no close call; the pid lives on */
+    const char *prog =
+        "import errno, os, socket, sys\n"
+        "s = socket.socket()\n"
+        "try:\n"
+        "    s.bind(('127.0.0.1', 8000)); s.listen(8); r = 'ok'\n"
+        "except OSError as e:\n"
+        "    r = errno.errorcode.get(e.errno)\n"
+        "if len(sys.argv) == 1:\n"
+        "    os.execv(sys.executable, [sys.executable, __file__, 'again'])\n"
+        "print('REBIND', r, flush=True)\n";
+    e2e_write_file(e2e_path("reexec.py"), prog, false);
+    struct e2e_proc *p = e2e_runl(&env, E2E_MS, "/usr/bin/python3", e2e_path("reexec.py"));
+    cr_assert_str_eq(line_of(p, "REBIND "), "ok", "%s", e2e_describe(p));
+}
+
 Test(unix, a_bound_socket_that_dials_outside_the_namespace_goes_back_to_tcp)
 {
     struct e2e_ns ns;
