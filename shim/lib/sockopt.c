@@ -102,22 +102,27 @@ static int inherited(int fd, int level, int name, void *val, socklen_t *len, int
     return rc;
 }
 
-/* The kernel refused an option of an emulated level on fd, a descriptor
- * the shim does not know: if fd is an AF_UNIX socket of the namespace
- * standing in for TCP (inherited over exec), it is taken on as swapped, with
- * no options set yet. Inside ps_enter; true when fd is now swapped. */
+/* The kernel refused (errno err) an option on fd, a descriptor the shim
+ * does not know: if the option is one AF_UNIX has no place for and fd is an
+ * AF_UNIX socket of the namespace standing in for TCP (inherited over exec),
+ * fd is taken on as swapped, with no options set yet. True when fd is now
+ * swapped. Any other refusal costs nothing more. */
 static bool adopt(int fd, int level, int name, int err)
 {
-    struct ps_uname u;
     if ((err != EOPNOTSUPP && err != ENOPROTOOPT) ||
         !(emulated_level(level) || (level == SOL_SOCKET && name == SO_REUSEPORT)) ||
-        ps_cfg()->mode != PS_MODE_UNIX || ps_unix_uname(fd, false, &u) != 0)
+        !ps_enter())
         return false;
-    ps_lock();
-    if (ps_fd_kind(fd) == PS_FD_NONE && ps_fd_set(fd, PS_FD_ACCEPTED, 0, 0, NULL) == 0)
-        ps_fd_set_unix(fd, u.addr.fam, NULL);
-    bool ok = ps_fd_get(fd).ufam != 0;
-    ps_unlock();
+    struct ps_uname u;
+    bool ok = false;
+    if (ps_cfg()->mode == PS_MODE_UNIX && ps_unix_uname(fd, false, &u) == 0) {
+        ps_lock();
+        if (ps_fd_kind(fd) == PS_FD_NONE && ps_fd_set(fd, PS_FD_ACCEPTED, 0, 0, NULL) == 0)
+            ps_fd_set_unix(fd, u.addr.fam, NULL);
+        ok = ps_fd_get(fd).ufam != 0;
+        ps_unlock();
+    }
+    ps_leave();
     return ok;
 }
 
@@ -134,13 +139,10 @@ __attribute__((visibility("default"))) int getsockopt(int fd, int level, int nam
     }
     if (ps_fd_kind(fd) == PS_FD_NONE) {
         int rc = real_getsockopt(fd, level, name, val, len);
-        /* Only a refusal costs more than the kernel's answer. */
-        if (rc == 0 || !val || !len || !ps_enter())
+        if (rc == 0 || !val || !len)
             return rc;
         int err = errno;
-        bool adopted = adopt(fd, level, name, err);
-        ps_leave();
-        if (!adopted) {
+        if (!adopt(fd, level, name, err)) {
             errno = err;
             return rc;
         }
@@ -165,13 +167,10 @@ __attribute__((visibility("default"))) int setsockopt(int fd, int level, int nam
 {
     if (ps_fd_kind(fd) == PS_FD_NONE) {
         int rc = real_setsockopt(fd, level, name, val, len);
-        /* Only a refusal costs more than the kernel's answer. */
-        if (rc == 0 || !ps_enter())
+        if (rc == 0)
             return rc;
         int err = errno;
-        bool adopted = adopt(fd, level, name, err);
-        ps_leave();
-        if (!adopted) {
+        if (!adopt(fd, level, name, err)) {
             errno = err;
             return rc;
         }
