@@ -416,6 +416,39 @@ Test(unix, close_releases_the_port_and_removes_the_socket_file)
     cr_assert_not(exists(path), "%s is still there after exit", path);
 }
 
+Test(unix, close_range_removes_the_socket_files_of_the_listeners_it_closes)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, NULL);
+    if (access("/usr/bin/python3", X_OK))
+        cr_skip_test("needs /usr/bin/python3");
+    const char *prog =
+        "import os, socket, sys\n"
+        "ls = []\n"
+        "for p in (8000, 8001):\n"
+        "    s = socket.socket(); s.bind(('127.0.0.1', p)); s.listen(8); ls.append(s)\n"
+        "keep = socket.socket(); keep.bind(('127.0.0.1', 8002)); keep.listen(8)\n"
+        "lo, hi = sorted(s.fileno() for s in ls)\n"
+        "assert keep.fileno() > hi\n"
+        "print('BOUND', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "os.closerange(lo, hi + 1)\n"   /* close_range() */
+        "print('CLOSED', flush=True)\n"
+        "sys.stdin.readline()\n";
+    struct e2e_proc *p = e2e_startl(&env, "/usr/bin/python3", "-c", prog);
+    cr_assert(e2e_expect(p, "BOUND", E2E_MS), "%s", e2e_describe(p));
+    cr_assert(is_socket(e2e_path("ns/8000@127.0.0.1")), "no socket file for 8000");
+    cr_assert(is_socket(e2e_path("ns/8001@127.0.0.1")), "no socket file for 8001");
+    cr_assert_eq(write(p->in, "go\n", 3), 3);
+    cr_assert(e2e_expect(p, "CLOSED", E2E_MS), "%s", e2e_describe(p));
+    cr_assert(!exists(e2e_path("ns/8000@127.0.0.1")), "8000's socket file is left");
+    cr_assert(!exists(e2e_path("ns/8001@127.0.0.1")), "8001's socket file is left");
+    cr_assert(is_socket(e2e_path("ns/8002@127.0.0.1")), "8002's socket file went too");
+    e2e_close_stdin(p);
+    cr_assert(e2e_wait(p, E2E_MS) && e2e_status(p) == 0, "%s", e2e_describe(p));
+}
+
 Test(unix, strict_ports_refuse_and_other_ports_pass_through_to_tcp)
 {
     struct e2e_ns ns;
