@@ -165,6 +165,19 @@ Test(unix, a_swap_without_a_free_descriptor_leaves_the_tcp_socket_and_says_enobu
     e2e_events_free(&ev);
 }
 
+Test(unix, a_bind_to_an_address_of_no_interface_fails_as_tcp_does)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, NULL);
+    struct e2e_proc *p = e2e_startl(&env, "sockctl");
+    int a = e2e_cmd_fd(p, "tcp4");
+    /* TEST-NET-1: on no interface of this host */
+    cr_assert_str_eq(e2e_cmd(p, "bind %d 192.0.2.1 8000", a), "ERR EADDRNOTAVAIL");
+    cr_assert(!exists(e2e_path("ns/8000@192.0.2.1")), "a socket file for it");
+    cr_assert_str_eq(e2e_cmd(p, "bind %d 127.0.0.1 8000", a), "OK", "the socket is still usable");
+}
+
 /* ---- routing and names ------------------------------------------------------ */
 
 Test(unix, routed_client_reaches_its_listener_and_both_see_inet_names)
