@@ -17,7 +17,7 @@
 #include "lib/state.h"
 
 /* SOL_SOCKET options that mean the same on AF_UNIX: carried over as bytes. */
-static const int carried[] = {SO_RCVTIMEO, SO_SNDTIMEO, SO_LINGER, SO_KEEPALIVE};
+static const int carried[] = {SO_RCVTIMEO, SO_SNDTIMEO, SO_LINGER, SO_KEEPALIVE, SO_REUSEADDR};
 
 /* Options AF_UNIX has no place for: read from the TCP socket, emulated. */
 static const struct { int level, name; } kept[] = {

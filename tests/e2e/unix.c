@@ -178,6 +178,27 @@ Test(unix, a_bind_to_an_address_of_no_interface_fails_as_tcp_does)
     cr_assert_str_eq(e2e_cmd(p, "bind %d 127.0.0.1 8000", a), "OK", "the socket is still usable");
 }
 
+Test(unix, so_reuseaddr_set_before_the_bind_reads_back_set)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, NULL);
+    if (access("/usr/bin/python3", X_OK))
+        cr_skip_test("needs /usr/bin/python3");
+    const char *prog =
+        "import socket\n"
+        "S, R = socket.SOL_SOCKET, socket.SO_REUSEADDR\n"
+        "s = socket.socket(); s.setsockopt(S, R, 1); s.bind(('127.0.0.1', 8000))\n"
+        "print('REUSEADDR', s.getsockopt(S, R) != 0, flush=True)\n";
+    struct e2e_proc *p = e2e_runl(&env, E2E_MS, "/usr/bin/python3", "-c", prog);
+    cr_assert_str_eq(line_of(p, "REUSEADDR "), "True", "%s", e2e_describe(p));
+    struct e2e_events ev;
+    e2e_events_read(ns.manifest, &ev);
+    const struct ps_event *b = e2e_last_bind(&ev, 8000);
+    cr_assert(b && b->rpath[0], "the bind was not a unix one");
+    e2e_events_free(&ev);
+}
+
 /* ---- routing and names ------------------------------------------------------ */
 
 Test(unix, routed_client_reaches_its_listener_and_both_see_inet_names)
