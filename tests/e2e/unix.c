@@ -257,6 +257,22 @@ Test(unix, the_clients_own_port_is_the_port_the_server_sees_as_its_peer)
     cr_assert_eq(port, cport, "%s", r);
 }
 
+Test(unix, short_and_negative_name_lengths_are_answered_as_tcp_answers_them)
+{
+    struct e2e_ns ns;
+    struct e2e_env env, plain;
+    shimmed(&ns, &env, NULL);
+    e2e_env_plain(&plain);
+    char port[8];
+    snprintf(port, sizeof port, "%d", e2e_free_port(SOCK_STREAM));
+    struct e2e_proc *t = e2e_runl(&plain, E2E_MS, "unixcheck", "names", "127.0.0.1", port);
+    const char *want = "neg=EINVAL negpeer=EINVAL short_len=16 short_port=1 untouched=1 "
+                       "accept_len=16 accept_untouched=1";
+    cr_assert_str_eq(line_of(t, "NAMES "), want, "TCP itself: %s", e2e_describe(t));
+    struct e2e_proc *u = e2e_runl(&env, E2E_MS, "unixcheck", "names", "127.0.0.1", "8000");
+    cr_assert_str_eq(line_of(u, "NAMES "), want, "%s", e2e_describe(u));
+}
+
 Test(unix, dual_stack_listener_serves_v4_and_v6_clients_with_their_own_families)
 {
     struct e2e_ns ns;
