@@ -129,7 +129,8 @@ static bool adopt(int fd, int level, int name, int err)
 __attribute__((visibility("default"))) int getsockopt(int fd, int level, int name, void *val,
                                                       socklen_t *len)
 {
-    if (ps_fd_kind(fd) == PS_FD_NONE && val && len && level == SOL_SOCKET &&
+    bool unknown = ps_fd_kind(fd) == PS_FD_NONE;
+    if (unknown && val && len && level == SOL_SOCKET &&
         (name == SO_DOMAIN || name == SO_PROTOCOL)) {
         int err = errno;
         int rc = inherited(fd, level, name, val, len, real_getsockopt(fd, level, name, val, len));
@@ -137,7 +138,7 @@ __attribute__((visibility("default"))) int getsockopt(int fd, int level, int nam
             errno = err;
         return rc;
     }
-    if (ps_fd_kind(fd) == PS_FD_NONE) {
+    if (unknown) {
         int rc = real_getsockopt(fd, level, name, val, len);
         if (rc == 0 || !val || !len)
             return rc;
