@@ -1,4 +1,4 @@
-/* probe.c — /proc/net/tcp{,6} and kill(pid, 0). */
+/* probe.c — /proc/net/tcp{,6}, /proc/net/unix and kill(pid, 0). */
 #include "core/probe.h"
 
 #include <errno.h>
@@ -51,17 +51,17 @@ static int parse_hexaddr(const char *p, size_t nwords, uint8_t *out)
     return 0;
 }
 
-static int scan(const char *path, bool v6, const struct ps_addr *want, uint16_t port)
+/* The whole file, NUL-terminated, in a malloc'd buffer; NULL on failure. */
+static char *slurp(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return -1;
-    /* Lines are fixed-width; read the whole file into a growing buffer. */
+        return NULL;
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap);
     if (!buf) {
         close(fd);
-        return -1;
+        return NULL;
     }
     for (;;) {
         if (cap - len < 4096) {
@@ -80,6 +80,15 @@ static int scan(const char *path, bool v6, const struct ps_addr *want, uint16_t 
     }
     close(fd);
     buf[len] = 0;
+    return buf;
+}
+
+static int scan(const char *path, bool v6, const struct ps_addr *want, uint16_t port)
+{
+    /* Lines are fixed-width. */
+    char *buf = slurp(path);
+    if (!buf)
+        return -1;
     int found = 0;
     char *line = strchr(buf, '\n');   /* skip the header */
     while (line && !found) {
@@ -130,4 +139,42 @@ int ps_probe_tcp_listening(const struct ps_addr *addr, uint16_t port)
     if (b == 1)
         return 1;
     return (a < 0 && b < 0) ? -1 : 0;
+}
+
+#define UNIX_ACCEPTCON 0x10000   /* __SO_ACCEPTCON: the socket listens */
+
+int ps_probe_unix_listening(const char *path)
+{
+    char *buf = slurp("/proc/net/unix");
+    if (!buf)
+        return -1;
+    size_t plen = strlen(path);
+    int found = 0;
+    /* "Num: RefCount Protocol Flags Type St Inode[ Path]", the path raw to
+     * the end of the line. */
+    for (char *line = strchr(buf, '\n'); line && !found; line = strchr(line, '\n')) {
+        line++;
+        char *eol = strchr(line, '\n');
+        if (!eol)
+            break;
+        char *p = line;
+        unsigned long flags = 0;
+        int field;
+        for (field = 0; field < 7; field++) {
+            while (p < eol && *p == ' ')
+                p++;
+            char *start = p;
+            while (p < eol && *p != ' ')
+                p++;
+            if (p == start)
+                break;
+            if (field == 3)
+                flags = strtoul(start, NULL, 16);
+        }
+        if (field == 7 && p < eol && *p == ' ' && (size_t)(eol - p - 1) == plen &&
+            !memcmp(p + 1, path, plen) && (flags & UNIX_ACCEPTCON))
+            found = 1;
+    }
+    free(buf);
+    return found;
 }

@@ -13,6 +13,9 @@
  * any address of its family, and a listener on addr counts for a wildcard
  * query), 0 if none, -1 if /proc/net/tcp{,6} cannot be read. */
 int ps_probe_tcp_listening(const struct ps_addr *addr, uint16_t port);
+/* 1 if an AF_UNIX socket bound to the socket file path listens, 0 if none,
+ * -1 if /proc/net/unix cannot be read. */
+int ps_probe_unix_listening(const char *path);
 /* false only when no process pid exists (kill(pid, 0) gives ESRCH). */
 bool ps_probe_pid_alive(int pid);
 /* Some pid of the set is alive (self counts without a system call). */

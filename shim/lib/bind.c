@@ -230,6 +230,27 @@ static int bind_unix(int fd, struct ps_event *e)
     return 0;
 }
 
+/* Unix mode binds no inet address, so the kernel's check that addr is one
+ * of this host's (EADDRNOTAVAIL) is asked of a UDP socket: its bind to the
+ * same address, port 0, fails exactly when TCP's would. Loopback IPv4 and
+ * wildcards are always there; IP_FREEBIND and IP_TRANSPARENT allow any. */
+static int unix_addr_err(int fd, const struct sockaddr *addr, socklen_t len,
+                         const struct ps_addr *a)
+{
+    if (ps_addr_is_wildcard(a) || (a->fam == 4 && ps_addr_is_loopback(a)) ||
+        sockopt_int(fd, IPPROTO_IP, IP_FREEBIND) || sockopt_int(fd, IPPROTO_IP, IP_TRANSPARENT))
+        return 0;
+    struct sockaddr_storage ss;
+    memcpy(&ss, addr, len < sizeof ss ? len : sizeof ss);
+    ps_sockaddr_set_port((struct sockaddr *)&ss, 0);
+    int s = socket(addr->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return 0;
+    int err = real_bind(s, (struct sockaddr *)&ss, len) < 0 ? errno : 0;
+    real_close(s);
+    return err == EADDRNOTAVAIL ? err : 0;
+}
+
 static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct ps_event *e)
 {
     struct ps_bindreq req = {
@@ -240,7 +261,10 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
         .uid = e->uid,
     };
     char a[PS_ADDRSTRLEN];
+    int aerr = ps_cfg()->mode == PS_MODE_UNIX ? unix_addr_err(fd, addr, len, &e->addr) : 0;
     ps_lock();
+    if (aerr)
+        return refused(e, aerr);
     ps_claim_begin();
     const struct ps_entry *c;
     while ((c = ps_ns_conflict(ps_table(), &req))) {

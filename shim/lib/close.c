@@ -38,10 +38,13 @@ __attribute__((visibility("default"))) int close_range(unsigned first, unsigned 
 {
     if ((flags & CLOSE_RANGE_CLOEXEC) || !ps_enter())
         return real_close_range(first, last, flags);
+    /* Under the lock, as close() does: a number the range frees may be
+     * taken at once by another thread's new socket, whose bind must not be
+     * forgotten here. */
+    ps_lock();
     int rc = real_close_range(first, last, flags);
     int err = errno;
     if (rc == 0) {
-        ps_lock();
         /* Our own descriptor first, if the range took it: the closes
          * recorded below must go to a reopened manifest. */
         int mfd = ps_manifest_fd();
@@ -51,8 +54,8 @@ __attribute__((visibility("default"))) int close_range(unsigned first, unsigned 
         for (unsigned fd = first; fd <= end; fd++)
             if (ps_fd_kind((int)fd) != PS_FD_NONE)
                 ps_fd_forget((int)fd);
-        ps_unlock();
     }
+    ps_unlock();
     ps_leave();
     errno = err;
     return rc;

@@ -6,6 +6,7 @@
  * strictly virtual by PORTSHIM_PORTS, which are refused. The namespace lock
  * is never held across the real connect. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -106,23 +107,34 @@ static void name_client(int fd, const struct ps_addr *dst)
     }
 }
 
-/* AF_UNIX says EAGAIN when the listener's backlog is full, even to a
- * blocking connect with a send timeout; TCP never does. Wait for room, in
- * short sleeps, for up to 10 seconds. */
+/* AF_UNIX says EAGAIN when the listener's backlog is full; TCP never does.
+ * A blocking socket's own connect already waited for room: EAGAIN there
+ * means its SO_SNDTIMEO ran out, which TCP reports as a failed connect at
+ * once (ETIMEDOUT here). A non-blocking one is retried in short sleeps, for
+ * up to 10 seconds of the monotonic clock, then ETIMEDOUT. */
 static int connect_path(int fd, const struct sockaddr_un *su, socklen_t sl)
 {
     int rc = real_connect(fd, (const struct sockaddr *)su, sl);
-    long waited_us = 0, step_us = 100;
-    while (rc < 0 && errno == EAGAIN && waited_us < 10000000) {
-        struct timespec ts = {0, step_us * 1000};
-        nanosleep(&ts, NULL);
-        waited_us += step_us;
-        if (step_us < 10000)
-            step_us *= 2;
-        rc = real_connect(fd, (const struct sockaddr *)su, sl);
+    if (rc < 0 && errno == EAGAIN) {
+        int fl = real_fcntl(fd, F_GETFL, NULL);
+        struct timespec end;
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        end.tv_sec += 10;
+        long step_us = 100;
+        while (fl >= 0 && (fl & O_NONBLOCK) && rc < 0 && errno == EAGAIN) {
+            struct timespec now, ts = {0, step_us * 1000};
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (now.tv_sec > end.tv_sec ||
+                (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+                break;
+            nanosleep(&ts, NULL);
+            if (step_us < 10000)
+                step_us *= 2;
+            rc = real_connect(fd, (const struct sockaddr *)su, sl);
+        }
+        if (rc < 0 && errno == EAGAIN)
+            errno = ETIMEDOUT;
     }
-    if (rc < 0 && errno == EAGAIN)
-        errno = ETIMEDOUT;
     /* The listener's file is gone: nobody listens there any more. */
     if (rc < 0 && errno == ENOENT)
         errno = ECONNREFUSED;
@@ -134,8 +146,12 @@ static int connect_unix(int fd, const struct ps_addr *a, uint16_t port, const ch
 {
     struct ps_opts *opts = NULL;
     if (!swapped) {
-        if (ps_unix_swap(fd, a->fam, &opts) < 0)
+        if (ps_unix_swap(fd, a->fam, &opts) < 0) {
+            int err = errno;
+            record(fd, a, port, 0, true, -1, err, "no AF_UNIX socket for the swap", path);
+            errno = err;
             return -1;
+        }
         name_client(fd, a);
     }
     struct sockaddr_un su;

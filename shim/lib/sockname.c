@@ -11,7 +11,8 @@ typedef int (*name_call)(int, struct sockaddr *, socklen_t *);
 
 static int virtual_name(name_call call, int fd, struct sockaddr *addr, socklen_t *len, bool peer)
 {
-    if (!addr || !len || ps_cfg()->mode == PS_MODE_OBSERVE)
+    /* A negative length is the kernel's to refuse (EINVAL). */
+    if (!addr || !len || (int)*len < 0 || ps_cfg()->mode == PS_MODE_OBSERVE)
         return call(fd, addr, len);
     struct sockaddr_storage ss;
     socklen_t l = sizeof ss;

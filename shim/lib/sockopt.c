@@ -6,7 +6,9 @@
  * SO_REUSEPORT, which AF_UNIX may refuse) are stored per socket and read
  * back, with Linux's defaults for those never set. Every other option, and
  * every other socket, goes to the kernel: the check is one lock-free table
- * read. */
+ * read. A socket inherited over exec is unknown here: when the kernel
+ * refuses it an option of those levels, its name tells whether it is one of
+ * the namespace's, and it is taken on as swapped. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -100,10 +102,35 @@ static int inherited(int fd, int level, int name, void *val, socklen_t *len, int
     return rc;
 }
 
+/* The kernel refused (errno err) an option on fd, a descriptor the shim
+ * does not know: if the option is one AF_UNIX has no place for and fd is an
+ * AF_UNIX socket of the namespace standing in for TCP (inherited over exec),
+ * fd is taken on as swapped, with no options set yet. True when fd is now
+ * swapped. Any other refusal costs nothing more. */
+static bool adopt(int fd, int level, int name, int err)
+{
+    if ((err != EOPNOTSUPP && err != ENOPROTOOPT) ||
+        !(emulated_level(level) || (level == SOL_SOCKET && name == SO_REUSEPORT)) ||
+        !ps_enter())
+        return false;
+    struct ps_uname u;
+    bool ok = false;
+    if (ps_cfg()->mode == PS_MODE_UNIX && ps_unix_uname(fd, false, &u) == 0) {
+        ps_lock();
+        if (ps_fd_kind(fd) == PS_FD_NONE && ps_fd_set(fd, PS_FD_ACCEPTED, 0, 0, NULL) == 0)
+            ps_fd_set_unix(fd, u.addr.fam, NULL);
+        ok = ps_fd_get(fd).ufam != 0;
+        ps_unlock();
+    }
+    ps_leave();
+    return ok;
+}
+
 __attribute__((visibility("default"))) int getsockopt(int fd, int level, int name, void *val,
                                                       socklen_t *len)
 {
-    if (ps_fd_kind(fd) == PS_FD_NONE && val && len && level == SOL_SOCKET &&
+    bool unknown = ps_fd_kind(fd) == PS_FD_NONE;
+    if (unknown && val && len && level == SOL_SOCKET &&
         (name == SO_DOMAIN || name == SO_PROTOCOL)) {
         int err = errno;
         int rc = inherited(fd, level, name, val, len, real_getsockopt(fd, level, name, val, len));
@@ -111,8 +138,18 @@ __attribute__((visibility("default"))) int getsockopt(int fd, int level, int nam
             errno = err;
         return rc;
     }
+    if (unknown) {
+        int rc = real_getsockopt(fd, level, name, val, len);
+        if (rc == 0 || !val || !len)
+            return rc;
+        int err = errno;
+        if (!adopt(fd, level, name, err)) {
+            errno = err;
+            return rc;
+        }
+    }
     /* Known to the shim but not swapped (remap mode's sockets): no lock. */
-    if (ps_fd_kind(fd) == PS_FD_NONE || !ps_fd_get(fd).ufam || !val || !len || !ps_enter())
+    if (!ps_fd_get(fd).ufam || !val || !len || !ps_enter())
         return real_getsockopt(fd, level, name, val, len);
     int v = 0, rc;
     ps_lock();
@@ -129,7 +166,17 @@ __attribute__((visibility("default"))) int getsockopt(int fd, int level, int nam
 __attribute__((visibility("default"))) int setsockopt(int fd, int level, int name,
                                                       const void *val, socklen_t len)
 {
-    if (ps_fd_kind(fd) == PS_FD_NONE || !ps_fd_get(fd).ufam || !ps_enter())
+    if (ps_fd_kind(fd) == PS_FD_NONE) {
+        int rc = real_setsockopt(fd, level, name, val, len);
+        if (rc == 0)
+            return rc;
+        int err = errno;
+        if (!adopt(fd, level, name, err)) {
+            errno = err;
+            return rc;
+        }
+    }
+    if (!ps_fd_get(fd).ufam || !ps_enter())
         return real_setsockopt(fd, level, name, val, len);
     struct ps_fdinfo fi = ps_fd_get(fd);
     bool reuseport = level == SOL_SOCKET && name == SO_REUSEPORT;

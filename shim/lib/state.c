@@ -329,6 +329,10 @@ bool ps_entry_live(const struct ps_entry *e)
         return false;
     if (e->listening && !e->rpath[0] && ps_probe_tcp_listening(&e->raddr, e->rport) == 0)
         return false;
+    /* unix mode: a listener closed with no close call (FD_CLOEXEC at an
+     * exec) leaves its pid alive and its file behind, listened on by none. */
+    if (e->listening && e->rpath[0] && ps_probe_unix_listening(e->rpath) == 0)
+        return false;
     return true;
 }
 

@@ -17,7 +17,7 @@
 #include "lib/state.h"
 
 /* SOL_SOCKET options that mean the same on AF_UNIX: carried over as bytes. */
-static const int carried[] = {SO_RCVTIMEO, SO_SNDTIMEO, SO_LINGER, SO_KEEPALIVE};
+static const int carried[] = {SO_RCVTIMEO, SO_SNDTIMEO, SO_LINGER, SO_KEEPALIVE, SO_REUSEADDR};
 
 /* Options AF_UNIX has no place for: read from the TCP socket, emulated. */
 static const struct { int level, name; } kept[] = {
@@ -46,6 +46,14 @@ static int take_number(int s, int fd, int fdfl)
     return rc < 0 ? -1 : 0;
 }
 
+/* The swap needs a descriptor of its own for a moment: out of descriptors
+ * (EMFILE, ENFILE), or a fd number above a lowered RLIMIT_NOFILE (dup3's
+ * EBADF), is no answer bind or connect gives on a good socket. */
+static int swap_errno(int err)
+{
+    return err == ENOMEM || err == ENOBUFS ? err : ENOBUFS;
+}
+
 int ps_unix_swap(int fd, int fam, struct ps_opts **opts)
 {
     *opts = NULL;
@@ -54,8 +62,10 @@ int ps_unix_swap(int fd, int fam, struct ps_opts **opts)
         return -1;
     int nb = (fl & O_NONBLOCK) ? SOCK_NONBLOCK : 0;
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | nb, 0);
-    if (s < 0)
+    if (s < 0) {
+        errno = swap_errno(errno);
         return -1;
+    }
     carry(fd, s);
     struct ps_opts *o = ps_opts_new();
     for (size_t i = 0; o && i < sizeof kept / sizeof kept[0]; i++) {
@@ -66,7 +76,7 @@ int ps_unix_swap(int fd, int fam, struct ps_opts **opts)
             ps_opts_set(o, kept[i].level, kept[i].name, v);
     }
     if (take_number(s, fd, fdfl) < 0) {
-        int err = errno;
+        int err = swap_errno(errno);
         ps_opts_unref(o);
         errno = err;
         return -1;

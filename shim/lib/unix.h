@@ -13,8 +13,10 @@
 
 /* Replaces the TCP socket fd (family fam, 4 or 6) by a fresh AF_UNIX stream
  * socket on the same number, keeping O_NONBLOCK, FD_CLOEXEC, timeouts,
- * SO_LINGER and SO_KEEPALIVE. The TCP-level options (and IPV6_V6ONLY,
- * SO_REUSEPORT) already set are returned in *opts for emulation. */
+ * SO_LINGER, SO_KEEPALIVE and SO_REUSEADDR. The TCP-level options (and IPV6_V6ONLY,
+ * SO_REUSEPORT) already set are returned in *opts for emulation. On failure
+ * fd is untouched and errno is one bind or connect can give (ENOBUFS when
+ * there was no descriptor to spare). */
 int ps_unix_swap(int fd, int fam, struct ps_opts **opts);
 /* The way back, for a swapped socket that dials a destination the namespace
  * does not serve: a fresh TCP socket of family fam with the same flags and

@@ -122,6 +122,83 @@ Test(unix, swap_keeps_fd_number_flags_options_and_the_name_of_a_cloexec_dup)
     }
 }
 
+Test(unix, a_swap_without_a_free_descriptor_leaves_the_tcp_socket_and_says_enobufs)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, NULL);
+    if (access("/usr/bin/python3", X_OK))
+        cr_skip_test("needs /usr/bin/python3");
+    /* every descriptor in use: the swap cannot make its AF_UNIX socket */
+    const char *prog =
+        "import errno, os, resource, socket\n"
+        "def tryit(f):\n"
+        "    try:\n"
+        "        f(); return 'ok'\n"
+        "    except OSError as e:\n"
+        "        return errno.errorcode.get(e.errno)\n"
+        "l = socket.socket(); l.bind(('127.0.0.1', 8001)); l.listen(8)\n"
+        "s = socket.socket(); c = socket.socket()\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE,\n"
+        "                   (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
+        "fill = []\n"
+        "try:\n"
+        "    while True: fill.append(os.open('/dev/null', os.O_RDONLY))\n"
+        "except OSError:\n"
+        "    pass\n"
+        "b = tryit(lambda: s.bind(('127.0.0.1', 8000)))\n"
+        "k = tryit(lambda: c.connect(('127.0.0.1', 8001)))\n"
+        "tcp = [x.getsockopt(socket.SOL_SOCKET, socket.SO_DOMAIN) == socket.AF_INET\n"
+        "       for x in (s, c)]\n"
+        "os.close(fill.pop()); os.close(fill.pop())\n"
+        "print('SWAP', b, k, tcp, tryit(lambda: s.bind(('127.0.0.1', 8000))),\n"
+        "      tryit(lambda: c.connect(('127.0.0.1', 8001))), flush=True)\n";
+    struct e2e_proc *p = e2e_runl(&env, E2E_MS, "/usr/bin/python3", "-c", prog);
+    cr_assert_str_eq(line_of(p, "SWAP "), "ENOBUFS ENOBUFS [True, True] ok ok", "%s",
+                     e2e_describe(p));
+    struct e2e_events ev;
+    e2e_events_read(ns.manifest, &ev);
+    size_t failed = 0;
+    for (size_t i = 0; i < ev.n; i++)
+        failed += ev.v[i].ev == PS_EV_CONNECT && !ev.v[i].ok && ev.v[i].err == ENOBUFS;
+    cr_assert_eq(failed, 1, "the failed connect was not recorded");
+    e2e_events_free(&ev);
+}
+
+Test(unix, a_bind_to_an_address_of_no_interface_fails_as_tcp_does)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, NULL);
+    struct e2e_proc *p = e2e_startl(&env, "sockctl");
+    int a = e2e_cmd_fd(p, "tcp4");
+    /* TEST-NET-1: on no interface of this host */
+    cr_assert_str_eq(e2e_cmd(p, "bind %d 192.0.2.1 8000", a), "ERR EADDRNOTAVAIL");
+    cr_assert(!exists(e2e_path("ns/8000@192.0.2.1")), "a socket file for it");
+    cr_assert_str_eq(e2e_cmd(p, "bind %d 127.0.0.1 8000", a), "OK", "the socket is still usable");
+}
+
+Test(unix, so_reuseaddr_set_before_the_bind_reads_back_set)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, NULL);
+    if (access("/usr/bin/python3", X_OK))
+        cr_skip_test("needs /usr/bin/python3");
+    const char *prog =
+        "import socket\n"
+        "S, R = socket.SOL_SOCKET, socket.SO_REUSEADDR\n"
+        "s = socket.socket(); s.setsockopt(S, R, 1); s.bind(('127.0.0.1', 8000))\n"
+        "print('REUSEADDR', s.getsockopt(S, R) != 0, flush=True)\n";
+    struct e2e_proc *p = e2e_runl(&env, E2E_MS, "/usr/bin/python3", "-c", prog);
+    cr_assert_str_eq(line_of(p, "REUSEADDR "), "True", "%s", e2e_describe(p));
+    struct e2e_events ev;
+    e2e_events_read(ns.manifest, &ev);
+    const struct ps_event *b = e2e_last_bind(&ev, 8000);
+    cr_assert(b && b->rpath[0], "the bind was not a unix one");
+    e2e_events_free(&ev);
+}
+
 /* ---- routing and names ------------------------------------------------------ */
 
 Test(unix, routed_client_reaches_its_listener_and_both_see_inet_names)
@@ -178,6 +255,22 @@ Test(unix, the_clients_own_port_is_the_port_the_server_sees_as_its_peer)
     cr_assert(sscanf(strstr(r, "port="), "port=%d client_port=%d", &port, &cport) == 2, "%s", r);
     cr_assert(!strncmp(r, "fam=2 len=16 addr=127.0.0.1 ", 28), "%s", r);
     cr_assert_eq(port, cport, "%s", r);
+}
+
+Test(unix, short_and_negative_name_lengths_are_answered_as_tcp_answers_them)
+{
+    struct e2e_ns ns;
+    struct e2e_env env, plain;
+    shimmed(&ns, &env, NULL);
+    e2e_env_plain(&plain);
+    char port[8];
+    snprintf(port, sizeof port, "%d", e2e_free_port(SOCK_STREAM));
+    struct e2e_proc *t = e2e_runl(&plain, E2E_MS, "unixcheck", "names", "127.0.0.1", port);
+    const char *want = "neg=EINVAL negpeer=EINVAL short_len=16 short_port=1 untouched=1 "
+                       "accept_len=16 accept_untouched=1";
+    cr_assert_str_eq(line_of(t, "NAMES "), want, "TCP itself: %s", e2e_describe(t));
+    struct e2e_proc *u = e2e_runl(&env, E2E_MS, "unixcheck", "names", "127.0.0.1", "8000");
+    cr_assert_str_eq(line_of(u, "NAMES "), want, "%s", e2e_describe(u));
 }
 
 Test(unix, dual_stack_listener_serves_v4_and_v6_clients_with_their_own_families)
@@ -258,6 +351,29 @@ Test(unix, nonblocking_connect_to_a_full_backlog_never_says_eagain)
         routed += ev.v[i].ev == PS_EV_CONNECT && ev.v[i].routed && ev.v[i].rpath[0];
     cr_assert_eq(routed, 6, "the connects were not routed to the socket file");
     e2e_events_free(&ev);
+}
+
+Test(unix, a_blocking_connect_to_a_full_backlog_keeps_its_own_send_timeout)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, NULL);
+    if (access("/usr/bin/python3", X_OK))
+        cr_skip_test("needs /usr/bin/python3");
+    /* a backlog of 0 holds one connection; the second waits for room only
+     * as long as its SO_SNDTIMEO (0.2 s) says */
+    const char *prog =
+        "import errno, socket, struct\n"
+        "l = socket.socket(); l.bind(('127.0.0.1', 8000)); l.listen(0)\n"
+        "a = socket.create_connection(('127.0.0.1', 8000))\n"
+        "b = socket.socket()\n"
+        "b.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack('ll', 0, 200000))\n"
+        "try:\n"
+        "    b.connect(('127.0.0.1', 8000)); print('CONNECT ok', flush=True)\n"
+        "except OSError as e:\n"
+        "    print('CONNECT', errno.errorcode.get(e.errno), flush=True)\n";
+    struct e2e_proc *p = e2e_runl(&env, 20000, "/usr/bin/python3", "-c", prog);
+    cr_assert_str_eq(line_of(p, "CONNECT "), "ETIMEDOUT", "%s", e2e_describe(p));
 }
 
 Test(unix, nonblocking_connect_with_nobody_listening_is_refused)
@@ -348,6 +464,39 @@ Test(unix, close_releases_the_port_and_removes_the_socket_file)
     e2e_cmd(q, "exit 0");
     e2e_wait(q, E2E_MS);
     cr_assert_not(exists(path), "%s is still there after exit", path);
+}
+
+Test(unix, close_range_removes_the_socket_files_of_the_listeners_it_closes)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, NULL);
+    if (access("/usr/bin/python3", X_OK))
+        cr_skip_test("needs /usr/bin/python3");
+    const char *prog =
+        "import os, socket, sys\n"
+        "ls = []\n"
+        "for p in (8000, 8001):\n"
+        "    s = socket.socket(); s.bind(('127.0.0.1', p)); s.listen(8); ls.append(s)\n"
+        "keep = socket.socket(); keep.bind(('127.0.0.1', 8002)); keep.listen(8)\n"
+        "lo, hi = sorted(s.fileno() for s in ls)\n"
+        "assert keep.fileno() > hi\n"
+        "print('BOUND', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "os.closerange(lo, hi + 1)\n"   /* close_range() */
+        "print('CLOSED', flush=True)\n"
+        "sys.stdin.readline()\n";
+    struct e2e_proc *p = e2e_startl(&env, "/usr/bin/python3", "-c", prog);
+    cr_assert(e2e_expect(p, "BOUND", E2E_MS), "%s", e2e_describe(p));
+    cr_assert(is_socket(e2e_path("ns/8000@127.0.0.1")), "no socket file for 8000");
+    cr_assert(is_socket(e2e_path("ns/8001@127.0.0.1")), "no socket file for 8001");
+    cr_assert_eq(write(p->in, "go\n", 3), 3);
+    cr_assert(e2e_expect(p, "CLOSED", E2E_MS), "%s", e2e_describe(p));
+    cr_assert(!exists(e2e_path("ns/8000@127.0.0.1")), "8000's socket file is left");
+    cr_assert(!exists(e2e_path("ns/8001@127.0.0.1")), "8001's socket file is left");
+    cr_assert(is_socket(e2e_path("ns/8002@127.0.0.1")), "8002's socket file went too");
+    e2e_close_stdin(p);
+    cr_assert(e2e_wait(p, E2E_MS) && e2e_status(p) == 0, "%s", e2e_describe(p));
 }
 
 Test(unix, strict_ports_refuse_and_other_ports_pass_through_to_tcp)
@@ -673,6 +822,54 @@ Test(unix, a_listener_inherited_over_exec_keeps_its_inet_names)
     const char *peer = e2e_expect(s, "PEER ", E2E_MS);
     cr_assert(peer, "%s", e2e_describe(s));
     cr_assert_str_eq(peer, "::ffff:127.0.0.1 True", "%s", e2e_describe(s));
+}
+
+Test(unix, a_listener_inherited_over_exec_takes_tcp_options)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, NULL);
+    if (access("/usr/bin/python3", X_OK))
+        cr_skip_test("needs /usr/bin/python3");
+    const char *prog =
+        "import os, socket, sys\n"
+        "T = socket.IPPROTO_TCP\n"
+        "if len(sys.argv) == 1:\n"
+        "    s = socket.socket()\n"
+        "    s.bind(('127.0.0.1', 8000)); s.listen(8)\n"
+        "    os.set_inheritable(s.fileno(), True)\n"
+        "    os.execv(sys.executable, [sys.executable, __file__, str(s.fileno())])\n"
+        "s = socket.socket(fileno=int(sys.argv[1]))\n"
+        "idle = s.getsockopt(T, socket.TCP_KEEPIDLE)\n"
+        "s.setsockopt(T, socket.TCP_NODELAY, 1)\n"
+        "print('OPTS', idle, s.getsockopt(T, socket.TCP_NODELAY), flush=True)\n";
+    e2e_write_file(e2e_path("inherit.py"), prog, false);
+    struct e2e_proc *p = e2e_runl(&env, E2E_MS, "/usr/bin/python3", e2e_path("inherit.py"));
+    cr_assert_str_eq(line_of(p, "OPTS "), "7200 1", "%s", e2e_describe(p));
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+}
+
+Test(unix, a_listener_closed_by_exec_frees_its_port_for_the_new_program)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, NULL);
+    if (access("/usr/bin/python3", X_OK))
+        cr_skip_test("needs /usr/bin/python3");
+    /* FD_CLOEXEC closes the listener with no close call; the pid lives on */
+    const char *prog =
+        "import errno, os, socket, sys\n"
+        "s = socket.socket()\n"
+        "try:\n"
+        "    s.bind(('127.0.0.1', 8000)); s.listen(8); r = 'ok'\n"
+        "except OSError as e:\n"
+        "    r = errno.errorcode.get(e.errno)\n"
+        "if len(sys.argv) == 1:\n"
+        "    os.execv(sys.executable, [sys.executable, __file__, 'again'])\n"
+        "print('REBIND', r, flush=True)\n";
+    e2e_write_file(e2e_path("reexec.py"), prog, false);
+    struct e2e_proc *p = e2e_runl(&env, E2E_MS, "/usr/bin/python3", e2e_path("reexec.py"));
+    cr_assert_str_eq(line_of(p, "REBIND "), "ok", "%s", e2e_describe(p));
 }
 
 Test(unix, a_bound_socket_that_dials_outside_the_namespace_goes_back_to_tcp)

@@ -14,7 +14,13 @@
  *                          that accepts only later: "BACKLOG started=S eagain=E other=O"
  *   accept ADDR PORT CADDR listener on ADDR, client dialling CADDR; what
  *                          accept() returned: "ACCEPT fam=F len=L addr=A port=P
- *                          client_port=C" */
+ *                          client_port=C"
+ *   names ADDR PORT        getsockname/getpeername with a negative length,
+ *                          and they and accept with a 4-byte buffer:
+ *                          "NAMES neg=ERRNO negpeer=ERRNO short_len=L
+ *                           short_port=1 untouched=1 accept_len=L
+ *                           accept_untouched=1" (short_port: the 4 bytes
+ *                          hold the family and the port a full call gives) */
 #include "common.h"
 
 #include <fcntl.h>
@@ -193,6 +199,37 @@ static int backlog(const char *addr, int port, int n)
     _exit(0);
 }
 
+static int names(const char *addr, int port)
+{
+    int l = bound_listener(addr, port, 0), err;
+    int c = dial(addr, port, 0, &err);
+    if (err)
+        die("connect %s %d: %s", addr, port, strerror(err));
+    struct sockaddr_storage ss, full;
+    socklen_t sl = (socklen_t)-1, fl = sizeof full;
+    int neg = getsockname(c, (struct sockaddr *)&ss, &sl) < 0 ? errno : 0;
+    sl = (socklen_t)-1;
+    int negpeer = getpeername(c, (struct sockaddr *)&ss, &sl) < 0 ? errno : 0;
+    if (getsockname(c, (struct sockaddr *)&full, &fl) < 0)
+        die("getsockname: %s", strerror(errno));
+    memset(&ss, 0xab, sizeof ss);
+    sl = 4;
+    if (getsockname(c, (struct sockaddr *)&ss, &sl) < 0)
+        die("getsockname 4: %s", strerror(errno));
+    const unsigned char *b = (const unsigned char *)&ss;
+    unsigned short_len = (unsigned)sl;
+    int short_port = !memcmp(&ss, &full, 4), untouched = b[4] == 0xab;
+    memset(&ss, 0xab, sizeof ss);
+    sl = 4;
+    int a = accept(l, (struct sockaddr *)&ss, &sl);
+    if (a < 0)
+        die("accept: %s", strerror(errno));
+    say("NAMES neg=%s negpeer=%s short_len=%u short_port=%d untouched=%d accept_len=%u "
+        "accept_untouched=%d", neg ? errname(neg) : "0", negpeer ? errname(negpeer) : "0",
+        short_len, short_port, untouched, (unsigned)sl, b[4] == 0xab);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     lifetime(30);
@@ -206,5 +243,7 @@ int main(int argc, char **argv)
         return backlog(argv[2], parse_port(argv[3]), parse_int(argv[4]));
     if (argc == 5 && !strcmp(argv[1], "accept"))
         return accept_name(argv[2], parse_port(argv[3]), argv[4]);
-    die("usage: unixcheck opts|nbconnect|bigwrite|accept ...");
+    if (argc == 4 && !strcmp(argv[1], "names"))
+        return names(argv[2], parse_port(argv[3]));
+    die("usage: unixcheck opts|nbconnect|bigwrite|backlog|accept|names ...");
 }

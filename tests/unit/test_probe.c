@@ -4,9 +4,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -233,4 +236,40 @@ Test(probe, v4_mapped_listener_found_by_v4_query)
     cr_assert_eq(probe("127.0.0.1", port), 1);
     cr_assert_eq(probe("::ffff:127.0.0.1", port), 1);
     close(fd);
+}
+
+/* ---- /proc/net/unix ----------------------------------------------------- */
+
+static int unix_bound(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un su = {.sun_family = AF_UNIX};
+    snprintf(su.sun_path, sizeof su.sun_path, "%s", path);
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&su, sizeof su) == 0, "bind %s: %s", path,
+              strerror(errno));
+    return fd;
+}
+
+Test(probe, unix_listener_is_found_by_its_socket_file_and_only_while_listening)
+{
+    char dir[] = "/tmp/ps-probe-XXXXXX";
+    cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+    char path[128], other[128];
+    snprintf(path, sizeof path, "%s/8000@127.0.0.1", dir);
+    snprintf(other, sizeof other, "%s/8000@127.0.0.1 x", dir);
+    int fd = unix_bound(path);
+    int o = unix_bound(other);
+    cr_assert_eq(listen(o, 8), 0);
+    cr_expect_eq(ps_probe_unix_listening(path), 0, "bound but not listening");
+    cr_assert_eq(listen(fd, 8), 0);
+    cr_expect_eq(ps_probe_unix_listening(path), 1);
+    snprintf(other, sizeof other, "%s/8000@127.0.0", dir);
+    cr_expect_eq(ps_probe_unix_listening(other), 0, "a prefix of a listening path");
+    close(fd);
+    cr_expect_eq(ps_probe_unix_listening(path), 0, "closed, its file left behind");
+    close(o);
+    snprintf(other, sizeof other, "%s/8000@127.0.0.1 x", dir);
+    unlink(path);
+    unlink(other);
+    rmdir(dir);
 }
