@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/inject.h"
+#include "core/unixname.h"
 #include "core/log.h"
 
 #define TAIL_LINES 10
@@ -184,9 +185,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 /* ---- one copy --------------------------------------------------------------- */
 
-/* Unix mode names sockets DIR/NAME, which must fit sun_path (108 bytes):
- * from a long TMPDIR, namespaces go to /tmp instead (as run's do). */
-#define UNIX_DIR_MAX 64
+/* Unix mode names sockets DIR/manifest.jsonl.d/NAME (run's socket directory
+ * for a manifest it joins), which must fit sun_path: from a TMPDIR too long
+ * for that, namespaces go to /tmp instead (as run's do). */
+static bool socket_dir_fits(const char *dir)
+{
+    char sd[PATH_MAX];
+    char real[PATH_MAX];
+    if (realpath(dir, real))
+        dir = real;
+    return (size_t)snprintf(sd, sizeof sd, "%s/manifest.jsonl.d", dir) < sizeof sd &&
+           ps_uname_dir_fits(sd);
+}
 
 static int make_dir(const struct opts *o, struct copy *c)
 {
@@ -194,8 +204,7 @@ static int make_dir(const struct opts *o, struct copy *c)
     char templ[PATH_MAX];
     if (!tmp || !*tmp)
         tmp = "/tmp";
-    if (o->mode && !strcmp(o->mode, "unix") && strlen(tmp) + 16 > UNIX_DIR_MAX)
-        tmp = "/tmp";
+again:
     if ((size_t)snprintf(templ, sizeof templ, "%s/portshim.XXXXXX", tmp) >= sizeof templ - 32) {
         cli_log(PS_LOG_ERROR, "TMPDIR='%.64s...' is too long", tmp);
         return -1;
@@ -204,6 +213,11 @@ static int make_dir(const struct opts *o, struct copy *c)
         cli_log(PS_LOG_ERROR, "cannot create a namespace directory in '%s' (TMPDIR): %s", tmp,
                 strerror(errno));
         return -1;
+    }
+    if (o->mode && !strcmp(o->mode, "unix") && !socket_dir_fits(templ) && strcmp(tmp, "/tmp")) {
+        rmdir(templ);
+        tmp = "/tmp";
+        goto again;
     }
     char real[PATH_MAX];
     c->dir = strdup(realpath(templ, real) ? real : templ);
@@ -582,8 +596,8 @@ int cmd_stress(int argc, char **argv)
     if (done) {
         double lo, hi;
         wilson(nfailed, done, &lo, &hi);
-        printf("stress: %ld runs, %ld failed (%.1f%%, 95%% CI %.1f%%-%.1f%%), %.1f s\n", done,
-               nfailed, 100.0 * (double)nfailed / (double)done, 100 * lo, 100 * hi, secs);
+        printf("stress: %ld run%s, %ld failed (%.1f%%, 95%% CI %.1f%%-%.1f%%), %.1f s\n", done,
+               done == 1 ? "" : "s", nfailed, 100.0 * (double)nfailed / (double)done, 100 * lo, 100 * hi, secs);
     }
     struct copy **f = calloc((size_t)(nfailed ? nfailed : 1), sizeof *f);
     long nf = 0;

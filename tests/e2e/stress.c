@@ -139,6 +139,31 @@ Test(stress, copies_of_a_hard_coded_port_server_do_not_collide)
         cr_assert(exists(e2e_path("ready.%d", i)), "copy %d never listened", i);
 }
 
+Test(stress, unix_mode_copies_fit_their_socket_names_under_a_longer_tmpdir)
+{
+    /* Each copy's sockets live in DIR/manifest.jsonl.d; from a TMPDIR too
+     * long for that to fit sun_path, stress makes its namespaces in /tmp. */
+    e2e_need_lib();
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    /* 31 bytes: short enough to look harmless, too long for the sockets. */
+    char tmp[] = "/tmp/portshim-e2e-tmpdir-XXXXXX";
+    cr_assert(mkdtemp(tmp));
+    e2e_env_set(&env, "TMPDIR", tmp);
+    e2e_env_set(&env, "H", e2e_helper(""));
+    e2e_env_set(&env, "D", e2e_tmp());
+    struct e2e_proc *p = e2e_runl(&env, 60000, e2e_portshim(), "stress", "--mode", "unix",
+                                  "--seed", "1", "-n", "2", "-j", "1", "--", "/bin/sh", "-c",
+                                  "r=\"$D/ready.$PORTSHIM_STRESS_RUN\"; "
+                                  "\"$H/echo-server\" 127.0.0.1 8000 --count 1 "
+                                  "--ready-file \"$r\" & "
+                                  "\"$H/client\" 127.0.0.1 8000 hi --wait-file \"$r\"; "
+                                  "rc=$?; wait; exit $rc");
+    rmdir(tmp);
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    cr_assert(strstr(e2e_out(p), "\nstress: 2 runs, 0 failed"), "%s", e2e_describe(p));
+}
+
 Test(stress, seeds_wrap_and_inject_reaches_every_copy)
 {
     struct e2e_proc *p =
