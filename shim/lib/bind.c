@@ -307,8 +307,16 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
         rc = -1;
         err = EINVAL;
     }
-    if (rc < 0 && err == EADDRINUSE)
-        ps_name_holder(e, NULL);   /* the kernel's own refusal: a real port */
+    if (rc < 0 && err == EADDRINUSE) {
+        /* The kernel's own refusal, of a real port: name its holder from
+         * /proc with neither the lock nor the claim held (a walk of /proc
+         * must not stall every other bind of the namespace). */
+        ps_claim_end();
+        ps_unlock();
+        ps_name_holder(e, NULL);
+        ps_lock();
+        return refused(e, err);
+    }
     if (rc < 0)
         return refused(e, err);
     claimed(fd, e, r);
