@@ -25,6 +25,11 @@ void ps_log(enum ps_loglevel level, const char *fmt, ...)
     n += m;
     if (n > (int)sizeof line - 2)
         n = (int)sizeof line - 2;
+    /* One line, whatever the arguments hold (a program named with a newline
+     * or an escape sequence): control bytes become '?'. */
+    for (int i = 0; i < n; i++)
+        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+            line[i] = '?';
     line[n++] = '\n';
     ssize_t w = write(2, line, (size_t)n);
     (void)w;

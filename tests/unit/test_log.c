@@ -85,3 +85,13 @@ Test(log, long_message_is_cut_to_one_line)
     cr_assert_null(memchr(out, '\n', n - 1), "exactly one line");
     cr_assert_null(memchr(out, 0, n), "no NUL written");
 }
+
+Test(log, control_bytes_in_arguments_stay_on_one_line)
+{
+    char buf[256];
+    ps_log_set_level(PS_LOG_WARN);
+    capture_begin();
+    ps_log(PS_LOG_WARN, "bind in pid 1 (%s): EADDRINUSE", "bin\nder\x1b[2J");
+    capture_end(buf, sizeof buf);
+    cr_assert_str_eq(buf, "portshim: bind in pid 1 (bin?der?[2J): EADDRINUSE\n");
+}
