@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/probe.h"
+
 #define TCP_LISTEN 0x0A
 #define TCP_TIME_WAIT 0x06
 
@@ -33,30 +35,6 @@ static ssize_t slurp(const char *path, char *buf, size_t len)
     return (ssize_t)n;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
-/* Each 32-bit word printed as %08X of its host-order value. */
-static int hexaddr(const char *p, size_t nwords, uint8_t *out)
-{
-    for (size_t w = 0; w < nwords; w++) {
-        uint32_t v = 0;
-        for (int i = 0; i < 8; i++) {
-            int h = hexval(p[w * 8 + (size_t)i]);
-            if (h < 0)
-                return -1;
-            v = v << 4 | (uint32_t)h;
-        }
-        memcpy(out + w * 4, &v, 4);
-    }
-    return 0;
-}
-
 struct cand { unsigned long inode; long uid; unsigned state; int score; };
 
 /* One line of net/tcp{,6}: "  0: 0100007F:1F40 00000000:0000 0A 00000000:00000000
@@ -70,7 +48,7 @@ static int parse_line(const char *line, bool v6, struct ps_addr *a, unsigned *po
         return -1;
     size_t alen = v6 ? 32 : 8;
     uint8_t raw[16];
-    if (strlen(local) != alen + 5 || local[alen] != ':' || hexaddr(local, v6 ? 4 : 1, raw))
+    if (strlen(local) != alen + 5 || local[alen] != ':' || ps_proc_hexaddr(local, v6 ? 4 : 1, raw))
         return -1;
     *port = (unsigned)strtoul(local + alen + 1, NULL, 16);
     *state = (unsigned)strtoul(st, NULL, 16);

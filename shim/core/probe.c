@@ -36,7 +36,7 @@ static int hexdigit(char c)
 
 /* /proc/net/tcp prints each 32-bit word of the address as %08X of its value
  * in host order, so on little-endian machines the bytes come reversed. */
-static int parse_hexaddr(const char *p, size_t nwords, uint8_t *out)
+int ps_proc_hexaddr(const char *p, size_t nwords, uint8_t *out)
 {
     for (size_t w = 0; w < nwords; w++) {
         uint32_t v = 0;
@@ -104,7 +104,7 @@ static int scan(const char *path, bool v6, const struct ps_addr *want, uint16_t 
         struct ps_addr got;
         memset(&got, 0, sizeof got);
         uint8_t raw[16];
-        if (parse_hexaddr(a, v6 ? 4 : 1, raw) == 0 && a[alen] == ':') {
+        if (ps_proc_hexaddr(a, v6 ? 4 : 1, raw) == 0 && a[alen] == ':') {
             unsigned lport = (unsigned)strtoul(a + alen + 1, NULL, 16);
             const char *st = a + alen + 1 + 4 + 1 + alen + 1 + 4 + 1;
             unsigned state = (unsigned)strtoul(st, NULL, 16);

@@ -4,6 +4,7 @@
 #define PS_PROBE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/pidset.h"
@@ -16,6 +17,10 @@ int ps_probe_tcp_listening(const struct ps_addr *addr, uint16_t port);
 /* 1 if an AF_UNIX socket bound to the socket file path listens, 0 if none,
  * -1 if /proc/net/unix cannot be read. */
 int ps_probe_unix_listening(const char *path);
+/* The address column of /proc/net/tcp{,6}: nwords 32-bit words, each
+ * printed as %08X of its host-order value; out gets 4 * nwords bytes in
+ * network order. -1 on a character that is not a hex digit. */
+int ps_proc_hexaddr(const char *p, size_t nwords, uint8_t *out);
 /* false only when no process pid exists (kill(pid, 0) gives ESRCH). */
 bool ps_probe_pid_alive(int pid);
 /* Some pid of the set is alive (self counts without a system call). */
