@@ -16,6 +16,16 @@ static void shimmed(struct e2e_ns *ns, struct e2e_env *env, const char *ports)
     e2e_env_shim(env, ns, "unix", ports);
 }
 
+/* The last bind of port in the manifest was a unix-mode one (a socket file). */
+static void assert_unix_bind(const struct e2e_ns *ns, int port)
+{
+    struct e2e_events ev;
+    e2e_events_read(ns->manifest, &ev);
+    const struct ps_event *b = e2e_last_bind(&ev, port);
+    cr_assert(b && b->rpath[0], "the last bind of %d was not a unix-mode one", port);
+    e2e_events_free(&ev);
+}
+
 static int serve(const struct e2e_env *env, const char *addr, const char *port, const char *name)
 {
     struct e2e_proc *s = e2e_startl(env, "echo-server", addr, port, "--name", name);
@@ -192,11 +202,7 @@ Test(unix, so_reuseaddr_set_before_the_bind_reads_back_set)
         "print('REUSEADDR', s.getsockopt(S, R) != 0, flush=True)\n";
     struct e2e_proc *p = e2e_runl(&env, E2E_MS, "/usr/bin/python3", "-c", prog);
     cr_assert_str_eq(line_of(p, "REUSEADDR "), "True", "%s", e2e_describe(p));
-    struct e2e_events ev;
-    e2e_events_read(ns.manifest, &ev);
-    const struct ps_event *b = e2e_last_bind(&ev, 8000);
-    cr_assert(b && b->rpath[0], "the bind was not a unix one");
-    e2e_events_free(&ev);
+    assert_unix_bind(&ns, 8000);
 }
 
 /* ---- routing and names ------------------------------------------------------ */
@@ -316,11 +322,7 @@ Test(unix, writes_of_100000_bytes_are_taken_whole)
     struct e2e_proc *u = e2e_runl(&env, E2E_MS, "unixcheck", "bigwrite", "127.0.0.1", "8000",
                                   "100000");
     cr_assert_str_eq(line_of(u, "BIG "), "wrote=100000 read=100000", "%s", e2e_describe(u));
-    struct e2e_events ev;
-    e2e_events_read(ns.manifest, &ev);
-    const struct ps_event *b = e2e_last_bind(&ev, 8000);
-    cr_assert(b && b->rpath[0], "not a unix-mode bind");
-    e2e_events_free(&ev);
+    assert_unix_bind(&ns, 8000);
 }
 
 /* ---- non-blocking connect --------------------------------------------------- */
