@@ -55,14 +55,20 @@ static struct e2e_proc *stress(const char *seed, const char *runs)
     return p;
 }
 
-/* The summary line's run and failure counts ("stress: N runs, F failed ..."
- * at the start of a line; other "stress:" lines may come before it). */
+/* The summary line's run and failure counts ("stress: N runs, F failed ...",
+ * "1 run" for one, at the start of a line; other "stress:" lines may come
+ * before it). */
 static void summary(struct e2e_proc *p, int *runs, int *failed)
 {
     const char *out = e2e_out(p);
-    for (const char *l = out; (l = strstr(l, "stress: ")) != NULL; l++)
-        if ((l == out || l[-1] == '\n') && sscanf(l, "stress: %d runs, %d failed", runs, failed) == 2)
+    for (const char *l = out; (l = strstr(l, "stress: ")) != NULL; l++) {
+        int n = 0;
+        if ((l != out && l[-1] != '\n') || sscanf(l, "stress: %d run%n", runs, &n) != 1 || !n)
+            continue;
+        const char *r = l + n + (l[n] == 's');
+        if (sscanf(r, ", %d failed", failed) == 1)
             return;
+    }
     cr_assert_fail("no summary line:\n%s", e2e_describe(p));
 }
 
