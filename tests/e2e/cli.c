@@ -250,7 +250,7 @@ Test(cli, run_prepends_the_library_to_an_existing_ld_preload)
         if (access(candidates[i], R_OK) == 0)
             user = candidates[i];
     if (!user)
-        cr_skip_test("no libm.so.6 to stand for a user's own LD_PRELOAD entry");
+        e2e_skip("no libm.so.6 to stand for a user's own LD_PRELOAD entry");
     struct e2e_env env;
     e2e_env_plain(&env);
     e2e_env_set(&env, "LD_PRELOAD", user);

@@ -184,7 +184,7 @@ const char *e2e_slurp(const char *path)
 void e2e_need_lib(void)
 {
     if (access(e2e_lib(), R_OK) != 0)
-        cr_skip_test("%s is not built: run make first", e2e_lib());
+        e2e_skip("%s is not built: run make first", e2e_lib());
 }
 
 bool e2e_have_ipv6(void)

@@ -27,7 +27,7 @@ static void need_musl(void)
 {
     if (access(musl("libportshim.so"), R_OK) || access(musl("helpers/echo-server"), X_OK) ||
         access(musl("helpers/client"), X_OK))
-        cr_skip_test("no musl build in %s/musl: install musl-tools and run make e2e",
+        e2e_skip("no musl build in %s/musl: install musl-tools and run make e2e",
                      e2e_build());
 }
 

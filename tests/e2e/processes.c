@@ -192,7 +192,7 @@ Test(procs, two_hundred_processes_binding_at_once_leave_every_line_whole)
 Test(procs, closing_every_descriptor_loses_no_record)
 {
     if (access("/usr/bin/python3", X_OK) != 0)
-        cr_skip_test("/usr/bin/python3 is not installed");
+        e2e_skip("/usr/bin/python3 is not installed");
     struct e2e_ns ns;
     struct e2e_env env;
     shimmed(&ns, &env);

@@ -56,7 +56,7 @@ Test(programs, parallel_redis_servers_on_6379_each_answer_their_own_client)
     e2e_need_lib();
     const char *redis = find_program("redis-server");
     if (!redis)
-        cr_skip_test("redis-server is not installed (scripts/ensure-deps installs it for "
+        e2e_skip("redis-server is not installed (scripts/ensure-deps installs it for "
                      "make test): the real-server test did not run");
     /* Every copy: start redis on 6379 (bounded by timeout(1) even if this
      * test dies), PING it until it answers (6379 is declared strictly
@@ -111,7 +111,7 @@ Test(programs, parallel_python_http_servers_on_8000_each_answer_their_own_client
 {
     e2e_need_lib();
     if (access("/usr/bin/python3", X_OK) != 0)
-        cr_skip_test("/usr/bin/python3 is not installed: the language-runtime test did not run");
+        e2e_skip("/usr/bin/python3 is not installed: the language-runtime test did not run");
     e2e_write_file(e2e_path("server.py"), py_server, false);
     e2e_write_file(e2e_path("client.py"), py_client, false);
     const char *script =

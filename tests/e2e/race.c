@@ -32,7 +32,7 @@ static struct result race(bool shim)
     struct e2e_proc *p = e2e_run(&env, 60000, argv);
     const char *skip = e2e_expect(p, "SKIP ", 0);
     if (skip)
-        cr_skip_test("private network namespaces are not permitted here (%s); "
+        e2e_skip("private network namespaces are not permitted here (%s); "
                      "the #2787 reproduction did not run", skip);
     cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
     struct result r = {-1, -1, -1};

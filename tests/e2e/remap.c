@@ -92,7 +92,7 @@ static void bind_is_remapped(const char *addr, const char *dial_addr)
     struct e2e_env env;
     shimmed(&ns, &env, NULL);
     if (strchr(addr, ':') && !e2e_have_ipv6())
-        cr_skip_test("IPv6 loopback is not available here");
+        e2e_skip("IPv6 loopback is not available here");
     int reported = serve(NULL, &env, addr, "8000", "srv", NULL, NULL);
     cr_assert_eq(reported, 8000, "getsockname() on %s:8000 reported port %d", addr, reported);
 
@@ -155,7 +155,7 @@ Test(remap, accepted_and_routed_v6_sockets_report_the_virtual_port)
     struct e2e_env env;
     shimmed(&ns, &env, NULL);
     if (!e2e_have_ipv6())
-        cr_skip_test("IPv6 loopback is not available here");
+        e2e_skip("IPv6 loopback is not available here");
     serve(NULL, &env, "::1", "8000", "srv6", NULL, NULL);
     struct dial d = dial(&env, "::1", "8000");
     cr_assert_eq(d.status, 0, "client failed:\n%s", d.describe);
@@ -215,7 +215,7 @@ Test(remap, v4_bind_under_live_dual_stack_listener_fails_with_eaddrinuse)
     struct e2e_env env;
     shimmed(&ns, &env, NULL);
     if (!e2e_have_ipv6())
-        cr_skip_test("IPv6 loopback is not available here");
+        e2e_skip("IPv6 loopback is not available here");
     serve(NULL, &env, "::", "8000", "dual", "--v6only", "0");
     const char *why;
     cr_assert_eq(try_bind(&env, "0.0.0.0", "8000", &why), 1,
@@ -230,7 +230,7 @@ Test(remap, v4_bind_beside_live_v6only_listener_binds)
     struct e2e_env env;
     shimmed(&ns, &env, NULL);
     if (!e2e_have_ipv6())
-        cr_skip_test("IPv6 loopback is not available here");
+        e2e_skip("IPv6 loopback is not available here");
     serve(NULL, &env, "::", "8000", "six", "--v6only", "1");
     serve(NULL, &env, "0.0.0.0", "8000", "four", NULL, NULL);
     struct dial d4 = dial(&env, "127.0.0.1", "8000");
@@ -453,7 +453,7 @@ static void route_case(const char *listen_addr, const char *v6only, const char *
 {
     e2e_need_lib();
     if ((strchr(listen_addr, ':') || strchr(dial_addr, ':')) && !e2e_have_ipv6())
-        cr_skip_test("IPv6 loopback is not available here");
+        e2e_skip("IPv6 loopback is not available here");
 
     struct e2e_env plain;
     e2e_env_plain(&plain);

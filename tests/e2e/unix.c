@@ -138,7 +138,7 @@ Test(unix, a_swap_without_a_free_descriptor_leaves_the_tcp_socket_and_says_enobu
     struct e2e_env env;
     shimmed(&ns, &env, NULL);
     if (access("/usr/bin/python3", X_OK))
-        cr_skip_test("needs /usr/bin/python3");
+        e2e_skip("needs /usr/bin/python3");
     /* every descriptor in use: the swap cannot make its AF_UNIX socket */
     const char *prog =
         "import errno, os, resource, socket\n"
@@ -194,7 +194,7 @@ Test(unix, so_reuseaddr_set_before_the_bind_reads_back_set)
     struct e2e_env env;
     shimmed(&ns, &env, NULL);
     if (access("/usr/bin/python3", X_OK))
-        cr_skip_test("needs /usr/bin/python3");
+        e2e_skip("needs /usr/bin/python3");
     const char *prog =
         "import socket\n"
         "S, R = socket.SOL_SOCKET, socket.SO_REUSEADDR\n"
@@ -285,7 +285,7 @@ Test(unix, dual_stack_listener_serves_v4_and_v6_clients_with_their_own_families)
     struct e2e_env env;
     shimmed(&ns, &env, NULL);
     if (!e2e_have_ipv6())
-        cr_skip_test("IPv6 loopback is not available here");
+        e2e_skip("IPv6 loopback is not available here");
     struct { const char *laddr, *caddr, *want; } cases[] = {
         {"::", "127.0.0.1", "fam=10 len=28 addr=::ffff:127.0.0.1 "},
         {"::", "::1", "fam=10 len=28 addr=::1 "},
@@ -361,7 +361,7 @@ Test(unix, a_blocking_connect_to_a_full_backlog_keeps_its_own_send_timeout)
     struct e2e_env env;
     shimmed(&ns, &env, NULL);
     if (access("/usr/bin/python3", X_OK))
-        cr_skip_test("needs /usr/bin/python3");
+        e2e_skip("needs /usr/bin/python3");
     /* a backlog of 0 holds one connection; the second waits for room only
      * as long as its SO_SNDTIMEO (0.2 s) says */
     const char *prog =
@@ -474,7 +474,7 @@ Test(unix, close_range_removes_the_socket_files_of_the_listeners_it_closes)
     struct e2e_env env;
     shimmed(&ns, &env, NULL);
     if (access("/usr/bin/python3", X_OK))
-        cr_skip_test("needs /usr/bin/python3");
+        e2e_skip("needs /usr/bin/python3");
     const char *prog =
         "import os, socket, sys\n"
         "ls = []\n"
@@ -612,7 +612,7 @@ Test(unix, another_user_cannot_connect_to_a_unix_mode_server)
     struct e2e_env env, plain;
     shimmed(&ns, &env, NULL);
     if (geteuid() != 0 || access("/usr/bin/setpriv", X_OK) || access("/usr/bin/python3", X_OK))
-        cr_skip_test("needs root, setpriv and /usr/bin/python3 to act as another user");
+        e2e_skip("needs root, setpriv and /usr/bin/python3 to act as another user");
     serve(&env, "127.0.0.1", "8000", "srv");
     e2e_env_plain(&plain);
     const char *py = "import socket, sys\n"
@@ -699,7 +699,7 @@ Test(unix, eight_parallel_copies_of_a_hard_coded_port_suite_with_real_servers_pa
 {
     e2e_need_lib();
     if (access("/usr/bin/redis-server", X_OK) || access("/usr/bin/python3", X_OK))
-        cr_skip_test("redis-server (scripts/ensure-deps) and /usr/bin/python3 are needed");
+        e2e_skip("redis-server (scripts/ensure-deps) and /usr/bin/python3 are needed");
     /* Every copy: redis on 6379 and python's http.server on 8000, hard-coded;
      * its own client asks redis for its dbfilename (which names the copy) and
      * fetches a page. */
@@ -740,7 +740,7 @@ Test(unix, the_2787_reproduction_passes_in_unix_mode, .timeout = 150)
                                   "--mode", "unix");
     const char *skip = e2e_expect(p, "SKIP ", 0);
     if (skip)
-        cr_skip_test("private network namespaces are not permitted here (%s)", skip);
+        e2e_skip("private network namespaces are not permitted here (%s)", skip);
     cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
     int ok = -1, inuse = -1, other = -1;
     const char *line = line_of(p, "RESULT ");
@@ -795,7 +795,7 @@ Test(unix, a_listener_inherited_over_exec_keeps_its_inet_names)
     struct e2e_env env;
     shimmed(&ns, &env, NULL);
     if (access("/usr/bin/python3", X_OK))
-        cr_skip_test("needs /usr/bin/python3");
+        e2e_skip("needs /usr/bin/python3");
     /* bind in one program, exec another that only has the descriptor */
     const char *server =
         "import os, socket, sys\n"
@@ -832,7 +832,7 @@ Test(unix, a_listener_inherited_over_exec_takes_tcp_options)
     struct e2e_env env;
     shimmed(&ns, &env, NULL);
     if (access("/usr/bin/python3", X_OK))
-        cr_skip_test("needs /usr/bin/python3");
+        e2e_skip("needs /usr/bin/python3");
     const char *prog =
         "import os, socket, sys\n"
         "T = socket.IPPROTO_TCP\n"
@@ -857,7 +857,7 @@ Test(unix, a_listener_closed_by_exec_frees_its_port_for_the_new_program)
     struct e2e_env env;
     shimmed(&ns, &env, NULL);
     if (access("/usr/bin/python3", X_OK))
-        cr_skip_test("needs /usr/bin/python3");
+        e2e_skip("needs /usr/bin/python3");
     /* FD_CLOEXEC closes the listener with no close call; the pid lives on */
     const char *prog =
         "import errno, os, socket, sys\n"
