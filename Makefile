@@ -2,7 +2,8 @@
 #
 #   make            build the library, the command's helper and the test helpers
 #   make test       install missing test packages (Criterion, redis) and run every test
-#   make demo       four copies of a hard-coded-port server at once, under the shim
+#   make demo       four copies of a hard-coded-port server at once, under the shim;
+#                   then a #2034-style race found by portshim stress and replayed
 #   make bench      benchmarks: ratios against bare runs in the same run
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make sanitize   ASan+UBSan, TSan and valgrind over the suites (scripts/sanitize)
