@@ -621,3 +621,40 @@ int e2e_free_port(int type)
     close(fd);
     return port;
 }
+
+void e2e_parallel_runs(const char *script, int copies, const char *pre, const char *post,
+                       const char *mode, const char *ports, int wait_ms)
+{
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    e2e_env_set(&env, "H", e2e_helper(""));
+    const char *sh = e2e_path("copy.sh");
+    e2e_write_file(sh, script, false);
+    struct e2e_proc *runs[8];
+    cr_assert(copies <= 8);
+    for (int i = 0; i < copies; i++) {
+        char idx[8];
+        snprintf(idx, sizeof idx, "%d", i);
+        const char *argv[16] = {e2e_portshim(), "run"};
+        int n = 2;
+        if (mode) {
+            argv[n++] = "--mode";
+            argv[n++] = mode;
+        }
+        if (ports) {
+            argv[n++] = "--ports";
+            argv[n++] = ports;
+        }
+        const char *tail[] = {"--", "/bin/sh", sh, idx, e2e_tmp(), NULL};
+        memcpy(argv + n, tail, sizeof tail);
+        runs[i] = e2e_start(&env, argv);
+    }
+    for (int i = 0; i < copies; i++) {
+        e2e_wait(runs[i], wait_ms);
+        char want[128];
+        snprintf(want, sizeof want, "%s%d%s", pre, i, post);
+        cr_assert_eq(e2e_status(runs[i]), 0, "copy %d failed:\n%s", i, e2e_describe(runs[i]));
+        cr_assert(strstr(e2e_out(runs[i]), want), "copy %d: want '%s':\n%s", i, want,
+                  e2e_describe(runs[i]));
+    }
+}

@@ -90,6 +90,12 @@ struct e2e_proc {
  * it cannot start. */
 struct e2e_proc *e2e_start(const struct e2e_env *env, const char *const *argv);
 #define e2e_startl(env, ...) e2e_start((env), (const char *const[]){__VA_ARGS__, NULL})
+/* Starts `copies` (at most 8) `portshim run [--mode M] [--ports P] -- /bin/sh
+ * SCRIPT i TMPDIR` at once (H in their environment is the helpers' directory)
+ * and asserts that each exits 0 within wait_ms and that run i printed
+ * "<pre><i><post>". mode and ports may be NULL. */
+void e2e_parallel_runs(const char *script, int copies, const char *pre, const char *post,
+                       const char *mode, const char *ports, int wait_ms);
 /* Starts, closes stdin, waits (killing it after timeout_ms). */
 struct e2e_proc *e2e_run(const struct e2e_env *env, int timeout_ms, const char *const *argv);
 #define e2e_runl(env, ms, ...) e2e_run((env), (ms), (const char *const[]){__VA_ARGS__, NULL})

@@ -20,37 +20,6 @@ static const char *find_program(const char *name)
     return NULL;
 }
 
-/* Starts `copies` runs of script (args: index, dir) and checks that run i
- * printed "<pre><i><post>". */
-static void parallel(const char *script, int copies, const char *pre, const char *post,
-                     const char *ports)
-{
-    struct e2e_env env;
-    e2e_env_plain(&env);
-    e2e_env_set(&env, "H", e2e_helper(""));
-    const char *sh = e2e_path("copy.sh");
-    e2e_write_file(sh, script, false);
-    struct e2e_proc *runs[8];
-    for (int i = 0; i < copies; i++) {
-        char idx[8];
-        snprintf(idx, sizeof idx, "%d", i);
-        if (ports)
-            runs[i] = e2e_startl(&env, e2e_portshim(), "run", "--ports", ports, "--", "/bin/sh",
-                                 sh, idx, e2e_tmp());
-        else
-            runs[i] = e2e_startl(&env, e2e_portshim(), "run", "--", "/bin/sh", sh, idx,
-                                 e2e_tmp());
-    }
-    for (int i = 0; i < copies; i++) {
-        e2e_wait(runs[i], 60000);
-        char want[128];
-        snprintf(want, sizeof want, "%s%d%s", pre, i, post);
-        cr_assert_eq(e2e_status(runs[i]), 0, "copy %d failed:\n%s", i, e2e_describe(runs[i]));
-        cr_assert(strstr(e2e_out(runs[i]), want), "copy %d: want '%s':\n%s", i, want,
-                  e2e_describe(runs[i]));
-    }
-}
-
 Test(programs, parallel_redis_servers_on_6379_each_answer_their_own_client)
 {
     e2e_need_lib();
@@ -76,7 +45,7 @@ Test(programs, parallel_redis_servers_on_6379_each_answer_their_own_client)
              "--wait-file \"$2/up.3\"\n"
              "rc=$?\nkill $pid\nwait $pid\nexit $rc\n",
              redis);
-    parallel(script, 4, "copy", ".rdb", "6379");
+    e2e_parallel_runs(script, 4, "copy", ".rdb", NULL, "6379", 60000);
 }
 
 static const char py_server[] =
@@ -118,5 +87,5 @@ Test(programs, parallel_python_http_servers_on_8000_each_answer_their_own_client
         "/usr/bin/python3 \"$2/server.py\" copy$1 \"$2/pyready.$1\" &\n"
         "/usr/bin/python3 \"$2/client.py\" \"$2\" 4\n"
         "rc=$?\nwait\nexit $rc\n";
-    parallel(script, 4, "GOT copy", " 8000\n", NULL);
+    e2e_parallel_runs(script, 4, "GOT copy", " 8000\n", NULL, NULL, 60000);
 }

@@ -670,31 +670,6 @@ Test(unix, run_removes_the_namespace_and_a_too_long_dir_is_a_clear_error)
 
 /* ---- real programs, in parallel --------------------------------------------- */
 
-static void parallel(const char *script, int copies, const char *pre, const char *post,
-                     const char *ports)
-{
-    struct e2e_env env;
-    e2e_env_plain(&env);
-    e2e_env_set(&env, "H", e2e_helper(""));
-    const char *sh = e2e_path("copy.sh");
-    e2e_write_file(sh, script, false);
-    struct e2e_proc *runs[8];
-    for (int i = 0; i < copies; i++) {
-        char idx[8];
-        snprintf(idx, sizeof idx, "%d", i);
-        runs[i] = e2e_startl(&env, e2e_portshim(), "run", "--mode", "unix", "--ports", ports,
-                             "--", "/bin/sh", sh, idx, e2e_tmp());
-    }
-    for (int i = 0; i < copies; i++) {
-        e2e_wait(runs[i], 90000);
-        char want[128];
-        snprintf(want, sizeof want, "%s%d%s", pre, i, post);
-        cr_assert_eq(e2e_status(runs[i]), 0, "copy %d failed:\n%s", i, e2e_describe(runs[i]));
-        cr_assert(strstr(e2e_out(runs[i]), want), "copy %d: want '%s':\n%s", i, want,
-                  e2e_describe(runs[i]));
-    }
-}
-
 Test(unix, eight_parallel_copies_of_a_hard_coded_port_suite_with_real_servers_pass)
 {
     e2e_need_lib();
@@ -722,7 +697,7 @@ Test(unix, eight_parallel_copies_of_a_hard_coded_port_suite_with_real_servers_pa
         "--retry-ms 30000\nrc=$?\n"
         "/usr/bin/python3 \"$2/get.py\" || rc=1\n"
         "kill $rpid $hpid\nwait\nexit $rc\n";
-    parallel(script, 8, "unixcopy", ".rdb", "6379,8000");
+    e2e_parallel_runs(script, 8, "unixcopy", ".rdb", "unix", "6379,8000", 90000);
 }
 
 /* ---- Tahoe-LAFS #2787 --------------------------------------------------------- */
