@@ -177,13 +177,10 @@ bool ps_unix_inet_name(int fd, bool peer, const struct sockaddr_storage *k, sock
         put(&a, self.port, out, outl);
         return true;
     }
-    if (ps_unix_uname(fd, false, &self) != 0)
-        return false;
-    int prc = parse_sa(k, kl, &p);
-    if (prc < 0)
-        prc = 1;   /* a name from outside the namespace: as unnamed */
-    peer_seen_by(&self, prc, &p, out, outl);
-    return true;
+    /* A connected socket's own name is its listener's: its peer reads as
+     * the listener saw it at accept. */
+    int fam;
+    return ps_unix_accepted_peer(fd, k, kl, out, outl, &fam);
 }
 
 bool ps_unix_accepted_peer(int lfd, const struct sockaddr_storage *k, socklen_t kl,
