@@ -224,6 +224,7 @@ size_t ps_event_encode(const struct ps_event *e, char *buf, size_t len)
     if (e->ev == PS_EV_BIND) {
         put_bool(&o, "reuseaddr", e->reuseaddr);
         put_bool(&o, "reuseport", e->reuseport);
+        if (e->chosen) put_bool(&o, "chosen", true);
     }
     if (e->uid >= 0) put_int(&o, "uid", e->uid);
     if (e->ev == PS_EV_CONNECT) put_bool(&o, "routed", e->routed);
@@ -482,6 +483,7 @@ enum key {
     K_UID,
     K_V,
     K_V6ONLY,
+    K_CHOSEN,
 };
 
 /* Which field a key names: a switch on its first letter, then one or two
@@ -519,6 +521,7 @@ static enum key key_id(const char *key)
         {"uid", K_UID},
         {"v", K_V},
         {"v6only", K_V6ONLY},
+        {"chosen", K_CHOSEN},
     };
     size_t lo, hi;
     switch (key[0]) {
@@ -536,6 +539,7 @@ static enum key key_id(const char *key)
     case 't': lo = 25; hi = 26; break;
     case 'u': lo = 26; hi = 27; break;
     case 'v': lo = 27; hi = 29; break;
+    case 'c': lo = 29; hi = 30; break;
     default: return K_OTHER;
     }
     for (size_t i = lo; i < hi; i++)
@@ -601,6 +605,9 @@ static int field(struct ps_event *e, const char *key, const struct jval *v, int 
     } else if (k == K_UID) {
         if (want_int(v, 0, 0xffffffffLL, &i)) return -1;
         e->uid = (long)i;
+    } else if (k == K_CHOSEN) {
+        if (v->t != J_BOOL) return -1;
+        e->chosen = v->b;
     } else if (k == K_ROUTED) {
         if (v->t != J_BOOL) return -1;
         e->routed = v->b;

@@ -53,6 +53,7 @@ struct ps_event {
     int rport;                /* real port, -1 when absent */
     char rpath[PS_UPATH_MAX]; /* real endpoint as a socket path (unix mode) */
     bool reuseaddr, reuseport;
+    bool chosen;              /* bind: to port 0; the namespace chose the number */
     long uid;                 /* -1 when absent */
     bool routed;              /* connect: sent to a namespace listener */
     int holder;               /* inherit/release: the holding pid */

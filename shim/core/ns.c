@@ -11,6 +11,7 @@ void ps_ns_free(struct ps_ns *ns)
     for (size_t i = 0; i < ns->n; i++)
         ps_pidset_free(&ns->v[i].holders);
     free(ns->v);
+    ps_reserve_free(&ns->res);
     memset(ns, 0, sizeof *ns);
 }
 
@@ -30,6 +31,7 @@ const struct ps_entry *ps_ns_find(const struct ps_ns *ns, const char *sid)
 static void remove_entry(struct ps_ns *ns, struct ps_entry *e)
 {
     ps_pidset_free(&e->holders);
+    ps_reserve_release(&ns->res, e->vport);
     size_t i = (size_t)(e - ns->v);
     memmove(&ns->v[i], &ns->v[i + 1], (ns->n - i - 1) * sizeof *e);
     ns->n--;
@@ -79,6 +81,8 @@ static void apply_bind(struct ps_ns *ns, const struct ps_event *ev)
     e->reuseport = ev->reuseport;
     e->uid = ev->uid;
     ps_pidset_add(&e->holders, ev->pid);
+    if (ev->chosen)
+        ps_reserve_handout(&ns->res, e->vport);
 }
 
 void ps_ns_apply(struct ps_ns *ns, const struct ps_event *ev)
@@ -207,4 +211,11 @@ bool ps_ns_port_listening(const struct ps_ns *ns, uint16_t vport)
         if (ns->v[i].vport == vport && ns->v[i].listening)
             return true;
     return false;
+}
+
+void ps_ns_used_ports(const struct ps_ns *ns, struct ps_portset *set)
+{
+    memset(set, 0, sizeof *set);
+    for (size_t i = 0; i < ns->n; i++)
+        ps_portset_add(set, ns->v[i].vport);
 }

@@ -13,6 +13,7 @@
 
 #include "core/manifest.h"
 #include "core/pidset.h"
+#include "core/reserve.h"
 #include "core/sockaddr.h"
 
 struct ps_entry {
@@ -35,6 +36,7 @@ struct ps_entry {
 struct ps_ns {
     struct ps_entry *v;
     size_t n, cap;
+    struct ps_reserve res;      /* numbers handed out by binds to port 0 */
 };
 
 void ps_ns_init(struct ps_ns *ns);
@@ -69,6 +71,8 @@ const struct ps_entry *ps_ns_by_real(const struct ps_ns *ns, const struct ps_add
 const struct ps_entry *ps_ns_find(const struct ps_ns *ns, const char *sid);
 bool ps_ns_port_used(const struct ps_ns *ns, uint16_t vport);
 bool ps_ns_port_listening(const struct ps_ns *ns, uint16_t vport);
+/* Every virtual port of a live entry, into *set (cleared first). */
+void ps_ns_used_ports(const struct ps_ns *ns, struct ps_portset *set);
 bool ps_entry_held_by(const struct ps_entry *e, int pid);
 
 #endif

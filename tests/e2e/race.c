@@ -58,3 +58,69 @@ Test(race, port_allocated_the_2787_way_is_stolen_without_the_shim_and_never_with
     cr_assert_eq(shim.other, 0, "%d of 12 copies failed otherwise under the shim", shim.other);
     cr_assert_eq(shim.ok, 12);
 }
+
+/* ---- the port-taker inside the run -------------------------------------------
+ * Four processes of one run each allocate 500 ports the #2787 way while a
+ * thread of each keeps taking ephemeral ports (binds to port 0, outgoing
+ * connects): the thief is the run itself, which no hog outside can show. */
+
+static struct result race_in_run(const char *mode)
+{
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    char nsdir[4200];
+    snprintf(nsdir, sizeof nsdir, "%s", e2e_path("%s", mode));
+    cr_assert(mkdir(nsdir, 0700) == 0 || errno == EEXIST);
+    struct e2e_proc *p = e2e_runl(&env, 100000, "race2787", "--hog", "none", "--prog",
+                                  e2e_helper("alloc2787"), "--copies", "4", "--sleep-ms", "3",
+                                  "--shim", e2e_lib(), "--nsdir", nsdir, "--mode", mode,
+                                  "--shared", "--prog-arg", "--count", "--prog-arg", "500");
+    const char *skip = e2e_expect(p, "SKIP ", 0);
+    if (skip)
+        e2e_skip("private network namespaces are not permitted here (%s); "
+                 "the in-run #2787 reproduction did not run", skip);
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    struct result r = {0, 0, 0};
+    p->opos = 0;
+    int copies = 0;
+    const char *line;
+    while ((line = e2e_expect(p, "ALLOC ", 0))) {
+        int ok, inuse, other;
+        cr_assert(sscanf(line, "ok=%d inuse=%d other=%d", &ok, &inuse, &other) == 3, "%s", line);
+        r.ok += ok;
+        r.inuse += inuse;
+        r.other += other;
+        copies++;
+    }
+    cr_assert_eq(copies, 4, "%d of 4 copies reported:\n%s", copies, e2e_describe(p));
+    cr_log_info("#2787 inside one run, %s mode: ok=%d inuse=%d other=%d", mode, r.ok, r.inuse,
+                r.other);
+    return r;
+}
+
+Test(race, the_runs_own_port_taking_steals_a_2787_port_in_observe_mode)
+{
+    e2e_need_lib();
+    struct result r = race_in_run("observe");
+    cr_assert_gt(r.inuse, 0,
+                 "the reproduction is broken: no allocation of 2,000 lost its port to the "
+                 "run's own takers (ok=%d other=%d)", r.ok, r.other);
+}
+
+Test(race, no_2787_port_is_stolen_by_the_runs_own_port_taking_in_remap_mode)
+{
+    e2e_need_lib();
+    struct result r = race_in_run("remap");
+    cr_assert_eq(r.inuse, 0, "%d of 2,000 allocations got EADDRINUSE", r.inuse);
+    cr_assert_eq(r.other, 0, "%d of 2,000 allocations failed otherwise", r.other);
+    cr_assert_eq(r.ok, 2000);
+}
+
+Test(race, no_2787_port_is_stolen_by_the_runs_own_port_taking_in_unix_mode)
+{
+    e2e_need_lib();
+    struct result r = race_in_run("unix");
+    cr_assert_eq(r.inuse, 0, "%d of 2,000 allocations got EADDRINUSE", r.inuse);
+    cr_assert_eq(r.other, 0, "%d of 2,000 allocations failed otherwise", r.other);
+    cr_assert_eq(r.ok, 2000);
+}
