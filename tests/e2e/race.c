@@ -124,3 +124,28 @@ Test(race, no_2787_port_is_stolen_by_the_runs_own_port_taking_in_unix_mode)
     cr_assert_eq(r.other, 0, "%d of 2,000 allocations failed otherwise", r.other);
     cr_assert_eq(r.ok, 2000);
 }
+
+Test(race, an_exhausted_ephemeral_range_does_not_fail_the_bind_of_a_virtual_port)
+{
+    e2e_need_lib();
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    const char *nsdir = e2e_path("exhaust");
+    cr_assert(mkdir(nsdir, 0700) == 0);
+    struct e2e_proc *p = e2e_runl(&env, 60000, "race2787", "--hog", "none", "--prog",
+                                  e2e_helper("alloc2787"), "--copies", "1", "--shim", e2e_lib(),
+                                  "--nsdir", nsdir, "--mode", "remap", "--shared", "--prog-arg",
+                                  "--exhaust");
+    const char *skip = e2e_expect(p, "SKIP ", 0);
+    if (skip)
+        e2e_skip("private network namespaces are not permitted here (%s)", skip);
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    p->opos = 0;
+    const char *ex = e2e_expect(p, "EXHAUSTED ", 0);
+    /* the program itself used the range up; its binds to port 0 then fail
+     * as the kernel's do */
+    cr_assert(ex && strstr(ex, "EADDRINUSE"), "%s", e2e_describe(p));
+    const char *r = e2e_expect(p, "EXPLICIT ", 0);
+    cr_assert(r && !strcmp(r, "OK"), "binding virtual port 8000: %s\n%s", r ? r : "(none)",
+              e2e_describe(p));
+}

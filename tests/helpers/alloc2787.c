@@ -1,6 +1,7 @@
 /* alloc2787 — the #2787 idiom with the port-taker inside the same program.
  *
  *   alloc2787 [--count N] [--sleep-ms MS] [--hold H]
+ *   alloc2787 --exhaust
  *
  * The main thread allocates N ports the way Tahoe-LAFS did (bind
  * 127.0.0.1:0, read the number P, close, wait MS, then bind 0.0.0.0:P with
@@ -13,7 +14,12 @@
  * Prints "ERR <step> <ENAME> <port>" for the first few failures and then
  * "ALLOC ok=<n> inuse=<n> other=<n>" (inuse: the later bind of P failed with
  * EADDRINUSE, the #2787 failure); exits 0 when every allocation succeeded,
- * 1 otherwise. */
+ * 1 otherwise.
+ *
+ * --exhaust: takes every port of the ephemeral range with binds to port 0
+ * (until one fails), then binds 0.0.0.0:8000, listens and connects to it;
+ * prints "EXHAUSTED <n> <ENAME>" and "EXPLICIT OK" or "EXPLICIT ERR <step>
+ * <ENAME>". */
 #include "common.h"
 
 #include <pthread.h>
@@ -76,6 +82,44 @@ static void *taker(void *arg)
     return NULL;
 }
 
+static int exhaust(void)
+{
+    lifetime(30);
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    parse_addr("127.0.0.1", 0, &ss, &sl);
+    int n = 0, err = 0;
+    for (; n < 70000; n++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            die("socket: %s", strerror(errno));
+        if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+            err = errno;
+            close(fd);
+            break;
+        }
+    }
+    say("EXHAUSTED %d %s", n, errname(err));
+    parse_addr("0.0.0.0", 8000, &ss, &sl);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+        say("EXPLICIT ERR bind %s", errname(errno));
+        return 1;
+    }
+    if (listen(fd, 8) < 0) {
+        say("EXPLICIT ERR listen %s", errname(errno));
+        return 1;
+    }
+    parse_addr("127.0.0.1", 8000, &ss, &sl);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    /* no ephemeral port is left for the client either: the kernel's own
+     * answer, whatever it is, is not the shim's business */
+    if (connect(c, (struct sockaddr *)&ss, sl) < 0)
+        say("CONNECT %s", errname(errno));
+    say("EXPLICIT OK");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int count = 500, pause_ms = 3;
@@ -84,6 +128,8 @@ int main(int argc, char **argv)
             count = parse_int(argv[++i]);
         else if (!strcmp(argv[i], "--sleep-ms") && i + 1 < argc)
             pause_ms = parse_int(argv[++i]);
+        else if (!strcmp(argv[i], "--exhaust"))
+            return exhaust();
         else if (!strcmp(argv[i], "--hold") && i + 1 < argc)
             g_hold = parse_int(argv[++i]);
         else
