@@ -27,6 +27,8 @@ struct rsock {
     bool listening, closed, stale;
     double ts_open, ts_listen, ts_close;
     long connects;              /* routed connects that reached it */
+    int cslot;                  /* its connect counter (-1: none) */
+    long long cbase, counted;   /* the counter at its bind; connects counted */
     uint64_t line;              /* manifest line of its bind */
     size_t open_pos;            /* index in report.open while open */
     struct ps_pidset holders;

@@ -13,7 +13,7 @@ static const char *const ev_names[] = {
     [PS_EV_NONE] = "", [PS_EV_BIND] = "bind", [PS_EV_LISTEN] = "listen",
     [PS_EV_CONNECT] = "connect", [PS_EV_ACCEPT] = "accept", [PS_EV_CLOSE] = "close",
     [PS_EV_INHERIT] = "inherit", [PS_EV_RELEASE] = "release", [PS_EV_EXIT] = "exit",
-    [PS_EV_STALE] = "stale", [PS_EV_START] = "start",
+    [PS_EV_STALE] = "stale", [PS_EV_START] = "start", [PS_EV_CONNS] = "conns",
 };
 #define N_EV (sizeof ev_names / sizeof ev_names[0])
 
@@ -75,6 +75,9 @@ void ps_event_init(struct ps_event *e, enum ps_ev ev)
     e->uid = -1;
     e->huid = -1;
     e->inj_us = -1;
+    e->cslot = -1;
+    e->cbase = -1;
+    e->count = -1;
 }
 
 /* ---- encoding ---------------------------------------------------------- */
@@ -225,7 +228,12 @@ size_t ps_event_encode(const struct ps_event *e, char *buf, size_t len)
         put_bool(&o, "reuseaddr", e->reuseaddr);
         put_bool(&o, "reuseport", e->reuseport);
         if (e->chosen) put_bool(&o, "chosen", true);
+        if (e->cslot >= 0 && e->cbase >= 0) {
+            put_int(&o, "cslot", e->cslot);
+            put_int(&o, "cbase", e->cbase);
+        }
     }
+    if (e->count >= 0) put_int(&o, "count", e->count);
     if (e->uid >= 0) put_int(&o, "uid", e->uid);
     if (e->ev == PS_EV_CONNECT) put_bool(&o, "routed", e->routed);
     if (e->holder > 0) put_int(&o, "holder", e->holder);
@@ -484,6 +492,9 @@ enum key {
     K_V,
     K_V6ONLY,
     K_CHOSEN,
+    K_CSLOT,
+    K_CBASE,
+    K_COUNT,
 };
 
 /* Which field a key names: a switch on its first letter, then one or two
@@ -522,6 +533,9 @@ static enum key key_id(const char *key)
         {"v", K_V},
         {"v6only", K_V6ONLY},
         {"chosen", K_CHOSEN},
+        {"cslot", K_CSLOT},
+        {"cbase", K_CBASE},
+        {"count", K_COUNT},
     };
     size_t lo, hi;
     switch (key[0]) {
@@ -539,7 +553,7 @@ static enum key key_id(const char *key)
     case 't': lo = 25; hi = 26; break;
     case 'u': lo = 26; hi = 27; break;
     case 'v': lo = 27; hi = 29; break;
-    case 'c': lo = 29; hi = 30; break;
+    case 'c': lo = 29; hi = 33; break;
     default: return K_OTHER;
     }
     for (size_t i = lo; i < hi; i++)
@@ -608,6 +622,12 @@ static int field(struct ps_event *e, const char *key, const struct jval *v, int 
     } else if (k == K_CHOSEN) {
         if (v->t != J_BOOL) return -1;
         e->chosen = v->b;
+    } else if (k == K_CSLOT) {
+        if (want_int(v, 0, PS_CSLOT_MAX - 1, &i)) return -1;
+        e->cslot = (int)i;
+    } else if (k == K_CBASE || k == K_COUNT) {
+        if (want_int(v, 0, (long long)1 << 53, &i)) return -1;
+        if (k == K_CBASE) e->cbase = i; else e->count = i;
     } else if (k == K_ROUTED) {
         if (v->t != J_BOOL) return -1;
         e->routed = v->b;
@@ -673,7 +693,7 @@ int ps_event_decode(const char *line, size_t len, struct ps_event *e)
     ws(&s);
     if (s.p != s.end)
         return -1;
-    if ((seen & 3) != 3 || e->v != PS_MANIFEST_VERSION)
+    if ((seen & 3) != 3 || e->v < PS_MANIFEST_VERSION_MIN || e->v > PS_MANIFEST_VERSION)
         return -1;
     return e->ev == PS_EV_NONE ? 1 : 0;
 }
@@ -703,13 +723,15 @@ static void reader_bad(struct ps_reader *r, ps_badline_fn bad, void *ctx, const 
         bad(ctx, r->lineno, line, len);
 }
 
-/* {"v":1,"ev":"KIND" with KIND in the mask. Decoding is the slow part of
- * reading; this is a prefix compare and a short name lookup. */
+/* {"v":N,"ev":"KIND" with N a version read and KIND in the mask. Decoding
+ * is the slow part of reading; this is a prefix compare and a short name
+ * lookup. */
 static bool skippable(unsigned mask, const char *line, size_t len)
 {
     static const char prefix[] = "{\"v\":1,\"ev\":\"";
     const size_t pl = sizeof prefix - 1;
-    if (len <= pl || memcmp(line, prefix, pl))
+    if (len <= pl || memcmp(line, prefix, 5) || line[5] < '0' + PS_MANIFEST_VERSION_MIN ||
+        line[5] > '0' + PS_MANIFEST_VERSION || memcmp(line + 6, prefix + 6, pl - 6))
         return false;
     const char *name = line + pl;
     const char *q = memchr(name, '"', len - pl);

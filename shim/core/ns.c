@@ -83,6 +83,8 @@ static void apply_bind(struct ps_ns *ns, const struct ps_event *ev)
     ps_pidset_add(&e->holders, ev->pid);
     if (ev->chosen)
         ps_reserve_handout(&ns->res, e->vport);
+    e->cslot = ev->cslot >= 0 && ev->cslot < PS_CSLOT_MAX && ev->cbase >= 0 ? ev->cslot : -1;
+    e->cbase = e->cslot >= 0 ? ev->cbase : 0;
 }
 
 void ps_ns_apply(struct ps_ns *ns, const struct ps_event *ev)
@@ -218,4 +220,17 @@ void ps_ns_used_ports(const struct ps_ns *ns, struct ps_portset *set)
     memset(set, 0, sizeof *set);
     for (size_t i = 0; i < ns->n; i++)
         ps_portset_add(set, ns->v[i].vport);
+}
+
+int ps_ns_free_cslot(const struct ps_ns *ns)
+{
+    uint64_t used[PS_CSLOT_MAX / 64];
+    memset(used, 0, sizeof used);
+    for (size_t i = 0; i < ns->n; i++)
+        if (ns->v[i].cslot >= 0 && ns->v[i].cslot < PS_CSLOT_MAX)
+            used[ns->v[i].cslot / 64] |= (uint64_t)1 << (ns->v[i].cslot % 64);
+    for (int w = 0; w < PS_CSLOT_MAX / 64; w++)
+        if (~used[w])
+            return w * 64 + __builtin_ctzll(~used[w]);
+    return -1;
 }

@@ -31,6 +31,8 @@ struct ps_entry {
     long uid;
     bool listening;
     struct ps_pidset holders;   /* pids that hold a descriptor of it */
+    int cslot;                  /* its connect counter (-1: connects are lined) */
+    long long cbase;            /* the counter's value at its bind */
 };
 
 struct ps_ns {
@@ -71,6 +73,8 @@ const struct ps_entry *ps_ns_by_real(const struct ps_ns *ns, const struct ps_add
 const struct ps_entry *ps_ns_find(const struct ps_ns *ns, const char *sid);
 bool ps_ns_port_used(const struct ps_ns *ns, uint16_t vport);
 bool ps_ns_port_listening(const struct ps_ns *ns, uint16_t vport);
+/* The lowest connect-counter slot no live entry holds, or -1. */
+int ps_ns_free_cslot(const struct ps_ns *ns);
 /* Every virtual port of a live entry, into *set (cleared first). */
 void ps_ns_used_ports(const struct ps_ns *ns, struct ps_portset *set);
 bool ps_entry_held_by(const struct ps_entry *e, int pid);

@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/sockaddr.h"
 #include "core/unixname.h"
+#include "lib/counts.h"
 #include "lib/faults.h"
 #include "lib/real.h"
 #include "lib/state.h"
@@ -137,6 +138,7 @@ static void claimed(int fd, struct ps_event *e, uint16_t r)
     e->raddr = e->addr;
     e->rport = r;
     ps_next_sid(e->sid);
+    ps_cnt_claim(ps_table(), &e->cslot, &e->cbase);
     ps_emit(e);
     ps_claim_end();
     ps_track(fd, e);
@@ -209,6 +211,7 @@ static int bind_unix(int fd, struct ps_event *e)
     }
     memcpy(e->rpath, name, nlen + 1);
     ps_next_sid(e->sid);
+    ps_cnt_claim(ps_table(), &e->cslot, &e->cbase);
     ps_emit(e);
     ps_claim_end();
     ps_track(fd, e);
@@ -304,6 +307,7 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
         struct ps_event st;
         if (c->rpath[0])
             unlink(c->rpath);
+        ps_cnt_emit(c->sid, c->cslot, c->cbase);
         ps_event_new(&st, PS_EV_STALE);
         memcpy(st.sid, c->sid, sizeof st.sid);
         ps_emit(&st);

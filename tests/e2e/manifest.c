@@ -106,7 +106,7 @@ Test(manifest, remap_records_bind_listen_connect_close_and_failures)
     char addr[PS_ADDRSTRLEN];
     for (size_t i = 0; i < ev.n; i++) {
         const struct ps_event *e = &ev.v[i];
-        cr_assert_eq(e->v, 1, "%s", m);
+        cr_assert_eq(e->v, 2, "%s", m);
         cr_assert(e->ts > 1e9 && e->pid > 0 && e->prog[0], "v/ts/pid/prog missing:\n%s", m);
         if (e->ev == PS_EV_BIND && e->ok && e->port == 8000)
             bind = e;
