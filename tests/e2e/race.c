@@ -71,10 +71,15 @@ static struct result race_in_run(const char *mode)
     char nsdir[4200];
     snprintf(nsdir, sizeof nsdir, "%s", e2e_path("%s", mode));
     cr_assert(mkdir(nsdir, 0700) == 0 || errno == EEXIST);
-    struct e2e_proc *p = e2e_runl(&env, 100000, "race2787", "--hog", "none", "--prog",
-                                  e2e_helper("alloc2787"), "--copies", "4", "--sleep-ms", "3",
-                                  "--shim", e2e_lib(), "--nsdir", nsdir, "--mode", mode,
-                                  "--shared", "--prog-arg", "--count", "--prog-arg", "500");
+    /* Observe mode has only to show one failure: each copy stops at its
+     * first (a slow machine need not spend the time of all 2,000). */
+    bool observe = !strcmp(mode, "observe");
+    const char *argv[] = {"race2787", "--hog", "none", "--prog", e2e_helper("alloc2787"),
+                          "--copies", "4", "--sleep-ms", "3", "--shim", e2e_lib(), "--nsdir",
+                          nsdir, "--mode", mode, "--shared", "--prog-arg", "--count",
+                          "--prog-arg", "500", observe ? "--prog-arg" : NULL,
+                          "--until-failure", NULL};
+    struct e2e_proc *p = e2e_run(&env, 170000, argv);
     const char *skip = e2e_expect(p, "SKIP ", 0);
     if (skip)
         e2e_skip("private network namespaces are not permitted here (%s); "
@@ -93,21 +98,23 @@ static struct result race_in_run(const char *mode)
         copies++;
     }
     cr_assert_eq(copies, 4, "%d of 4 copies reported:\n%s", copies, e2e_describe(p));
+    if (!observe)
+        cr_assert_eq(r.ok + r.inuse + r.other, 2000, "%s", e2e_describe(p));
     cr_log_info("#2787 inside one run, %s mode: ok=%d inuse=%d other=%d", mode, r.ok, r.inuse,
                 r.other);
     return r;
 }
 
-Test(race, the_runs_own_port_taking_steals_a_2787_port_in_observe_mode)
+Test(race, the_runs_own_port_taking_steals_a_2787_port_in_observe_mode, .timeout = 200)
 {
     e2e_need_lib();
     struct result r = race_in_run("observe");
     cr_assert_gt(r.inuse, 0,
-                 "the reproduction is broken: no allocation of 2,000 lost its port to the "
-                 "run's own takers (ok=%d other=%d)", r.ok, r.other);
+                 "the reproduction is broken: no allocation of up to 2,000 lost its port to "
+                 "the run's own takers (ok=%d other=%d)", r.ok, r.other);
 }
 
-Test(race, no_2787_port_is_stolen_by_the_runs_own_port_taking_in_remap_mode)
+Test(race, no_2787_port_is_stolen_by_the_runs_own_port_taking_in_remap_mode, .timeout = 200)
 {
     e2e_need_lib();
     struct result r = race_in_run("remap");
@@ -116,7 +123,7 @@ Test(race, no_2787_port_is_stolen_by_the_runs_own_port_taking_in_remap_mode)
     cr_assert_eq(r.ok, 2000);
 }
 
-Test(race, no_2787_port_is_stolen_by_the_runs_own_port_taking_in_unix_mode)
+Test(race, no_2787_port_is_stolen_by_the_runs_own_port_taking_in_unix_mode, .timeout = 200)
 {
     e2e_need_lib();
     struct result r = race_in_run("unix");

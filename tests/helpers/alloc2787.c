@@ -1,6 +1,6 @@
 /* alloc2787 — the #2787 idiom with the port-taker inside the same program.
  *
- *   alloc2787 [--count N] [--sleep-ms MS] [--hold H]
+ *   alloc2787 [--count N] [--sleep-ms MS] [--hold H] [--until-failure]
  *   alloc2787 --exhaust
  *
  * The main thread allocates N ports the way Tahoe-LAFS did (bind
@@ -14,7 +14,8 @@
  * Prints "ERR <step> <ENAME> <port>" for the first few failures and then
  * "ALLOC ok=<n> inuse=<n> other=<n>" (inuse: the later bind of P failed with
  * EADDRINUSE, the #2787 failure); exits 0 when every allocation succeeded,
- * 1 otherwise.
+ * 1 otherwise. --until-failure stops at the first failed allocation (to
+ * show that the idiom can fail without spending the time of N).
  *
  * --exhaust: takes every port of the ephemeral range with binds to port 0
  * (until one fails), then binds 0.0.0.0:8000, listens and connects to it;
@@ -23,6 +24,7 @@
 #include "common.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 
 static atomic_int g_stop;
@@ -123,11 +125,14 @@ static int exhaust(void)
 int main(int argc, char **argv)
 {
     int count = 500, pause_ms = 3;
+    bool until_failure = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--count") && i + 1 < argc)
             count = parse_int(argv[++i]);
         else if (!strcmp(argv[i], "--sleep-ms") && i + 1 < argc)
             pause_ms = parse_int(argv[++i]);
+        else if (!strcmp(argv[i], "--until-failure"))
+            until_failure = true;
         else if (!strcmp(argv[i], "--exhaust"))
             return exhaust();
         else if (!strcmp(argv[i], "--hold") && i + 1 < argc)
@@ -143,7 +148,7 @@ int main(int argc, char **argv)
     if (pthread_create(&th, NULL, taker, NULL))
         die("pthread_create");
     int ok = 0, inuse = 0, other = 0, shown = 0;
-    for (int i = 0; i < count; i++) {
+    for (int i = 0; i < count && !(until_failure && inuse + other); i++) {
         struct sockaddr_storage ss;
         socklen_t sl;
         parse_addr("127.0.0.1", 0, &ss, &sl);

@@ -162,7 +162,7 @@ int main(int argc, char **argv)
     }
     if (!hog || !prog || (lib && !nsdir))
         die("usage: race2787 --hog PATH --prog PATH --copies K [--shim LIB --nsdir DIR]");
-    lifetime(60);
+    lifetime(170);
 
     if (unshare(CLONE_NEWNET) < 0)
         skip("unshare(CLONE_NEWNET)");
