@@ -87,14 +87,18 @@ static int open_manifest(struct port_state *s, bool may_wait)
 {
     if (s->fd >= 0)
         return 0;
-    s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
+    /* Its answer is what a client connects to: a manifest anyone else may
+     * write is refused, another user's is read with a warning. */
+    s->fd = cli_open_manifest(s->path, true);
     if (s->fd >= 0) {
         ps_reader_init(&s->rd, s->fd);
         return 0;
     }
-    if (errno == ENOENT && may_wait)
+    if (s->fd == -2 && may_wait)
         return 1;
-    cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", s->path, strerror(errno));
+    if (s->fd == -2)
+        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", s->path, strerror(ENOENT));
+    s->fd = -1;
     return -1;
 }
 
