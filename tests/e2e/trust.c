@@ -304,6 +304,14 @@ Test(trust, a_forged_socket_path_outside_the_namespace_is_never_routed_to)
     cr_assert_eq(e2e_status(c), 3, "want ECONNREFUSED: %s", e2e_describe(c));
     cr_assert(strstr(e2e_err(c), "not in PORTSHIM_DIR"), "%s", e2e_describe(c));
     cr_assert_eq(lines_in(e2e_err(c)), 1, "%s", e2e_describe(c));
+    /* portshim port does not hand it out either */
+    struct e2e_env plain;
+    e2e_env_plain(&plain);
+    struct e2e_proc *p = e2e_runl(&plain, E2E_MS, e2e_portshim(), "port", "--manifest",
+                                  ns.manifest, "8000");
+    cr_assert_eq(e2e_status(p), 1, "%s", e2e_describe(p));
+    cr_assert(!strstr(e2e_out(p), "evil"), "%s", e2e_describe(p));
+    cr_assert(strstr(e2e_err(p), "not in the namespace's directory"), "%s", e2e_describe(p));
     close(s);
 }
 
@@ -389,6 +397,19 @@ Test(trust, run_refuses_a_manifest_of_another_user)
     r = e2e_runl(&env, E2E_MS, e2e_portshim(), "port", "--manifest", m, "8000");
     cr_assert_eq(e2e_status(r), 1, "%s", e2e_describe(r));
     cr_assert(strstr(e2e_err(r), "is owned by uid"), "%s", e2e_describe(r));
+}
+
+Test(trust, run_does_not_hang_when_its_manifest_became_a_fifo)
+{
+    e2e_need_lib();
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    /* The leak check at exit reads the manifest again. */
+    struct e2e_proc *r = e2e_runl(&env, E2E_MS, e2e_portshim(), "run", "--", "/bin/sh", "-c",
+                                  "rm \"$PORTSHIM_MANIFEST\" && mkfifo \"$PORTSHIM_MANIFEST\"");
+    cr_assert(!r->timed_out, "run hung: %s", e2e_describe(r));
+    cr_assert_eq(e2e_status(r), 0, "%s", e2e_describe(r));
+    cr_assert(strstr(e2e_err(r), "leak check: cannot read manifest"), "%s", e2e_describe(r));
 }
 
 Test(trust, port_and_report_refuse_non_regular_files_without_hanging)
@@ -534,7 +555,8 @@ Test(trust, eaddrinuse_warnings_inside_the_namespace_are_rate_limited)
 /* ---- run --share-with ------------------------------------------------------- */
 
 /* The PostgreSQL shape: a root run whose server drops to another user
- * (runuser -u postgres --), and a client of the run that reaches it. */
+ * (runuser -u postgres --), and a client of the run that reaches it; and
+ * the run's own server reached by a client of that user. */
 static void shared_server_is_reached(const char *mode, const char *share, const char *user)
 {
     struct e2e_env env;
@@ -545,6 +567,10 @@ static void shared_server_is_reached(const char *mode, const char *share, const 
         "runuser -u \"$U\" -- \"$H/helpers/echo-server\" 127.0.0.1 8000 --name S "
         ">\"$TMPDIR/server.log\" 2>&1 &\n"
         "\"$H/helpers/client\" 127.0.0.1 8000 --retry-ms 10000; st=$?\n"
+        /* and the other way: the run's own server, that user's client */
+        "\"$H/helpers/echo-server\" 127.0.0.1 8001 --name R >/dev/null 2>&1 &\n"
+        "runuser -u \"$U\" -- \"$H/helpers/client\" 127.0.0.1 8001 --retry-ms 10000 "
+        "|| st=1\n"
         "if runuser -u nobody -- cat \"$PORTSHIM_MANIFEST\" >/dev/null 2>&1; then "
         "echo NOBODY-READ; fi\n"
         "cat \"$TMPDIR/server.log\" >&2; exit $st\n";
@@ -552,6 +578,7 @@ static void shared_server_is_reached(const char *mode, const char *share, const 
                                   "--reap", "--share-with", share, "--", "/bin/sh", "-c", script);
     cr_assert_eq(e2e_status(r), 0, "%s: %s", mode, e2e_describe(r));
     cr_assert(strstr(e2e_out(r), "REPLY S 8000 hello"), "%s: %s", mode, e2e_describe(r));
+    cr_assert(strstr(e2e_out(r), "REPLY R 8001 hello"), "%s: %s", mode, e2e_describe(r));
     cr_assert(!strstr(e2e_out(r), "NOBODY-READ"), "a third user read the manifest: %s",
               e2e_describe(r));
     cr_assert(!strstr(e2e_err(r), "status 78"), "%s", e2e_describe(r));
