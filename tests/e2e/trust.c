@@ -57,8 +57,8 @@ TestSuite(trust, .init = e2e_setup, .fini = trust_teardown, .timeout = 90);
 
 static void need_root(void)
 {
-    if (geteuid() != 0 || access("/usr/sbin/useradd", X_OK) || access("/usr/sbin/runuser", X_OK))
-        e2e_skip("needs root, useradd and runuser to act as a throwaway user");
+    if (geteuid() != 0 || access("/usr/sbin/useradd", X_OK) || access("/usr/bin/setpriv", X_OK))
+        e2e_skip("needs root, useradd and setpriv to act as a throwaway user");
 }
 
 /* A new user with no home and no group of its own (in group, if given);
@@ -555,8 +555,10 @@ Test(trust, eaddrinuse_warnings_inside_the_namespace_are_rate_limited)
 /* ---- run --share-with ------------------------------------------------------- */
 
 /* The PostgreSQL shape: a root run whose server drops to another user
- * (runuser -u postgres --), and a client of the run that reaches it; and
- * the run's own server reached by a client of that user. */
+ * (runuser -u postgres --; setpriv here, which also runs under the ASan
+ * build's preloaded library, where runuser crashes), and a client of the
+ * run that reaches it; and the run's own server reached by a client of
+ * that user. */
 static void shared_server_is_reached(const char *mode, const char *share, const char *user)
 {
     struct e2e_env env;
@@ -564,14 +566,14 @@ static void shared_server_is_reached(const char *mode, const char *share, const 
     e2e_env_set(&env, "H", e2e_build());
     e2e_env_set(&env, "U", user);
     const char *script =
-        "runuser -u \"$U\" -- \"$H/helpers/echo-server\" 127.0.0.1 8000 --name S "
+        "setpriv --reuid=\"$U\" --regid=nogroup --init-groups -- \"$H/helpers/echo-server\" 127.0.0.1 8000 --name S "
         ">\"$TMPDIR/server.log\" 2>&1 &\n"
         "\"$H/helpers/client\" 127.0.0.1 8000 --retry-ms 10000; st=$?\n"
         /* and the other way: the run's own server, that user's client */
         "\"$H/helpers/echo-server\" 127.0.0.1 8001 --name R >/dev/null 2>&1 &\n"
-        "runuser -u \"$U\" -- \"$H/helpers/client\" 127.0.0.1 8001 --retry-ms 10000 "
+        "setpriv --reuid=\"$U\" --regid=nogroup --init-groups -- \"$H/helpers/client\" 127.0.0.1 8001 --retry-ms 10000 "
         "|| st=1\n"
-        "if runuser -u nobody -- cat \"$PORTSHIM_MANIFEST\" >/dev/null 2>&1; then "
+        "if setpriv --reuid=nobody --regid=nogroup --clear-groups cat \"$PORTSHIM_MANIFEST\" >/dev/null 2>&1; then "
         "echo NOBODY-READ; fi\n"
         "cat \"$TMPDIR/server.log\" >&2; exit $st\n";
     struct e2e_proc *r = e2e_runl(&env, 30000, e2e_portshim(), "run", "--mode", mode,
@@ -629,12 +631,13 @@ Test(trust, without_share_with_a_server_that_drops_to_another_user_is_refused)
     e2e_env_set(&env, "H", e2e_build());
     e2e_env_set(&env, "U", u);
     struct e2e_proc *r = e2e_runl(&env, E2E_MS, e2e_portshim(), "run", "--", "/bin/sh", "-c",
-                                  "runuser -u \"$U\" -- \"$H/helpers/echo-server\" 127.0.0.1 8000");
+                                  "setpriv --reuid=\"$U\" --regid=nogroup --init-groups -- \"$H/helpers/echo-server\" 127.0.0.1 8000");
     cr_assert_eq(e2e_status(r), 78, "%s", e2e_describe(r));
     cr_assert(strstr(e2e_err(r), "PORTSHIM_MANIFEST"), "%s", e2e_describe(r));
     /* and --share-with a user needs root */
-    r = e2e_runl(&env, E2E_MS, "/usr/sbin/runuser", "-u", u, "--", e2e_portshim(), "run",
-                 "--share-with", "root", "--", "/bin/true");
+    r = e2e_runl(&env, E2E_MS, "/usr/bin/setpriv", "--reuid", u, "--regid=nogroup",
+                 "--init-groups", e2e_portshim(), "run", "--share-with", "root", "--",
+                 "/bin/true");
     cr_assert_eq(e2e_status(r), 2, "%s", e2e_describe(r));
     cr_assert(strstr(e2e_err(r), "needs root"), "%s", e2e_describe(r));
 }
