@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -501,6 +502,22 @@ Test(trust, run_manifest_followed_by_double_dash_is_a_missing_value)
     cr_assert_eq(e2e_status(r), 2, "%s", e2e_describe(r));
     cr_assert(strstr(e2e_err(r), "--manifest needs a value"), "%s", e2e_describe(r));
     cr_assert(!exists(e2e_path("cwd/--")), "a manifest named '--' was created");
+}
+
+Test(trust, run_makes_a_relative_manifest_absolute_for_the_library)
+{
+    e2e_need_lib();
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    const char *sh = "cd \"$1\" && exec \"$2\" run --mode unix --manifest ns.jsonl -- "
+                     "/bin/sh -c 'echo \"$PORTSHIM_MANIFEST $PORTSHIM_DIR\"'";
+    struct e2e_proc *r = e2e_runl(&env, E2E_MS, "/bin/sh", "-c", sh, "sh", e2e_tmp(),
+                                  e2e_portshim());
+    char want[2 * PATH_MAX + 32];
+    char real[PATH_MAX];
+    cr_assert(realpath(e2e_tmp(), real));
+    snprintf(want, sizeof want, "%s/ns.jsonl %s/ns.jsonl.d\n", real, real);
+    cr_assert_str_eq(e2e_out(r), want, "%s", e2e_describe(r));
 }
 
 Test(trust, a_negative_injected_delay_says_what_is_wrong)
