@@ -59,7 +59,7 @@ int ps_trust_open(const char *path, int flags, bool follow, const struct ps_trus
             snprintf(why, len, "is a symbolic link (not followed)");
             *verdict = PS_TRUST_TYPE;
         } else {
-            snprintf(why, len, "cannot open: %s", strerror(err));
+            snprintf(why, len, "cannot be opened (%s)", strerror(err));
         }
         errno = err;
         return -1;

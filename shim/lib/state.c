@@ -64,15 +64,12 @@ static int open_manifest_low_why(char *why, size_t len)
                          why, len);
 }
 
-/* A reopen (after fork, or once the program closed ours): the caller says
- * it failed; the reason is said here, once. */
+/* Why the last reopen failed, for ensure_mfd's one line (under g_mu). */
+static char g_open_why[200];
+
 static int open_manifest_low(void)
 {
-    char why[200];
-    int fd = open_manifest_low_why(why, sizeof why);
-    if (fd < 0 && !g_write_warned)
-        ps_log(PS_LOG_ERROR, "PORTSHIM_MANIFEST='%s' %s (pid %d)", g_cfg.manifest, why, getpid());
-    return fd;
+    return open_manifest_low_why(g_open_why, sizeof g_open_why);
 }
 
 /* Opens the manifest and parks the descriptor high, out of the way of
@@ -96,11 +93,7 @@ static int open_manifest_why(char *why, size_t len)
 
 static int open_manifest(void)
 {
-    char why[200];
-    int fd = open_manifest_why(why, sizeof why);
-    if (fd < 0 && !g_write_warned)
-        ps_log(PS_LOG_ERROR, "PORTSHIM_MANIFEST='%s' %s (pid %d)", g_cfg.manifest, why, getpid());
-    return fd;
+    return open_manifest_why(g_open_why, sizeof g_open_why);
 }
 
 /* The PORTSHIM_* variables, found in one pass over the environment. */
@@ -269,8 +262,8 @@ static bool ensure_mfd(void)
     int fd = g_mfd >= 0 ? open_manifest_low() : open_manifest();
     if (fd < 0) {
         if (!g_write_warned++)
-            ps_log(PS_LOG_ERROR, "cannot reopen manifest %s: %s (pid %d)", g_cfg.manifest,
-                   strerror(errno), g_pid);
+            ps_log(PS_LOG_ERROR, "manifest %s %s: cannot reopen it (pid %d)", g_cfg.manifest,
+                   g_open_why, g_pid);
         return false;
     }
     if (g_mfd >= 0 && real_dup3(fd, g_mfd, O_CLOEXEC) >= 0) {
@@ -320,9 +313,12 @@ static void apply_event(void *ns, const struct ps_event *e)
 void ps_unlink_socket(const char *path)
 {
     struct stat st;
-    /* The directory is private (checked at activation), so nobody can
-     * swap the entry between the lstat and the unlink. */
-    if (ps_path_in_dir(path, g_cfg.dir) && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+    /* Only unix mode makes socket files, in a directory checked at
+     * activation to be writable by no one else, so its entries cannot be
+     * swapped between the lstat and the unlink (which would not follow a
+     * link anyway). */
+    if (g_cfg.mode == PS_MODE_UNIX && ps_path_in_dir(path, g_cfg.dir) &&
+        lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
         unlink(path);
 }
 

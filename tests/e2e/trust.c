@@ -199,6 +199,53 @@ Test(trust, library_refuses_a_manifest_reached_through_a_symlink)
     cr_assert(!exists(e2e_path("ns/created-through-link")));
 }
 
+/* The descriptor number of the manifest in process pid, or -1. */
+static int manifest_fd_of(int pid, const char *manifest)
+{
+    for (int fd = 3; fd < 1024; fd++) {
+        char link[64], target[PATH_MAX];
+        snprintf(link, sizeof link, "/proc/%d/fd/%d", pid, fd);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n > 0) {
+            target[n] = 0;
+            if (!strcmp(target, manifest))
+                return fd;
+        }
+    }
+    return -1;
+}
+
+Test(trust, a_reopen_of_the_manifest_is_judged_like_the_first_open)
+{
+    e2e_need_lib();
+    struct e2e_ns ns;
+    struct e2e_env env;
+    e2e_ns_new(&ns, "ns");
+    e2e_env_shim(&env, &ns, NULL, NULL);
+    struct e2e_proc *x = e2e_startl(&env, "sockctl");
+    int a = e2e_cmd_fd(x, "tcp4");
+    cr_assert_str_eq(e2e_cmd(x, "bind %d 127.0.0.1 8000", a), "OK");
+    const char *pid = e2e_cmd(x, "pid");
+    cr_assert(!strncmp(pid, "OK ", 3), "%s", pid);
+    int mfd = manifest_fd_of(atoi(pid + 3), ns.manifest);
+    cr_assert(mfd >= 0, "the manifest is not open in sockctl");
+    /* Someone replaces the manifest by a link to a file of theirs, and the
+     * program closes the shim's descriptor (closefrom-style). */
+    const char *target = e2e_path("target.txt");
+    e2e_write_file(target, "", false);
+    cr_assert_eq(rename(ns.manifest, e2e_path("ns/old.jsonl")), 0);
+    cr_assert_eq(symlink(target, ns.manifest), 0);
+    cr_assert_str_eq(e2e_cmd(x, "close %d", mfd), "OK");
+    int b = e2e_cmd_fd(x, "tcp4");
+    e2e_cmd(x, "bind %d 127.0.0.1 8001", b);
+    e2e_close_stdin(x);
+    cr_assert(e2e_wait(x, E2E_MS), "%s", e2e_describe(x));
+    cr_assert_str_eq(e2e_slurp(target), "", "the shim wrote through the link");
+    cr_assert(strstr(e2e_err(x), "symbolic link (not followed): cannot reopen it"), "%s",
+              e2e_describe(x));
+    cr_assert_eq(lines_in(e2e_err(x)), 1, "%s", e2e_describe(x));
+}
+
 Test(trust, library_refuses_non_regular_manifests_without_hanging)
 {
     e2e_need_lib();
