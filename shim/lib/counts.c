@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/trust.h"
 #include "lib/real.h"
 #include "lib/state.h"
 
@@ -45,24 +46,32 @@ static uint64_t *counters(void)
     char path[PS_PATH_MAX + 8];
     if ((size_t)snprintf(path, sizeof path, "%s.cnt", m) >= sizeof path)
         return NULL;
-    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
+    /* The manifest's own rule (core/trust.h): a regular file, no link,
+     * owned by this user (or root, or the shared uid), writable by no one
+     * else. */
+    struct ps_trust t = {geteuid(), ps_cfg()->share_uid, ps_cfg()->share_gid};
+    enum ps_trust_verdict v;
+    char why[160];
+    int fd = ps_trust_open(path, O_RDWR | O_CREAT | O_CLOEXEC, false, &t, &v, why, sizeof why);
+    if (fd < 0) {
+        ps_log(PS_LOG_WARN, "connect counters %s %s; routed connects are recorded one line "
+               "each", path, why);
         return NULL;
+    }
     struct stat st;
     void *p = MAP_FAILED;
-    const char *why = NULL;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-        (st.st_mode & 077))
-        why = "not a regular file of this user that only it may open";
+    const char *bad = NULL;
+    if (fstat(fd, &st) < 0)
+        bad = strerror(errno);
     else if (st.st_size != CNT_SIZE && (st.st_size != 0 || ftruncate(fd, CNT_SIZE) < 0 ||
                                         fstat(fd, &st) < 0 || st.st_size != CNT_SIZE))
-        why = "of the wrong size";
+        bad = "is of the wrong size";
     else if ((p = mmap(NULL, CNT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
-        why = strerror(errno);
+        bad = strerror(errno);
     real_close(fd);
-    if (why) {
-        ps_log(PS_LOG_WARN, "connect counters %s: %s; routed connects are recorded one line "
-               "each", path, why);
+    if (bad) {
+        ps_log(PS_LOG_WARN, "connect counters %s %s; routed connects are recorded one line "
+               "each", path, bad);
         return NULL;
     }
     /* A new file is all zeros: every process that finds it so writes the

@@ -12,9 +12,10 @@
  * open. A process killed before that loses nothing: the count is in the
  * file, not in it.
  *
- * The file is untrusted like the manifest: used only if it is a regular
- * file of this user that nobody else may open, of the expected size and
- * header; a slot is bounds-checked. A bad file, or none, means connects are
+ * The file is untrusted like the manifest: used only if it passes the
+ * manifest's own checks (core/trust.h: a regular file, not a link, of this
+ * user, root or the shared uid, writable by no one else) and has the
+ * expected size and header; a slot is bounds-checked. A bad file, or none, means connects are
  * lined as in manifest version 1: counts can go wrong, routing never. */
 #ifndef PS_COUNTS_H
 #define PS_COUNTS_H

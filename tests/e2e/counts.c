@@ -103,7 +103,7 @@ Test(counts, a_closed_listener_leaves_its_count_in_the_manifest)
     cr_assert_eq(report_connects(ns.manifest), 25);
 }
 
-/* A counter file another user could write, or one this code did not make,
+/* A counter file others may write, or one this code did not make,
  * is not used: routing goes on and every connect is a line. */
 static void untrusted_counter_file(const char *content, mode_t mode)
 {
@@ -127,7 +127,7 @@ static void untrusted_counter_file(const char *content, mode_t mode)
               "no warning: %s", e2e_describe(s));
 }
 
-Test(counts, a_counter_file_others_may_open_is_not_used)
+Test(counts, a_counter_file_others_may_write_is_not_used)
 {
     untrusted_counter_file("", 0666);
 }
