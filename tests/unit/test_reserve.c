@@ -167,3 +167,34 @@ Test(reserve, a_line_without_chosen_reserves_nothing)
     const char *bad = "{\"v\":1,\"ev\":\"bind\",\"pid\":10,\"chosen\":1}";
     cr_assert_eq(ps_event_decode(bad, strlen(bad), &e), -1, "chosen must be a bool");
 }
+
+/* ---- connect-counter slots: one per live socket, reused after a close ---- */
+
+Test(reserve, a_counter_slot_is_the_lowest_no_live_socket_holds)
+{
+    struct ps_ns ns;
+    ps_ns_init(&ns);
+    cr_assert_eq(ps_ns_free_cslot(&ns), 0);
+    struct ps_event a = bindev("10.1", 8000, 40001, false);
+    a.cslot = 0;
+    a.cbase = 0;
+    apply_line(&ns, &a);
+    struct ps_event b = bindev("10.2", 8001, 40002, false);
+    b.cslot = 1;
+    b.cbase = 7;
+    apply_line(&ns, &b);
+    cr_assert_eq(ps_ns_find(&ns, "10.2")->cbase, 7);
+    cr_assert_eq(ps_ns_free_cslot(&ns), 2);
+    struct ps_event c;
+    ps_event_init(&c, PS_EV_CLOSE);
+    strcpy(c.sid, "10.1");
+    c.pid = 10;
+    apply_line(&ns, &c);
+    cr_assert_eq(ps_ns_free_cslot(&ns), 0, "a closed socket's slot is free again");
+    /* a slot without a base is no counter at all */
+    struct ps_event d = bindev("10.3", 8002, 40003, false);
+    d.cslot = 0;
+    ps_ns_apply(&ns, &d);
+    cr_assert_eq(ps_ns_find(&ns, "10.3")->cslot, -1);
+    ps_ns_free(&ns);
+}
