@@ -45,7 +45,13 @@ static int g_pid;
 static unsigned g_bad_warned, g_write_warned;
 
 /* initial-exec: no __tls_get_addr, so no allocation on first access. */
-static __thread int t_in_shim __attribute__((tls_model("initial-exec")));
+#define PS_TLS __thread __attribute__((tls_model("initial-exec")))
+static PS_TLS int t_in_shim;
+/* Which of g_act_mu (HOLD_ACT) and g_mu (HOLD_MU) this thread holds or is
+ * about to take: set before locking, cleared after unlocking, so a fork()
+ * from a signal handler that interrupted the shim never waits on itself. */
+enum { HOLD_ACT = 1, HOLD_MU = 2 };
+static PS_TLS int t_holds;
 
 static void fatal_config(const char *msg)
 {
@@ -154,11 +160,18 @@ static void configure(void)
  * an activation to finish and no child inherits a half-done one. */
 static pthread_mutex_t g_act_mu = PTHREAD_MUTEX_INITIALIZER;
 
+static void act_unlock(void)
+{
+    pthread_mutex_unlock(&g_act_mu);
+    t_holds &= ~HOLD_ACT;
+}
+
 static void activate(void)
 {
+    t_holds |= HOLD_ACT;
     pthread_mutex_lock(&g_act_mu);
     if (__atomic_load_n(&g_init, __ATOMIC_ACQUIRE) != INIT_CONFIGURED) {
-        pthread_mutex_unlock(&g_act_mu);
+        act_unlock();
         return;
     }
     g_pid = getpid();
@@ -183,7 +196,7 @@ static void activate(void)
     g_rd.skip = PS_EV_BIT(PS_EV_CONNECT) | PS_EV_BIT(PS_EV_ACCEPT) | PS_EV_BIT(PS_EV_START);
     ps_ns_init(&g_ns);
     __atomic_store_n(&g_init, INIT_ACTIVE, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&g_act_mu);
+    act_unlock();
 }
 
 __attribute__((constructor)) static void ps_ctor(void)
@@ -225,12 +238,17 @@ void ps_leave(void) { t_in_shim = 0; }
 const struct ps_config *ps_cfg(void) { return &g_cfg; }
 int ps_pid(void) { return g_pid; }
 
-void ps_lock(void) { pthread_mutex_lock(&g_mu); }
+void ps_lock(void)
+{
+    t_holds |= HOLD_MU;
+    pthread_mutex_lock(&g_mu);
+}
 
 void ps_unlock(void)
 {
     g_mfd_checked = false;
     pthread_mutex_unlock(&g_mu);
+    t_holds &= ~HOLD_MU;
 }
 struct ps_ns *ps_table(void) { return &g_ns; }
 
@@ -452,17 +470,61 @@ bool ps_is_tcp(int fd)
 
 /* ---- fork and exit ---------------------------------------------------- */
 
+/* What prepare did, for the parent and child handlers to undo: the locks it
+ * took (HOLD_*), the thread's guard and signal mask. */
+static PS_TLS int t_fork;
+static PS_TLS int t_fork_in_shim;
+static PS_TLS sigset_t t_fork_mask;
+
+/* Takes both locks so that no child inherits one held by another thread or a
+ * table half changed. Signals are blocked first and the thread is marked as
+ * inside the shim: a handler that closes or dups a socket while fork() runs
+ * would otherwise wait for a lock its own thread holds. Blocked, it runs
+ * when the parent handler is done, and its call is tracked as any other;
+ * the mark covers wrapped calls made by other libraries' fork handlers
+ * (they pass through). A lock this thread already holds (a fork from a
+ * handler that interrupted the shim) is not taken again. */
 static void atfork_prepare(void)
 {
-    pthread_mutex_lock(&g_act_mu);
-    pthread_mutex_lock(&g_mu);
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &t_fork_mask);
+    t_fork_in_shim = t_in_shim;
+    t_in_shim = 1;
+    t_fork = 0;
+    if (!(t_holds & HOLD_ACT)) {
+        t_holds |= HOLD_ACT;
+        pthread_mutex_lock(&g_act_mu);
+        t_fork |= HOLD_ACT;
+    }
+    if (!(t_holds & HOLD_MU)) {
+        t_holds |= HOLD_MU;
+        pthread_mutex_lock(&g_mu);
+        t_fork |= HOLD_MU;
+    }
+}
+
+/* Undoes prepare, in the reverse order: the locks, then the guard, then
+ * the signal mask (a pending handler runs from here, locks free). */
+static void fork_done(void)
+{
+    if (t_fork & HOLD_MU) {
+        pthread_mutex_unlock(&g_mu);
+        t_holds &= ~HOLD_MU;
+    }
+    if (t_fork & HOLD_ACT) {
+        pthread_mutex_unlock(&g_act_mu);
+        t_holds &= ~HOLD_ACT;
+    }
+    t_fork = 0;
+    t_in_shim = t_fork_in_shim;
+    pthread_sigmask(SIG_SETMASK, &t_fork_mask, NULL);
 }
 
 static void atfork_parent(void)
 {
     ps_sock_mark_all_shared();
-    pthread_mutex_unlock(&g_mu);
-    pthread_mutex_unlock(&g_act_mu);
+    fork_done();
 }
 
 static void atfork_child(void)
@@ -472,8 +534,7 @@ static void atfork_child(void)
     g_mfd_checked = false;
     g_flocked = false;
     ps_sock_mark_all_shared();
-    pthread_mutex_unlock(&g_mu);
-    pthread_mutex_unlock(&g_act_mu);
+    fork_done();
 }
 
 void ps_forked(int child)
@@ -494,8 +555,9 @@ __attribute__((destructor)) static void ps_dtor(void)
     if (__atomic_load_n(&g_init, __ATOMIC_ACQUIRE) != INIT_ACTIVE)
         return;
     /* Another thread may be inside the shim as the process exits. */
-    if (pthread_mutex_trylock(&g_mu))
+    if (t_holds || pthread_mutex_trylock(&g_mu))
         return;
+    t_holds |= HOLD_MU;
     if (ps_sock_first()) {
         t_in_shim = 1;
         for (struct ps_sock *sk = ps_sock_first(); sk; sk = sk->next)
