@@ -23,7 +23,9 @@
 
 #define EXIT_CONFIG 78
 
-enum { INIT_NONE, INIT_RUNNING, INIT_CONFIGURED, INIT_ACTIVE };
+/* INIT_OFF: a child fork() made from a vfork child (see atfork_child):
+ * every call is passed through. */
+enum { INIT_NONE, INIT_RUNNING, INIT_CONFIGURED, INIT_ACTIVE, INIT_OFF };
 
 static int g_init;
 static struct ps_config g_cfg;
@@ -41,6 +43,9 @@ static bool g_mfd_checked;
 static struct ps_reader g_rd;
 static struct ps_ns g_ns;
 static unsigned g_sid_counter;
+/* The process whose memory this is: set at configure and by fork's child
+ * handler. Another pid running this code (a vfork child, a clone(CLONE_VM)
+ * child) shares the memory without being that process. */
 static int g_pid;
 static unsigned g_bad_warned, g_write_warned;
 
@@ -52,6 +57,14 @@ static PS_TLS int t_in_shim;
  * from a signal handler that interrupted the shim never waits on itself. */
 enum { HOLD_ACT = 1, HOLD_MU = 2 };
 static PS_TLS int t_holds;
+
+/* A vfork child, or any child sharing our memory: nothing here is its own.
+ * glibc (since 2.25) and musl do not cache the pid, so this is one system
+ * call; it is made only where a call would touch the shim's state. */
+static bool borrowed(void)
+{
+    return getpid() != __atomic_load_n(&g_pid, __ATOMIC_RELAXED);
+}
 
 static void fatal_config(const char *msg)
 {
@@ -134,8 +147,8 @@ static void atfork_parent(void);
 static void atfork_child(void);
 
 /* Stage one, in the constructor: the configuration. A bad setting stops the
- * program before main, with one line naming the variable. Cheap: no system
- * call, no page beyond the few it reads. */
+ * program before main, with one line naming the variable. Cheap: one system
+ * call (getpid), no page beyond the few it reads. */
 static void configure(void)
 {
     int expect = INIT_NONE;
@@ -143,6 +156,7 @@ static void configure(void)
                                      __ATOMIC_ACQUIRE))
         return;
     char err[PS_PATH_MAX + 200];
+    __atomic_store_n(&g_pid, getpid(), __ATOMIC_RELAXED);
     scan_env();
     if (ps_config_load(&g_cfg, env, err, sizeof err))
         fatal_config(err);
@@ -174,7 +188,6 @@ static void activate(void)
         act_unlock();
         return;
     }
-    g_pid = getpid();
     if (g_cfg.mode == PS_MODE_UNIX && !ps_uname_dir_fits(g_cfg.dir)) {
         char err[PS_PATH_MAX + 200];
         snprintf(err, sizeof err, "PORTSHIM_DIR='%s' is %zu bytes long: unix mode's socket names "
@@ -206,12 +219,17 @@ __attribute__((constructor)) static void ps_ctor(void)
     t_in_shim = 0;
 }
 
+/* In a vfork child the caller's memory is the parent's, its thread-local
+ * variables included: on that path nothing is written before borrowed()
+ * says no. */
 bool ps_enter(void)
 {
     if (t_in_shim)
         return false;
     int s = __atomic_load_n(&g_init, __ATOMIC_ACQUIRE);
     if (s != INIT_ACTIVE) {
+        if (s == INIT_OFF || (s == INIT_CONFIGURED && borrowed()))
+            return false;
         /* The first socket call; or one made before our constructor (from
          * another library's); or while another thread initialises. */
         t_in_shim = 1;
@@ -227,6 +245,8 @@ bool ps_enter(void)
         t_in_shim = 0;
         if (s != INIT_ACTIVE)
             return false;
+    } else if (borrowed()) {
+        return false;
     }
     t_in_shim = 1;
     return true;
@@ -471,7 +491,8 @@ bool ps_is_tcp(int fd)
 /* ---- fork and exit ---------------------------------------------------- */
 
 /* What prepare did, for the parent and child handlers to undo: the locks it
- * took (HOLD_*), the thread's guard and signal mask. */
+ * took (HOLD_*), FORK_BORROWED, the thread's guard and signal mask. */
+enum { FORK_BORROWED = 4 };
 static PS_TLS int t_fork;
 static PS_TLS int t_fork_in_shim;
 static PS_TLS sigset_t t_fork_mask;
@@ -486,6 +507,12 @@ static PS_TLS sigset_t t_fork_mask;
  * handler that interrupted the shim) is not taken again. */
 static void atfork_prepare(void)
 {
+    if (borrowed()) {
+        /* fork() in a vfork child: the locks and tables are the parent's,
+         * and one of its threads may hold them. Touch nothing. */
+        t_fork = FORK_BORROWED;
+        return;
+    }
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &t_fork_mask);
@@ -523,13 +550,26 @@ static void fork_done(void)
 
 static void atfork_parent(void)
 {
+    if (t_fork == FORK_BORROWED) {
+        t_fork = 0;
+        return;
+    }
     ps_sock_mark_all_shared();
     fork_done();
 }
 
 static void atfork_child(void)
 {
-    g_pid = getpid();
+    if (t_fork == FORK_BORROWED) {
+        /* A child of a vfork child: its memory is a copy of the parent's,
+         * taken with none of the shim's locks held while the parent's
+         * threads ran. Nothing in it can be trusted: every call passes
+         * through (an exec starts the shim afresh). */
+        t_fork = 0;
+        __atomic_store_n(&g_init, INIT_OFF, __ATOMIC_RELEASE);
+        return;
+    }
+    __atomic_store_n(&g_pid, getpid(), __ATOMIC_RELAXED);
     g_mfd_shared = true;
     g_mfd_checked = false;
     g_flocked = false;
@@ -553,6 +593,10 @@ void ps_forked(int child)
 __attribute__((destructor)) static void ps_dtor(void)
 {
     if (__atomic_load_n(&g_init, __ATOMIC_ACQUIRE) != INIT_ACTIVE)
+        return;
+    /* exit() in a vfork child runs this on the parent's memory: its sockets
+     * and files are the parent's, still in use. */
+    if (borrowed())
         return;
     /* Another thread may be inside the shim as the process exits. */
     if (t_holds || pthread_mutex_trylock(&g_mu))
