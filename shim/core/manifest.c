@@ -696,13 +696,34 @@ static void reader_bad(struct ps_reader *r, ps_badline_fn bad, void *ctx, const 
         bad(ctx, r->lineno, line, len);
 }
 
+/* Where a record starts: every writer begins its line with it, and inside a
+ * JSON string a '"' is always escaped, so in a well-formed line it occurs
+ * only at the start. */
+static const char rec_start[] = "{\"v\":";
+#define REC_START_LEN (sizeof rec_start - 1)
+
+/* The next record start after line[0], or NULL. A '{' is rare in a line
+ * (only in free text), so this is one memchr over the line. */
+static const char *next_record(const char *line, size_t len)
+{
+    const char *end = line + len, *p = line + 1;
+    while (p < end && (p = memchr(p, '{', (size_t)(end - p)))) {
+        if ((size_t)(end - p) >= REC_START_LEN && !memcmp(p, rec_start, REC_START_LEN))
+            return p;
+        p++;
+    }
+    return NULL;
+}
+
 /* {"v":1,"ev":"KIND" with KIND in the mask. Decoding is the slow part of
- * reading; this is a prefix compare and a short name lookup. */
+ * reading; this is a prefix compare, a short name lookup and one memchr:
+ * a line that a torn write glued onto another record is not passed over,
+ * so the record can be found in it. */
 static bool skippable(unsigned mask, const char *line, size_t len)
 {
     static const char prefix[] = "{\"v\":1,\"ev\":\"";
     const size_t pl = sizeof prefix - 1;
-    if (len <= pl || memcmp(line, prefix, pl))
+    if (len <= pl || memcmp(line, prefix, pl) || next_record(line, len))
         return false;
     const char *name = line + pl;
     const char *q = memchr(name, '"', len - pl);
@@ -714,6 +735,40 @@ static bool skippable(unsigned mask, const char *line, size_t len)
     buf[n] = 0;
     enum ps_ev kind = ps_ev_parse(buf);
     return kind != PS_EV_NONE && (mask & PS_EV_BIT(kind));
+}
+
+/* One line: passed over (a kind the caller does not want, recognised by its
+ * prefix), decoded, or malformed. A malformed line may be the fragment a
+ * killed writer left with the next writer's record glued on: the fragment is
+ * reported and reading resumes at the next record start in the line. */
+static void read_line(struct ps_reader *r, ps_event_fn fn, ps_badline_fn bad, void *ctx,
+                      const char *line, size_t len)
+{
+    const char *end = line + len;
+    bool reported = false;
+    for (;;) {
+        if (r->skip && skippable(r->skip, line, (size_t)(end - line)))
+            return;
+        struct ps_event e;
+        int rc = ps_event_decode(line, (size_t)(end - line), &e);
+        if (rc == 0 && fn)
+            fn(ctx, &e);
+        if (rc >= 0)
+            return;
+        const char *next = next_record(line, (size_t)(end - line));
+        if (!reported) {
+            reader_bad(r, bad, ctx, line, (size_t)((next ? next : end) - line));
+            reported = true;
+        }
+        if (!next)
+            return;
+        line = next;
+    }
+}
+
+bool ps_reader_mid_line(const struct ps_reader *r)
+{
+    return r->len > 0 || r->skipping;
 }
 
 long ps_reader_poll(struct ps_reader *r, ps_event_fn fn, ps_badline_fn bad, void *ctx)
@@ -756,19 +811,10 @@ long ps_reader_poll(struct ps_reader *r, ps_event_fn fn, ps_badline_fn bad, void
             }
             r->lineno++;
             lines++;
-            if (llen > PS_READ_LINE_MAX) {
+            if (llen > PS_READ_LINE_MAX)
                 reader_bad(r, bad, ctx, line, PS_READ_LINE_MAX);
-            } else if (llen && r->skip && skippable(r->skip, line, llen)) {
-                /* a kind the caller does not want, recognised by its prefix */
-            } else if (llen) {
-                struct ps_event e;
-                int rc = ps_event_decode(line, llen, &e);
-                if (rc == 0) {
-                    if (fn) fn(ctx, &e);
-                } else if (rc < 0) {
-                    reader_bad(r, bad, ctx, line, llen);
-                }
-            }
+            else if (llen)
+                read_line(r, fn, bad, ctx, line, llen);
         }
         if (r->len - start > PS_READ_LINE_MAX) {
             /* Too long already: report it now and drop what is held, so a
