@@ -106,6 +106,12 @@ static void close_sock(struct report *r, struct rsock *s, double ts, bool stale)
     r->socks[last].open_pos = s->open_pos;
 }
 
+static bool holds(void *ctx, int pid, const char *sid)
+{
+    const struct rsock *s = sock_by_sid(ctx, sid);
+    return s && !s->closed && ps_pidset_has(&s->holders, pid);
+}
+
 static void add_sock(struct report *r, const struct ps_event *e)
 {
     if (!grow(&r->socks, &r->capsocks, r->nsocks, sizeof *r->socks) ||
@@ -136,6 +142,7 @@ static void add_sock(struct report *r, const struct ps_event *e)
     }
     ps_pidset_add(&s->holders, e->pid);
     r->open[r->nopen++] = r->nsocks++;
+    ps_pidmap_note(&r->pids, e->pid, e->sid, holds, r);
 }
 
 /* A routed connect: credit the socket listening on its real endpoint. */
@@ -217,21 +224,25 @@ static void on_event(void *ctx, const struct ps_event *e)
             close_sock(r, s, e->ts, e->ev == PS_EV_STALE);
         break;
     case PS_EV_INHERIT:
-        if ((s = sock_by_sid(r, e->sid)) && !s->closed && e->holder > 0)
+        if ((s = sock_by_sid(r, e->sid)) && !s->closed && e->holder > 0) {
             ps_pidset_add(&s->holders, e->holder);
+            ps_pidmap_note(&r->pids, e->holder, e->sid, holds, r);
+        }
         break;
     case PS_EV_RELEASE:
         if ((s = sock_by_sid(r, e->sid)) && !s->closed &&
             ps_pidset_drop(&s->holders, e->holder > 0 ? e->holder : e->pid) && s->holders.n == 0)
             close_sock(r, s, e->ts, false);
         break;
-    case PS_EV_EXIT:
-        for (size_t i = r->nopen; i-- > 0;) {
-            s = &r->socks[r->open[i]];
-            if (ps_pidset_drop(&s->holders, e->pid) && s->holders.n == 0)
+    case PS_EV_EXIT: {
+        const struct ps_pidsids *p = ps_pidmap_get(&r->pids, e->pid);
+        for (unsigned i = 0; p && i < p->n; i++)
+            if ((s = sock_by_sid(r, p->sid[i])) && !s->closed &&
+                ps_pidset_drop(&s->holders, e->pid) && s->holders.n == 0)
                 close_sock(r, s, e->ts, false);
-        }
+        ps_pidmap_forget(&r->pids, e->pid);
         break;
+    }
     default:
         break;
     }
@@ -266,6 +277,7 @@ static void report_free(struct report *r)
     free(r->bad);
     free(r->open);
     free(r->hash);
+    ps_pidmap_free(&r->pids);
     ps_ns_free(&r->ns);
 }
 

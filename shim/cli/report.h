@@ -52,6 +52,7 @@ struct report {
     size_t nopen, capopen;
     size_t *hash;               /* sid -> index + 1 (0: empty slot) */
     size_t hcap, hused;
+    struct ps_pidmap pids;      /* pid -> sids of the sockets it held */
     struct ps_ns ns;            /* live mappings, to credit routed connects */
     long events;
     double t_first, t_last;     /* smallest and largest ts seen */

@@ -30,11 +30,21 @@ struct ps_entry {
     long uid;
     bool listening;
     struct ps_pidset holders;   /* pids that hold a descriptor of it */
+    uint64_t seq;               /* bind order: among equals the oldest wins */
 };
 
+/* The entries v[0..n) are in no particular order (a removal moves the last
+ * entry into the gap); where order decides, the oldest bind (seq) wins.
+ * Indexes keep every event's update O(1): sid -> entry, and pid -> the sids
+ * it held (stale ones are skipped and pruned), so reading a manifest is
+ * linear in its length whatever the number of live entries. */
 struct ps_ns {
     struct ps_entry *v;
     size_t n, cap;
+    uint64_t seq;               /* the next bind's */
+    size_t *sidx;               /* sid hash: index + 1, 0 empty */
+    size_t sidx_cap;
+    struct ps_pidmap pids;      /* pid -> the sids it held */
 };
 
 void ps_ns_init(struct ps_ns *ns);
