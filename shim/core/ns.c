@@ -14,6 +14,7 @@ void ps_ns_free(struct ps_ns *ns)
         ps_pidset_free(&ns->v[i].holders);
     free(ns->v);
     free(ns->sidx);
+    free(ns->rb);
     ps_pidmap_free(&ns->pids);
     memset(ns, 0, sizeof *ns);
 }
@@ -86,15 +87,71 @@ const struct ps_entry *ps_ns_find(const struct ps_ns *ns, const char *sid)
     return find((struct ps_ns *)ns, sid);
 }
 
+/* ---- real port -> entries: chains through the entries ------------------ */
+
+static size_t *rb_head(const struct ps_ns *ns, uint16_t rport)
+{
+    return &ns->rb[(rport * 40503u) & (ns->rb_cap - 1)];
+}
+
+/* Unix-mode entries have no real port: by_real never wants them. */
+static void rb_link(struct ps_ns *ns, size_t i)
+{
+    struct ps_entry *e = &ns->v[i];
+    e->rprev = e->rnext = 0;
+    if (e->rpath[0])
+        return;
+    size_t *head = rb_head(ns, e->rport);
+    e->rnext = *head;
+    if (*head)
+        ns->v[*head - 1].rprev = i + 1;
+    *head = i + 1;
+}
+
+/* Whatever pointed at entry `from` points at `to` (to == SIZE_MAX: at what
+ * followed it, the entry leaving its chain). */
+static void rb_repoint(struct ps_ns *ns, size_t from, size_t to)
+{
+    struct ps_entry *e = &ns->v[to == SIZE_MAX ? from : to];
+    if (e->rpath[0])
+        return;
+    size_t target = to == SIZE_MAX ? e->rnext : to + 1;
+    if (e->rprev)
+        ns->v[e->rprev - 1].rnext = target;
+    else
+        *rb_head(ns, e->rport) = target;
+    if (e->rnext)
+        ns->v[e->rnext - 1].rprev = to == SIZE_MAX ? e->rprev : to + 1;
+}
+
+/* One bucket per entry at least; rebuilt from v. */
+static bool rb_reserve(struct ps_ns *ns)
+{
+    if (ns->n + 1 <= ns->rb_cap)
+        return true;
+    size_t ncap = ns->rb_cap ? ns->rb_cap * 2 : 64;
+    size_t *nb = calloc(ncap, sizeof *nb);
+    if (!nb)
+        return false;
+    free(ns->rb);
+    ns->rb = nb;
+    ns->rb_cap = ncap;
+    for (size_t i = 0; i < ns->n; i++)
+        rb_link(ns, i);
+    return true;
+}
+
 /* O(1): the last entry moves into the gap. */
 static void remove_entry(struct ps_ns *ns, struct ps_entry *e)
 {
     size_t i = (size_t)(e - ns->v), last = ns->n - 1;
     ps_pidset_free(&e->holders);
     sidx_delete(ns, sid_slot(ns, e->sid));
+    rb_repoint(ns, i, SIZE_MAX);
     if (i != last) {
         ns->v[i] = ns->v[last];
         *sid_slot(ns, ns->v[i].sid) = i + 1;
+        rb_repoint(ns, last, i);
     }
     ns->n--;
 }
@@ -140,7 +197,7 @@ static void apply_bind(struct ps_ns *ns, const struct ps_event *ev)
     if (e) {
         remove_entry(ns, e);
     }
-    if (!sidx_reserve(ns))
+    if (!sidx_reserve(ns) || !rb_reserve(ns))
         return;
     if (ns->n == ns->cap) {
         size_t ncap = ns->cap ? ns->cap * 2 : 16;
@@ -171,6 +228,7 @@ static void apply_bind(struct ps_ns *ns, const struct ps_event *ev)
     e->uid = ev->uid;
     e->seq = ns->seq++;
     *sid_slot(ns, e->sid) = ns->n;
+    rb_link(ns, ns->n - 1);
     ps_pidset_add(&e->holders, ev->pid);
     pid_note(ns, ev->pid, e->sid);
 }
@@ -282,8 +340,8 @@ const struct ps_entry *ps_ns_by_real(const struct ps_ns *ns, const struct ps_add
                                      uint16_t rport, bool listening_only)
 {
     const struct ps_entry *found = NULL;
-    for (size_t i = 0; i < ns->n; i++) {
-        const struct ps_entry *e = &ns->v[i];
+    for (size_t i = ns->rb_cap ? *rb_head(ns, rport) : 0; i; i = ns->v[i - 1].rnext) {
+        const struct ps_entry *e = &ns->v[i - 1];
         if (e->rport != rport || e->rpath[0] || (listening_only && !e->listening))
             continue;
         if ((ps_addr_equal(&e->raddr, addr) ||

@@ -799,7 +799,8 @@ Test(ns, table_of_200000_entries_is_built_and_emptied, .timeout = 120)
 
 /* A model of the table (sid -> live, holders) against the real one, over a
  * long random mix of binds, closes, inherits, releases and exits: every sid
- * is found exactly when the model says it is live. */
+ * is found, by its sid and by its real port, exactly when the model says it
+ * is live. */
 Test(ns, random_events_agree_with_a_model, .timeout = 60)
 {
     enum { SIDS = 500, PIDS = 40, OPS = 40000 };
@@ -843,6 +844,9 @@ Test(ns, random_events_agree_with_a_model, .timeout = 60)
             const struct ps_entry *x = ps_ns_find(&ns, sid);
             cr_assert_eq(x != NULL, live[k], "op %d: sid %s found %d, live %d", op, sid,
                          x != NULL, live[k]);
+            struct ps_addr lo = A("127.0.0.1");
+            const struct ps_entry *y = ps_ns_by_real(&ns, &lo, (uint16_t)(1 + k), false);
+            cr_assert_eq(y, x, "op %d: sid %s by its real port", op, sid);
             for (int q = 0; x && q < PIDS; q++)
                 cr_assert_eq(ps_entry_held_by(x, q + 1), !!(held[k] & (1ULL << q)),
                              "op %d: sid %s pid %d", op, sid, q + 1);
