@@ -353,7 +353,11 @@ int cmd_report(int argc, char **argv)
     r.rd = &rd;
     long n = ps_reader_poll(&rd, on_event, on_badline, &r);
     int err = errno;
-    if (n >= 0 && rd.len && !rd.skipping) {
+    if (n >= 0 && rd.skipping) {
+        /* The last line is over-long and has no newline: the reader has
+         * reported it (at its number) and dropped what it read of it. */
+        r.trunc_line = rd.lineno;
+    } else if (n >= 0 && rd.len) {
         /* The last line has no newline: a writer died mid-line, or the file
          * was cut. Read what it holds if it is whole JSON, else skip it. */
         struct ps_event e;

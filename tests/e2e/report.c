@@ -2,6 +2,7 @@
  * on damaged ones (it reports what it can and names what it skipped), and
  * on the manifest a failed run keeps. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 
 #include "e2e.h"
 
@@ -311,4 +312,33 @@ Test(report, report_port_and_a_joining_process_read_200000_live_binds, .timeout 
     p = e2e_runl(&shim, 120000, "binder", "127.0.0.1", "9999");
     cr_assert(!p->timed_out, "the bind did not finish: %s", e2e_describe(p));
     cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+}
+
+/* A last line without a newline that is too long to be a record (50 MB: a
+ * writer gone mad, or a file cut in the middle of garbage) is still named
+ * as cut short, though the reader never buffers it. */
+Test(report, huge_last_line_without_newline_is_named_cut_short)
+{
+    const char *m = manifest("huge.jsonl", NULL, 0, NULL);
+    int fd = open(m, O_WRONLY | O_APPEND | O_CLOEXEC);
+    cr_assert(fd >= 0);
+    static char chunk[1 << 20];
+    memset(chunk, 'x', sizeof chunk);
+    const char *head = "{\"v\":1,\"ev\":\"close\",\"pid\":4104,\"sid\":\"4104.1\",\"note\":\"";
+    cr_assert(write_all(fd, head, strlen(head)) == 0);
+    for (int i = 0; i < 50; i++)
+        cr_assert(write_all(fd, chunk, sizeof chunk) == 0);
+    close(fd);
+
+    struct e2e_proc *p = report(m, false);
+    const char *out = e2e_out(p);
+    check_rows(out, true, "huge");
+    cr_assert(strstr(out, "\nskipped 1 malformed line: 12\n"), "%s", out);
+    cr_assert(strstr(out, "\nline 12, the last, is cut short (no newline): skipped\n"), "%s", out);
+
+    p = report(m, true);
+    out = e2e_out(p);
+    cr_assert(strstr(out, "\"skipped_lines\":[12],\"truncated_line\":12,"
+                          "\"truncated_read\":false}"),
+              "%s", out);
 }
