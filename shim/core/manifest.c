@@ -226,6 +226,10 @@ size_t ps_event_encode(const struct ps_event *e, char *buf, size_t len)
         put_bool(&o, "reuseport", e->reuseport);
     }
     if (e->uid >= 0) put_int(&o, "uid", e->uid);
+    if (e->ino) {
+        put_key(&o, "ino");
+        put_u64(&o, e->ino, 1);
+    }
     if (e->ev == PS_EV_CONNECT) put_bool(&o, "routed", e->routed);
     if (e->holder > 0) put_int(&o, "holder", e->holder);
     if (e->note[0]) put_str(&o, "note", e->note);
@@ -465,6 +469,7 @@ enum key {
     K_HUSER,
     K_INJ,
     K_INJ_US,
+    K_INO,
     K_MODE,
     K_NOTE,
     K_OK,
@@ -502,6 +507,7 @@ static enum key key_id(const char *key)
         {"huser", K_HUSER},
         {"inj", K_INJ},
         {"inj_us", K_INJ_US},
+        {"ino", K_INO},
         {"mode", K_MODE},
         {"note", K_NOTE},
         {"ok", K_OK},
@@ -526,16 +532,16 @@ static enum key key_id(const char *key)
     case 'e': lo = 1; hi = 3; break;
     case 'f': lo = 3; hi = 4; break;
     case 'h': lo = 4; hi = 10; break;
-    case 'i': lo = 10; hi = 12; break;
-    case 'm': lo = 12; hi = 13; break;
-    case 'n': lo = 13; hi = 14; break;
-    case 'o': lo = 14; hi = 15; break;
-    case 'p': lo = 15; hi = 18; break;
-    case 'r': lo = 18; hi = 24; break;
-    case 's': lo = 24; hi = 25; break;
-    case 't': lo = 25; hi = 26; break;
-    case 'u': lo = 26; hi = 27; break;
-    case 'v': lo = 27; hi = 29; break;
+    case 'i': lo = 10; hi = 13; break;
+    case 'm': lo = 13; hi = 14; break;
+    case 'n': lo = 14; hi = 15; break;
+    case 'o': lo = 15; hi = 16; break;
+    case 'p': lo = 16; hi = 19; break;
+    case 'r': lo = 19; hi = 25; break;
+    case 's': lo = 25; hi = 26; break;
+    case 't': lo = 26; hi = 27; break;
+    case 'u': lo = 27; hi = 28; break;
+    case 'v': lo = 28; hi = 30; break;
     default: return K_OTHER;
     }
     for (size_t i = lo; i < hi; i++)
@@ -626,6 +632,10 @@ static int field(struct ps_event *e, const char *key, const struct jval *v, int 
     } else if (k == K_INJ) {
         if (v->t != J_STR) return -1;
         if (scopy(e->inj, sizeof e->inj, v->str, true)) return -1;
+    } else if (k == K_INO) {
+        /* up to 18 digits: every inode number a kernel hands out */
+        if (want_int(v, 1, 999999999999999999LL, &i)) return -1;
+        e->ino = (unsigned long long)i;
     } else if (k == K_INJ_US) {
         if (want_int(v, 0, 3600000000LL, &i)) return -1;
         e->inj_us = (long long)i;

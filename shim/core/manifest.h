@@ -54,6 +54,7 @@ struct ps_event {
     char rpath[PS_UPATH_MAX]; /* real endpoint as a socket path (unix mode) */
     bool reuseaddr, reuseport;
     long uid;                 /* -1 when absent */
+    unsigned long long ino;   /* bind: the socket's inode (0: absent) */
     bool routed;              /* connect: sent to a namespace listener */
     int holder;               /* inherit/release: the holding pid */
     char mode[12];            /* bind/start: remap, unix, observe */

@@ -226,6 +226,7 @@ static void apply_bind(struct ps_ns *ns, const struct ps_event *ev)
     e->reuseaddr = ev->reuseaddr;
     e->reuseport = ev->reuseport;
     e->uid = ev->uid;
+    e->ino = ev->ino;
     e->seq = ns->seq++;
     *sid_slot(ns, e->sid) = ns->n;
     rb_link(ns, ns->n - 1);

@@ -28,6 +28,7 @@ struct ps_entry {
     char rpath[PS_UPATH_MAX];   /* unix mode: the socket file */
     bool reuseaddr, reuseport;
     long uid;
+    unsigned long long ino;     /* the socket's inode (0: not recorded) */
     bool listening;
     struct ps_pidset holders;   /* pids that hold a descriptor of it */
     uint64_t seq;               /* bind order: among equals the oldest wins */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -128,8 +129,18 @@ static int refused(struct ps_event *e, int err)
 
 /* Under the claim: the bind to real port r succeeded; record it as e's
  * virtual port and make fd ours. Releases the claim and the lock. */
+/* The socket's inode: readers check that a holder still has it open
+ * before they believe a live pid holds the port (ps_entry_live). */
+static void note_inode(int fd, struct ps_event *e)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0)
+        e->ino = (unsigned long long)st.st_ino;
+}
+
 static void claimed(int fd, struct ps_event *e, uint16_t r)
 {
+    note_inode(fd, e);
     e->has_raddr = true;
     e->raddr = e->addr;
     e->rport = r;
@@ -216,6 +227,7 @@ static int bind_unix(int fd, struct ps_event *e)
         return refused(e, err);
     }
     memcpy(e->rpath, name, nlen + 1);
+    note_inode(fd, e);
     ps_next_sid(e->sid);
     ps_emit(e);
     ps_claim_end();

@@ -879,3 +879,11 @@ Test(ns, conflict_and_route_name_the_oldest_bind_whatever_the_table_order)
     cr_assert_str_eq(ps_ns_route(&ns, &lo, 8000, true, NULL, NULL)->sid, "100.1");
     cr_assert_str_eq(ps_ns_by_real(&ns, &lo, 41000, true)->sid, "100.1");
 }
+
+Test(ns, bind_records_the_socket_inode)
+{
+    struct ps_event e = bindev("100.1", "127.0.0.1", 8000, 41000);
+    e.ino = 98765;
+    ps_ns_apply(&ns, &e);
+    cr_assert_eq(ps_ns_find(&ns, "100.1")->ino, 98765);
+}
