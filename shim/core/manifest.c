@@ -122,12 +122,19 @@ static void put_int(struct out *o, const char *key, long long v)
     }
 }
 
+/* A time in whole microseconds: 0 for one that is negative, NaN or too
+ * large (ts * 1e6 must fit in 64 bits). */
+static unsigned long long ts_us(double ts)
+{
+    if (!(ts >= 0) || ts >= 1e13)
+        return 0;
+    return (unsigned long long)(ts * 1e6 + 0.5);
+}
+
 /* Seconds with exactly six decimals, from integers. */
 static void put_ts(struct out *o, double ts)
 {
-    if (!(ts >= 0) || ts >= 1e13)   /* ts * 1e6 must fit in 64 bits */
-        ts = 0;
-    unsigned long long us = (unsigned long long)(ts * 1e6 + 0.5);
+    unsigned long long us = ts_us(ts);
     put_u64(o, us / 1000000, 1);
     put(o, ".", 1);
     put_u64(o, us % 1000000, 6);
@@ -239,7 +246,7 @@ size_t ps_event_encode(const struct ps_event *e, char *buf, size_t len)
     }
     if (e->huid >= 0) put_int(&o, "huid", e->huid);
     if (e->huser[0]) put_str(&o, "huser", e->huser);
-    if (e->hsince > 0) {
+    if (ts_us(e->hsince) > 0) {   /* 0 means absent: never write 0.000000 */
         put_key(&o, "hsince");
         put_ts(&o, e->hsince);
     }

@@ -764,6 +764,31 @@ Test(manifest, encode_writes_absurd_timestamps_as_zero)
     cr_assert(strstr(line, "\"ts\":1000000000000.000000,"), "%s", line);
 }
 
+/* Found by the fuzzer: an hsince that rounds to 0 µs (or past what a time
+ * holds) was written as "hsince":0.000000, which reads back as absent: the
+ * line a reader re-encodes differed from the one it read. */
+Test(manifest, hsince_that_rounds_to_nothing_is_not_written)
+{
+    struct ps_event e;
+    char line[PS_LINE_MAX];
+    ps_event_init(&e, PS_EV_BIND);
+    const double nothing[] = {1e-7, 4.9e-7, 1e13, 1e300};
+    for (size_t i = 0; i < sizeof nothing / sizeof *nothing; i++) {
+        e.hsince = nothing[i];
+        size_t n = ps_event_encode(&e, line, sizeof line);
+        cr_assert_gt(n, 0);
+        line[n] = 0;
+        cr_assert_null(strstr(line, "hsince"), "hsince %g: %s", nothing[i], line);
+    }
+    e.hsince = 5e-7;
+    size_t n = ps_event_encode(&e, line, sizeof line);
+    line[n] = 0;
+    cr_assert(strstr(line, "\"hsince\":0.000001}"), "%s", line);
+    struct ps_event back;
+    cr_assert_eq(ps_event_decode(line, n - 1, &back), 0);
+    cr_assert_float_eq(back.hsince, 1e-6, 1e-12);
+}
+
 /* A record the library writes must never be dropped for length: the worst
  * event (every string field full of characters that need \u escapes) fits. */
 Test(manifest, worst_case_event_fits_in_line_max)
