@@ -32,6 +32,10 @@ static void check_fixed_point(const char *line, size_t len)
     if (e2.ev != e.ev || e2.pid != e.pid || e2.port != e.port || e2.rport != e.rport ||
         e2.ino != e.ino || e2.ok != e.ok || e2.uid != e.uid || e2.holder != e.holder)
         abort();
+    /* Byte for byte only while a double holds a time to the microsecond
+     * (2^32 s: the year 2106); past it the last digit may move. */
+    if (e.ts >= 4294967296.0 || e.hsince >= 4294967296.0)
+        return;
     size_t nb = ps_event_encode(&e2, b, sizeof b);
     if (nb != na || memcmp(a, b, na))
         abort();
