@@ -1,7 +1,7 @@
 /* config.c — libFuzzer target: the PORTSHIM_* values and the specs inside
  * them (port spec, inject spec, seed, mode, addresses). The first byte picks
  * the parser; the rest is the value (the environment: NUL-separated values
- * of the seven variables). Properties beyond "no crash": an error always
+ * of the nine variables). Properties beyond "no crash": an error always
  * comes with a one-line message, and a parsed inject spec formats to text
  * that parses back to the same spec. Run by `make fuzz` (scripts/fuzz). */
 #include <stdint.h>
@@ -16,7 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const names[] = {"PORTSHIM_MANIFEST", "PORTSHIM_MODE", "PORTSHIM_PORTS",
                                     "PORTSHIM_DIR", "PORTSHIM_LOG", "PORTSHIM_INJECT",
-                                    "PORTSHIM_SEED"};
+                                    "PORTSHIM_SEED", "PORTSHIM_SHARE_UID",
+                                    "PORTSHIM_SHARE_GID"};
 #define NVARS (sizeof names / sizeof names[0])
 static const char *values[NVARS];
 
