@@ -129,8 +129,18 @@ static int refused(struct ps_event *e, int err)
 
 /* Under the claim: the bind to real port r succeeded; record it as e's
  * virtual port and make fd ours. Releases the claim and the lock. */
+/* The socket's inode: readers check that a holder still has it open
+ * before they believe a live pid holds the port (ps_entry_live). */
+static void note_inode(int fd, struct ps_event *e)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0)
+        e->ino = (unsigned long long)st.st_ino;
+}
+
 static void claimed(int fd, struct ps_event *e, uint16_t r)
 {
+    note_inode(fd, e);
     e->has_raddr = true;
     e->raddr = e->addr;
     e->rport = r;
@@ -222,6 +232,7 @@ static int bind_unix(int fd, struct ps_event *e)
     if (ps_cfg()->share_uid >= 0 || ps_cfg()->share_gid >= 0)
         chmod(name, 0666);
     memcpy(e->rpath, name, nlen + 1);
+    note_inode(fd, e);
     ps_next_sid(e->sid);
     ps_emit(e);
     ps_claim_end();
