@@ -37,4 +37,12 @@ bool ps_unix_inet_name(int fd, bool peer, const struct sockaddr_storage *k, sock
 bool ps_unix_accepted_peer(int lfd, const struct sockaddr_storage *k, socklen_t kl,
                            struct sockaddr_storage *out, socklen_t *outl, int *fam);
 
+/* A connect of fd to path that found the backlog full and said EINPROGRESS:
+ * remembered (with fd's inode, so a reused number is not mistaken for it)
+ * until the program asks SO_ERROR. True when fd was already pending. */
+bool ps_unix_pending_set(int fd, const char *path);
+/* SO_ERROR of a pending fd: one more non-blocking connect completes it.
+ * True and *err (0 connected, else the error) when fd was pending. */
+bool ps_unix_pending_take(int fd, int *err);
+
 #endif
