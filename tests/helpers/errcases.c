@@ -93,6 +93,9 @@ static void weird(int p)
     close(fd);
     report("bind_v6_len_23", bind(fd = tcp(AF_INET6), SA(a6), 23));
     close(fd);
+    struct sockaddr_in6 z6 = v6("::1", 0);
+    report("bind_v6_len_24_port0", bind(fd = tcp(AF_INET6), SA(z6), 24));
+    close(fd);
     report("bind_v4_mapped_on_v6only", bind(fd = v6only_socket(), SA(m6), sizeof m6));
     close(fd);
     struct sockaddr_in u4 = v4("127.0.0.1", p);
@@ -128,6 +131,8 @@ static void weird(int p)
     report("connect_v4_mapped_on_v6only", connect(fd = v6only_socket(), SA(m6), sizeof m6));
     close(fd);
     report("connect_v4_len_15", connect(fd = tcp(AF_INET), SA(a4), 15));
+    close(fd);
+    report("connect_v6_len_24", connect(fd = tcp(AF_INET6), SA(a6), 24));
     close(fd);
     report("connect_routed_ok", connect(fd = tcp(AF_INET), SA(a4), sizeof a4));
     close(fd);
