@@ -115,16 +115,20 @@ static void name_client(int fd, const struct ps_addr *dst)
  * when set; otherwise its SYN retries (TCP_SYNCNT, else
  * net.ipv4.tcp_syn_retries), the first after 1 s, each wait doubling up to
  * 120 s: 127 s for the default 6. */
+static int g_syn_retries;   /* net.ipv4.tcp_syn_retries, read once */
+
 static long tcp_connect_ms(const struct ps_opts *opts)
 {
     int ut = 0, syn = 0;
-    ps_lock();
-    ps_opts_get(opts, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut);
-    ps_opts_get(opts, IPPROTO_TCP, TCP_SYNCNT, &syn);
-    ps_unlock();
+    if (opts) {
+        ps_lock();
+        ps_opts_get(opts, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut);
+        ps_opts_get(opts, IPPROTO_TCP, TCP_SYNCNT, &syn);
+        ps_unlock();
+    }
     if (ut > 0)
         return ut;
-    if (syn <= 0) {
+    if (syn <= 0 && (syn = __atomic_load_n(&g_syn_retries, __ATOMIC_RELAXED)) <= 0) {
         syn = 6;
         FILE *f = fopen("/proc/sys/net/ipv4/tcp_syn_retries", "re");
         if (f) {
@@ -132,6 +136,7 @@ static long tcp_connect_ms(const struct ps_opts *opts)
                 syn = 6;
             fclose(f);
         }
+        __atomic_store_n(&g_syn_retries, syn, __ATOMIC_RELAXED);
     }
     long s = 0;
     for (int i = 0; i <= syn && i < 256; i++)
@@ -213,18 +218,33 @@ static int wait_connect(int fd, const struct sockaddr_un *su, socklen_t sl,
  * left unconnected, so it polls writable (with POLLHUP) at once, and the
  * program's SO_ERROR query completes it: one more non-blocking connect,
  * then 0 (connected) or ECONNREFUSED (still no room), as a TCP listener
- * with tcp_abort_on_overflow answers (sockopt.c, ps_unix_pending_take). */
+ * with tcp_abort_on_overflow answers (sockopt.c, ps_unix_pending_take).
+ * fl: the program's status flags when fd was just swapped and is
+ * non-blocking for now (the first try then costs no system call of its
+ * own: a blocking socket's flags are put back after it), else -1. */
 static int connect_path(int fd, const struct sockaddr_un *su, socklen_t sl,
-                        const struct ps_opts *opts)
+                        const struct ps_opts *opts, int fl)
 {
-    int fl = real_fcntl(fd, F_GETFL, NULL);
+    int rc;
     if (fl >= 0 && !(fl & O_NONBLOCK)) {
-        int rc = wait_connect(fd, su, sl, opts);
+        rc = real_connect(fd, (const struct sockaddr *)su, sl);
+        int err = errno;
+        real_fcntl(fd, F_SETFL, (void *)(long)fl);
+        if (rc < 0 && err == EAGAIN)
+            rc = wait_connect(fd, su, sl, opts);
+        else
+            errno = err;
         if (rc < 0 && errno == ENOENT)
             errno = ECONNREFUSED;
         return rc;
     }
-    int rc = real_connect(fd, (const struct sockaddr *)su, sl);
+    if (fl < 0 && (fl = real_fcntl(fd, F_GETFL, NULL)) >= 0 && !(fl & O_NONBLOCK)) {
+        rc = wait_connect(fd, su, sl, opts);
+        if (rc < 0 && errno == ENOENT)
+            errno = ECONNREFUSED;
+        return rc;
+    }
+    rc = real_connect(fd, (const struct sockaddr *)su, sl);
     if (rc < 0 && errno == EAGAIN) {
         /* A second connect while one is pending: TCP's EALREADY. */
         errno = ps_unix_pending_set(fd, su->sun_path) ? EALREADY : EINPROGRESS;
@@ -239,8 +259,9 @@ static int connect_unix(int fd, const struct ps_addr *a, uint16_t port, const ch
                         bool swapped)
 {
     struct ps_opts *opts = NULL;
+    int fl = -1;
     if (!swapped) {
-        if (ps_unix_swap(fd, a->fam, &opts) < 0) {
+        if (ps_unix_swap_nb(fd, a->fam, &opts, &fl) < 0) {
             int err = errno;
             record(fd, a, port, 0, true, -1, err, "no AF_UNIX socket for the swap", path);
             errno = err;
@@ -250,7 +271,7 @@ static int connect_unix(int fd, const struct ps_addr *a, uint16_t port, const ch
     }
     struct sockaddr_un su;
     socklen_t sl = ps_unix_sockaddr(path, strlen(path), &su);
-    int rc = connect_path(fd, &su, sl, swapped ? ps_fd_get(fd).opts : opts);
+    int rc = connect_path(fd, &su, sl, swapped ? ps_fd_get(fd).opts : opts, fl);
     int err = errno;
     if (!swapped) {
         ps_lock();

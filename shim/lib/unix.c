@@ -58,11 +58,18 @@ static int swap_errno(int err)
 
 int ps_unix_swap(int fd, int fam, struct ps_opts **opts)
 {
+    return ps_unix_swap_nb(fd, fam, opts, NULL);
+}
+
+int ps_unix_swap_nb(int fd, int fam, struct ps_opts **opts, int *flp)
+{
     *opts = NULL;
     int fl = real_fcntl(fd, F_GETFL, NULL), fdfl = real_fcntl(fd, F_GETFD, NULL);
     if (fl < 0 || fdfl < 0)
         return -1;
-    int nb = (fl & O_NONBLOCK) ? SOCK_NONBLOCK : 0;
+    if (flp)
+        *flp = fl;
+    int nb = (fl & O_NONBLOCK) || flp ? SOCK_NONBLOCK : 0;
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | nb, 0);
     if (s < 0) {
         errno = swap_errno(errno);
@@ -236,7 +243,7 @@ bool ps_unix_pending_set(int fd, const char *path)
         if (g_npending == PENDING_MAX)
             memmove(&g_pending[0], &g_pending[1], sizeof g_pending[0] * (PENDING_MAX - 1));
         else
-            g_npending++;
+            __atomic_store_n(&g_npending, g_npending + 1, __ATOMIC_RELAXED);
         i = g_npending - 1;
     }
     g_pending[i].fd = fd;
@@ -256,7 +263,8 @@ bool ps_unix_pending_take(int fd, int *err)
     int i = pending_find(fd, ino);
     if (i >= 0) {
         memcpy(path, g_pending[i].path, sizeof path);
-        g_pending[i] = g_pending[--g_npending];
+        g_pending[i] = g_pending[g_npending - 1];
+        __atomic_store_n(&g_npending, g_npending - 1, __ATOMIC_RELAXED);
     }
     ps_unlock();
     if (i < 0)

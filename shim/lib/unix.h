@@ -18,6 +18,10 @@
  * fd is untouched and errno is one bind or connect can give (ENOBUFS when
  * there was no descriptor to spare). */
 int ps_unix_swap(int fd, int fam, struct ps_opts **opts);
+/* The same, but the new socket is non-blocking for now whatever the
+ * program's was; *fl gets the program's status flags, for F_SETFL after a
+ * first connect that must not wait. */
+int ps_unix_swap_nb(int fd, int fam, struct ps_opts **opts, int *fl);
 /* The way back, for a swapped socket that dials a destination the namespace
  * does not serve: a fresh TCP socket of family fam with the same flags and
  * the emulated options applied. */
