@@ -136,6 +136,18 @@ static void weird(int p)
     close(fd);
     report("connect_routed_ok", connect(fd = tcp(AF_INET), SA(a4), sizeof a4));
     close(fd);
+    /* good memory off the stack (the shim copies that differently) */
+    struct sockaddr_in *h4 = malloc(sizeof *h4);
+    socklen_t *hl = malloc(sizeof *hl);
+    *h4 = a4;
+    report("connect_heap_addr_ok", connect(fd = tcp(AF_INET), (struct sockaddr *)h4, sizeof *h4));
+    *hl = sizeof *h4;
+    memset(h4, 0, sizeof *h4);
+    getpeername(fd, (struct sockaddr *)h4, hl);
+    say("CASE getpeername_heap_port_is_the_dialled_one %d", ntohs(h4->sin_port) == lp4);
+    close(fd);
+    free(h4);
+    free(hl);
     close(l4);
     close(l6);
 }
