@@ -687,8 +687,10 @@ Test(remap, kernel_errors_are_preserved_for_malformed_addresses_and_bad_pointers
     cr_assert(strstr(out, "CASE bind_v4_mapped_on_v6only EINVAL\n"), "%s", out);
     cr_assert(strstr(out, "CASE connect_v4_mapped_on_v6only ENETUNREACH\n"), "%s", out);
     cr_assert(strstr(out, "CASE connect_routed_ok OK\n"), "%s", out);
-    cr_assert(strstr(out, "CASE getpeername_len_prot_none EFAULT\n"), "%s", out);
-    cr_assert(strstr(out, "CASE setsockopt_val_one EFAULT\n"), "%s", out);
+    if (!strstr(out, "CASE bad_pointers skipped_under_asan\n")) {
+        cr_assert(strstr(out, "CASE getpeername_len_prot_none EFAULT\n"), "%s", out);
+        cr_assert(strstr(out, "CASE setsockopt_val_one EFAULT\n"), "%s", out);
+    }
 }
 
 Test(remap, failed_bind_does_not_claim_the_port)

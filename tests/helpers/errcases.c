@@ -152,9 +152,15 @@ static void weird(int p)
     close(l6);
 }
 
-/* Bad pointers in every call that takes one. */
+/* Bad pointers in every call that takes one. Not under AddressSanitizer:
+ * its interceptors (in this program, and before libc in the shim's lookup)
+ * dereference the pointers themselves. */
 static void bad_pointers(void)
 {
+#if defined(__SANITIZE_ADDRESS__)
+    say("CASE bad_pointers skipped_under_asan");
+    return;
+#endif
     void *one = (void *)1;
     void *none = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (none == MAP_FAILED)
