@@ -146,12 +146,16 @@ static long tcp_connect_ms(const struct ps_opts *opts)
 
 /* TCP restarts an interrupted connect that has no timeout of its own when
  * the signal's handler has SA_RESTART. Which signal interrupted is not
- * known here: restart only when every handler the program installed has it. */
+ * known here: restart only when every handler the program installed has it.
+ * Handlers of the faults a thread raises itself (SIGSEGV, SIGBUS, ...; a
+ * sanitizer's, a runtime's) cannot have interrupted a wait: not counted. */
 static bool handlers_restart(void)
 {
+    static const int sync_sigs = 1 << SIGSEGV | 1 << SIGBUS | 1 << SIGFPE | 1 << SIGILL |
+                                 1 << SIGTRAP | 1 << SIGSYS | 1 << SIGKILL | 1 << SIGSTOP;
     for (int sig = 1; sig < NSIG; sig++) {
         struct sigaction sa;
-        if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, NULL, &sa) == 0 &&
+        if ((sig >= 32 || !(sync_sigs >> sig & 1)) && sigaction(sig, NULL, &sa) == 0 &&
             sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN && !(sa.sa_flags & SA_RESTART))
             return false;
     }
