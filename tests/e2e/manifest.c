@@ -171,7 +171,7 @@ Test(manifest, bind_after_a_torn_last_line_claims_its_port)
 
     /* the bind is a line of its own, after the fragment */
     char want[128];
-    snprintf(want, sizeof want, "%s\n{\"v\":1,\"ev\":\"bind\"", fragment);
+    snprintf(want, sizeof want, "%s\n{\"v\":%d,\"ev\":\"bind\"", fragment, PS_MANIFEST_VERSION);
     const char *text = e2e_slurp(ns.manifest);
     cr_assert(strstr(text, want), "the bind was not written on a fresh line:\n%s", text);
 
