@@ -18,13 +18,15 @@ void usage_report(FILE *f)
           "\n"
           "Tells what happened in a namespace: every socket bound in it (virtual and\n"
           "real endpoint, process, whether it listened, when it opened and closed, how\n"
-          "many connects were routed to it), every failed call and conflict (newest\n"
+          "many connects were routed to it), the connects that passed through to\n"
+          "the host, by destination, every failed call and conflict (newest\n"
           "last), and the manifest lines it could not read (malformed, or a last line\n"
           "cut short). Times count from the run's start. Inside 'portshim run' the\n"
           "manifest comes from $PORTSHIM_MANIFEST. See docs/report.md.\n"
           "\n"
           "  --manifest FILE  the namespace's manifest\n"
-          "  --json           one JSON object: listeners, failures, skipped_lines\n"
+          "  --json           one JSON object: listeners, passthrough, failures,\n"
+          "                   skipped_lines\n"
           "                   (relative and absolute times; docs/report.md)\n",
           f);
 }
@@ -157,6 +159,82 @@ static void credit_connect(struct report *r, const struct ps_event *e)
         s->connects++;
 }
 
+/* ---- pass-through connects, by destination -------------------------------- */
+
+static size_t dest_hash(int fam, const struct ps_addr *a, int port)
+{
+    size_t h = 1469598103934665603ULL & SIZE_MAX;
+    h = (h ^ (size_t)fam) * (size_t)1099511628211ULL;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ a->b[i]) * (size_t)1099511628211ULL;
+    return (h ^ (size_t)port) * (size_t)1099511628211ULL;
+}
+
+static size_t *dest_slot(const struct report *r, int fam, const struct ps_addr *a, int port)
+{
+    for (size_t i = dest_hash(fam, a, port) & (r->dhcap - 1);; i = (i + 1) & (r->dhcap - 1)) {
+        const struct rdest *d = r->dhash[i] ? &r->dests[r->dhash[i] - 1] : NULL;
+        if (!d || (d->fam == fam && d->port == port && ps_addr_equal(&d->addr, a)))
+            return &r->dhash[i];
+    }
+}
+
+static void add_passthrough(struct report *r, const struct ps_event *e)
+{
+    if (!strcmp(e->inj, "connect-refused"))
+        return;   /* refused by the shim: it never went anywhere */
+    struct ps_addr none = {0};
+    const struct ps_addr *a = e->has_addr ? &e->addr : &none;
+    if ((r->ndests + 1) * 2 > r->dhcap) {
+        size_t ncap = r->dhcap ? r->dhcap * 2 : 64;
+        size_t *old = r->dhash, oldcap = r->dhcap;
+        if (!(r->dhash = calloc(ncap, sizeof *r->dhash))) {
+            r->dhash = old;
+            r->oom = true;
+            return;
+        }
+        r->dhcap = ncap;
+        for (size_t i = 0; i < oldcap; i++)
+            if (old[i]) {
+                const struct rdest *d = &r->dests[old[i] - 1];
+                *dest_slot(r, d->fam, &d->addr, d->port) = old[i];
+            }
+        free(old);
+    }
+    size_t *slot = dest_slot(r, e->fam, a, e->port);
+    if (!*slot) {
+        if (!grow(&r->dests, &r->capdests, r->ndests, sizeof *r->dests)) {
+            r->oom = true;
+            return;
+        }
+        struct rdest *d = &r->dests[r->ndests];
+        memset(d, 0, sizeof *d);
+        d->fam = e->fam;
+        d->addr = *a;
+        d->port = e->port;
+        d->ts_first = e->ts;
+        *slot = ++r->ndests;
+    }
+    struct rdest *d = &r->dests[*slot - 1];
+    d->connects++;
+    r->passed++;
+    if (!e->ok && e->err != EINPROGRESS)
+        d->failed++;
+    if (e->ts < d->ts_first)
+        d->ts_first = e->ts;
+    if (e->ts > d->ts_last)
+        d->ts_last = e->ts;
+    int i = 0;
+    while (i < d->nprogs && strcmp(d->progs[i], e->prog))
+        i++;
+    if (i == d->nprogs) {
+        if (d->nprogs < RDEST_PROGS)
+            memcpy(d->progs[d->nprogs++], e->prog, sizeof d->progs[0]);
+        else
+            d->more_progs = true;
+    }
+}
+
 static void add_fail(struct report *r, const struct ps_event *e)
 {
     if (!grow(&r->fails, &r->capfails, r->nfails, sizeof *r->fails)) {
@@ -210,6 +288,8 @@ static void on_event(void *ctx, const struct ps_event *e)
     case PS_EV_CONNECT:
         if (e->routed)
             credit_connect(r, e);
+        else
+            add_passthrough(r, e);
         break;
     case PS_EV_CLOSE:
     case PS_EV_STALE:
@@ -266,6 +346,8 @@ static void report_free(struct report *r)
     free(r->bad);
     free(r->open);
     free(r->hash);
+    free(r->dests);
+    free(r->dhash);
     ps_ns_free(&r->ns);
 }
 

@@ -37,6 +37,21 @@ struct rfail {
     uint64_t line;
 };
 
+/* Connects that passed through (not to a listener of the namespace: the
+ * host's database, a DNS server), by destination. Observe mode records
+ * every connect; the others record routed ones only. */
+#define RDEST_PROGS 4
+struct rdest {
+    int fam;
+    struct ps_addr addr;
+    int port;
+    long connects, failed;
+    double ts_first, ts_last;
+    char progs[RDEST_PROGS][PS_PROG_MAX];
+    int nprogs;
+    bool more_progs;
+};
+
 #define REPORT_MODES 4
 
 struct report {
@@ -52,6 +67,11 @@ struct report {
     size_t nopen, capopen;
     size_t *hash;               /* sid -> index + 1 (0: empty slot) */
     size_t hcap, hused;
+    struct rdest *dests;        /* pass-through connects by destination */
+    size_t ndests, capdests;
+    size_t *dhash;              /* destination -> index + 1 */
+    size_t dhcap;
+    long passed;                /* pass-through connects in all */
     struct ps_ns ns;            /* live mappings, to credit routed connects */
     long events;
     double t_first, t_last;     /* smallest and largest ts seen */
