@@ -11,7 +11,7 @@ static void usage(FILE *f)
     fputs("usage: portshim run [--mode remap|unix|observe] [--manifest FILE] [--ports SPEC]\n"
           "                    [--inject SPEC [--seed S]] [--reap] -- CMD [ARG...]\n"
           "       portshim port [--manifest FILE] [--wait SECONDS] [--all] PORT\n"
-          "       portshim report [--manifest FILE] [--json]\n"
+          "       portshim report [--manifest FILE] [--json | --html FILE [--compare OTHER]]\n"
           "       portshim stress [-n RUNS] [-j PARALLEL] [--timeout S] [--inject SPEC] [--seed S]\n"
           "                       [--mode remap|unix|observe] [--ports SPEC] [--shard K/N]\n"
           "                       [--for DURATION] [--until-fail] [--results FILE] [--junit FILE]\n"

@@ -14,7 +14,7 @@
 
 void usage_report(FILE *f)
 {
-    fputs("usage: portshim report [--manifest FILE] [--json]\n"
+    fputs("usage: portshim report [--manifest FILE] [--json | --html FILE [--compare OTHER]]\n"
           "\n"
           "Tells what happened in a namespace: every socket bound in it (virtual and\n"
           "real endpoint, process, whether it listened, when it opened and closed, how\n"
@@ -27,6 +27,10 @@ void usage_report(FILE *f)
           "  --manifest FILE  the namespace's manifest\n"
           "  --json           one JSON object: listeners, passthrough, failures,\n"
           "                   skipped_lines\n"
+          "  --html FILE      write the run as a picture instead: one self-contained\n"
+          "                   HTML file (a lane per process, listeners as bars,\n"
+          "                   connects and accepts as marks, failures highlighted)\n"
+          "  --compare OTHER  draw manifest OTHER beside it, aligned by virtual port\n"
           "                   (relative and absolute times; docs/report.md)\n",
           f);
 }
@@ -141,7 +145,7 @@ static void add_sock(struct report *r, const struct ps_event *e)
 }
 
 /* A routed connect: credit the socket listening on its real endpoint. */
-static void credit_connect(struct report *r, const struct ps_event *e)
+static struct rsock *credit_connect(struct report *r, const struct ps_event *e)
 {
     struct rsock *s = NULL;
     if (e->rpath[0]) {
@@ -157,6 +161,7 @@ static void credit_connect(struct report *r, const struct ps_event *e)
     }
     if (s)
         s->connects++;
+    return s;
 }
 
 /* ---- pass-through connects, by destination -------------------------------- */
@@ -258,7 +263,7 @@ static void note_mode(struct report *r, const char *mode)
 static void on_event(void *ctx, const struct ps_event *e)
 {
     struct report *r = ctx;
-    struct rsock *s;
+    struct rsock *s, *target = NULL;
     if (r->events++ == 0 || e->ts < r->t_first)
         r->t_first = e->ts;
     if (e->ts > r->t_last)
@@ -287,7 +292,7 @@ static void on_event(void *ctx, const struct ps_event *e)
         break;
     case PS_EV_CONNECT:
         if (e->routed)
-            credit_connect(r, e);
+            target = credit_connect(r, e);
         else
             add_passthrough(r, e);
         break;
@@ -315,6 +320,8 @@ static void on_event(void *ctx, const struct ps_event *e)
     default:
         break;
     }
+    if (r->html)
+        report_html_event(r, e, target);
     ps_ns_apply(&r->ns, e);
 }
 
@@ -337,8 +344,9 @@ static int fail_cmp(const void *a, const void *b)
     return x->line < y->line ? -1 : x->line > y->line;
 }
 
-static void report_free(struct report *r)
+void report_free(struct report *r)
 {
+    report_html_free(r->html);
     for (size_t i = 0; i < r->nsocks; i++)
         ps_pidset_free(&r->socks[i].holders);
     free(r->socks);
@@ -369,7 +377,7 @@ const char *report_endpoint(const struct ps_addr *a, bool has, int port, char *b
 
 int cmd_report(int argc, char **argv)
 {
-    const char *manifest = NULL;
+    const char *manifest = NULL, *html = NULL, *compare = NULL;
     bool json = false;
     int i = 1, rc;
     while (i < argc) {
@@ -378,7 +386,9 @@ int cmd_report(int argc, char **argv)
             usage_report(stdout);
             return 0;
         }
-        if ((rc = cli_opt(argc, argv, &i, "--manifest", &manifest))) {
+        if ((rc = cli_opt(argc, argv, &i, "--manifest", &manifest)) ||
+            (rc = cli_opt(argc, argv, &i, "--html", &html)) ||
+            (rc = cli_opt(argc, argv, &i, "--compare", &compare))) {
             if (rc < 0)
                 return usage_hint("report");
             continue;
@@ -393,48 +403,39 @@ int cmd_report(int argc, char **argv)
         return usage_hint("report");
     }
 
-    struct report r;
-    struct ps_reader rd;
+    if (json && html) {
+        cli_log(PS_LOG_ERROR, "report: --json or --html, not both");
+        return usage_hint("report");
+    }
+    if (html && !*html) {
+        cli_log(PS_LOG_ERROR, "--html is empty");
+        return EXIT_USAGE;
+    }
+    if (compare && !html) {
+        cli_log(PS_LOG_ERROR, "report: --compare draws a second manifest beside the first: it "
+                "needs --html FILE");
+        return usage_hint("report");
+    }
+    struct report r, other;
     memset(&r, 0, sizeof r);
-    if (!(r.path = cli_manifest_path(manifest)))
+    memset(&other, 0, sizeof other);
+    const char *path = cli_manifest_path(manifest);
+    if (!path)
         return EXIT_USAGE;
-    int fd = open(r.path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", r.path, strerror(errno));
+    if (html && (!(r.html = report_html_new()) || (compare && !(other.html = report_html_new())))) {
+        cli_log(PS_LOG_ERROR, "report: out of memory");
+        report_free(&r);
+        report_free(&other);
         return EXIT_USAGE;
     }
-    ps_reader_init(&rd, fd);
-    ps_ns_init(&r.ns);
-    r.rd = &rd;
-    long n = ps_reader_poll(&rd, on_event, on_badline, &r);
-    int err = errno;
-    if (n >= 0 && rd.len && !rd.skipping) {
-        /* The last line has no newline: a writer died mid-line, or the file
-         * was cut. Read what it holds if it is whole JSON, else skip it. */
-        struct ps_event e;
-        rd.lineno++;
-        r.trunc_line = rd.lineno;
-        int d = ps_event_decode(rd.buf, rd.len, &e);
-        if (d == 0) {
-            r.trunc_read = true;
-            on_event(&r, &e);
-        } else if (d < 0) {
-            on_badline(&r, rd.lineno, rd.buf, rd.len);
-        }
-    }
-    r.t0 = r.has_start ? r.t_start : r.t_first;
-    ps_reader_free(&rd);
-    close(fd);
-    rc = 0;
-    if (n < 0) {
-        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", r.path, strerror(err));
-        rc = EXIT_USAGE;
-    } else if (r.oom) {
-        cli_log(PS_LOG_ERROR, "out of memory reading manifest %s", r.path);
-        rc = EXIT_USAGE;
+    rc = report_load(&r, path);
+    if (!rc && compare)
+        rc = report_load(&other, compare);
+    if (rc) {
+        /* nothing more */
+    } else if (html) {
+        rc = report_html_write(html, &r, compare ? &other : NULL);
     } else {
-        if (r.nfails > 1)
-            qsort(r.fails, r.nfails, sizeof *r.fails, fail_cmp);
         if (json)
             report_json(&r, stdout);
         else
@@ -445,5 +446,51 @@ int cmd_report(int argc, char **argv)
         }
     }
     report_free(&r);
+    report_free(&other);
     return rc;
+}
+
+int report_load(struct report *r, const char *path)
+{
+    struct ps_reader rd;
+    r->path = path;
+    int fd = open(r->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", r->path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    ps_reader_init(&rd, fd);
+    ps_ns_init(&r->ns);
+    r->rd = &rd;
+    long n = ps_reader_poll(&rd, on_event, on_badline, r);
+    int err = errno;
+    if (n >= 0 && rd.len && !rd.skipping) {
+        /* The last line has no newline: a writer died mid-line, or the file
+         * was cut. Read what it holds if it is whole JSON, else skip it. */
+        struct ps_event e;
+        rd.lineno++;
+        r->trunc_line = rd.lineno;
+        int d = ps_event_decode(rd.buf, rd.len, &e);
+        if (d == 0) {
+            r->trunc_read = true;
+            on_event(r, &e);
+        } else if (d < 0) {
+            on_badline(r, rd.lineno, rd.buf, rd.len);
+        }
+    }
+    r->t0 = r->has_start ? r->t_start : r->t_first;
+    ps_reader_free(&rd);
+    r->rd = NULL;
+    close(fd);
+    if (n < 0) {
+        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", r->path, strerror(err));
+        return EXIT_USAGE;
+    }
+    if (r->oom) {
+        cli_log(PS_LOG_ERROR, "out of memory reading manifest %s", r->path);
+        return EXIT_USAGE;
+    }
+    if (r->nfails > 1)
+        qsort(r->fails, r->nfails, sizeof *r->fails, fail_cmp);
+    return 0;
 }
