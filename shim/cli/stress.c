@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/inject.h"
+#include "core/shard.h"
 #include "core/unixname.h"
 #include "core/log.h"
 
@@ -109,34 +110,11 @@ static int parse_long(const char *name, const char *v, long lo, long *out)
     return 0;
 }
 
-/* "90", "90s", "1.5m", "2h", "500ms" -> seconds. */
-static int parse_duration(const char *v, double *out)
-{
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (errno || end == v || !(x > 0) || *v == ' ')
-        return -1;
-    if (!strcmp(end, "ms"))
-        x /= 1000;
-    else if (!strcmp(end, "m"))
-        x *= 60;
-    else if (!strcmp(end, "h"))
-        x *= 3600;
-    else if (*end && strcmp(end, "s"))
-        return -1;
-    if (!(x > 0) || x > 86400.0 * 365)
-        return -1;
-    *out = x;
-    return 0;
-}
-
 /* How many of the plan's runs are this shard's (-1: unbounded). */
 static long shard_runs(const struct opts *o)
 {
-    if (o->runs < 0)
-        return -1;
-    return o->runs / o->shard.n + (o->runs % o->shard.n >= o->shard.k);
+    struct ps_shard sh = {o->shard.k, o->shard.n};
+    return o->runs < 0 ? -1 : ps_shard_count(&sh, o->runs);
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -195,7 +173,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     o->timeout = 60;
     if ((n && parse_long("-n", n, 1, &o->runs)) || (j && parse_long("-j", j, 1, &o->jobs)))
         return EXIT_USAGE;
-    if (dur && parse_duration(dur, &o->for_secs)) {
+    if (dur && ps_duration_parse(dur, &o->for_secs)) {
         cli_log(PS_LOG_ERROR, "--for '%.64s': expected a duration > 0, e.g. 90, 30s, 10m or 2h",
                 dur);
         return EXIT_USAGE;
@@ -628,8 +606,7 @@ int cmd_stress(int argc, char **argv)
                 cap *= 2;
             }
             struct copy *k = &c[next];
-            /* Position p of shard K/N is run p*N + K-1 of the plan. */
-            k->idx = next * o.shard.n + (o.shard.k - 1);
+            k->idx = ps_shard_index(&(struct ps_shard){o.shard.k, o.shard.n}, next);
             k->seed = o.seed + (uint64_t)k->idx;
             k->wall_start = cli_now();
             if (start_copy(&o, k, &old)) {

@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Shard k of n (1 <= k <= n): the runs whose index i has i % n == k - 1.
- * Unsharded is 1/1. */
+/* Shard k of n (1 <= k <= n): the runs whose index i has i % n == k - 1
+ * (core/shard.h). Unsharded is 1/1. */
 struct shard {
     long k, n;
     const char *from;           /* "--shard", "CI_NODE_INDEX", ... (for messages) */
