@@ -18,7 +18,7 @@
 #include "core/log.h"
 #include "core/manifest.h"
 
-#define LINE_MAX_BYTES (1 << 20)
+#define LINE_MAX_BYTES (1 << 20)   /* a record is a few KiB: 10 tail lines of 400 bytes */
 #define TAIL_SHOWN 400
 
 /* ---- shared output ------------------------------------------------------- */
@@ -685,6 +685,38 @@ struct merge {
     long bad;
 };
 
+/* The next line of f into *buf (without its newline): its length, -1 at
+ * the end, or LINE_TOO_LONG after passing over a line longer than
+ * LINE_MAX_BYTES (a results file is input: no line may take all memory). */
+#define LINE_TOO_LONG (-2)
+static long next_line(FILE *f, char **buf, size_t *cap)
+{
+    size_t n = 0;
+    bool too_long = false;
+    int c;
+    while ((c = getc(f)) != EOF && c != '\n') {
+        if (too_long)
+            continue;
+        if (n + 1 >= *cap) {
+            size_t nc = *cap ? *cap * 2 : 4096;
+            char *nb = n + 1 >= LINE_MAX_BYTES ? NULL : realloc(*buf, nc);
+            if (!nb) {
+                too_long = true;
+                continue;
+            }
+            *buf = nb;
+            *cap = nc;
+        }
+        (*buf)[n++] = (char)c;
+    }
+    if (c == EOF && !n && !too_long)
+        return -1;
+    if (too_long)
+        return LINE_TOO_LONG;
+    (*buf)[n] = 0;
+    return (long)n;
+}
+
 static int read_file(struct merge *m, const char *path)
 {
     FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
@@ -694,16 +726,16 @@ static int read_file(struct merge *m, const char *path)
     }
     char *line = NULL;
     size_t cap = 0;
-    ssize_t len;
+    long len;
     unsigned long lineno = 0;
-    while ((len = getline(&line, &cap, f)) >= 0) {
+    while ((len = next_line(f, &line, &cap)) != -1) {
         lineno++;
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        while (len > 0 && line[len - 1] == '\r')
             len--;
-        size_t i = 0;
-        while (i < (size_t)len && (line[i] == ' ' || line[i] == '\t'))
+        long i = 0;
+        while (i < len && (line[i] == ' ' || line[i] == '\t'))
             i++;
-        if (i == (size_t)len)
+        if (len >= 0 && i == len)
             continue;   /* blank lines are nothing, not errors */
         if (m->n == m->cap) {
             size_t nc = m->cap ? m->cap * 2 : 64;
@@ -719,7 +751,7 @@ static int read_file(struct merge *m, const char *path)
             m->cap = nc;
         }
         struct rec *x = &m->v[m->n];
-        const char *why = len > LINE_MAX_BYTES ? "line too long" : rec_parse(line, (size_t)len, x);
+        const char *why = len < 0 ? "line longer than 1 MiB" : rec_parse(line, (size_t)len, x);
         if (why) {
             cli_log(PS_LOG_ERROR, "%s:%lu: not a stress result (%s); line skipped", path, lineno,
                     why);

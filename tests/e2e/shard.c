@@ -253,6 +253,23 @@ Test(shard, merge_names_bad_lines_and_never_crashes_on_them)
     for (const char *l = err; *l; l = strchr(l, '\n') + 1)
         cr_assert(!strncmp(l, "portshim: ", 10) && strchr(l, '\n'), "not one line: %s", err);
 
+    /* a line of 2 MiB is named and passed over, the next one read */
+    size_t big = 2u << 20;
+    const char *first = e2e_slurp(good);
+    char *huge = malloc(big + strlen(first) + 2);
+    cr_assert(huge);
+    memset(huge, 'x', big);
+    huge[big] = '\n';
+    strcpy(huge + big + 1, first);
+    const char *hf = e2e_path("huge.jsonl");
+    e2e_write_file(hf, huge, false);
+    free(huge);
+    m = e2e_runl(&env, 60000, e2e_portshim(), "stress", "merge", hf);
+    cr_assert_eq(e2e_status(m), 1, "%s", e2e_describe(m));
+    cr_assert(strstr(e2e_out(m), "stress: 3 runs, 1 failed "), "%s", e2e_describe(m));
+    cr_assert(strstr(e2e_err(m), "huge.jsonl:1: not a stress result (line longer than 1 MiB)"),
+              "%s", e2e_describe(m));
+
     /* nothing readable, a missing file, no file: exit 2 with one line */
     const char *junk = e2e_path("junk");
     e2e_write_file(junk, "\x01\x02<html>\n", false);
