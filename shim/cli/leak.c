@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -249,7 +250,14 @@ int leak_check(const char *manifest, bool do_reap)
     struct ps_reader rd;
     memset(&s, 0, sizeof s);
     s.self = (int)getpid();
-    int fd = open(manifest, O_RDONLY | O_CLOEXEC);
+    /* Swapped for a FIFO or a link during the run: never block or follow. */
+    int fd = open(manifest, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+        errno = EINVAL;
+    }
     if (fd < 0) {
         cli_log(PS_LOG_WARN, "leak check: cannot read manifest %s: %s", manifest, strerror(errno));
         return 0;

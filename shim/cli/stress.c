@@ -150,8 +150,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                 return usage_hint("stress");
             continue;
         }
-        if (!strcmp(a, "--until-fail")) {
-            o->until_fail = true;
+        if ((r = cli_flag(a, "--until-fail", &o->until_fail))) {
+            if (r < 0)
+                return usage_hint("stress");
             i++;
             continue;
         }

@@ -30,6 +30,7 @@ struct ps_config {
     enum ps_loglevel log;                    /* PORTSHIM_LOG */
     struct ps_inject inject;                 /* PORTSHIM_INJECT (docs/inject.md) */
     uint64_t seed;                           /* PORTSHIM_SEED, 0 when unset */
+    long share_uid, share_gid;               /* PORTSHIM_SHARE_UID/GID, -1 when unset */
 };
 
 typedef const char *(*ps_getenv_fn)(const char *name);

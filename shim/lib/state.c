@@ -11,11 +11,13 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/probe.h"
+#include "core/trust.h"
 #include "core/unixname.h"
 #include "lib/real.h"
 
@@ -44,16 +46,37 @@ static void fatal_config(const char *msg)
     _exit(EXIT_CONFIG);
 }
 
+static struct ps_trust trust(void)
+{
+    struct ps_trust t = {geteuid(), g_cfg.share_uid, g_cfg.share_gid};
+    return t;
+}
+
+/* Every open of the manifest, the first and each reopen, is judged on its
+ * own descriptor (core/trust.c): a regular file of this user (or root, or
+ * PORTSHIM_SHARE_UID) that no one else may write, reached without a
+ * symbolic link, opened without blocking (a FIFO). -1 with why set. */
+static int open_manifest_low_why(char *why, size_t len)
+{
+    enum ps_trust_verdict v;
+    struct ps_trust t = trust();
+    return ps_trust_open(g_cfg.manifest, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, false, &t, &v,
+                         why, len);
+}
+
+/* Why the last reopen failed, for ensure_mfd's one line (under g_mu). */
+static char g_open_why[200];
+
 static int open_manifest_low(void)
 {
-    return open(g_cfg.manifest, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    return open_manifest_low_why(g_open_why, sizeof g_open_why);
 }
 
 /* Opens the manifest and parks the descriptor high, out of the way of
  * programs that expect the lowest free numbers. */
-static int open_manifest(void)
+static int open_manifest_why(char *why, size_t len)
 {
-    int fd = open_manifest_low();
+    int fd = open_manifest_low_why(why, len);
     if (fd < 0)
         return -1;
     struct rlimit rl;
@@ -68,10 +91,16 @@ static int open_manifest(void)
     return fd;
 }
 
+static int open_manifest(void)
+{
+    return open_manifest_why(g_open_why, sizeof g_open_why);
+}
+
 /* The PORTSHIM_* variables, found in one pass over the environment. */
 static const char *const env_names[] = {"PORTSHIM_MANIFEST", "PORTSHIM_MODE", "PORTSHIM_PORTS",
                                         "PORTSHIM_DIR", "PORTSHIM_LOG", "PORTSHIM_INJECT",
-                                        "PORTSHIM_SEED"};
+                                        "PORTSHIM_SEED", "PORTSHIM_SHARE_UID",
+                                        "PORTSHIM_SHARE_GID"};
 #define N_ENV (sizeof env_names / sizeof env_names[0])
 static const char *env_values[N_ENV];
 
@@ -127,6 +156,25 @@ static void configure(void)
  * an activation to finish and no child inherits a half-done one. */
 static pthread_mutex_t g_act_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* Unix mode's socket directory: it must be there (not an ENOENT at the
+ * first bind) and as trustworthy as the manifest, since its entries are
+ * routed to and unlinked. lstat: a symbolic link is refused. */
+static void check_dir(void)
+{
+    char err[PS_PATH_MAX + 300], why[200];
+    struct stat st;
+    struct ps_trust t = trust();
+    if (lstat(g_cfg.dir, &st) < 0)
+        snprintf(why, sizeof why, "cannot be used (%s)", strerror(errno));
+    else if (S_ISLNK(st.st_mode))
+        snprintf(why, sizeof why, "is a symbolic link (not followed)");
+    else if (ps_trust_check(&st, true, &t, why, sizeof why) == PS_TRUST_OK)
+        return;
+    snprintf(err, sizeof err, "PORTSHIM_DIR='%s' %s: unix mode keeps its sockets there",
+             g_cfg.dir, why);
+    fatal_config(err);
+}
+
 static void activate(void)
 {
     pthread_mutex_lock(&g_act_mu);
@@ -142,11 +190,14 @@ static void activate(void)
                  PS_UNAME_DIR_MAX, PS_SUN_PATH);
         fatal_config(err);
     }
-    __atomic_store_n(&g_mfd, open_manifest(), __ATOMIC_RELAXED);
+    if (g_cfg.mode == PS_MODE_UNIX)
+        check_dir();
+    char why[200];
+    __atomic_store_n(&g_mfd, open_manifest_why(why, sizeof why), __ATOMIC_RELAXED);
     if (g_mfd < 0) {
-        char err[PS_PATH_MAX + 200];
-        snprintf(err, sizeof err, "PORTSHIM_MANIFEST='%s': cannot open for writing: %s",
-                 g_cfg.manifest, strerror(errno));
+        char err[PS_PATH_MAX + 300];
+        snprintf(err, sizeof err, "PORTSHIM_MANIFEST='%s' %s: refusing to run with it",
+                 g_cfg.manifest, why);
         fatal_config(err);
     }
     ps_reader_init(&g_rd, g_mfd);
@@ -211,8 +262,8 @@ static bool ensure_mfd(void)
     int fd = g_mfd >= 0 ? open_manifest_low() : open_manifest();
     if (fd < 0) {
         if (!g_write_warned++)
-            ps_log(PS_LOG_ERROR, "cannot reopen manifest %s: %s (pid %d)", g_cfg.manifest,
-                   strerror(errno), g_pid);
+            ps_log(PS_LOG_ERROR, "manifest %s %s: cannot reopen it (pid %d)", g_cfg.manifest,
+                   g_open_why, g_pid);
         return false;
     }
     if (g_mfd >= 0 && real_dup3(fd, g_mfd, O_CLOEXEC) >= 0) {
@@ -244,11 +295,38 @@ static void bad_line(void *ctx, uint64_t lineno, const char *line, size_t len)
                g_cfg.manifest, (unsigned long long)lineno, line, len > 40 ? "..." : "");
 }
 
+/* A socket file outside PORTSHIM_DIR is not one this namespace made: a
+ * line written by someone else. Never routed to, never unlinked. */
+static void apply_event(void *ns, const struct ps_event *e)
+{
+    static unsigned warned;
+    if (e->rpath[0] && !ps_path_in_dir(e->rpath, g_cfg.dir)) {
+        if (warned++ < 10)
+            ps_log(PS_LOG_WARN, "manifest %s: ignored the %s of sid %s: its socket file '%.200s' "
+                   "is not in PORTSHIM_DIR (%s)", g_cfg.manifest, ps_ev_name(e->ev), e->sid,
+                   e->rpath, g_cfg.dir[0] ? g_cfg.dir : "unset");
+        return;
+    }
+    ps_ns_apply_cb(ns, e);
+}
+
+void ps_unlink_socket(const char *path)
+{
+    struct stat st;
+    /* Only unix mode makes socket files, in a directory checked at
+     * activation to be writable by no one else, so its entries cannot be
+     * swapped between the lstat and the unlink (which would not follow a
+     * link anyway). */
+    if (g_cfg.mode == PS_MODE_UNIX && ps_path_in_dir(path, g_cfg.dir) &&
+        lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);
+}
+
 void ps_refresh(void)
 {
     if (!ensure_mfd())
         return;
-    if (ps_reader_poll(&g_rd, ps_ns_apply_cb, bad_line, &g_ns) < 0 && !g_write_warned++)
+    if (ps_reader_poll(&g_rd, apply_event, bad_line, &g_ns) < 0 && !g_write_warned++)
         ps_log(PS_LOG_ERROR, "cannot read manifest %s: %s (pid %d)", g_cfg.manifest,
                strerror(errno), g_pid);
 }
@@ -353,7 +431,7 @@ static void unlink_if_last(const struct ps_sock *sk)
             if (e->holders.v[i] != g_pid && ps_probe_pid_alive(e->holders.v[i]))
                 return;
     }
-    unlink(sk->upath);
+    ps_unlink_socket(sk->upath);
 }
 
 void ps_sock_gone(struct ps_sock *sk)
