@@ -37,6 +37,13 @@ struct rfail {
     uint64_t line;
 };
 
+/* A string key of struct rsock (at key_off) -> index + 1 (0: empty slot). */
+struct rindex {
+    size_t *v;
+    size_t cap, used;
+    size_t key_off;
+};
+
 /* Connects that passed through (not to a listener of the namespace: the
  * host's database, a DNS server), by destination. Observe mode records
  * every connect; the others record routed ones only. */
@@ -65,8 +72,9 @@ struct report {
     size_t nbad, capbad;
     size_t *open;               /* indices of socks not yet closed */
     size_t nopen, capopen;
-    size_t *hash;               /* sid -> index + 1 (0: empty slot) */
-    size_t hcap, hused;
+    struct rindex by_sid;       /* the newest socket of each sid */
+    struct rindex by_rpath;     /* ... of each socket file (unix mode) */
+    struct ps_pidmap pids;      /* pid -> sids of the sockets it held */
     struct rdest *dests;        /* pass-through connects by destination */
     size_t ndests, capdests;
     size_t *dhash;              /* destination -> index + 1 */
