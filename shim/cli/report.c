@@ -15,17 +15,23 @@
 
 void usage_report(FILE *f)
 {
-    fputs("usage: portshim report [--manifest FILE] [--json]\n"
+    fputs("usage: portshim report [--manifest FILE] [--json | --html FILE [--compare OTHER]]\n"
           "\n"
           "Tells what happened in a namespace: every socket bound in it (virtual and\n"
           "real endpoint, process, whether it listened, when it opened and closed, how\n"
-          "many connects were routed to it), every failed call and conflict (newest\n"
+          "many connects were routed to it), the connects that passed through to\n"
+          "the host, by destination, every failed call and conflict (newest\n"
           "last), and the manifest lines it could not read (malformed, or a last line\n"
           "cut short). Times count from the run's start. Inside 'portshim run' the\n"
           "manifest comes from $PORTSHIM_MANIFEST. See docs/report.md.\n"
           "\n"
           "  --manifest FILE  the namespace's manifest\n"
-          "  --json           one JSON object: listeners, failures, skipped_lines\n"
+          "  --json           one JSON object: listeners, passthrough, failures,\n"
+          "                   skipped_lines\n"
+          "  --html FILE      write the run as a picture instead: one self-contained\n"
+          "                   HTML file (a lane per process, listeners as bars,\n"
+          "                   connects and accepts as marks, failures highlighted)\n"
+          "  --compare OTHER  draw manifest OTHER beside it, aligned by virtual port\n"
           "                   (relative and absolute times; docs/report.md)\n",
           f);
 }
@@ -159,7 +165,7 @@ static void add_sock(struct report *r, const struct ps_event *e)
 }
 
 /* A routed connect: credit the socket listening on its real endpoint. */
-static void credit_connect(struct report *r, const struct ps_event *e)
+static struct rsock *credit_connect(struct report *r, const struct ps_event *e)
 {
     struct rsock *s = NULL;
     if (e->rpath[0]) {
@@ -174,6 +180,83 @@ static void credit_connect(struct report *r, const struct ps_event *e)
     }
     if (s)
         s->connects++;
+    return s;
+}
+
+/* ---- pass-through connects, by destination -------------------------------- */
+
+static size_t dest_hash(int fam, const struct ps_addr *a, int port)
+{
+    size_t h = 1469598103934665603ULL & SIZE_MAX;
+    h = (h ^ (size_t)fam) * (size_t)1099511628211ULL;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ a->b[i]) * (size_t)1099511628211ULL;
+    return (h ^ (size_t)port) * (size_t)1099511628211ULL;
+}
+
+static size_t *dest_slot(const struct report *r, int fam, const struct ps_addr *a, int port)
+{
+    for (size_t i = dest_hash(fam, a, port) & (r->dhcap - 1);; i = (i + 1) & (r->dhcap - 1)) {
+        const struct rdest *d = r->dhash[i] ? &r->dests[r->dhash[i] - 1] : NULL;
+        if (!d || (d->fam == fam && d->port == port && ps_addr_equal(&d->addr, a)))
+            return &r->dhash[i];
+    }
+}
+
+static void add_passthrough(struct report *r, const struct ps_event *e)
+{
+    if (!strcmp(e->inj, "connect-refused"))
+        return;   /* refused by the shim: it never went anywhere */
+    struct ps_addr none = {0};
+    const struct ps_addr *a = e->has_addr ? &e->addr : &none;
+    if ((r->ndests + 1) * 2 > r->dhcap) {
+        size_t ncap = r->dhcap ? r->dhcap * 2 : 64;
+        size_t *old = r->dhash, oldcap = r->dhcap;
+        if (!(r->dhash = calloc(ncap, sizeof *r->dhash))) {
+            r->dhash = old;
+            r->oom = true;
+            return;
+        }
+        r->dhcap = ncap;
+        for (size_t i = 0; i < oldcap; i++)
+            if (old[i]) {
+                const struct rdest *d = &r->dests[old[i] - 1];
+                *dest_slot(r, d->fam, &d->addr, d->port) = old[i];
+            }
+        free(old);
+    }
+    size_t *slot = dest_slot(r, e->fam, a, e->port);
+    if (!*slot) {
+        if (!grow(&r->dests, &r->capdests, r->ndests, sizeof *r->dests)) {
+            r->oom = true;
+            return;
+        }
+        struct rdest *d = &r->dests[r->ndests];
+        memset(d, 0, sizeof *d);
+        d->fam = e->fam;
+        d->addr = *a;
+        d->port = e->port;
+        d->ts_first = e->ts;
+        *slot = ++r->ndests;
+    }
+    struct rdest *d = &r->dests[*slot - 1];
+    d->connects++;
+    r->passed++;
+    if (!e->ok && e->err != EINPROGRESS)
+        d->failed++;
+    if (e->ts < d->ts_first)
+        d->ts_first = e->ts;
+    if (e->ts > d->ts_last)
+        d->ts_last = e->ts;
+    int i = 0;
+    while (i < d->nprogs && strcmp(d->progs[i], e->prog))
+        i++;
+    if (i == d->nprogs) {
+        if (d->nprogs < RDEST_PROGS)
+            memcpy(d->progs[d->nprogs++], e->prog, sizeof d->progs[0]);
+        else
+            d->more_progs = true;
+    }
 }
 
 static void add_fail(struct report *r, const struct ps_event *e)
@@ -199,7 +282,7 @@ static void note_mode(struct report *r, const char *mode)
 static void on_event(void *ctx, const struct ps_event *e)
 {
     struct report *r = ctx;
-    struct rsock *s;
+    struct rsock *s, *target = NULL;
     if (r->events++ == 0 || e->ts < r->t_first)
         r->t_first = e->ts;
     if (e->ts > r->t_last)
@@ -228,7 +311,9 @@ static void on_event(void *ctx, const struct ps_event *e)
         break;
     case PS_EV_CONNECT:
         if (e->routed)
-            credit_connect(r, e);
+            target = credit_connect(r, e);
+        else
+            add_passthrough(r, e);
         break;
     case PS_EV_CLOSE:
     case PS_EV_STALE:
@@ -258,6 +343,8 @@ static void on_event(void *ctx, const struct ps_event *e)
     default:
         break;
     }
+    if (r->html)
+        report_html_event(r, e, target);
     ps_ns_apply(&r->ns, e);
 }
 
@@ -280,8 +367,9 @@ static int fail_cmp(const void *a, const void *b)
     return x->line < y->line ? -1 : x->line > y->line;
 }
 
-static void report_free(struct report *r)
+void report_free(struct report *r)
 {
+    report_html_free(r->html);
     for (size_t i = 0; i < r->nsocks; i++)
         ps_pidset_free(&r->socks[i].holders);
     free(r->socks);
@@ -291,6 +379,8 @@ static void report_free(struct report *r)
     free(r->by_sid.v);
     free(r->by_rpath.v);
     ps_pidmap_free(&r->pids);
+    free(r->dests);
+    free(r->dhash);
     ps_ns_free(&r->ns);
 }
 
@@ -312,7 +402,7 @@ const char *report_endpoint(const struct ps_addr *a, bool has, int port, char *b
 
 int cmd_report(int argc, char **argv)
 {
-    const char *manifest = NULL;
+    const char *manifest = NULL, *html = NULL, *compare = NULL;
     bool json = false;
     int i = 1, rc;
     while (i < argc) {
@@ -321,7 +411,9 @@ int cmd_report(int argc, char **argv)
             usage_report(stdout);
             return 0;
         }
-        if ((rc = cli_opt(argc, argv, &i, "--manifest", &manifest))) {
+        if ((rc = cli_opt(argc, argv, &i, "--manifest", &manifest)) ||
+            (rc = cli_opt(argc, argv, &i, "--html", &html)) ||
+            (rc = cli_opt(argc, argv, &i, "--compare", &compare))) {
             if (rc < 0)
                 return usage_hint("report");
             continue;
@@ -337,55 +429,39 @@ int cmd_report(int argc, char **argv)
         return usage_hint("report");
     }
 
-    struct report r;
-    struct ps_reader rd;
-    memset(&r, 0, sizeof r);
-    r.by_sid.key_off = offsetof(struct rsock, sid);
-    r.by_rpath.key_off = offsetof(struct rsock, rpath);
-    if (!(r.path = cli_manifest_path(manifest)))
-        return EXIT_USAGE;
-    /* A post-mortem may read anyone's manifest: warnings, not refusals. */
-    int fd = cli_open_manifest(r.path, false);
-    if (fd == -2)
-        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", r.path, strerror(ENOENT));
-    if (fd < 0)
-        return EXIT_USAGE;
-    ps_reader_init(&rd, fd);
-    ps_ns_init(&r.ns);
-    r.rd = &rd;
-    long n = ps_reader_poll(&rd, on_event, on_badline, &r);
-    int err = errno;
-    if (n >= 0 && rd.skipping) {
-        /* The last line is over-long and has no newline: the reader has
-         * reported it (at its number) and dropped what it read of it. */
-        r.trunc_line = rd.lineno;
-    } else if (n >= 0 && rd.len) {
-        /* The last line has no newline: a writer died mid-line, or the file
-         * was cut. Read what it holds if it is whole JSON, else skip it. */
-        struct ps_event e;
-        rd.lineno++;
-        r.trunc_line = rd.lineno;
-        int d = ps_event_decode(rd.buf, rd.len, &e);
-        if (d == 0) {
-            r.trunc_read = true;
-            on_event(&r, &e);
-        } else if (d < 0) {
-            on_badline(&r, rd.lineno, rd.buf, rd.len);
-        }
+    if (json && html) {
+        cli_log(PS_LOG_ERROR, "report: --json or --html, not both");
+        return usage_hint("report");
     }
-    r.t0 = r.has_start ? r.t_start : r.t_first;
-    ps_reader_free(&rd);
-    close(fd);
-    rc = 0;
-    if (n < 0) {
-        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", r.path, strerror(err));
-        rc = EXIT_USAGE;
-    } else if (r.oom) {
-        cli_log(PS_LOG_ERROR, "out of memory reading manifest %s", r.path);
-        rc = EXIT_USAGE;
+    if (html && !*html) {
+        cli_log(PS_LOG_ERROR, "--html is empty");
+        return EXIT_USAGE;
+    }
+    if (compare && !html) {
+        cli_log(PS_LOG_ERROR, "report: --compare draws a second manifest beside the first: it "
+                "needs --html FILE");
+        return usage_hint("report");
+    }
+    struct report r, other;
+    memset(&r, 0, sizeof r);
+    memset(&other, 0, sizeof other);
+    const char *path = cli_manifest_path(manifest);
+    if (!path)
+        return EXIT_USAGE;
+    if (html && (!(r.html = report_html_new()) || (compare && !(other.html = report_html_new())))) {
+        cli_log(PS_LOG_ERROR, "report: out of memory");
+        report_free(&r);
+        report_free(&other);
+        return EXIT_USAGE;
+    }
+    rc = report_load(&r, path);
+    if (!rc && compare)
+        rc = report_load(&other, compare);
+    if (rc) {
+        /* nothing more */
+    } else if (html) {
+        rc = report_html_write(html, &r, compare ? &other : NULL);
     } else {
-        if (r.nfails > 1)
-            qsort(r.fails, r.nfails, sizeof *r.fails, fail_cmp);
         if (json)
             report_json(&r, stdout);
         else
@@ -396,5 +472,58 @@ int cmd_report(int argc, char **argv)
         }
     }
     report_free(&r);
+    report_free(&other);
     return rc;
+}
+
+int report_load(struct report *r, const char *path)
+{
+    struct ps_reader rd;
+    r->path = path;
+    r->by_sid.key_off = offsetof(struct rsock, sid);
+    r->by_rpath.key_off = offsetof(struct rsock, rpath);
+    /* A post-mortem may read anyone's manifest: warnings, not refusals. */
+    int fd = cli_open_manifest(r->path, false);
+    if (fd == -2)
+        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", r->path, strerror(ENOENT));
+    if (fd < 0)
+        return EXIT_USAGE;
+    ps_reader_init(&rd, fd);
+    ps_ns_init(&r->ns);
+    r->rd = &rd;
+    long n = ps_reader_poll(&rd, on_event, on_badline, r);
+    int err = errno;
+    if (n >= 0 && rd.skipping) {
+        /* The last line is over-long and has no newline: the reader has
+         * reported it (at its number) and dropped what it read of it. */
+        r->trunc_line = rd.lineno;
+    } else if (n >= 0 && rd.len) {
+        /* The last line has no newline: a writer died mid-line, or the file
+         * was cut. Read what it holds if it is whole JSON, else skip it. */
+        struct ps_event e;
+        rd.lineno++;
+        r->trunc_line = rd.lineno;
+        int d = ps_event_decode(rd.buf, rd.len, &e);
+        if (d == 0) {
+            r->trunc_read = true;
+            on_event(r, &e);
+        } else if (d < 0) {
+            on_badline(r, rd.lineno, rd.buf, rd.len);
+        }
+    }
+    r->t0 = r->has_start ? r->t_start : r->t_first;
+    ps_reader_free(&rd);
+    r->rd = NULL;
+    close(fd);
+    if (n < 0) {
+        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", r->path, strerror(err));
+        return EXIT_USAGE;
+    }
+    if (r->oom) {
+        cli_log(PS_LOG_ERROR, "out of memory reading manifest %s", r->path);
+        return EXIT_USAGE;
+    }
+    if (r->nfails > 1)
+        qsort(r->fails, r->nfails, sizeof *r->fails, fail_cmp);
+    return 0;
 }
