@@ -6,7 +6,7 @@
  * Forks N servers on 127.0.0.1:BASE+1 .. BASE+N (defaults: 7 servers, base
  * 7000). Server 1 holds the newest version of a record (v2) and answers at
  * once; the others hold v1 and are slow: each waits MS milliseconds (default
- * 25, a slow disk) before it answers. The client connects to every server,
+ * 50, a slow disk) before it answers. The client connects to every server,
  * sends one query to each and — the bug — decides as soon as K answers
  * (default 3) have arrived, taking the newest version among them, instead of
  * waiting for the server that matters. It prints
@@ -19,13 +19,17 @@
  *
  * Run bare, server 1 answers MS milliseconds before any other, so it is
  * always in the quorum and every run passes. Under `portshim stress --inject
- * 'accept-delay=50ms@0.4'` each server's accept is delayed by 50 ms with
- * probability 0.4, decided by the run's seed: when server 1 is delayed and
- * at least K slow servers are not, server 1's answer comes after the quorum
- * (at 50 ms against MS) and the client decides v1. The delays are fixed and
- * every gap between the arrival times is at least min(MS, 50 - MS) = 25 ms,
- * so the seed, not the scheduler, decides the outcome, and a failing seed
- * replays as a failure. With N = 7, K = 3 and p = 0.4 about a third of the
+ * 'accept-delay=100ms@0.4'` each server's accept is delayed by 100 ms
+ * with probability 0.4, decided by the run's seed: when server 1 is delayed
+ * and at least K slow servers are not, server 1's answer comes after the
+ * quorum (at 100 ms against MS) and the client decides v1. The delays are
+ * fixed and every gap between the arrival times is at least min(MS, 100 - MS)
+ * = 50 ms: on a loaded machine a process woken by its connection or its
+ * timer was seen running up to ~45 ms late (two cores, ASan, eight busy
+ * loops), which a 25 ms gap did not survive (a failing seed then replayed as a
+ * pass). So the seed, not the scheduler, decides the outcome, and a failing
+ * seed replays as a failure. Which seeds fail depends on the decisions only
+ * (the probability, not the length of a delay). With N = 7, K = 3 and p = 0.4 about a third of the
  * seeds fail; with fewer servers, fewer do — the race hides in a small grid,
  * as #2034 did.
  *
@@ -87,7 +91,7 @@ static int opt_int(int argc, char **argv, int *i, int lo, int hi)
 
 int main(int argc, char **argv)
 {
-    int nserv = 7, quorum = 3, base = 7000, slow = 25;
+    int nserv = 7, quorum = 3, base = 7000, slow = 50;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--servers"))
             nserv = opt_int(argc, argv, &i, 2, MAX_SERVERS);
