@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +18,16 @@
 
 void usage_port(FILE *f)
 {
-    fputs("usage: portshim port [--manifest FILE] [--wait SECONDS] PORT\n"
+    fputs("usage: portshim port [--manifest FILE] [--worker W] [--wait SECONDS] PORT\n"
           "\n"
           "Prints the real port (remap mode) or socket path (unix mode) of the live\n"
           "listener on virtual PORT, e.g. curl localhost:$(portshim port 8000).\n"
-          "Inside 'portshim run' the manifest comes from $PORTSHIM_MANIFEST.\n"
+          "Inside 'portshim run' the manifest comes from $PORTSHIM_MANIFEST (inside a\n"
+          "worker of 'run --per-worker', that worker's sub-namespace).\n"
           "\n"
           "  --manifest FILE  the namespace's manifest\n"
+          "  --worker W       the sub-namespace of worker W of a 'run --per-worker'\n"
+          "                   (W: the value of its variable, e.g. gw0)\n"
           "  --wait SECONDS   wait up to SECONDS (e.g. 5 or 0.5) for a listener\n"
           "\n"
           "Exit status: 0 found, 1 no live listener (or none before the wait ran out),\n"
@@ -177,7 +181,7 @@ static int lookup(struct port_state *s, uint16_t port, bool waiting, double wait
 
 int cmd_port(int argc, char **argv)
 {
-    const char *manifest = NULL, *wait_s = NULL, *port_s = NULL;
+    const char *manifest = NULL, *wait_s = NULL, *port_s = NULL, *worker = NULL;
     int i = 1, r;
     while (i < argc) {
         const char *a = argv[i];
@@ -186,7 +190,8 @@ int cmd_port(int argc, char **argv)
             return 0;
         }
         if ((r = cli_opt(argc, argv, &i, "--manifest", &manifest)) ||
-            (r = cli_opt(argc, argv, &i, "--wait", &wait_s))) {
+            (r = cli_opt(argc, argv, &i, "--wait", &wait_s)) ||
+            (r = cli_opt(argc, argv, &i, "--worker", &worker))) {
             if (r < 0)
                 return usage_hint("port");
             continue;
@@ -222,8 +227,19 @@ int cmd_port(int argc, char **argv)
     struct port_state s;
     memset(&s, 0, sizeof s);
     s.fd = -1;
-    if (!(s.path = cli_manifest_path(manifest)))
+    char root[PATH_MAX], wpath[PS_PATH_MAX];
+    if (!(s.path = worker ? cli_manifest_path(manifest) : cli_manifest_here(manifest)))
         return EXIT_USAGE;
+    if (worker) {
+        if (cli_worker_root(manifest, s.path, root, sizeof root)) {
+            cli_log(PS_LOG_ERROR, "--worker: %s has no private directory for sub-namespaces "
+                    "(not a 'portshim run --per-worker' manifest)", s.path);
+            return EXIT_USAGE;
+        }
+        if (cli_worker_manifest(root, worker, wpath))
+            return EXIT_USAGE;
+        s.path = wpath;
+    }
     ps_ns_init(&s.ns);
     r = lookup(&s, port, wait_s != NULL, wait);
     if (s.fd >= 0) {

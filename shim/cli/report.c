@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,16 +15,18 @@
 
 void usage_report(FILE *f)
 {
-    fputs("usage: portshim report [--manifest FILE] [--json]\n"
+    fputs("usage: portshim report [--manifest FILE] [--worker W] [--json]\n"
           "\n"
           "Tells what happened in a namespace: every socket bound in it (virtual and\n"
           "real endpoint, process, whether it listened, when it opened and closed, how\n"
           "many connects were routed to it), every failed call and conflict (newest\n"
           "last), and the manifest lines it could not read (malformed, or a last line\n"
           "cut short). Times count from the run's start. Inside 'portshim run' the\n"
-          "manifest comes from $PORTSHIM_MANIFEST. See docs/report.md.\n"
+          "manifest comes from $PORTSHIM_MANIFEST. A 'run --per-worker' has a section\n"
+          "per worker after the run's own. See docs/report.md.\n"
           "\n"
           "  --manifest FILE  the namespace's manifest\n"
+          "  --worker W       only the sub-namespace of worker W (its variable's value)\n"
           "  --json           one JSON object: listeners, failures, skipped_lines\n"
           "                   (relative and absolute times; docs/report.md)\n",
           f);
@@ -259,6 +262,9 @@ static int fail_cmp(const void *a, const void *b)
 
 static void report_free(struct report *r)
 {
+    for (size_t i = 0; i < r->nworkers; i++)
+        report_free(&r->workers[i]);
+    free(r->workers);
     for (size_t i = 0; i < r->nsocks; i++)
         ps_pidset_free(&r->socks[i].holders);
     free(r->socks);
@@ -285,9 +291,79 @@ const char *report_endpoint(const struct ps_addr *a, bool has, int port, char *b
     return buf;
 }
 
+/* Reads r->path into r; 0, or EXIT_USAGE (message printed). */
+static int report_read(struct report *r)
+{
+    struct ps_reader rd;
+    int fd = open(r->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", r->path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    ps_reader_init(&rd, fd);
+    ps_ns_init(&r->ns);
+    r->rd = &rd;
+    long n = ps_reader_poll(&rd, on_event, on_badline, r);
+    int err = errno;
+    if (n >= 0 && rd.len && !rd.skipping) {
+        /* The last line has no newline: a writer died mid-line, or the file
+         * was cut. Read what it holds if it is whole JSON, else skip it. */
+        struct ps_event e;
+        rd.lineno++;
+        r->trunc_line = rd.lineno;
+        int d = ps_event_decode(rd.buf, rd.len, &e);
+        if (d == 0) {
+            r->trunc_read = true;
+            on_event(r, &e);
+        } else if (d < 0) {
+            on_badline(r, rd.lineno, rd.buf, rd.len);
+        }
+    }
+    r->t0 = r->has_start ? r->t_start : r->t_first;
+    ps_reader_free(&rd);
+    r->rd = NULL;
+    close(fd);
+    if (n < 0) {
+        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", r->path, strerror(err));
+        return EXIT_USAGE;
+    }
+    if (r->oom) {
+        cli_log(PS_LOG_ERROR, "out of memory reading manifest %s", r->path);
+        return EXIT_USAGE;
+    }
+    if (r->nfails > 1)
+        qsort(r->fails, r->nfails, sizeof *r->fails, fail_cmp);
+    return 0;
+}
+
+/* A --per-worker run: a section per worker's sub-namespace, its times
+ * counted from the run's start like the run's own. */
+static int read_workers(struct report *r, const char *root, char (*names)[PS_WORKER_NAME_MAX + 1],
+                        char (*paths)[PS_PATH_MAX], size_t n)
+{
+    if (!n || !(r->workers = calloc(n, sizeof *r->workers)))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char dir[PS_PATH_MAX];
+        struct report *w = &r->workers[r->nworkers];
+        if (ps_worker_paths(root, names[i], dir, paths[i]) || access(paths[i], F_OK))
+            continue;
+        w->path = paths[i];
+        w->worker = names[i];
+        r->nworkers++;
+        if (report_read(w))
+            return EXIT_USAGE;
+        if (r->events)
+            w->t0 = r->t0;
+        if (!w->nmodes)   /* the run's start event says the mode for all */
+            memcpy(w->modes, r->modes, sizeof w->modes), w->nmodes = r->nmodes;
+    }
+    return 0;
+}
+
 int cmd_report(int argc, char **argv)
 {
-    const char *manifest = NULL;
+    const char *manifest = NULL, *worker = NULL;
     bool json = false;
     int i = 1, rc;
     while (i < argc) {
@@ -296,7 +372,8 @@ int cmd_report(int argc, char **argv)
             usage_report(stdout);
             return 0;
         }
-        if ((rc = cli_opt(argc, argv, &i, "--manifest", &manifest))) {
+        if ((rc = cli_opt(argc, argv, &i, "--manifest", &manifest)) ||
+            (rc = cli_opt(argc, argv, &i, "--worker", &worker))) {
             if (rc < 0)
                 return usage_hint("report");
             continue;
@@ -312,47 +389,44 @@ int cmd_report(int argc, char **argv)
     }
 
     struct report r;
-    struct ps_reader rd;
+    char root[PATH_MAX], wpath[PS_PATH_MAX];
+    char (*names)[PS_WORKER_NAME_MAX + 1] = NULL;
+    char (*paths)[PS_PATH_MAX] = NULL;
+    size_t nnames = 0;
     memset(&r, 0, sizeof r);
     if (!(r.path = cli_manifest_path(manifest)))
         return EXIT_USAGE;
-    int fd = open(r.path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", r.path, strerror(errno));
-        return EXIT_USAGE;
-    }
-    ps_reader_init(&rd, fd);
-    ps_ns_init(&r.ns);
-    r.rd = &rd;
-    long n = ps_reader_poll(&rd, on_event, on_badline, &r);
-    int err = errno;
-    if (n >= 0 && rd.len && !rd.skipping) {
-        /* The last line has no newline: a writer died mid-line, or the file
-         * was cut. Read what it holds if it is whole JSON, else skip it. */
-        struct ps_event e;
-        rd.lineno++;
-        r.trunc_line = rd.lineno;
-        int d = ps_event_decode(rd.buf, rd.len, &e);
-        if (d == 0) {
-            r.trunc_read = true;
-            on_event(&r, &e);
-        } else if (d < 0) {
-            on_badline(&r, rd.lineno, rd.buf, rd.len);
+    bool has_root = cli_worker_root(manifest, r.path, root, sizeof root) == 0;
+    if (worker) {
+        if (!has_root) {
+            cli_log(PS_LOG_ERROR, "--worker: %s has no private directory for sub-namespaces "
+                    "(not a 'portshim run --per-worker' manifest)", r.path);
+            return EXIT_USAGE;
         }
-    }
-    r.t0 = r.has_start ? r.t_start : r.t_first;
-    ps_reader_free(&rd);
-    close(fd);
-    rc = 0;
-    if (n < 0) {
-        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", r.path, strerror(err));
-        rc = EXIT_USAGE;
-    } else if (r.oom) {
-        cli_log(PS_LOG_ERROR, "out of memory reading manifest %s", r.path);
-        rc = EXIT_USAGE;
+        if (cli_worker_manifest(root, worker, wpath))
+            return EXIT_USAGE;
+        /* Its times count from the run's start: read the run's first. */
+        struct report run;
+        memset(&run, 0, sizeof run);
+        run.path = r.path;
+        rc = report_read(&run);
+        report_free(&run);
+        if (rc)
+            return rc;
+        r.path = wpath;
+        r.worker = worker;
+        rc = report_read(&r);
+        if (!rc && run.events)
+            r.t0 = run.t0;
+        if (!rc && !r.nmodes)
+            memcpy(r.modes, run.modes, sizeof r.modes), r.nmodes = run.nmodes;
     } else {
-        if (r.nfails > 1)
-            qsort(r.fails, r.nfails, sizeof *r.fails, fail_cmp);
+        rc = report_read(&r);
+        if (!rc && has_root && (nnames = cli_workers_list(root, &names)) &&
+            (paths = calloc(nnames, sizeof *paths)))
+            rc = read_workers(&r, root, names, paths, nnames);
+    }
+    if (!rc) {
         if (json)
             report_json(&r, stdout);
         else
@@ -363,5 +437,7 @@ int cmd_report(int argc, char **argv)
         }
     }
     report_free(&r);
+    free(names);
+    free(paths);
     return rc;
 }

@@ -21,7 +21,8 @@
 void usage_run(FILE *f)
 {
     fputs("usage: portshim run [--mode remap|unix|observe] [--manifest FILE] [--ports SPEC]\n"
-          "                    [--inject SPEC [--seed S]] [--reap] -- CMD [ARG...]\n"
+          "                    [--inject SPEC [--seed S]] [--per-worker[=VAR[,VAR...]]]\n"
+          "                    [--reap] -- CMD [ARG...]\n"
           "\n"
           "Runs CMD in a new private port namespace (a 0700 directory under $TMPDIR\n"
           "holding the manifest) and exits with CMD's status. The namespace is removed\n"
@@ -40,6 +41,13 @@ void usage_run(FILE *f)
           "                   (docs/inject.md)\n"
           "  --seed S         the seed of --inject's decisions (decimal); without it a\n"
           "                   random one, printed for replay\n"
+          "  --per-worker[=VAR,...]\n"
+          "                   one sub-namespace per test worker: a process whose\n"
+          "                   environment has VAR gets the sub-namespace named by its\n"
+          "                   value (its children too); others stay in the run's.\n"
+          "                   Default: PYTEST_XDIST_WORKER, JEST_WORKER_ID,\n"
+          "                   MOCHA_WORKER_ID, VITEST_POOL_ID, VITEST_WORKER_ID,\n"
+          "                   TEST_WORKER_INDEX (e.g. run --per-worker -- pytest -n 8)\n"
           "  --reap           end the processes that still hold listeners of the\n"
           "                   namespace when CMD exits (SIGTERM, SIGKILL after 2 s);\n"
           "                   without it they are only reported\n",
@@ -52,6 +60,7 @@ struct run_opts {
     const char *ports;          /* --ports, or NULL */
     const char *inject;         /* --inject, or NULL */
     const char *seed;           /* --seed, or NULL */
+    const char *workers;        /* --per-worker's variables, or NULL */
     bool reap;                  /* --reap: end leaked listeners' processes */
     char **cmd;
 };
@@ -125,6 +134,13 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
             i++;
             continue;
         }
+        /* No "--per-worker VARS" form: a bare --per-worker never takes the
+         * next argument (the command) as its value. */
+        if (!strcmp(a, "--per-worker") || !strncmp(a, "--per-worker=", 13)) {
+            o->workers = a[12] ? a + 13 : PS_WORKER_DEFAULT_VARS;
+            i++;
+            continue;
+        }
         if (a[0] == '-' && a[1]) {
             cli_log(PS_LOG_ERROR, "run: unknown option '%s'", a);
             return usage_hint("run");
@@ -156,6 +172,13 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
     }
     if (check_inject(o))
         return EXIT_USAGE;
+    if (o->workers) {
+        char why[160];
+        if (ps_workervars_parse(o->workers, why, sizeof why) < 0) {
+            cli_log(PS_LOG_ERROR, "--per-worker='%.64s': %s", o->workers, why);
+            return EXIT_USAGE;
+        }
+    }
     return -1;   /* go on */
 }
 
@@ -224,7 +247,17 @@ struct nspace {
     int fd;
 };
 
-static int create_namespace_in(struct nspace *ns, const char *tmp, enum ps_mode mode)
+/* Unix mode's socket names must fit sun_path under the namespace's
+ * directory, and with --per-worker under every worker's directory in it. */
+static bool dir_fits(const char *dir, enum ps_mode mode, bool workers)
+{
+    if (mode != PS_MODE_UNIX)
+        return true;
+    return workers ? strlen(dir) <= PS_WORKER_ROOT_MAX : ps_uname_dir_fits(dir);
+}
+
+static int create_namespace_in(struct nspace *ns, const char *tmp, enum ps_mode mode,
+                               bool workers)
 {
     char templ[PATH_MAX];
     if ((size_t)snprintf(templ, sizeof templ, "%s/portshim.XXXXXX", tmp) >= sizeof templ) {
@@ -241,10 +274,10 @@ static int create_namespace_in(struct nspace *ns, const char *tmp, enum ps_mode 
         snprintf(ns->dir, sizeof ns->dir, "%s", templ);
     /* Unix mode's socket names must fit sun_path: from a long TMPDIR, go
      * to /tmp instead. */
-    if (mode == PS_MODE_UNIX && !ps_uname_dir_fits(ns->dir) && strcmp(tmp, "/tmp")) {
+    if (!dir_fits(ns->dir, mode, workers) && strcmp(tmp, "/tmp")) {
         rmdir(templ);
         cli_log(PS_LOG_DEBUG, "TMPDIR='%s' is too long for unix socket names: using /tmp", tmp);
-        return create_namespace_in(ns, "/tmp", mode);
+        return create_namespace_in(ns, "/tmp", mode, workers);
     }
     if ((size_t)snprintf(ns->manifest, sizeof ns->manifest, "%s/manifest.jsonl", ns->dir) >=
         sizeof ns->manifest) {
@@ -259,10 +292,10 @@ static int create_namespace_in(struct nspace *ns, const char *tmp, enum ps_mode 
     return 0;
 }
 
-static int create_namespace(struct nspace *ns, enum ps_mode mode)
+static int create_namespace(struct nspace *ns, enum ps_mode mode, bool workers)
 {
     const char *tmp = getenv("TMPDIR");
-    return create_namespace_in(ns, tmp && *tmp ? tmp : "/tmp", mode);
+    return create_namespace_in(ns, tmp && *tmp ? tmp : "/tmp", mode, workers);
 }
 
 /* Unix mode in a namespace named by --manifest: its socket files go to a
@@ -270,14 +303,15 @@ static int create_namespace(struct nspace *ns, enum ps_mode mode)
  * run joining that manifest finds again. Never the manifest's own directory:
  * two namespaces there would replace each other's socket files, and other
  * users could reach them. */
-static int join_socket_dir(struct nspace *ns)
+static int join_socket_dir(struct nspace *ns, enum ps_mode mode, bool workers)
 {
     struct stat st;
     if ((size_t)snprintf(ns->dir, sizeof ns->dir, "%s.d", ns->manifest) >= sizeof ns->dir ||
-        !ps_uname_dir_fits(ns->dir)) {
+        !dir_fits(ns->dir, mode, workers)) {
         cli_log(PS_LOG_ERROR, "--manifest '%s': the socket directory '%s.d' is too long for "
-                "unix socket names (at most %d bytes); use a shorter manifest path",
-                ns->manifest, ns->manifest, PS_UNAME_DIR_MAX);
+                "unix socket names (at most %d bytes%s); use a shorter manifest path",
+                ns->manifest, ns->manifest, workers ? PS_WORKER_ROOT_MAX : PS_UNAME_DIR_MAX,
+                workers ? " with --per-worker" : "");
         return -1;
     }
     if (mkdir(ns->dir, 0700) && errno != EEXIST) {
@@ -294,7 +328,7 @@ static int join_socket_dir(struct nspace *ns)
     return 0;
 }
 
-static int join_namespace(struct nspace *ns, const char *path, enum ps_mode mode)
+static int join_namespace(struct nspace *ns, const char *path, enum ps_mode mode, bool workers)
 {
     struct stat st;
     ns->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -311,8 +345,9 @@ static int join_namespace(struct nspace *ns, const char *path, enum ps_mode mode
         cli_log(PS_LOG_ERROR, "--manifest '%s': %s", path, strerror(errno));
         return -1;
     }
-    if (mode == PS_MODE_UNIX)
-        return join_socket_dir(ns);
+    /* Workers' sub-namespaces need a private directory in every mode. */
+    if (mode == PS_MODE_UNIX || workers)
+        return join_socket_dir(ns, mode, workers);
     snprintf(ns->dir, sizeof ns->dir, "%s", ns->manifest);
     char *slash = strrchr(ns->dir, '/');
     if (slash == ns->dir)
@@ -366,6 +401,8 @@ static int export_env(const struct nspace *ns, const struct run_opts *o, const c
         setenv("PORTSHIM_DIR", ns->dir, 1) ||
         setenv("PORTSHIM_LIBRARY", lib, 1) ||
         (o->ports ? setenv("PORTSHIM_PORTS", o->ports, 1) : unsetenv("PORTSHIM_PORTS")) ||
+        (o->workers ? setenv("PORTSHIM_PER_WORKER", o->workers, 1)
+                    : unsetenv("PORTSHIM_PER_WORKER")) ||
         export_inject(o) || set_preload(lib)) {
         cli_log(PS_LOG_ERROR, "cannot set the environment: %s", strerror(errno));
         return -1;
@@ -482,7 +519,8 @@ int cmd_run(int argc, char **argv)
 
     memset(&ns, 0, sizeof ns);
     ns.fd = -1;
-    r = o.manifest ? join_namespace(&ns, o.manifest, o.mode) : create_namespace(&ns, o.mode);
+    r = o.manifest ? join_namespace(&ns, o.manifest, o.mode, o.workers != NULL)
+                   : create_namespace(&ns, o.mode, o.workers != NULL);
     if (r == 0)
         r = write_start(&ns, o.mode);
     if (ns.fd >= 0)
@@ -504,7 +542,7 @@ int cmd_run(int argc, char **argv)
     int status = wait_status(pid, &sig);
     /* A leak is reported (and reaped with --reap), never a failure: the
      * status stays CMD's. */
-    leak_check(ns.manifest, o.reap);
+    leak_check(ns.manifest, o.workers ? ns.dir : NULL, o.reap);
     if (status == 0) {
         remove_namespace(&ns);
         return 0;

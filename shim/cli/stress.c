@@ -32,7 +32,8 @@
 void usage_stress(FILE *f)
 {
     fputs("usage: portshim stress [-n RUNS] [-j PARALLEL] [--timeout S] [--inject SPEC] [--seed S]\n"
-          "                       [--mode remap|unix|observe] [--ports SPEC] -- CMD [ARG...]\n"
+          "                       [--mode remap|unix|observe] [--ports SPEC]\n"
+          "                       [--per-worker[=VAR[,VAR...]]] -- CMD [ARG...]\n"
           "\n"
           "Runs CMD RUNS times, PARALLEL at once, each copy under its own 'portshim run\n"
           "--reap' (own namespace, so copies of a suite with hard-coded ports do not\n"
@@ -49,7 +50,8 @@ void usage_stress(FILE *f)
           "  --inject SPEC    fault injection for every run (PORTSHIM_INJECT)\n"
           "  --seed S         base seed (default: random, printed); run i gets S+i in\n"
           "                   PORTSHIM_SEED, and PORTSHIM_STRESS_RUN=i\n"
-          "  --mode, --ports  as for 'portshim run'\n",
+          "  --mode, --ports, --per-worker\n"
+          "                   as for 'portshim run'\n",
           f);
 }
 
@@ -61,6 +63,8 @@ struct opts {
     uint64_t seed;
     bool seed_given;
     const char *mode, *ports;
+    const char *workers;        /* --per-worker's variables, or NULL */
+    const char *workers_arg;    /* that option as given, passed on to run */
     const char *timeout_arg;    /* --timeout as given, or NULL */
     char **cmd;
 };
@@ -115,6 +119,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             (r = cli_opt(argc, argv, &i, "--ports", &o->ports))) {
             if (r < 0)
                 return usage_hint("stress");
+            continue;
+        }
+        if (!strcmp(a, "--per-worker") || !strncmp(a, "--per-worker=", 13)) {
+            char why[160];
+            o->workers = a[12] ? a + 13 : PS_WORKER_DEFAULT_VARS;
+            o->workers_arg = a;
+            if (ps_workervars_parse(o->workers, why, sizeof why) < 0) {
+                cli_log(PS_LOG_ERROR, "--per-worker='%.64s': %s", o->workers, why);
+                return EXIT_USAGE;
+            }
+            i++;
             continue;
         }
         if (a[0] == '-' && a[1]) {
@@ -188,14 +203,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 /* Unix mode names sockets DIR/manifest.jsonl.d/NAME (run's socket directory
  * for a manifest it joins), which must fit sun_path: from a TMPDIR too long
  * for that, namespaces go to /tmp instead (as run's do). */
-static bool socket_dir_fits(const char *dir)
+static bool socket_dir_fits(const char *dir, bool workers)
 {
     char sd[PATH_MAX];
     char real[PATH_MAX];
     if (realpath(dir, real))
         dir = real;
     return (size_t)snprintf(sd, sizeof sd, "%s/manifest.jsonl.d", dir) < sizeof sd &&
-           ps_uname_dir_fits(sd);
+           (workers ? strlen(sd) <= PS_WORKER_ROOT_MAX : ps_uname_dir_fits(sd));
 }
 
 static int make_dir(const struct opts *o, struct copy *c)
@@ -214,7 +229,7 @@ again:
                 strerror(errno));
         return -1;
     }
-    if (o->mode && !strcmp(o->mode, "unix") && !socket_dir_fits(templ) && strcmp(tmp, "/tmp")) {
+    if (o->mode && !strcmp(o->mode, "unix") && !socket_dir_fits(templ, o->workers != NULL) && strcmp(tmp, "/tmp")) {
         rmdir(templ);
         tmp = "/tmp";
         goto again;
@@ -293,6 +308,8 @@ static int start_copy(const struct opts *o, struct copy *c, const sigset_t *oldm
         argv[k++] = "--ports";
         argv[k++] = o->ports;
     }
+    if (o->workers)
+        argv[k++] = o->workers_arg;
     argv[k++] = "--";
     for (size_t i = 0; i < ncmd; i++)
         argv[k++] = o->cmd[i];
@@ -458,6 +475,10 @@ static void report_failure(const struct opts *o, const struct copy *c)
     if (o->ports) {
         fputs(" --ports ", stdout);
         shq(o->ports);
+    }
+    if (o->workers) {
+        putchar(' ');
+        shq(o->workers_arg);
     }
     fputs(" --", stdout);
     for (char **a = o->cmd; *a; a++) {
