@@ -160,6 +160,12 @@ static void report_obj(const struct report *r, FILE *f)
             fputc(',', f);
         failure_obj(f, &r->fails[i], r->t0);
     }
+    fputs("],\"workers\":[", f);
+    for (size_t i = 0; i < r->nworkers; i++) {
+        if (i)
+            fputc(',', f);
+        report_obj(&r->workers[i], f);
+    }
     fputs("],\"skipped_lines\":[", f);
     for (size_t i = 0; i < r->nbad; i++)
         fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)r->bad[i]);
@@ -169,13 +175,7 @@ static void report_obj(const struct report *r, FILE *f)
                 r->trunc_read ? "true" : "false");
     else
         fputs("null,\"truncated_read\":false", f);
-    fputs(",\"workers\":[", f);
-    for (size_t i = 0; i < r->nworkers; i++) {
-        if (i)
-            fputc(',', f);
-        report_obj(&r->workers[i], f);
-    }
-    fputs("]}", f);
+    fputc('}', f);
 }
 
 void report_json(const struct report *r, FILE *f)

@@ -352,6 +352,8 @@ Test(workers, port_and_report_show_each_worker)
     r = e2e_runl(&env, 30000, e2e_portshim(), "report", "--manifest", m, "--json");
     cr_assert_eq(e2e_status(r), 0, "%s", e2e_describe(r));
     cr_assert(strstr(e2e_out(r), ",\"workers\":[{\"manifest\":"), "%s", e2e_describe(r));
+    cr_assert(strstr(e2e_out(r), "\"workers\":[],\"skipped_lines\":[]"), "a worker's own "
+              "workers list is not empty: %s", e2e_describe(r));
     cr_assert(strstr(e2e_out(r), "\"worker\":\"a\""), "%s", e2e_describe(r));
     cr_assert(strstr(e2e_out(r), "\"worker\":\"b\""), "%s", e2e_describe(r));
 
