@@ -35,7 +35,12 @@ int usage_hint(const char *cmd);
 /* Option scanning over argv[*i]: "--name VALUE" or "--name=VALUE".
  * Returns 1 (and advances *i past it) when argv[*i] is that option, 0 when
  * it is not, -1 (message printed) when its value is missing. */
+/* *val must start NULL: an option given twice is a usage error, as is a
+ * missing value or "--" in its place. */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
+/* A flag: 1 (and *flag set) when arg is name, 0 when not, -1 (message
+ * printed) when it was given before. */
+int cli_flag(const char *arg, const char *name, bool *flag);
 bool cli_is_help(const char *arg);
 
 /* The manifest a reader should use: --manifest, else $PORTSHIM_MANIFEST.
@@ -57,6 +62,12 @@ size_t cli_workers_list(const char *root, char (**names)[PS_WORKER_NAME_MAX + 1]
 /* The manifest (PS_PATH_MAX bytes) of worker W (its variable's value, or the
  * name a report shows) under root; -1 (message printed) when it has none. */
 int cli_worker_manifest(const char *root, const char *worker, char *out);
+/* Opens a manifest to read (port, report): a descriptor; -2 when it does
+ * not exist (nothing said); -1 (said) when it cannot be read or is not a
+ * regular file (a FIFO, /dev/zero: never blocks). Owned by another user:
+ * a warning. Writable by others (or a group not PORTSHIM_SHARE_GID): a
+ * warning, or with refuse_writable an error. */
+int cli_open_manifest(const char *path, bool refuse_writable);
 
 /* Seconds since the epoch (real time) and a monotonic clock in seconds. */
 double cli_now(void);

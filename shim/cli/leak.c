@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -252,7 +253,14 @@ static int check_one(struct scan *s, const char *path, const char *manifest, con
                      struct target **all, size_t *nall)
 {
     struct ps_reader rd;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Swapped for a FIFO or a link during the run: never block or follow. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+        errno = EINVAL;
+    }
     if (fd < 0) {
         cli_log(PS_LOG_WARN, "leak check: cannot read manifest %s: %s", path, strerror(errno));
         return 0;

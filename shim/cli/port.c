@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/ns.h"
 #include "core/probe.h"
+#include "core/trust.h"
 
 void usage_port(FILE *f)
 {
@@ -43,11 +44,35 @@ struct port_state {
     int fd;
     struct ps_reader rd;
     struct ps_ns ns;
+    /* Where unix mode's sockets of this manifest can be: beside it (a
+     * namespace run created) or in FILE.d (run --manifest FILE). */
+    char dir[2][PATH_MAX + 8];
+    unsigned warned;
 };
+
+static void socket_dirs(struct port_state *s)
+{
+    char real[PATH_MAX];
+    const char *m = realpath(s->path, real) ? real : s->path;
+    snprintf(s->dir[0], sizeof s->dir[0], "%s", m);
+    char *slash = strrchr(s->dir[0], '/');
+    if (slash)
+        *slash = 0;
+    snprintf(s->dir[1], sizeof s->dir[1], "%s.d", m);
+}
 
 static void apply(void *ctx, const struct ps_event *e)
 {
     struct port_state *s = ctx;
+    /* A socket path elsewhere was not made by this namespace: printing it
+     * would send a client to whoever wrote the line. */
+    if (e->rpath[0] && !ps_path_in_dir(e->rpath, s->dir[0]) &&
+        !ps_path_in_dir(e->rpath, s->dir[1])) {
+        if (!s->warned++)
+            cli_log(PS_LOG_WARN, "%s: ignored sid %s: its socket file '%.200s' is not in the "
+                    "namespace's directory", s->path, e->sid, e->rpath);
+        return;
+    }
     ps_ns_apply(&s->ns, e);
 }
 
@@ -91,14 +116,19 @@ static int open_manifest(struct port_state *s, bool may_wait)
 {
     if (s->fd >= 0)
         return 0;
-    s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
+    /* Its answer is what a client connects to: a manifest anyone else may
+     * write is refused, another user's is read with a warning. */
+    s->fd = cli_open_manifest(s->path, true);
     if (s->fd >= 0) {
+        socket_dirs(s);   /* now that it exists, its real path */
         ps_reader_init(&s->rd, s->fd);
         return 0;
     }
-    if (errno == ENOENT && may_wait)
+    if (s->fd == -2 && may_wait)
         return 1;
-    cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", s->path, strerror(errno));
+    if (s->fd == -2)
+        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", s->path, strerror(ENOENT));
+    s->fd = -1;
     return -1;
 }
 

@@ -295,11 +295,12 @@ const char *report_endpoint(const struct ps_addr *a, bool has, int port, char *b
 static int report_read(struct report *r)
 {
     struct ps_reader rd;
-    int fd = open(r->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", r->path, strerror(errno));
+    /* A post-mortem may read anyone's manifest: warnings, not refusals. */
+    int fd = cli_open_manifest(r->path, false);
+    if (fd == -2)
+        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", r->path, strerror(ENOENT));
+    if (fd < 0)
         return EXIT_USAGE;
-    }
     ps_reader_init(&rd, fd);
     ps_ns_init(&r->ns);
     r->rd = &rd;
@@ -378,8 +379,9 @@ int cmd_report(int argc, char **argv)
                 return usage_hint("report");
             continue;
         }
-        if (!strcmp(a, "--json")) {
-            json = true;
+        if ((rc = cli_flag(a, "--json", &json))) {
+            if (rc < 0)
+                return usage_hint("report");
             i++;
             continue;
         }

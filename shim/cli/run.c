@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +18,14 @@
 #include "cli/leak.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/trust.h"
 #include "core/unixname.h"
 
 void usage_run(FILE *f)
 {
     fputs("usage: portshim run [--mode remap|unix|observe] [--manifest FILE] [--ports SPEC]\n"
           "                    [--inject SPEC [--seed S]] [--per-worker[=VAR[,VAR...]]]\n"
-          "                    [--reap] -- CMD [ARG...]\n"
+          "                    [--reap] [--share-with USER|GROUP] -- CMD [ARG...]\n"
           "\n"
           "Runs CMD in a new private port namespace (a 0700 directory under $TMPDIR\n"
           "holding the manifest) and exits with CMD's status. The namespace is removed\n"
@@ -50,7 +53,11 @@ void usage_run(FILE *f)
           "                   TEST_WORKER_INDEX (e.g. run --per-worker -- pytest -n 8)\n"
           "  --reap           end the processes that still hold listeners of the\n"
           "                   namespace when CMD exits (SIGTERM, SIGKILL after 2 s);\n"
-          "                   without it they are only reported\n",
+          "                   without it they are only reported\n"
+          "  --share-with NAME\n"
+          "                   make the namespace usable by user NAME (needs root) or,\n"
+          "                   when no such user exists, group NAME, and no one else:\n"
+          "                   for a server that drops to that user (runuser, su, User=)\n",
           f);
 }
 
@@ -62,8 +69,77 @@ struct run_opts {
     const char *seed;           /* --seed, or NULL */
     const char *workers;        /* --per-worker's variables, or NULL */
     bool reap;                  /* --reap: end leaked listeners' processes */
+    const char *share;          /* --share-with, or NULL */
+    long share_uid, share_gid;  /* what it resolved to, -1 none */
     char **cmd;
 };
+
+/* --share-with NAME: a user if there is one (the namespace's files become
+ * its own; only root can give them), else a group (they become writable by
+ * it; its members and root can do that). A group share also trusts files
+ * owned by this run's user, whom the group's other members are not. */
+static int resolve_share(struct run_opts *o)
+{
+    o->share_uid = o->share_gid = -1;
+    if (!o->share)
+        return 0;
+    struct passwd *pw = *o->share ? getpwnam(o->share) : NULL;
+    struct group *gr = pw || !*o->share ? NULL : getgrnam(o->share);
+    if (pw) {
+        if (geteuid() != 0 && pw->pw_uid != geteuid()) {
+            cli_log(PS_LOG_ERROR, "--share-with '%.64s': giving the namespace to another user "
+                    "needs root; share it with a group of yours instead", o->share);
+            return -1;
+        }
+        o->share_uid = (long)pw->pw_uid;
+        return 0;
+    }
+    if (gr) {
+        o->share_gid = (long)gr->gr_gid;
+        o->share_uid = (long)geteuid();
+        return 0;
+    }
+    cli_log(PS_LOG_ERROR, "--share-with '%.64s': no such user or group", o->share);
+    return -1;
+}
+
+static struct ps_trust run_trust(const struct run_opts *o)
+{
+    struct ps_trust t = {geteuid(), o->share_uid, o->share_gid};
+    return t;
+}
+
+/* Gives a file or directory of the namespace to the shared user (mode
+ * 0600/0700) or group (0660/0770), on its descriptor. */
+static int share_fd(int fd, const char *path, bool dir, const struct run_opts *o)
+{
+    if (!o->share)
+        return 0;
+    bool group = o->share_gid >= 0;
+    uid_t uid = group ? (uid_t)-1 : (uid_t)o->share_uid;
+    gid_t gid = group ? (gid_t)o->share_gid : (gid_t)-1;
+    mode_t mode = (dir ? 0700 : 0600) | (group ? (dir ? 0070 : 0060) : 0);
+    if (fchown(fd, uid, gid) || fchmod(fd, mode)) {
+        cli_log(PS_LOG_ERROR, "--share-with '%.64s': cannot give %s to it: %s", o->share, path,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int share_dir(const char *path, const struct run_opts *o)
+{
+    if (!o->share)
+        return 0;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        cli_log(PS_LOG_ERROR, "--share-with: cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int r = share_fd(fd, path, true, o);
+    close(fd);
+    return r;
+}
 
 /* --inject and --seed: validated here, exported by export_inject. */
 static int check_inject(const struct run_opts *o)
@@ -124,13 +200,15 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
             (r = cli_opt(argc, argv, &i, "--manifest", &o->manifest)) ||
             (r = cli_opt(argc, argv, &i, "--ports", &o->ports)) ||
             (r = cli_opt(argc, argv, &i, "--inject", &o->inject)) ||
-            (r = cli_opt(argc, argv, &i, "--seed", &o->seed))) {
+            (r = cli_opt(argc, argv, &i, "--seed", &o->seed)) ||
+            (r = cli_opt(argc, argv, &i, "--share-with", &o->share))) {
             if (r < 0)
                 return usage_hint("run");
             continue;
         }
-        if (!strcmp(a, "--reap")) {
-            o->reap = true;
+        if ((r = cli_flag(a, "--reap", &o->reap))) {
+            if (r < 0)
+                return usage_hint("run");
             i++;
             continue;
         }
@@ -170,7 +248,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
         cli_log(PS_LOG_ERROR, "--manifest is empty");
         return EXIT_USAGE;
     }
-    if (check_inject(o))
+    if (check_inject(o) || resolve_share(o))
         return EXIT_USAGE;
     if (o->workers) {
         char why[160];
@@ -256,9 +334,9 @@ static bool dir_fits(const char *dir, enum ps_mode mode, bool workers)
     return workers ? strlen(dir) <= PS_WORKER_ROOT_MAX : ps_uname_dir_fits(dir);
 }
 
-static int create_namespace_in(struct nspace *ns, const char *tmp, enum ps_mode mode,
-                               bool workers)
+static int create_namespace_in(struct nspace *ns, const char *tmp, const struct run_opts *o)
 {
+    enum ps_mode mode = o->mode;
     char templ[PATH_MAX];
     if ((size_t)snprintf(templ, sizeof templ, "%s/portshim.XXXXXX", tmp) >= sizeof templ) {
         cli_log(PS_LOG_ERROR, "TMPDIR='%.64s...' is too long", tmp);
@@ -274,10 +352,10 @@ static int create_namespace_in(struct nspace *ns, const char *tmp, enum ps_mode 
         snprintf(ns->dir, sizeof ns->dir, "%s", templ);
     /* Unix mode's socket names must fit sun_path: from a long TMPDIR, go
      * to /tmp instead. */
-    if (!dir_fits(ns->dir, mode, workers) && strcmp(tmp, "/tmp")) {
+    if (!dir_fits(ns->dir, mode, o->workers != NULL) && strcmp(tmp, "/tmp")) {
         rmdir(templ);
         cli_log(PS_LOG_DEBUG, "TMPDIR='%s' is too long for unix socket names: using /tmp", tmp);
-        return create_namespace_in(ns, "/tmp", mode, workers);
+        return create_namespace_in(ns, "/tmp", o);
     }
     if ((size_t)snprintf(ns->manifest, sizeof ns->manifest, "%s/manifest.jsonl", ns->dir) >=
         sizeof ns->manifest) {
@@ -289,13 +367,13 @@ static int create_namespace_in(struct nspace *ns, const char *tmp, enum ps_mode 
         cli_log(PS_LOG_ERROR, "cannot create manifest %s: %s", ns->manifest, strerror(errno));
         return -1;
     }
-    return 0;
+    return share_fd(ns->fd, ns->manifest, false, o) || share_dir(ns->dir, o) ? -1 : 0;
 }
 
-static int create_namespace(struct nspace *ns, enum ps_mode mode, bool workers)
+static int create_namespace(struct nspace *ns, const struct run_opts *o)
 {
     const char *tmp = getenv("TMPDIR");
-    return create_namespace_in(ns, tmp && *tmp ? tmp : "/tmp", mode, workers);
+    return create_namespace_in(ns, tmp && *tmp ? tmp : "/tmp", o);
 }
 
 /* Unix mode in a namespace named by --manifest: its socket files go to a
@@ -303,15 +381,17 @@ static int create_namespace(struct nspace *ns, enum ps_mode mode, bool workers)
  * run joining that manifest finds again. Never the manifest's own directory:
  * two namespaces there would replace each other's socket files, and other
  * users could reach them. */
-static int join_socket_dir(struct nspace *ns, enum ps_mode mode, bool workers)
+static int join_socket_dir(struct nspace *ns, const struct run_opts *o)
 {
     struct stat st;
+    struct ps_trust t = run_trust(o);
+    char why[200] = "is not private";
     if ((size_t)snprintf(ns->dir, sizeof ns->dir, "%s.d", ns->manifest) >= sizeof ns->dir ||
-        !dir_fits(ns->dir, mode, workers)) {
+        !dir_fits(ns->dir, o->mode, o->workers != NULL)) {
         cli_log(PS_LOG_ERROR, "--manifest '%s': the socket directory '%s.d' is too long for "
                 "unix socket names (at most %d bytes%s); use a shorter manifest path",
-                ns->manifest, ns->manifest, workers ? PS_WORKER_ROOT_MAX : PS_UNAME_DIR_MAX,
-                workers ? " with --per-worker" : "");
+                ns->manifest, ns->manifest, o->workers ? PS_WORKER_ROOT_MAX : PS_UNAME_DIR_MAX,
+                o->workers ? " with --per-worker" : "");
         return -1;
     }
     if (mkdir(ns->dir, 0700) && errno != EEXIST) {
@@ -319,35 +399,40 @@ static int join_socket_dir(struct nspace *ns, enum ps_mode mode, bool workers)
                 strerror(errno));
         return -1;
     }
-    if (lstat(ns->dir, &st) || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-        (st.st_mode & 077)) {
-        cli_log(PS_LOG_ERROR, "--manifest '%s': '%s' must be a directory of this user that "
-                "nobody else may open (mode 0700)", ns->manifest, ns->dir);
+    /* No one but its owner (and the --share-with group) may even enter it:
+     * that is what keeps other users from connecting to its sockets. */
+    if (lstat(ns->dir, &st) || ps_trust_check(&st, true, &t, why, sizeof why) ||
+        (st.st_mode & 007) || ((st.st_mode & 070) && (long)st.st_gid != o->share_gid)) {
+        cli_log(PS_LOG_ERROR, "--manifest '%s': '%s' %s; it must be a directory of this user "
+                "that nobody else may open (mode 0700)", ns->manifest, ns->dir, why);
         return -1;
     }
-    return 0;
+    return share_dir(ns->dir, o);
 }
 
-static int join_namespace(struct nspace *ns, const char *path, enum ps_mode mode, bool workers)
+static int join_namespace(struct nspace *ns, const char *path, const struct run_opts *o)
 {
-    struct stat st;
-    ns->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    enum ps_mode mode = o->mode;
+    enum ps_trust_verdict v;
+    struct ps_trust t = run_trust(o);
+    char why[200];
+    /* Its lines decide where this run's connects go: the same checks as
+     * the library's (core/trust.c), before anything is written. */
+    ns->fd = ps_trust_open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, false, &t, &v, why,
+                           sizeof why);
     if (ns->fd < 0) {
-        cli_log(PS_LOG_ERROR, "--manifest '%s': cannot open for appending: %s", path,
-               strerror(errno));
+        cli_log(PS_LOG_ERROR, "--manifest '%s' %s", path, why);
         return -1;
     }
-    if (fstat(ns->fd, &st) == 0 && !S_ISREG(st.st_mode)) {
-        cli_log(PS_LOG_ERROR, "--manifest '%s': not a regular file", path);
+    if (share_fd(ns->fd, path, false, o))
         return -1;
-    }
     if (!realpath(path, ns->manifest)) {
         cli_log(PS_LOG_ERROR, "--manifest '%s': %s", path, strerror(errno));
         return -1;
     }
     /* Workers' sub-namespaces need a private directory in every mode. */
-    if (mode == PS_MODE_UNIX || workers)
-        return join_socket_dir(ns, mode, workers);
+    if (mode == PS_MODE_UNIX || o->workers)
+        return join_socket_dir(ns, o);
     snprintf(ns->dir, sizeof ns->dir, "%s", ns->manifest);
     char *slash = strrchr(ns->dir, '/');
     if (slash == ns->dir)
@@ -392,6 +477,17 @@ static int write_start(const struct nspace *ns, enum ps_mode mode)
 
 static const char *env_get(const char *name) { return getenv(name); }
 
+/* Set for a shared namespace, unset otherwise (not inherited from an
+ * outer run: a new namespace is shared only when asked). */
+static int export_id(const char *name, long id)
+{
+    char v[24];
+    if (id < 0)
+        return unsetenv(name);
+    snprintf(v, sizeof v, "%ld", id);
+    return setenv(name, v, 1);
+}
+
 static int export_env(const struct nspace *ns, const struct run_opts *o, const char *lib)
 {
     char err[256];
@@ -403,6 +499,8 @@ static int export_env(const struct nspace *ns, const struct run_opts *o, const c
         (o->ports ? setenv("PORTSHIM_PORTS", o->ports, 1) : unsetenv("PORTSHIM_PORTS")) ||
         (o->workers ? setenv("PORTSHIM_PER_WORKER", o->workers, 1)
                     : unsetenv("PORTSHIM_PER_WORKER")) ||
+        export_id("PORTSHIM_SHARE_UID", o->share_uid) ||
+        export_id("PORTSHIM_SHARE_GID", o->share_gid) ||
         export_inject(o) || set_preload(lib)) {
         cli_log(PS_LOG_ERROR, "cannot set the environment: %s", strerror(errno));
         return -1;
@@ -519,8 +617,7 @@ int cmd_run(int argc, char **argv)
 
     memset(&ns, 0, sizeof ns);
     ns.fd = -1;
-    r = o.manifest ? join_namespace(&ns, o.manifest, o.mode, o.workers != NULL)
-                   : create_namespace(&ns, o.mode, o.workers != NULL);
+    r = o.manifest ? join_namespace(&ns, o.manifest, &o) : create_namespace(&ns, &o);
     if (r == 0)
         r = write_start(&ns, o.mode);
     if (ns.fd >= 0)

@@ -1,12 +1,17 @@
 /* util.c — option scanning, manifest lookup and clocks shared by the subcommands. */
 #include "cli/cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/log.h"
+#include "core/trust.h"
 
 int usage_hint(const char *cmd)
 {
@@ -28,19 +33,38 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **val)
     size_t n = strlen(name);
     if (strncmp(a, name, n))
         return 0;
+    if (a[n] && a[n] != '=')
+        return 0;
+    /* Last-wins would hide a mistake (--mode unix ... --mode remap). */
+    if (*val) {
+        cli_log(PS_LOG_ERROR, "%s given twice ('%s' and '%s')", name, *val,
+                a[n] == '=' ? a + n + 1 : *i + 1 < argc ? argv[*i + 1] : "");
+        return -1;
+    }
     if (a[n] == '=') {
         *val = a + n + 1;
         (*i)++;
         return 1;
     }
-    if (a[n])
-        return 0;
-    if (*i + 1 >= argc) {
+    /* "--manifest -- CMD": the "--" ends the options, it is not a file. */
+    if (*i + 1 >= argc || !strcmp(argv[*i + 1], "--")) {
         cli_log(PS_LOG_ERROR, "%s needs a value", name);
         return -1;
     }
     *val = argv[*i + 1];
     *i += 2;
+    return 1;
+}
+
+int cli_flag(const char *arg, const char *name, bool *flag)
+{
+    if (strcmp(arg, name))
+        return 0;
+    if (*flag) {
+        cli_log(PS_LOG_ERROR, "%s given twice", name);
+        return -1;
+    }
+    *flag = true;
     return 1;
 }
 
@@ -58,6 +82,54 @@ const char *cli_manifest_path(const char *opt)
     cli_log(PS_LOG_ERROR, "no manifest: give --manifest FILE, or run inside 'portshim run' "
                          "(PORTSHIM_MANIFEST is not set)");
     return NULL;
+}
+
+static long env_id(const char *name)
+{
+    const char *v = getenv(name);
+    long id;
+    return v && !ps_trust_id_parse(v, &id) ? id : -1;
+}
+
+int cli_open_manifest(const char *path, bool refuse_writable)
+{
+    /* Readers follow a symbolic link (the file it reaches is judged) and
+     * must not block on a FIFO; a file that is not regular is no manifest. */
+    struct ps_trust t = {geteuid(), env_id("PORTSHIM_SHARE_UID"), env_id("PORTSHIM_SHARE_GID")};
+    struct stat st;
+    char why[200];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return -2;
+        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) < 0) {
+        cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    enum ps_trust_verdict v = ps_trust_check(&st, false, &t, why, sizeof why);
+    if (v == PS_TRUST_OWNER) {
+        /* Another user's manifest may be read (a kept run of theirs), but
+         * what it says is their word. Its mode is judged as its owner's. */
+        cli_log(PS_LOG_WARN, "manifest %s %s: what it says is that user's word", path, why);
+        t.share_uid = (long)st.st_uid;
+        v = ps_trust_check(&st, false, &t, why, sizeof why);
+    }
+    if (v == PS_TRUST_TYPE || (v == PS_TRUST_MODE && refuse_writable)) {
+        cli_log(PS_LOG_ERROR, "manifest %s %s", path, why);
+        close(fd);
+        return -1;
+    }
+    if (v == PS_TRUST_MODE)
+        cli_log(PS_LOG_WARN, "manifest %s %s: any of them may have written what it says",
+                path, why);
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
 }
 
 double cli_now(void)

@@ -1,6 +1,8 @@
 /* config.c — parse and validate PORTSHIM_* variables. */
 #include "core/config.h"
 
+#include "core/trust.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +118,13 @@ static int copy_path(char *dst, const char *name, const char *v, char *err, size
 {
     if (!*v) {
         snprintf(err, errlen, "%s is empty", name);
+        return -1;
+    }
+    /* A relative path names another file in every working directory:
+     * processes of one run would end up in different namespaces. */
+    if (v[0] != '/') {
+        snprintf(err, errlen, "%s='%.64s': not an absolute path ('portshim run' makes it "
+                 "absolute)", name, v);
         return -1;
     }
     if (strlen(v) >= PS_PATH_MAX) {
@@ -287,6 +296,19 @@ static int load(struct ps_config *c, ps_getenv_fn get, char *err, size_t errlen)
     memset(&c->inject, 0, sizeof c->inject);
     c->seed = 0;
     c->workers[0] = c->worker[0] = 0;
+    c->share_uid = c->share_gid = -1;
+
+    /* Set but empty is a mistake (a template that lost its value), not a
+     * default: said, like every other bad value. */
+    static const char *const names[] = {"PORTSHIM_MODE", "PORTSHIM_DIR", "PORTSHIM_PORTS",
+                                        "PORTSHIM_LOG", "PORTSHIM_SEED", "PORTSHIM_INJECT",
+                                        "PORTSHIM_SHARE_UID", "PORTSHIM_SHARE_GID",
+                                        "PORTSHIM_PER_WORKER"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if ((v = get(names[i])) && !*v) {
+            snprintf(err, errlen, "%s is set but empty: unset it or give it a value", names[i]);
+            return -1;
+        }
 
     if ((v = get("PORTSHIM_MODE")) && *v && ps_mode_parse(v, &c->mode)) {
         snprintf(err, errlen, "PORTSHIM_MODE='%.64s': expected remap, unix or observe", v);
@@ -342,6 +364,14 @@ static int load(struct ps_config *c, ps_getenv_fn get, char *err, size_t errlen)
             return -1;
         }
         memcpy(c->workers, v, strlen(v) + 1);
+    }
+    if ((v = get("PORTSHIM_SHARE_UID")) && ps_trust_id_parse(v, &c->share_uid)) {
+        snprintf(err, errlen, "PORTSHIM_SHARE_UID='%.64s': expected a uid (decimal)", v);
+        return -1;
+    }
+    if ((v = get("PORTSHIM_SHARE_GID")) && ps_trust_id_parse(v, &c->share_gid)) {
+        snprintf(err, errlen, "PORTSHIM_SHARE_GID='%.64s': expected a gid (decimal)", v);
+        return -1;
     }
     return 0;
 }

@@ -51,6 +51,7 @@ struct ps_config {
     char workers[PS_WORKER_VARS_MAX * (PS_WORKER_VAR_MAX + 1)];
     /* Set by ps_config_worker: this process's sub-namespace name, or empty */
     char worker[PS_WORKER_NAME_MAX + 1];
+    long share_uid, share_gid;               /* PORTSHIM_SHARE_UID/GID, -1 when unset */
 };
 
 typedef const char *(*ps_getenv_fn)(const char *name);

@@ -127,6 +127,14 @@ static int parse_delay(const char *v, size_t n, struct ps_inj_delay *d, struct p
     const char *dash = memchr(v, '-', dn);
     const char *hs = dash ? dash + 1 : v;
     size_t hn = dash ? dn - (size_t)(hs - v) : dn;
+    /* "-1ms" reads as a range with no low end: say what was meant. */
+    if (dash && (dash == v || !hn)) {
+        snprintf(e->err, e->errlen, dash == v
+                 ? ITEM_FMT "a delay cannot be negative ('%.*s'; a range is LO-HI, e.g. 0-30ms)"
+                 : ITEM_FMT "range '%.*s' has no upper end (a range is LO-HI, e.g. 0-30ms)",
+                 ITEM_ARGS(e), (int)(dn > 40 ? 40 : dn), v);
+        return -1;
+    }
     int rc = parse_dur(hs, hn, 0, &d->hi_us);
     const char *bad = hs;
     size_t badn = hn;

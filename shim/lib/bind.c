@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -205,7 +206,7 @@ static int bind_unix(int fd, struct ps_event *e)
     if (ps_unix_swap(fd, e->fam, &opts) < 0)
         return refused(e, errno);
     /* A file left by a holder that died without closing. */
-    unlink(name);
+    ps_unlink_socket(name);
     struct sockaddr_un su;
     socklen_t sl = ps_unix_sockaddr(name, nlen, &su);
     if (real_bind(fd, (struct sockaddr *)&su, sl) < 0) {
@@ -215,6 +216,11 @@ static int bind_unix(int fd, struct ps_event *e)
         ps_log(PS_LOG_WARN, "bind %s in pid %d (%s): %s", name, e->pid, e->prog, strerror(err));
         return refused(e, err);
     }
+    /* A namespace shared with another user (run --share-with): the private
+     * directory decides who may reach the socket, so its own mode must not
+     * stop the other user's connects (umask made it 0755 for a root run). */
+    if (ps_cfg()->share_uid >= 0 || ps_cfg()->share_gid >= 0)
+        chmod(name, 0666);
     memcpy(e->rpath, name, nlen + 1);
     ps_next_sid(e->sid);
     ps_emit(e);
@@ -273,7 +279,7 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
         /* Its holders died without a close: retire it for everyone. */
         struct ps_event st;
         if (c->rpath[0])
-            unlink(c->rpath);
+            ps_unlink_socket(c->rpath);
         ps_event_new(&st, PS_EV_STALE);
         memcpy(st.sid, c->sid, sizeof st.sid);
         ps_emit(&st);

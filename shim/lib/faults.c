@@ -262,6 +262,20 @@ static int describe_entry(const struct ps_entry *ns, struct ps_holder *h)
     return 0;
 }
 
+/* The holder, into the failed bind's record. */
+static void fill_holder(struct ps_event *e, const struct ps_holder *h)
+{
+    e->hpid = h->pid;
+    if (h->pid) {
+        memcpy(e->hcmd, h->cmd, sizeof e->hcmd < sizeof h->cmd ? sizeof e->hcmd : sizeof h->cmd);
+        e->hcmd[sizeof e->hcmd - 1] = 0;
+    }
+    e->huid = h->uid;
+    memcpy(e->huser, h->user, sizeof e->huser < sizeof h->user ? sizeof e->huser : sizeof h->user);
+    e->huser[sizeof e->huser - 1] = 0;
+    e->hsince = h->since;
+}
+
 static void report(struct ps_event *e, int found, const struct ps_holder *h, bool inside)
 {
     char a[PS_ADDRSTRLEN], who[256], prog[sizeof e->prog];
@@ -272,15 +286,7 @@ static void report(struct ps_event *e, int found, const struct ps_holder *h, boo
                a, e->port, e->pid, prog);
         return;
     }
-    e->hpid = h->pid;
-    if (h->pid) {
-        memcpy(e->hcmd, h->cmd, sizeof e->hcmd < sizeof h->cmd ? sizeof e->hcmd : sizeof h->cmd);
-        e->hcmd[sizeof e->hcmd - 1] = 0;
-    }
-    e->huid = h->uid;
-    memcpy(e->huser, h->user, sizeof e->huser < sizeof h->user ? sizeof e->huser : sizeof h->user);
-    e->huser[sizeof e->huser - 1] = 0;
-    e->hsince = h->since;
+    fill_holder(e, h);
     ps_holder_format(h, who, sizeof who);
     ps_log(PS_LOG_WARN, "bind %s:%d in pid %d (%s): EADDRINUSE%s, held by %s", a, e->port,
            e->pid, prog, inside ? " in this namespace" : "", who);
@@ -290,7 +296,25 @@ void ps_name_holder(struct ps_event *e, const struct ps_entry *ns)
 {
     struct ps_holder h;
     if (ns) {
-        report(e, describe_entry(ns, &h), &h, true);
+        /* A race of binds in the namespace (a pool of workers all taking
+         * one port) must not fill stderr: like the real-port case, one
+         * more line after PS_HOLDER_LOOKS_MAX and then only the manifest.
+         * The holder is still looked up (cheap: one pid's /proc). */
+        static unsigned lines;
+        unsigned n = __atomic_add_fetch(&lines, 1, __ATOMIC_RELAXED);
+        int found = describe_entry(ns, &h);
+        if (n <= PS_HOLDER_LOOKS_MAX) {
+            report(e, found, &h, true);
+            return;
+        }
+        if (found == 0)
+            fill_holder(e, &h);
+        if (n == PS_HOLDER_LOOKS_MAX + 1) {
+            char prog[sizeof e->prog];
+            ps_log(PS_LOG_WARN, "pid %d (%s): %d binds failed with EADDRINUSE in this "
+                   "namespace; further ones are only in the manifest", e->pid,
+                   prog_of(e, prog, sizeof prog), PS_HOLDER_LOOKS_MAX);
+        }
         return;
     }
     /* Each look walks every process's descriptors (milliseconds on a

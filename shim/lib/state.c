@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,15 @@
 
 #include "core/log.h"
 #include "core/probe.h"
+#include "core/trust.h"
 #include "core/unixname.h"
 #include "lib/real.h"
 
 #define EXIT_CONFIG 78
 
-enum { INIT_NONE, INIT_RUNNING, INIT_CONFIGURED, INIT_ACTIVE };
+/* INIT_OFF: a child fork() made from a vfork child (see atfork_child):
+ * every call is passed through. */
+enum { INIT_NONE, INIT_RUNNING, INIT_CONFIGURED, INIT_ACTIVE, INIT_OFF };
 
 static int g_init;
 static struct ps_config g_cfg;
@@ -30,14 +34,38 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static int g_mfd = -1;         /* written under g_mu; read lock-free by close() */
 static bool g_mfd_shared;      /* inherited over fork: reopen before locking */
 static bool g_flocked;
+/* The file g_mfd was opened on; whether its open file description carries
+ * the shim's mark (see note_manifest); and whether this critical section
+ * (one hold of g_mu) has checked that g_mfd is still it. */
+static dev_t g_mdev;
+static ino_t g_mino;
+static bool g_mfd_marked;
+static bool g_mfd_checked;
 static struct ps_reader g_rd;
 static struct ps_ns g_ns;
 static unsigned g_sid_counter;
+/* The process whose memory this is: set at configure and by fork's child
+ * handler. Another pid running this code (a vfork child, a clone(CLONE_VM)
+ * child) shares the memory without being that process. */
 static int g_pid;
 static unsigned g_bad_warned, g_write_warned;
 
 /* initial-exec: no __tls_get_addr, so no allocation on first access. */
-static __thread int t_in_shim __attribute__((tls_model("initial-exec")));
+#define PS_TLS __thread __attribute__((tls_model("initial-exec")))
+static PS_TLS int t_in_shim;
+/* Which of g_act_mu (HOLD_ACT) and g_mu (HOLD_MU) this thread holds or is
+ * about to take: set before locking, cleared after unlocking, so a fork()
+ * from a signal handler that interrupted the shim never waits on itself. */
+enum { HOLD_ACT = 1, HOLD_MU = 2 };
+static PS_TLS int t_holds;
+
+/* A vfork child, or any child sharing our memory: nothing here is its own.
+ * glibc (since 2.25) and musl do not cache the pid, so this is one system
+ * call; it is made only where a call would touch the shim's state. */
+static bool borrowed(void)
+{
+    return getpid() != __atomic_load_n(&g_pid, __ATOMIC_RELAXED);
+}
 
 static void fatal_config(const char *msg)
 {
@@ -45,16 +73,55 @@ static void fatal_config(const char *msg)
     _exit(EXIT_CONFIG);
 }
 
+/* Under g_mu (or before anyone else can see it): fd is the manifest now.
+ * Besides its device and inode, its open file description gets a mark that
+ * one cheap call reads back: the signal F_SETSIG names, which does nothing
+ * on a file without O_ASYNC and which no program sets on a regular file.
+ * An fstat on every record costs about 2 us after an append on ext4 (a
+ * tenth of a bind+listen+close); F_GETSIG costs a bare system call. Where
+ * the mark cannot be set, the device and inode are checked instead. */
+static void note_manifest(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0) {
+        g_mdev = st.st_dev;
+        g_mino = st.st_ino;
+    }
+    g_mfd_marked = real_fcntl(fd, F_SETSIG, (void *)(long)SIGRTMAX) == 0 &&
+                   real_fcntl(fd, F_GETSIG, NULL) == SIGRTMAX;
+}
+
+static struct ps_trust trust(void)
+{
+    struct ps_trust t = {geteuid(), g_cfg.share_uid, g_cfg.share_gid};
+    return t;
+}
+
+/* Every open of the manifest, the first and each reopen, is judged on its
+ * own descriptor (core/trust.c): a regular file of this user (or root, or
+ * PORTSHIM_SHARE_UID) that no one else may write, reached without a
+ * symbolic link, opened without blocking (a FIFO). -1 with why set. */
+static int open_manifest_low_why(char *why, size_t len)
+{
+    enum ps_trust_verdict v;
+    struct ps_trust t = trust();
+    return ps_trust_open(g_cfg.manifest, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, false, &t, &v,
+                         why, len);
+}
+
+/* Why the last reopen failed, for ensure_mfd's one line (under g_mu). */
+static char g_open_why[200];
+
 static int open_manifest_low(void)
 {
-    return open(g_cfg.manifest, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    return open_manifest_low_why(g_open_why, sizeof g_open_why);
 }
 
 /* Opens the manifest and parks the descriptor high, out of the way of
  * programs that expect the lowest free numbers. */
-static int open_manifest(void)
+static int open_manifest_why(char *why, size_t len)
 {
-    int fd = open_manifest_low();
+    int fd = open_manifest_low_why(why, len);
     if (fd < 0)
         return -1;
     struct rlimit rl;
@@ -69,10 +136,16 @@ static int open_manifest(void)
     return fd;
 }
 
+static int open_manifest(void)
+{
+    return open_manifest_why(g_open_why, sizeof g_open_why);
+}
+
 /* The PORTSHIM_* variables, found in one pass over the environment. */
 static const char *const env_names[] = {"PORTSHIM_MANIFEST", "PORTSHIM_MODE", "PORTSHIM_PORTS",
                                         "PORTSHIM_DIR", "PORTSHIM_LOG", "PORTSHIM_INJECT",
-                                        "PORTSHIM_SEED", "PORTSHIM_PER_WORKER"};
+                                        "PORTSHIM_SEED", "PORTSHIM_SHARE_UID",
+                                        "PORTSHIM_SHARE_GID", "PORTSHIM_PER_WORKER"};
 #define N_ENV (sizeof env_names / sizeof env_names[0])
 static const char *env_values[N_ENV];
 
@@ -102,8 +175,8 @@ static void atfork_parent(void);
 static void atfork_child(void);
 
 /* Stage one, in the constructor: the configuration. A bad setting stops the
- * program before main, with one line naming the variable. Cheap: no system
- * call, no page beyond the few it reads. */
+ * program before main, with one line naming the variable. Cheap: one system
+ * call (getpid), no page beyond the few it reads. */
 static void configure(void)
 {
     int expect = INIT_NONE;
@@ -111,6 +184,7 @@ static void configure(void)
                                      __ATOMIC_ACQUIRE))
         return;
     char err[PS_PATH_MAX + 200];
+    __atomic_store_n(&g_pid, getpid(), __ATOMIC_RELAXED);
     scan_env();
     if (ps_config_load(&g_cfg, env, err, sizeof err))
         fatal_config(err);
@@ -160,14 +234,39 @@ static void enter_worker(void)
     }
 }
 
+static void act_unlock(void)
+{
+    pthread_mutex_unlock(&g_act_mu);
+    t_holds &= ~HOLD_ACT;
+}
+
+/* Unix mode's socket directory: it must be there (not an ENOENT at the
+ * first bind) and as trustworthy as the manifest, since its entries are
+ * routed to and unlinked. lstat: a symbolic link is refused. */
+static void check_dir(void)
+{
+    char err[PS_PATH_MAX + 300], why[200];
+    struct stat st;
+    struct ps_trust t = trust();
+    if (lstat(g_cfg.dir, &st) < 0)
+        snprintf(why, sizeof why, "cannot be used (%s)", strerror(errno));
+    else if (S_ISLNK(st.st_mode))
+        snprintf(why, sizeof why, "is a symbolic link (not followed)");
+    else if (ps_trust_check(&st, true, &t, why, sizeof why) == PS_TRUST_OK)
+        return;
+    snprintf(err, sizeof err, "PORTSHIM_DIR='%s' %s: unix mode keeps its sockets there",
+             g_cfg.dir, why);
+    fatal_config(err);
+}
+
 static void activate(void)
 {
+    t_holds |= HOLD_ACT;
     pthread_mutex_lock(&g_act_mu);
     if (__atomic_load_n(&g_init, __ATOMIC_ACQUIRE) != INIT_CONFIGURED) {
-        pthread_mutex_unlock(&g_act_mu);
+        act_unlock();
         return;
     }
-    g_pid = getpid();
     if (g_cfg.workers[0])
         enter_worker();
     if (g_cfg.mode == PS_MODE_UNIX && !ps_uname_dir_fits(g_cfg.dir)) {
@@ -177,20 +276,24 @@ static void activate(void)
                  PS_UNAME_DIR_MAX, PS_SUN_PATH);
         fatal_config(err);
     }
-    __atomic_store_n(&g_mfd, open_manifest(), __ATOMIC_RELAXED);
+    if (g_cfg.mode == PS_MODE_UNIX)
+        check_dir();
+    char why[200];
+    __atomic_store_n(&g_mfd, open_manifest_why(why, sizeof why), __ATOMIC_RELAXED);
     if (g_mfd < 0) {
-        char err[PS_PATH_MAX + 200];
-        snprintf(err, sizeof err, "PORTSHIM_MANIFEST='%s': cannot open for writing: %s",
-                 g_cfg.manifest, strerror(errno));
+        char err[PS_PATH_MAX + 300];
+        snprintf(err, sizeof err, "PORTSHIM_MANIFEST='%s' %s: refusing to run with it",
+                 g_cfg.manifest, why);
         fatal_config(err);
     }
+    note_manifest(g_mfd);
     ps_reader_init(&g_rd, g_mfd);
     /* The table is made of binds, listens and what ends them; connect and
      * accept records are most of a busy manifest and need no decoding. */
     g_rd.skip = PS_EV_BIT(PS_EV_CONNECT) | PS_EV_BIT(PS_EV_ACCEPT) | PS_EV_BIT(PS_EV_START);
     ps_ns_init(&g_ns);
     __atomic_store_n(&g_init, INIT_ACTIVE, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&g_act_mu);
+    act_unlock();
 }
 
 __attribute__((constructor)) static void ps_ctor(void)
@@ -200,12 +303,17 @@ __attribute__((constructor)) static void ps_ctor(void)
     t_in_shim = 0;
 }
 
+/* In a vfork child the caller's memory is the parent's, its thread-local
+ * variables included: on that path nothing is written before borrowed()
+ * says no. */
 bool ps_enter(void)
 {
     if (t_in_shim)
         return false;
     int s = __atomic_load_n(&g_init, __ATOMIC_ACQUIRE);
     if (s != INIT_ACTIVE) {
+        if (s == INIT_OFF || (s == INIT_CONFIGURED && borrowed()))
+            return false;
         /* The first socket call; or one made before our constructor (from
          * another library's); or while another thread initialises. */
         t_in_shim = 1;
@@ -221,6 +329,8 @@ bool ps_enter(void)
         t_in_shim = 0;
         if (s != INIT_ACTIVE)
             return false;
+    } else if (borrowed()) {
+        return false;
     }
     t_in_shim = 1;
     return true;
@@ -232,22 +342,51 @@ void ps_leave(void) { t_in_shim = 0; }
 const struct ps_config *ps_cfg(void) { return &g_cfg; }
 int ps_pid(void) { return g_pid; }
 
-void ps_lock(void) { pthread_mutex_lock(&g_mu); }
-void ps_unlock(void) { pthread_mutex_unlock(&g_mu); }
+void ps_lock(void)
+{
+    t_holds |= HOLD_MU;
+    pthread_mutex_lock(&g_mu);
+}
+
+void ps_unlock(void)
+{
+    g_mfd_checked = false;
+    pthread_mutex_unlock(&g_mu);
+    t_holds &= ~HOLD_MU;
+}
 struct ps_ns *ps_table(void) { return &g_ns; }
 
-/* After fork the child shares the parent's open file description, and so
- * its flock: give the child a description of its own, on the same number. */
+/* Is g_mfd still the file we opened? A program can close it unseen
+ * (closefrom(), a raw close_range or close system call) and then reuse the
+ * number for a file of its own: the shim must never write, flock or read
+ * that one. Checked once per critical section (ps_unlock forgets it). */
+static bool mfd_is_ours(void)
+{
+    struct stat st;
+    if (g_mfd_checked)
+        return true;
+    if (g_mfd_marked)
+        g_mfd_checked = real_fcntl(g_mfd, F_GETSIG, NULL) == SIGRTMAX;
+    else
+        g_mfd_checked = fstat(g_mfd, &st) == 0 && st.st_dev == g_mdev && st.st_ino == g_mino;
+    return g_mfd_checked;
+}
+
+/* Under g_mu, before every use of g_mfd. After fork the child shares the
+ * parent's open file description, and so its flock: give the child a
+ * description of its own, on the same number. */
 static bool ensure_mfd(void)
 {
+    if (g_mfd >= 0 && !mfd_is_ours())
+        ps_manifest_fd_lost();   /* the number is not ours to touch any more */
     if (g_mfd >= 0 && !g_mfd_shared)
         return true;
     /* Shared: a new description onto the same number. Lost: a new one. */
     int fd = g_mfd >= 0 ? open_manifest_low() : open_manifest();
     if (fd < 0) {
         if (!g_write_warned++)
-            ps_log(PS_LOG_ERROR, "cannot reopen manifest %s: %s (pid %d)", g_cfg.manifest,
-                   strerror(errno), g_pid);
+            ps_log(PS_LOG_ERROR, "manifest %s %s: cannot reopen it (pid %d)", g_cfg.manifest,
+                   g_open_why, g_pid);
         return false;
     }
     if (g_mfd >= 0 && real_dup3(fd, g_mfd, O_CLOEXEC) >= 0) {
@@ -256,6 +395,8 @@ static bool ensure_mfd(void)
     }
     __atomic_store_n(&g_mfd, fd, __ATOMIC_RELAXED);
     g_mfd_shared = false;
+    note_manifest(fd);
+    g_mfd_checked = true;
     g_rd.fd = fd;
     return true;
 }
@@ -269,6 +410,9 @@ void ps_manifest_fd_lost(void)
     /* The program closed or replaced our descriptor; the number is its own now. */
     __atomic_store_n(&g_mfd, -1, __ATOMIC_RELAXED);
     g_mfd_shared = false;
+    g_mfd_checked = false;
+    /* Its flock went with the description; never unlock the program's. */
+    g_flocked = false;
 }
 
 static void bad_line(void *ctx, uint64_t lineno, const char *line, size_t len)
@@ -279,11 +423,38 @@ static void bad_line(void *ctx, uint64_t lineno, const char *line, size_t len)
                g_cfg.manifest, (unsigned long long)lineno, line, len > 40 ? "..." : "");
 }
 
+/* A socket file outside PORTSHIM_DIR is not one this namespace made: a
+ * line written by someone else. Never routed to, never unlinked. */
+static void apply_event(void *ns, const struct ps_event *e)
+{
+    static unsigned warned;
+    if (e->rpath[0] && !ps_path_in_dir(e->rpath, g_cfg.dir)) {
+        if (warned++ < 10)
+            ps_log(PS_LOG_WARN, "manifest %s: ignored the %s of sid %s: its socket file '%.200s' "
+                   "is not in PORTSHIM_DIR (%s)", g_cfg.manifest, ps_ev_name(e->ev), e->sid,
+                   e->rpath, g_cfg.dir[0] ? g_cfg.dir : "unset");
+        return;
+    }
+    ps_ns_apply_cb(ns, e);
+}
+
+void ps_unlink_socket(const char *path)
+{
+    struct stat st;
+    /* Only unix mode makes socket files, in a directory checked at
+     * activation to be writable by no one else, so its entries cannot be
+     * swapped between the lstat and the unlink (which would not follow a
+     * link anyway). */
+    if (g_cfg.mode == PS_MODE_UNIX && ps_path_in_dir(path, g_cfg.dir) &&
+        lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);
+}
+
 void ps_refresh(void)
 {
     if (!ensure_mfd())
         return;
-    if (ps_reader_poll(&g_rd, ps_ns_apply_cb, bad_line, &g_ns) < 0 && !g_write_warned++)
+    if (ps_reader_poll(&g_rd, apply_event, bad_line, &g_ns) < 0 && !g_write_warned++)
         ps_log(PS_LOG_ERROR, "cannot read manifest %s: %s (pid %d)", g_cfg.manifest,
                strerror(errno), g_pid);
 }
@@ -297,10 +468,9 @@ void ps_claim_begin(void)
 
 void ps_claim_end(void)
 {
-    if (g_flocked) {
+    if (g_flocked && g_mfd >= 0 && mfd_is_ours())
         ps_manifest_unlock(g_mfd);
-        g_flocked = false;
-    }
+    g_flocked = false;
 }
 
 void ps_event_new(struct ps_event *e, enum ps_ev ev)
@@ -388,7 +558,7 @@ static void unlink_if_last(const struct ps_sock *sk)
             if (e->holders.v[i] != g_pid && ps_probe_pid_alive(e->holders.v[i]))
                 return;
     }
-    unlink(sk->upath);
+    ps_unlink_socket(sk->upath);
 }
 
 void ps_sock_gone(struct ps_sock *sk)
@@ -431,27 +601,91 @@ bool ps_is_tcp(int fd)
 
 /* ---- fork and exit ---------------------------------------------------- */
 
+/* What prepare did, for the parent and child handlers to undo: the locks it
+ * took (HOLD_*), FORK_BORROWED, the thread's guard and signal mask. */
+enum { FORK_BORROWED = 4 };
+static PS_TLS int t_fork;
+static PS_TLS int t_fork_in_shim;
+static PS_TLS sigset_t t_fork_mask;
+
+/* Takes both locks so that no child inherits one held by another thread or a
+ * table half changed. Signals are blocked first and the thread is marked as
+ * inside the shim: a handler that closes or dups a socket while fork() runs
+ * would otherwise wait for a lock its own thread holds. Blocked, it runs
+ * when the parent handler is done, and its call is tracked as any other;
+ * the mark covers wrapped calls made by other libraries' fork handlers
+ * (they pass through). A lock this thread already holds (a fork from a
+ * handler that interrupted the shim) is not taken again. */
 static void atfork_prepare(void)
 {
-    pthread_mutex_lock(&g_act_mu);
-    pthread_mutex_lock(&g_mu);
+    if (borrowed()) {
+        /* fork() in a vfork child: the locks and tables are the parent's,
+         * and one of its threads may hold them. Touch nothing. */
+        t_fork = FORK_BORROWED;
+        return;
+    }
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &t_fork_mask);
+    t_fork_in_shim = t_in_shim;
+    t_in_shim = 1;
+    t_fork = 0;
+    if (!(t_holds & HOLD_ACT)) {
+        t_holds |= HOLD_ACT;
+        pthread_mutex_lock(&g_act_mu);
+        t_fork |= HOLD_ACT;
+    }
+    if (!(t_holds & HOLD_MU)) {
+        t_holds |= HOLD_MU;
+        pthread_mutex_lock(&g_mu);
+        t_fork |= HOLD_MU;
+    }
+}
+
+/* Undoes prepare, in the reverse order: the locks, then the guard, then
+ * the signal mask (a pending handler runs from here, locks free). */
+static void fork_done(void)
+{
+    if (t_fork & HOLD_MU) {
+        pthread_mutex_unlock(&g_mu);
+        t_holds &= ~HOLD_MU;
+    }
+    if (t_fork & HOLD_ACT) {
+        pthread_mutex_unlock(&g_act_mu);
+        t_holds &= ~HOLD_ACT;
+    }
+    t_fork = 0;
+    t_in_shim = t_fork_in_shim;
+    pthread_sigmask(SIG_SETMASK, &t_fork_mask, NULL);
 }
 
 static void atfork_parent(void)
 {
+    if (t_fork == FORK_BORROWED) {
+        t_fork = 0;
+        return;
+    }
     ps_sock_mark_all_shared();
-    pthread_mutex_unlock(&g_mu);
-    pthread_mutex_unlock(&g_act_mu);
+    fork_done();
 }
 
 static void atfork_child(void)
 {
-    g_pid = getpid();
+    if (t_fork == FORK_BORROWED) {
+        /* A child of a vfork child: its memory is a copy of the parent's,
+         * taken with none of the shim's locks held while the parent's
+         * threads ran. Nothing in it can be trusted: every call passes
+         * through (an exec starts the shim afresh). */
+        t_fork = 0;
+        __atomic_store_n(&g_init, INIT_OFF, __ATOMIC_RELEASE);
+        return;
+    }
+    __atomic_store_n(&g_pid, getpid(), __ATOMIC_RELAXED);
     g_mfd_shared = true;
+    g_mfd_checked = false;
     g_flocked = false;
     ps_sock_mark_all_shared();
-    pthread_mutex_unlock(&g_mu);
-    pthread_mutex_unlock(&g_act_mu);
+    fork_done();
 }
 
 void ps_forked(int child)
@@ -471,18 +705,21 @@ __attribute__((destructor)) static void ps_dtor(void)
 {
     if (__atomic_load_n(&g_init, __ATOMIC_ACQUIRE) != INIT_ACTIVE)
         return;
+    /* exit() in a vfork child runs this on the parent's memory: its sockets
+     * and files are the parent's, still in use. */
+    if (borrowed())
+        return;
     /* Another thread may be inside the shim as the process exits. */
-    if (pthread_mutex_trylock(&g_mu))
+    if (t_holds || pthread_mutex_trylock(&g_mu))
         return;
-    if (!ps_sock_first()) {
-        pthread_mutex_unlock(&g_mu);
-        return;
+    t_holds |= HOLD_MU;
+    if (ps_sock_first()) {
+        t_in_shim = 1;
+        for (struct ps_sock *sk = ps_sock_first(); sk; sk = sk->next)
+            unlink_if_last(sk);
+        struct ps_event e;
+        ps_event_new(&e, PS_EV_EXIT);
+        ps_emit(&e);
     }
-    t_in_shim = 1;
-    for (struct ps_sock *sk = ps_sock_first(); sk; sk = sk->next)
-        unlink_if_last(sk);
-    struct ps_event e;
-    ps_event_new(&e, PS_EV_EXIT);
-    ps_emit(&e);
-    pthread_mutex_unlock(&g_mu);
+    ps_unlock();
 }

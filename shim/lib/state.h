@@ -60,6 +60,11 @@ bool ps_is_manifest_fd(int fd);
 int ps_manifest_fd(void);   /* -1 when not open */
 void ps_manifest_fd_lost(void);
 
+/* In unix mode, unlinks path only if it is a socket file (lstat) directly
+ * inside PORTSHIM_DIR: a path read from the manifest is never followed to
+ * the filesystem. Other modes make no socket files and remove none. */
+void ps_unlink_socket(const char *path);
+
 /* A TCP (or MPTCP) socket: one getsockopt. Not a socket, or UDP: false. */
 bool ps_is_tcp(int fd);
 

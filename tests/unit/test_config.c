@@ -48,15 +48,46 @@ Test(config, defaults_are_remap_mode_and_warn_level)
     cr_assert_eq(cfg.ports.n, 0);
 }
 
-Test(config, empty_optional_variables_mean_defaults)
+Test(config, set_but_empty_variables_are_errors_naming_them)
 {
-    const struct kv env[] = {MANIFEST, {"PORTSHIM_MODE", ""}, {"PORTSHIM_LOG", ""},
-                             {"PORTSHIM_PORTS", ""}, {"PORTSHIM_DIR", ""}, {0}};
-    cr_assert_eq(load(env), 0, "%s", err);
-    cr_assert_eq(cfg.mode, PS_MODE_REMAP);
-    cr_assert_eq(cfg.log, PS_LOG_WARN);
-    cr_assert_eq(cfg.ports.n, 0);
-    cr_assert_str_eq(cfg.dir, "");
+    const char *names[] = {"PORTSHIM_MODE", "PORTSHIM_LOG", "PORTSHIM_PORTS", "PORTSHIM_DIR",
+                           "PORTSHIM_INJECT", "PORTSHIM_SEED", "PORTSHIM_SHARE_UID",
+                           "PORTSHIM_SHARE_GID"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const struct kv env[] = {MANIFEST, {names[i], ""}, {0}};
+        cr_assert_eq(load(env), -1, "%s='' accepted", names[i]);
+        assert_error_names(names[i]);
+        assert_error_names("empty");
+    }
+}
+
+Test(config, relative_manifest_or_dir_is_an_error)
+{
+    const struct kv m[] = {{"PORTSHIM_MANIFEST", "ns/manifest.jsonl"}, {0}};
+    cr_assert_eq(load(m), -1);
+    assert_error_names("PORTSHIM_MANIFEST='ns/manifest.jsonl': not an absolute path");
+    const struct kv d[] = {MANIFEST, {"PORTSHIM_DIR", "./ns"}, {0}};
+    cr_assert_eq(load(d), -1);
+    assert_error_names("PORTSHIM_DIR='./ns': not an absolute path");
+}
+
+Test(config, share_ids_are_parsed_and_default_to_none)
+{
+    const struct kv none[] = {MANIFEST, {0}};
+    cr_assert_eq(load(none), 0, "%s", err);
+    cr_assert_eq(cfg.share_uid, -1);
+    cr_assert_eq(cfg.share_gid, -1);
+    const struct kv both[] = {MANIFEST, {"PORTSHIM_SHARE_UID", "1001"},
+                              {"PORTSHIM_SHARE_GID", "0"}, {0}};
+    cr_assert_eq(load(both), 0, "%s", err);
+    cr_assert_eq(cfg.share_uid, 1001);
+    cr_assert_eq(cfg.share_gid, 0);
+    const char *bad[] = {"-1", "abc", "4294967295", "1 ", "0x10"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const struct kv env[] = {MANIFEST, {"PORTSHIM_SHARE_UID", bad[i]}, {0}};
+        cr_assert_eq(load(env), -1, "'%s' accepted", bad[i]);
+        assert_error_names("PORTSHIM_SHARE_UID='");
+    }
 }
 
 Test(config, mode_remap)

@@ -67,8 +67,15 @@ Test(inject, bad_duration_is_named_with_the_item)
     assert_rejected("connect-delay=ms", "bad duration");
     assert_rejected("connect-delay=", "bad duration");
     assert_rejected("connect-delay=5", "bad duration '5'");
-    assert_rejected("connect-delay=-5ms", "bad duration ''");
     assert_rejected("connect-delay=1,5ms", "bad duration");
+}
+
+Test(inject, a_negative_delay_or_a_range_without_its_upper_end_says_so)
+{
+    assert_rejected("connect-delay=-5ms", "a delay cannot be negative ('-5ms'");
+    assert_rejected("accept-delay=-1ms@0.5", "a delay cannot be negative ('-1ms'");
+    assert_rejected("accept-delay=1ms-", "range '1ms-' has no upper end");
+    assert_rejected("accept-delay=-", "cannot be negative");
 }
 
 Test(inject, over_sixty_seconds_and_backwards_ranges_rejected)
