@@ -504,17 +504,16 @@ Test(workers, unix_mode_manifest_too_long_for_workers_fails_with_one_line)
     cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
 }
 
-/* A long TMPDIR: run --per-worker --mode unix falls back to /tmp, and the
- * suite still passes. */
+/* A TMPDIR whose namespace directory fits unix mode (52 bytes) but leaves
+ * no room for a worker's (37): run --per-worker --mode unix goes to /tmp,
+ * and a worker with the longest name still binds and is reached. */
 Test(workers, unix_mode_with_a_long_tmpdir_still_fits_every_worker)
 {
     e2e_need_lib();
     struct e2e_env env;
-    e2e_env_plain(&env);
-    const char *deep = e2e_path("a-directory-name-long-enough");
-    cr_assert_eq(mkdir(deep, 0700), 0);
-    cr_assert(strlen(deep) > PS_WORKER_ROOT_MAX);
-    e2e_env_set(&env, "TMPDIR", deep);
+    e2e_env_plain(&env);   /* TMPDIR=e2e_tmp() */
+    size_t ns_len = strlen(e2e_tmp()) + strlen("/portshim.XXXXXX");
+    cr_assert(ns_len > PS_WORKER_ROOT_MAX && ns_len <= PS_UNAME_DIR_MAX, "%zu", ns_len);
     e2e_env_set(&env, "H", e2e_helper(""));
     struct e2e_proc *p = e2e_runl(
         &env, 60000, e2e_portshim(), "run", "--mode", "unix", "--per-worker=W", "--", "/bin/sh",
