@@ -5,6 +5,8 @@
 #   make demo       four copies of a hard-coded-port server at once, under the shim;
 #                   then a #2034-style race found by portshim stress and replayed
 #   make bench      benchmarks: ratios against bare runs in the same run
+#   make fuzz       libFuzzer over the manifest reader and the config parsers,
+#                   FUZZ_SECONDS in all (default 60); `make test` runs a short smoke
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make sanitize   ASan+UBSan, TSan and valgrind over the suites (scripts/sanitize)
 #
@@ -54,7 +56,8 @@ BENCHES  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 UNIT     := $(B)/tests/unit
 E2E      := $(B)/tests/e2e
 
-.PHONY: all test unit e2e musl runners demo bench install uninstall clean deps check-exports sanitize
+.PHONY: all test unit e2e musl runners demo bench install uninstall clean deps check-exports \
+        sanitize fuzz fuzz-smoke
 all: $(LIB) $(HELPER) $(HELPERS)
 
 # Library objects: position independent, hidden by default.
@@ -128,7 +131,14 @@ runners:
 e2e: all musl runners $(E2E)
 	PORTSHIM_BUILD=$(abspath $(B)) $(E2E) --jobs 2
 
-test: all check-exports unit e2e
+test: all check-exports unit e2e fuzz-smoke
+
+# libFuzzer targets (tests/fuzz) built by clang: scripts/fuzz.
+fuzz:
+	@B=$(B) scripts/fuzz run
+
+fuzz-smoke: | deps
+	@B=$(B) scripts/fuzz smoke
 
 demo: all
 	@scripts/demo

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,9 +47,9 @@ static bool grow(void *v, size_t *cap, size_t n, size_t sz)
     return true;
 }
 
-/* ---- sid -> socket index ------------------------------------------------ */
+/* ---- sid -> socket and rpath -> socket indexes ------------------------ */
 
-static size_t sid_hash(const char *s)
+static size_t str_hash(const char *s)
 {
     size_t h = 1469598103934665603ULL & SIZE_MAX;
     for (; *s; s++)
@@ -56,43 +57,54 @@ static size_t sid_hash(const char *s)
     return h;
 }
 
-/* The slot holding sid, or the empty slot where it would go. */
-static size_t *hash_slot(const struct report *r, const char *sid)
+static const char *key_of(const struct report *r, const struct rindex *x, size_t idx)
 {
-    size_t i = sid_hash(sid) & (r->hcap - 1);
-    for (;; i = (i + 1) & (r->hcap - 1))
-        if (!r->hash[i] || !strcmp(r->socks[r->hash[i] - 1].sid, sid))
-            return &r->hash[i];
+    return (const char *)&r->socks[idx] + x->key_off;
 }
 
-static bool hash_put(struct report *r, const char *sid, size_t idx)
+/* The slot holding key, or the empty slot where it would go. */
+static size_t *hash_slot(const struct report *r, const struct rindex *x, const char *key)
 {
-    if ((r->hused + 1) * 2 > r->hcap) {
-        size_t ncap = r->hcap ? r->hcap * 2 : 64;
-        size_t *old = r->hash, oldcap = r->hcap;
-        if (!(r->hash = calloc(ncap, sizeof *r->hash))) {
-            r->hash = old;
+    size_t i = str_hash(key) & (x->cap - 1);
+    for (;; i = (i + 1) & (x->cap - 1))
+        if (!x->v[i] || !strcmp(key_of(r, x, x->v[i] - 1), key))
+            return &x->v[i];
+}
+
+/* socks[idx] is the newest socket with its key. */
+static bool hash_put(struct report *r, struct rindex *x, size_t idx)
+{
+    if ((x->used + 1) * 2 > x->cap) {
+        size_t ncap = x->cap ? x->cap * 2 : 64;
+        size_t *old = x->v, oldcap = x->cap;
+        if (!(x->v = calloc(ncap, sizeof *x->v))) {
+            x->v = old;
             return false;
         }
-        r->hcap = ncap;
+        x->cap = ncap;
         for (size_t i = 0; i < oldcap; i++)
             if (old[i])
-                *hash_slot(r, r->socks[old[i] - 1].sid) = old[i];
+                *hash_slot(r, x, key_of(r, x, old[i] - 1)) = old[i];
         free(old);
     }
-    size_t *slot = hash_slot(r, sid);
+    size_t *slot = hash_slot(r, x, key_of(r, x, idx));
     if (!*slot)
-        r->hused++;
-    *slot = idx + 1;   /* a re-used sid now means its newest socket */
+        x->used++;
+    *slot = idx + 1;   /* a re-used key now means its newest socket */
     return true;
+}
+
+static struct rsock *sock_by(const struct report *r, const struct rindex *x, const char *key)
+{
+    if (!x->cap || !key[0])
+        return NULL;
+    size_t slot = *hash_slot(r, x, key);
+    return slot ? &r->socks[slot - 1] : NULL;
 }
 
 static struct rsock *sock_by_sid(const struct report *r, const char *sid)
 {
-    if (!r->hcap || !sid[0])
-        return NULL;
-    size_t slot = *hash_slot(r, sid);
-    return slot ? &r->socks[slot - 1] : NULL;
+    return sock_by(r, &r->by_sid, sid);
 }
 
 /* ---- socket lifetimes (the same holder rules as core/ns.c) ------------- */
@@ -107,6 +119,12 @@ static void close_sock(struct report *r, struct rsock *s, double ts, bool stale)
     size_t last = r->open[--r->nopen];
     r->open[s->open_pos] = last;
     r->socks[last].open_pos = s->open_pos;
+}
+
+static bool holds(void *ctx, int pid, const char *sid)
+{
+    const struct rsock *s = sock_by_sid(ctx, sid);
+    return s && !s->closed && ps_pidset_has(&s->holders, pid);
 }
 
 static void add_sock(struct report *r, const struct ps_event *e)
@@ -133,12 +151,14 @@ static void add_sock(struct report *r, const struct ps_event *e)
     s->ts_open = e->ts;
     s->line = r->rd->lineno;
     s->open_pos = r->nopen;
-    if (!hash_put(r, s->sid, r->nsocks)) {
+    if (!hash_put(r, &r->by_sid, r->nsocks) ||
+        (s->rpath[0] && !hash_put(r, &r->by_rpath, r->nsocks))) {
         r->oom = true;
         return;
     }
     ps_pidset_add(&s->holders, e->pid);
     r->open[r->nopen++] = r->nsocks++;
+    ps_pidmap_note(&r->pids, e->pid, e->sid, holds, r);
 }
 
 /* A routed connect: credit the socket listening on its real endpoint. */
@@ -146,9 +166,8 @@ static void credit_connect(struct report *r, const struct ps_event *e)
 {
     struct rsock *s = NULL;
     if (e->rpath[0]) {
-        for (size_t i = 0; i < r->nopen && !s; i++)
-            if (!strcmp(r->socks[r->open[i]].rpath, e->rpath))
-                s = &r->socks[r->open[i]];
+        if ((s = sock_by(r, &r->by_rpath, e->rpath)) && s->closed)
+            s = NULL;
     } else if (e->has_raddr && e->rport >= 0) {
         const struct ps_entry *en = ps_ns_by_real(&r->ns, &e->raddr, (uint16_t)e->rport, true);
         if (!en)
@@ -220,21 +239,25 @@ static void on_event(void *ctx, const struct ps_event *e)
             close_sock(r, s, e->ts, e->ev == PS_EV_STALE);
         break;
     case PS_EV_INHERIT:
-        if ((s = sock_by_sid(r, e->sid)) && !s->closed && e->holder > 0)
+        if ((s = sock_by_sid(r, e->sid)) && !s->closed && e->holder > 0) {
             ps_pidset_add(&s->holders, e->holder);
+            ps_pidmap_note(&r->pids, e->holder, e->sid, holds, r);
+        }
         break;
     case PS_EV_RELEASE:
         if ((s = sock_by_sid(r, e->sid)) && !s->closed &&
             ps_pidset_drop(&s->holders, e->holder > 0 ? e->holder : e->pid) && s->holders.n == 0)
             close_sock(r, s, e->ts, false);
         break;
-    case PS_EV_EXIT:
-        for (size_t i = r->nopen; i-- > 0;) {
-            s = &r->socks[r->open[i]];
-            if (ps_pidset_drop(&s->holders, e->pid) && s->holders.n == 0)
+    case PS_EV_EXIT: {
+        const struct ps_pidsids *p = ps_pidmap_get(&r->pids, e->pid);
+        for (unsigned i = 0; p && i < p->n; i++)
+            if ((s = sock_by_sid(r, p->sid[i])) && !s->closed &&
+                ps_pidset_drop(&s->holders, e->pid) && s->holders.n == 0)
                 close_sock(r, s, e->ts, false);
-        }
+        ps_pidmap_forget(&r->pids, e->pid);
         break;
+    }
     default:
         break;
     }
@@ -271,7 +294,9 @@ static void report_free(struct report *r)
     free(r->fails);
     free(r->bad);
     free(r->open);
-    free(r->hash);
+    free(r->by_sid.v);
+    free(r->by_rpath.v);
+    ps_pidmap_free(&r->pids);
     ps_ns_free(&r->ns);
 }
 
@@ -301,12 +326,18 @@ static int report_read(struct report *r)
         cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", r->path, strerror(ENOENT));
     if (fd < 0)
         return EXIT_USAGE;
+    r->by_sid.key_off = offsetof(struct rsock, sid);
+    r->by_rpath.key_off = offsetof(struct rsock, rpath);
     ps_reader_init(&rd, fd);
     ps_ns_init(&r->ns);
     r->rd = &rd;
     long n = ps_reader_poll(&rd, on_event, on_badline, r);
     int err = errno;
-    if (n >= 0 && rd.len && !rd.skipping) {
+    if (n >= 0 && rd.skipping) {
+        /* The last line is over-long and has no newline: the reader has
+         * reported it (at its number) and dropped what it read of it. */
+        r->trunc_line = rd.lineno;
+    } else if (n >= 0 && rd.len) {
         /* The last line has no newline: a writer died mid-line, or the file
          * was cut. Read what it holds if it is whole JSON, else skip it. */
         struct ps_event e;

@@ -37,6 +37,13 @@ struct rfail {
     uint64_t line;
 };
 
+/* A string key of struct rsock (at key_off) -> index + 1 (0: empty slot). */
+struct rindex {
+    size_t *v;
+    size_t cap, used;
+    size_t key_off;
+};
+
 #define REPORT_MODES 4
 
 struct report {
@@ -50,8 +57,9 @@ struct report {
     size_t nbad, capbad;
     size_t *open;               /* indices of socks not yet closed */
     size_t nopen, capopen;
-    size_t *hash;               /* sid -> index + 1 (0: empty slot) */
-    size_t hcap, hused;
+    struct rindex by_sid;       /* the newest socket of each sid */
+    struct rindex by_rpath;     /* ... of each socket file (unix mode) */
+    struct ps_pidmap pids;      /* pid -> sids of the sockets it held */
     struct ps_ns ns;            /* live mappings, to credit routed connects */
     long events;
     double t_first, t_last;     /* smallest and largest ts seen */

@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const kind_names[PS_INJ_KINDS] = {
@@ -56,9 +57,16 @@ static int parse_number_scaled(const char *s, size_t n, int shift, double *out)
     static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
                                  1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
                                  1e20, 1e21, 1e22};
-    while (exp10 > 0) { int k = exp10 > 22 ? 22 : exp10; v *= p10[k]; exp10 -= k; }
-    while (exp10 < 0) { int k = -exp10 > 22 ? 22 : -exp10; v /= p10[k]; exp10 += k; }
-    *out = v;
+    if (mant < (1ULL << 53) && exp10 >= -22 && exp10 <= 22) {
+        *out = exp10 >= 0 ? v * p10[exp10] : v / p10[-exp10];
+        return 0;
+    }
+    /* Otherwise strtod, correctly rounded, on text with no decimal point
+     * (the only locale-dependent part): repeated scaling was off in the
+     * last bits, so a formatted spec did not parse back to itself. */
+    char t[48];
+    snprintf(t, sizeof t, "%llue%d", (unsigned long long)mant, exp10);
+    *out = strtod(t, NULL);
     return 0;
 }
 

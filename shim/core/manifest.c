@@ -122,12 +122,19 @@ static void put_int(struct out *o, const char *key, long long v)
     }
 }
 
+/* A time in whole microseconds: 0 for one that is negative, NaN or too
+ * large (ts * 1e6 must fit in 64 bits). */
+static unsigned long long ts_us(double ts)
+{
+    if (!(ts >= 0) || ts >= 1e13)
+        return 0;
+    return (unsigned long long)(ts * 1e6 + 0.5);
+}
+
 /* Seconds with exactly six decimals, from integers. */
 static void put_ts(struct out *o, double ts)
 {
-    if (!(ts >= 0) || ts >= 1e13)   /* ts * 1e6 must fit in 64 bits */
-        ts = 0;
-    unsigned long long us = (unsigned long long)(ts * 1e6 + 0.5);
+    unsigned long long us = ts_us(ts);
     put_u64(o, us / 1000000, 1);
     put(o, ".", 1);
     put_u64(o, us % 1000000, 6);
@@ -226,6 +233,10 @@ size_t ps_event_encode(const struct ps_event *e, char *buf, size_t len)
         put_bool(&o, "reuseport", e->reuseport);
     }
     if (e->uid >= 0) put_int(&o, "uid", e->uid);
+    if (e->ino) {
+        put_key(&o, "ino");
+        put_u64(&o, e->ino, 1);
+    }
     if (e->ev == PS_EV_CONNECT) put_bool(&o, "routed", e->routed);
     if (e->holder > 0) put_int(&o, "holder", e->holder);
     if (e->note[0]) put_str(&o, "note", e->note);
@@ -235,7 +246,7 @@ size_t ps_event_encode(const struct ps_event *e, char *buf, size_t len)
     }
     if (e->huid >= 0) put_int(&o, "huid", e->huid);
     if (e->huser[0]) put_str(&o, "huser", e->huser);
-    if (e->hsince > 0) {
+    if (ts_us(e->hsince) > 0) {   /* 0 means absent: never write 0.000000 */
         put_key(&o, "hsince");
         put_ts(&o, e->hsince);
     }
@@ -465,6 +476,7 @@ enum key {
     K_HUSER,
     K_INJ,
     K_INJ_US,
+    K_INO,
     K_MODE,
     K_NOTE,
     K_OK,
@@ -502,6 +514,7 @@ static enum key key_id(const char *key)
         {"huser", K_HUSER},
         {"inj", K_INJ},
         {"inj_us", K_INJ_US},
+        {"ino", K_INO},
         {"mode", K_MODE},
         {"note", K_NOTE},
         {"ok", K_OK},
@@ -526,16 +539,16 @@ static enum key key_id(const char *key)
     case 'e': lo = 1; hi = 3; break;
     case 'f': lo = 3; hi = 4; break;
     case 'h': lo = 4; hi = 10; break;
-    case 'i': lo = 10; hi = 12; break;
-    case 'm': lo = 12; hi = 13; break;
-    case 'n': lo = 13; hi = 14; break;
-    case 'o': lo = 14; hi = 15; break;
-    case 'p': lo = 15; hi = 18; break;
-    case 'r': lo = 18; hi = 24; break;
-    case 's': lo = 24; hi = 25; break;
-    case 't': lo = 25; hi = 26; break;
-    case 'u': lo = 26; hi = 27; break;
-    case 'v': lo = 27; hi = 29; break;
+    case 'i': lo = 10; hi = 13; break;
+    case 'm': lo = 13; hi = 14; break;
+    case 'n': lo = 14; hi = 15; break;
+    case 'o': lo = 15; hi = 16; break;
+    case 'p': lo = 16; hi = 19; break;
+    case 'r': lo = 19; hi = 25; break;
+    case 's': lo = 25; hi = 26; break;
+    case 't': lo = 26; hi = 27; break;
+    case 'u': lo = 27; hi = 28; break;
+    case 'v': lo = 28; hi = 30; break;
     default: return K_OTHER;
     }
     for (size_t i = lo; i < hi; i++)
@@ -626,6 +639,10 @@ static int field(struct ps_event *e, const char *key, const struct jval *v, int 
     } else if (k == K_INJ) {
         if (v->t != J_STR) return -1;
         if (scopy(e->inj, sizeof e->inj, v->str, true)) return -1;
+    } else if (k == K_INO) {
+        /* up to 18 digits: every inode number a kernel hands out */
+        if (want_int(v, 1, 999999999999999999LL, &i)) return -1;
+        e->ino = (unsigned long long)i;
     } else if (k == K_INJ_US) {
         if (want_int(v, 0, 3600000000LL, &i)) return -1;
         e->inj_us = (long long)i;
@@ -696,13 +713,34 @@ static void reader_bad(struct ps_reader *r, ps_badline_fn bad, void *ctx, const 
         bad(ctx, r->lineno, line, len);
 }
 
+/* Where a record starts: every writer begins its line with it, and inside a
+ * JSON string a '"' is always escaped, so in a well-formed line it occurs
+ * only at the start. */
+static const char rec_start[] = "{\"v\":";
+#define REC_START_LEN (sizeof rec_start - 1)
+
+/* The next record start after line[0], or NULL. A '{' is rare in a line
+ * (only in free text), so this is one memchr over the line. */
+static const char *next_record(const char *line, size_t len)
+{
+    const char *end = line + len, *p = line + 1;
+    while (p < end && (p = memchr(p, '{', (size_t)(end - p)))) {
+        if ((size_t)(end - p) >= REC_START_LEN && !memcmp(p, rec_start, REC_START_LEN))
+            return p;
+        p++;
+    }
+    return NULL;
+}
+
 /* {"v":1,"ev":"KIND" with KIND in the mask. Decoding is the slow part of
- * reading; this is a prefix compare and a short name lookup. */
+ * reading; this is a prefix compare, a short name lookup and one memchr:
+ * a line that a torn write glued onto another record is not passed over,
+ * so the record can be found in it. */
 static bool skippable(unsigned mask, const char *line, size_t len)
 {
     static const char prefix[] = "{\"v\":1,\"ev\":\"";
     const size_t pl = sizeof prefix - 1;
-    if (len <= pl || memcmp(line, prefix, pl))
+    if (len <= pl || memcmp(line, prefix, pl) || next_record(line, len))
         return false;
     const char *name = line + pl;
     const char *q = memchr(name, '"', len - pl);
@@ -714,6 +752,40 @@ static bool skippable(unsigned mask, const char *line, size_t len)
     buf[n] = 0;
     enum ps_ev kind = ps_ev_parse(buf);
     return kind != PS_EV_NONE && (mask & PS_EV_BIT(kind));
+}
+
+/* One line: passed over (a kind the caller does not want, recognised by its
+ * prefix), decoded, or malformed. A malformed line may be the fragment a
+ * killed writer left with the next writer's record glued on: the fragment is
+ * reported and reading resumes at the next record start in the line. */
+static void read_line(struct ps_reader *r, ps_event_fn fn, ps_badline_fn bad, void *ctx,
+                      const char *line, size_t len)
+{
+    const char *end = line + len;
+    bool reported = false;
+    for (;;) {
+        if (r->skip && skippable(r->skip, line, (size_t)(end - line)))
+            return;
+        struct ps_event e;
+        int rc = ps_event_decode(line, (size_t)(end - line), &e);
+        if (rc == 0 && fn)
+            fn(ctx, &e);
+        if (rc >= 0)
+            return;
+        const char *next = next_record(line, (size_t)(end - line));
+        if (!reported) {
+            reader_bad(r, bad, ctx, line, (size_t)((next ? next : end) - line));
+            reported = true;
+        }
+        if (!next)
+            return;
+        line = next;
+    }
+}
+
+bool ps_reader_mid_line(const struct ps_reader *r)
+{
+    return r->len > 0 || r->skipping;
 }
 
 long ps_reader_poll(struct ps_reader *r, ps_event_fn fn, ps_badline_fn bad, void *ctx)
@@ -756,19 +828,10 @@ long ps_reader_poll(struct ps_reader *r, ps_event_fn fn, ps_badline_fn bad, void
             }
             r->lineno++;
             lines++;
-            if (llen > PS_READ_LINE_MAX) {
+            if (llen > PS_READ_LINE_MAX)
                 reader_bad(r, bad, ctx, line, PS_READ_LINE_MAX);
-            } else if (llen && r->skip && skippable(r->skip, line, llen)) {
-                /* a kind the caller does not want, recognised by its prefix */
-            } else if (llen) {
-                struct ps_event e;
-                int rc = ps_event_decode(line, llen, &e);
-                if (rc == 0) {
-                    if (fn) fn(ctx, &e);
-                } else if (rc < 0) {
-                    reader_bad(r, bad, ctx, line, llen);
-                }
-            }
+            else if (llen)
+                read_line(r, fn, bad, ctx, line, llen);
         }
         if (r->len - start > PS_READ_LINE_MAX) {
             /* Too long already: report it now and drop what is held, so a

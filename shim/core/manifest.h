@@ -54,6 +54,7 @@ struct ps_event {
     char rpath[PS_UPATH_MAX]; /* real endpoint as a socket path (unix mode) */
     bool reuseaddr, reuseport;
     long uid;                 /* -1 when absent */
+    unsigned long long ino;   /* bind: the socket's inode (0: absent) */
     bool routed;              /* connect: sent to a namespace listener */
     int holder;               /* inherit/release: the holding pid */
     char mode[12];            /* bind/start: remap, unix, observe */
@@ -122,9 +123,19 @@ void ps_reader_free(struct ps_reader *r);
 #define PS_EV_BIT(kind) (1u << (kind))
 
 /* Reads every complete line appended since the last call and calls fn for
- * each event (bad for each malformed line; may be NULL). Returns the number
- * of lines read, or -1 with errno set if reading failed. */
+ * each event (bad for each malformed line; may be NULL). A malformed line
+ * with a record start ({"v":) further on (a killed writer's fragment with
+ * the next record glued on) is reported once, for the part before it, and
+ * read on from there. Returns the number of lines read, or -1 with errno
+ * set if reading failed. */
 long ps_reader_poll(struct ps_reader *r, ps_event_fn fn, ps_badline_fn bad, void *ctx);
+
+/* The last poll ended inside a line: the file did not end with a newline
+ * (a writer killed mid-line, or one still writing). A writer that appends
+ * after it starts a fresh line, so its record is not glued onto the
+ * fragment. Under the claim's flock, after a poll to the end, this is
+ * exact, and free. */
+bool ps_reader_mid_line(const struct ps_reader *r);
 
 /* Writers. lock/unlock: flock(LOCK_EX/LOCK_UN), retried on EINTR.
  * append: writes the whole line (the file is opened O_APPEND). */

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+_Static_assert(PS_PIDMAP_SID == PS_SID_MAX, "the pid map holds sids");
+
 void ps_ns_init(struct ps_ns *ns) { memset(ns, 0, sizeof *ns); }
 
 void ps_ns_free(struct ps_ns *ns)
@@ -11,15 +13,73 @@ void ps_ns_free(struct ps_ns *ns)
     for (size_t i = 0; i < ns->n; i++)
         ps_pidset_free(&ns->v[i].holders);
     free(ns->v);
+    free(ns->sidx);
+    free(ns->rb);
+    ps_pidmap_free(&ns->pids);
     memset(ns, 0, sizeof *ns);
+}
+
+/* ---- sid -> entry: open addressing, linear probing --------------------- */
+
+static size_t sid_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return (size_t)(h ^ (h >> 32));
+}
+
+/* The slot holding sid, or the empty slot where it would go. */
+static size_t *sid_slot(const struct ps_ns *ns, const char *sid)
+{
+    size_t m = ns->sidx_cap - 1;
+    for (size_t i = sid_hash(sid) & m;; i = (i + 1) & m)
+        if (!ns->sidx[i] || !strcmp(ns->v[ns->sidx[i] - 1].sid, sid))
+            return &ns->sidx[i];
+}
+
+/* Room for one more entry at most half full; rebuilt from v. */
+static bool sidx_reserve(struct ps_ns *ns)
+{
+    if ((ns->n + 1) * 2 <= ns->sidx_cap)
+        return true;
+    size_t ncap = ns->sidx_cap ? ns->sidx_cap * 2 : 64;
+    size_t *nx = calloc(ncap, sizeof *nx);
+    if (!nx)
+        return false;
+    free(ns->sidx);
+    ns->sidx = nx;
+    ns->sidx_cap = ncap;
+    for (size_t i = 0; i < ns->n; i++)
+        *sid_slot(ns, ns->v[i].sid) = i + 1;
+    return true;
+}
+
+/* Empties a slot, moving later entries of its probe run back (no
+ * tombstones: lookups stay short however many entries come and go). */
+static void sidx_delete(struct ps_ns *ns, size_t *slot)
+{
+    size_t m = ns->sidx_cap - 1, i = (size_t)(slot - ns->sidx), j = i;
+    for (;;) {
+        j = (j + 1) & m;
+        if (!ns->sidx[j])
+            break;
+        size_t k = sid_hash(ns->v[ns->sidx[j] - 1].sid) & m;
+        bool home_between = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (!home_between) {
+            ns->sidx[i] = ns->sidx[j];
+            i = j;
+        }
+    }
+    ns->sidx[i] = 0;
 }
 
 static struct ps_entry *find(struct ps_ns *ns, const char *sid)
 {
-    for (size_t i = 0; i < ns->n; i++)
-        if (!strcmp(ns->v[i].sid, sid))
-            return &ns->v[i];
-    return NULL;
+    if (!ns->sidx_cap)
+        return NULL;
+    size_t slot = *sid_slot(ns, sid);
+    return slot ? &ns->v[slot - 1] : NULL;
 }
 
 const struct ps_entry *ps_ns_find(const struct ps_ns *ns, const char *sid)
@@ -27,12 +87,98 @@ const struct ps_entry *ps_ns_find(const struct ps_ns *ns, const char *sid)
     return find((struct ps_ns *)ns, sid);
 }
 
+/* ---- real port -> entries: chains through the entries ------------------ */
+
+static size_t *rb_head(const struct ps_ns *ns, uint16_t rport)
+{
+    return &ns->rb[(rport * 40503u) & (ns->rb_cap - 1)];
+}
+
+/* Unix-mode entries have no real port: by_real never wants them. */
+static void rb_link(struct ps_ns *ns, size_t i)
+{
+    struct ps_entry *e = &ns->v[i];
+    e->rprev = e->rnext = 0;
+    if (e->rpath[0])
+        return;
+    size_t *head = rb_head(ns, e->rport);
+    e->rnext = *head;
+    if (*head)
+        ns->v[*head - 1].rprev = i + 1;
+    *head = i + 1;
+}
+
+/* Whatever pointed at entry `from` points at `to` (to == SIZE_MAX: at what
+ * followed it, the entry leaving its chain). */
+static void rb_repoint(struct ps_ns *ns, size_t from, size_t to)
+{
+    struct ps_entry *e = &ns->v[to == SIZE_MAX ? from : to];
+    if (e->rpath[0])
+        return;
+    size_t target = to == SIZE_MAX ? e->rnext : to + 1;
+    if (e->rprev)
+        ns->v[e->rprev - 1].rnext = target;
+    else
+        *rb_head(ns, e->rport) = target;
+    if (e->rnext)
+        ns->v[e->rnext - 1].rprev = to == SIZE_MAX ? e->rprev : to + 1;
+}
+
+/* One bucket per entry at least; rebuilt from v. */
+static bool rb_reserve(struct ps_ns *ns)
+{
+    if (ns->n + 1 <= ns->rb_cap)
+        return true;
+    size_t ncap = ns->rb_cap ? ns->rb_cap * 2 : 64;
+    size_t *nb = calloc(ncap, sizeof *nb);
+    if (!nb)
+        return false;
+    free(ns->rb);
+    ns->rb = nb;
+    ns->rb_cap = ncap;
+    for (size_t i = 0; i < ns->n; i++)
+        rb_link(ns, i);
+    return true;
+}
+
+/* O(1): the last entry moves into the gap. */
 static void remove_entry(struct ps_ns *ns, struct ps_entry *e)
 {
+    size_t i = (size_t)(e - ns->v), last = ns->n - 1;
     ps_pidset_free(&e->holders);
-    size_t i = (size_t)(e - ns->v);
-    memmove(&ns->v[i], &ns->v[i + 1], (ns->n - i - 1) * sizeof *e);
+    sidx_delete(ns, sid_slot(ns, e->sid));
+    rb_repoint(ns, i, SIZE_MAX);
+    if (i != last) {
+        ns->v[i] = ns->v[last];
+        *sid_slot(ns, ns->v[i].sid) = i + 1;
+        rb_repoint(ns, last, i);
+    }
     ns->n--;
+}
+
+/* ---- pid -> sids ------------------------------------------------------- */
+
+static bool holds(void *ns, int pid, const char *sid)
+{
+    const struct ps_entry *e = find(ns, sid);
+    return e && ps_pidset_has(&e->holders, pid);
+}
+
+static void pid_note(struct ps_ns *ns, int pid, const char *sid)
+{
+    ps_pidmap_note(&ns->pids, pid, sid, holds, ns);
+}
+
+/* pid exited: it holds nothing; what it alone held is gone. */
+static void pid_exit(struct ps_ns *ns, int pid)
+{
+    const struct ps_pidsids *p = ps_pidmap_get(&ns->pids, pid);
+    for (unsigned i = 0; p && i < p->n; i++) {
+        struct ps_entry *e = find(ns, p->sid[i]);
+        if (e && ps_pidset_drop(&e->holders, pid) && e->holders.n == 0)
+            remove_entry(ns, e);
+    }
+    ps_pidmap_forget(&ns->pids, pid);
 }
 
 bool ps_entry_held_by(const struct ps_entry *e, int pid)
@@ -51,6 +197,8 @@ static void apply_bind(struct ps_ns *ns, const struct ps_event *ev)
     if (e) {
         remove_entry(ns, e);
     }
+    if (!sidx_reserve(ns) || !rb_reserve(ns))
+        return;
     if (ns->n == ns->cap) {
         size_t ncap = ns->cap ? ns->cap * 2 : 16;
         struct ps_entry *nv = realloc(ns->v, ncap * sizeof *nv);
@@ -78,7 +226,12 @@ static void apply_bind(struct ps_ns *ns, const struct ps_event *ev)
     e->reuseaddr = ev->reuseaddr;
     e->reuseport = ev->reuseport;
     e->uid = ev->uid;
+    e->ino = ev->ino;
+    e->seq = ns->seq++;
+    *sid_slot(ns, e->sid) = ns->n;
+    rb_link(ns, ns->n - 1);
     ps_pidset_add(&e->holders, ev->pid);
+    pid_note(ns, ev->pid, e->sid);
 }
 
 void ps_ns_apply(struct ps_ns *ns, const struct ps_event *ev)
@@ -100,8 +253,10 @@ void ps_ns_apply(struct ps_ns *ns, const struct ps_event *ev)
             remove_entry(ns, e);
         break;
     case PS_EV_INHERIT:
-        if ((e = find(ns, ev->sid)) && ev->holder > 0)
+        if ((e = find(ns, ev->sid)) && ev->holder > 0) {
             ps_pidset_add(&e->holders, ev->holder);
+            pid_note(ns, ev->holder, e->sid);
+        }
         break;
     case PS_EV_RELEASE:
         if ((e = find(ns, ev->sid)) &&
@@ -110,11 +265,7 @@ void ps_ns_apply(struct ps_ns *ns, const struct ps_event *ev)
             remove_entry(ns, e);
         break;
     case PS_EV_EXIT:
-        for (size_t i = ns->n; i-- > 0;) {
-            e = &ns->v[i];
-            if (ps_pidset_drop(&e->holders, ev->pid) && e->holders.n == 0)
-                remove_entry(ns, e);
-        }
+        pid_exit(ns, ev->pid);
         break;
     default:
         break;
@@ -133,26 +284,33 @@ static bool may_share(const struct ps_entry *e, const struct ps_bindreq *r)
     return false;
 }
 
+static bool older(const struct ps_entry *e, const struct ps_entry *than)
+{
+    return !than || e->seq < than->seq;
+}
+
 const struct ps_entry *ps_ns_conflict(const struct ps_ns *ns, const struct ps_bindreq *r)
 {
+    const struct ps_entry *found = NULL;
     for (size_t i = 0; i < ns->n; i++) {
         const struct ps_entry *e = &ns->v[i];
         if (e->vport == r->port && ps_bindaddr_overlap(&e->baddr, &r->baddr) &&
-            !may_share(e, r))
-            return e;
+            !may_share(e, r) && older(e, found))
+            found = e;
     }
-    return NULL;
+    return found;
 }
 
 const struct ps_entry *ps_ns_sharer(const struct ps_ns *ns, const struct ps_bindreq *r)
 {
+    const struct ps_entry *found = NULL;
     for (size_t i = 0; i < ns->n; i++) {
         const struct ps_entry *e = &ns->v[i];
         if (e->vport == r->port && ps_bindaddr_overlap(&e->baddr, &r->baddr) &&
-            may_share(e, r))
-            return e;
+            may_share(e, r) && older(e, found))
+            found = e;
     }
-    return NULL;
+    return found;
 }
 
 const struct ps_entry *ps_ns_route(const struct ps_ns *ns, const struct ps_addr *dst,
@@ -170,7 +328,8 @@ const struct ps_entry *ps_ns_route(const struct ps_ns *ns, const struct ps_addr 
             continue;
         /* Among equals the kernel prefers a socket of the caller's family. */
         s = s * 2 + (ps_addr_is_v4(dst) == (e->fam == 4));
-        if (s > best_score && (!alive || alive(ctx, e))) {
+        if ((s > best_score || (s == best_score && older(e, best))) &&
+            (!alive || alive(ctx, e))) {
             best = e;
             best_score = s;
         }
@@ -181,16 +340,18 @@ const struct ps_entry *ps_ns_route(const struct ps_ns *ns, const struct ps_addr 
 const struct ps_entry *ps_ns_by_real(const struct ps_ns *ns, const struct ps_addr *addr,
                                      uint16_t rport, bool listening_only)
 {
-    for (size_t i = 0; i < ns->n; i++) {
-        const struct ps_entry *e = &ns->v[i];
+    const struct ps_entry *found = NULL;
+    for (size_t i = ns->rb_cap ? *rb_head(ns, rport) : 0; i; i = ns->v[i - 1].rnext) {
+        const struct ps_entry *e = &ns->v[i - 1];
         if (e->rport != rport || e->rpath[0] || (listening_only && !e->listening))
             continue;
-        if (ps_addr_equal(&e->raddr, addr) ||
-            (ps_addr_is_wildcard(&e->raddr) && ps_addr_is_v4(&e->raddr) == ps_addr_is_v4(addr)) ||
-            (ps_addr_is_wildcard(&e->raddr) && e->fam == 6 && !e->baddr.v6only))
-            return e;
+        if ((ps_addr_equal(&e->raddr, addr) ||
+             (ps_addr_is_wildcard(&e->raddr) && ps_addr_is_v4(&e->raddr) == ps_addr_is_v4(addr)) ||
+             (ps_addr_is_wildcard(&e->raddr) && e->fam == 6 && !e->baddr.v6only)) &&
+            older(e, found))
+            found = e;
     }
-    return NULL;
+    return found;
 }
 
 bool ps_ns_port_used(const struct ps_ns *ns, uint16_t vport)

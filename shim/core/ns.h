@@ -28,13 +28,28 @@ struct ps_entry {
     char rpath[PS_UPATH_MAX];   /* unix mode: the socket file */
     bool reuseaddr, reuseport;
     long uid;
+    unsigned long long ino;     /* the socket's inode (0: not recorded) */
     bool listening;
     struct ps_pidset holders;   /* pids that hold a descriptor of it */
+    uint64_t seq;               /* bind order: among equals the oldest wins */
+    size_t rprev, rnext;        /* by real port (index + 1, 0 none); not unix */
 };
 
+/* The entries v[0..n) are in no particular order (a removal moves the last
+ * entry into the gap); where order decides, the oldest bind (seq) wins.
+ * Indexes keep every event's update O(1): sid -> entry, pid -> the sids it
+ * held (stale ones are skipped and pruned), and real port -> entries (for
+ * ps_ns_by_real, asked once per routed connect by the report), so reading a
+ * manifest is linear in its length whatever the number of live entries. */
 struct ps_ns {
     struct ps_entry *v;
     size_t n, cap;
+    uint64_t seq;               /* the next bind's */
+    size_t *sidx;               /* sid hash: index + 1, 0 empty */
+    size_t sidx_cap;
+    struct ps_pidmap pids;      /* pid -> the sids it held */
+    size_t *rb;                 /* real port hash: first entry's index + 1 */
+    size_t rb_cap;
 };
 
 void ps_ns_init(struct ps_ns *ns);

@@ -1,8 +1,10 @@
-/* probe.c — /proc/net/tcp{,6}, /proc/net/unix and kill(pid, 0). */
+/* probe.c — /proc/net/tcp{,6}, /proc/net/unix, /proc/PID/fd and kill(pid, 0). */
 #include "core/probe.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,34 @@ bool ps_probe_any_alive(const struct ps_pidset *s, int self)
         if (s->v[i] == self || ps_probe_pid_alive(s->v[i]))
             return true;
     return false;
+}
+
+int ps_probe_sock_held(const struct ps_pidset *s, unsigned long long ino, const char *proc)
+{
+    char want[40], dir[PATH_MAX], link[64];
+    int n = snprintf(want, sizeof want, "socket:[%llu]", ino);
+    bool unknown = false;
+    for (int i = 0; i < s->n; i++) {
+        snprintf(dir, sizeof dir, "%s/%d/fd", proc, s->v[i]);
+        DIR *d = opendir(dir);
+        if (!d) {
+            if (errno != ENOENT && errno != ESRCH)
+                unknown = true;
+            continue;
+        }
+        struct dirent *de;
+        bool found = false;
+        while (!found && (de = readdir(d))) {
+            if (de->d_name[0] == '.')
+                continue;
+            ssize_t l = readlinkat(dirfd(d), de->d_name, link, sizeof link);
+            found = l == n && !memcmp(link, want, (size_t)n);
+        }
+        closedir(d);
+        if (found)
+            return 1;
+    }
+    return unknown ? -1 : 0;
 }
 
 static int hexdigit(char c)

@@ -21,6 +21,13 @@ int ps_probe_unix_listening(const char *path);
  * printed as %08X of its host-order value; out gets 4 * nwords bytes in
  * network order. -1 on a character that is not a hex digit. */
 int ps_proc_hexaddr(const char *p, size_t nwords, uint8_t *out);
+/* 1 if a process of the set has a descriptor open on the socket whose
+ * inode is ino (<proc>/<pid>/fd, proc "/proc" or a test's fake tree), 0 if
+ * none has (each holder's descriptors read, or the holder gone), -1 if some
+ * holder's descriptors could not be read (another user's: trust it). A
+ * live pid is no proof on its own: it may be reused, or the socket closed
+ * unseen (a raw close, an exec with FD_CLOEXEC). */
+int ps_probe_sock_held(const struct ps_pidset *s, unsigned long long ino, const char *proc);
 /* false only when no process pid exists (kill(pid, 0) gives ESRCH). */
 bool ps_probe_pid_alive(int pid);
 /* Some pid of the set is alive (self counts without a system call). */

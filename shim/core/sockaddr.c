@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 
 static const uint8_t v4mapped_prefix[12] = {0,0,0,0, 0,0,0,0, 0,0,0xff,0xff};
@@ -24,7 +25,8 @@ int ps_addr_from_sockaddr(const struct sockaddr *sa, size_t len,
         return 0;
     }
     if (sa->sa_family == AF_INET6) {
-        if (len < sizeof(struct sockaddr_in6))
+        /* The kernel takes one without sin6_scope_id (SIN6_LEN_RFC2133). */
+        if (len < offsetof(struct sockaddr_in6, sin6_scope_id))
             return -1;
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
         a->fam = 6;

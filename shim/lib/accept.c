@@ -9,6 +9,7 @@
 #include "lib/names.h"
 #include "lib/real.h"
 #include "lib/state.h"
+#include "lib/umem.h"
 #include "lib/unix.h"
 
 static void record_observed(const struct sockaddr_storage *ss, socklen_t l, int rc, int err)
@@ -94,8 +95,19 @@ static int shim_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags,
         }
         ps_unlock();
     }
-    if (nfd >= 0 && want)
-        ps_copy_name(&ss, l, addr, len);
+    /* Like the kernel, a name that cannot be written out (EFAULT) or a
+     * negative length (EINVAL) fails the accept and drops the connection. */
+    socklen_t wl;
+    if (nfd >= 0 && want &&
+        (ps_uread(&wl, len, sizeof wl) < 0 || ((int)wl < 0 && (errno = EINVAL)) ||
+         ps_copy_name(&ss, l, addr, wl, len) < 0)) {
+        err = errno;
+        ps_lock();
+        ps_fd_forget(nfd);
+        ps_unlock();
+        real_close(nfd);
+        nfd = -1;
+    }
     if (inj)
         ps_inj_accept_done(fd, nfd);
     errno = err;

@@ -18,6 +18,7 @@
 #include "lib/faults.h"
 #include "lib/real.h"
 #include "lib/state.h"
+#include "lib/umem.h"
 #include "lib/unix.h"
 
 /* Ephemeral-looking virtual numbers for port-0 binds whose kernel port is
@@ -129,8 +130,18 @@ static int refused(struct ps_event *e, int err)
 
 /* Under the claim: the bind to real port r succeeded; record it as e's
  * virtual port and make fd ours. Releases the claim and the lock. */
+/* The socket's inode: readers check that a holder still has it open
+ * before they believe a live pid holds the port (ps_entry_live). */
+static void note_inode(int fd, struct ps_event *e)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0)
+        e->ino = (unsigned long long)st.st_ino;
+}
+
 static void claimed(int fd, struct ps_event *e, uint16_t r)
 {
+    note_inode(fd, e);
     e->has_raddr = true;
     e->raddr = e->addr;
     e->rport = r;
@@ -222,6 +233,7 @@ static int bind_unix(int fd, struct ps_event *e)
     if (ps_cfg()->share_uid >= 0 || ps_cfg()->share_gid >= 0)
         chmod(name, 0666);
     memcpy(e->rpath, name, nlen + 1);
+    note_inode(fd, e);
     ps_next_sid(e->sid);
     ps_emit(e);
     ps_claim_end();
@@ -257,6 +269,33 @@ static int unix_addr_err(int fd, const struct sockaddr *addr, socklen_t len,
     return err == EADDRNOTAVAIL ? err : 0;
 }
 
+/* What the kernel says to this bind before it looks at the port: a fresh
+ * TCP socket of fd's family (and fd's IPV6_V6ONLY) binds the same address,
+ * same length, port 0. So an address of the other family (EAFNOSUPPORT), a
+ * length too short for the socket's family or a v4-mapped address on a
+ * v6-only socket (EINVAL) fail exactly as the real bind would have. The
+ * port's own answers (EADDRINUSE, EACCES) and EADDRNOTAVAIL are left to the
+ * claim and to unix_addr_err. */
+static int kernel_bind_err(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    int dom = sockopt_int(fd, SOL_SOCKET, SO_DOMAIN);
+    if (dom != AF_INET && dom != AF_INET6)
+        return 0;
+    struct sockaddr_storage ss;
+    memcpy(&ss, addr, len);
+    ps_sockaddr_set_port((struct sockaddr *)&ss, 0);
+    int s = socket(dom, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return 0;
+    if (dom == AF_INET6) {
+        int v6only = sockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY);
+        real_setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+    }
+    int err = real_bind(s, (struct sockaddr *)&ss, len) < 0 ? errno : 0;
+    real_close(s);
+    return err == EADDRINUSE || err == EACCES || err == EADDRNOTAVAIL ? 0 : err;
+}
+
 static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct ps_event *e)
 {
     struct ps_bindreq req = {
@@ -267,7 +306,9 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
         .uid = e->uid,
     };
     char a[PS_ADDRSTRLEN];
-    int aerr = ps_cfg()->mode == PS_MODE_UNIX ? unix_addr_err(fd, addr, len, &e->addr) : 0;
+    int aerr = kernel_bind_err(fd, addr, len);
+    if (!aerr && ps_cfg()->mode == PS_MODE_UNIX)
+        aerr = unix_addr_err(fd, addr, len, &e->addr);
     ps_lock();
     if (aerr)
         return refused(e, aerr);
@@ -331,8 +372,15 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
     return 0;
 }
 
-static int shim_bind(int fd, const struct sockaddr *addr, socklen_t len)
+static int shim_bind(int fd, const struct sockaddr *uaddr, socklen_t len)
 {
+    /* The program's sockaddr is read once, EFAULT-safely; an address it
+     * cannot read, none at all, or a length over the kernel's limit is the
+     * kernel's to refuse (EFAULT, EINVAL), with nothing bound. */
+    struct sockaddr_storage copy;
+    if (!uaddr || len > sizeof copy || ps_uread(&copy, uaddr, len) < 0)
+        return real_bind(fd, uaddr, len);
+    const struct sockaddr *addr = (const struct sockaddr *)&copy;
     struct ps_addr a;
     uint16_t port;
     /* Not an inet address, or not a TCP socket (a bad fd, UDP): the kernel

@@ -7,10 +7,13 @@
  * is never held across the real connect. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/tcp.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "core/log.h"
@@ -19,6 +22,7 @@
 #include "lib/faults.h"
 #include "lib/real.h"
 #include "lib/state.h"
+#include "lib/umem.h"
 #include "lib/unix.h"
 
 /* Is dst an address of this host? Only asked for non-loopback destinations
@@ -107,33 +111,147 @@ static void name_client(int fd, const struct ps_addr *dst)
     }
 }
 
-/* AF_UNIX says EAGAIN when the listener's backlog is full; TCP never does.
- * A blocking socket's own connect already waited for room: EAGAIN there
- * means its SO_SNDTIMEO ran out, which TCP reports as a failed connect at
- * once (ETIMEDOUT here). A non-blocking one is retried in short sleeps, for
- * up to 10 seconds of the monotonic clock, then ETIMEDOUT. */
-static int connect_path(int fd, const struct sockaddr_un *su, socklen_t sl)
+/* How long TCP's connect keeps trying before ETIMEDOUT: TCP_USER_TIMEOUT
+ * when set; otherwise its SYN retries (TCP_SYNCNT, else
+ * net.ipv4.tcp_syn_retries), the first after 1 s, each wait doubling up to
+ * 120 s: 127 s for the default 6. */
+static int g_syn_retries;   /* net.ipv4.tcp_syn_retries, read once */
+
+static long tcp_connect_ms(const struct ps_opts *opts)
 {
-    int rc = real_connect(fd, (const struct sockaddr *)su, sl);
-    if (rc < 0 && errno == EAGAIN) {
-        int fl = real_fcntl(fd, F_GETFL, NULL);
-        struct timespec end;
-        clock_gettime(CLOCK_MONOTONIC, &end);
-        end.tv_sec += 10;
-        long step_us = 100;
-        while (fl >= 0 && (fl & O_NONBLOCK) && rc < 0 && errno == EAGAIN) {
-            struct timespec now, ts = {0, step_us * 1000};
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            if (now.tv_sec > end.tv_sec ||
-                (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
-                break;
-            nanosleep(&ts, NULL);
-            if (step_us < 10000)
-                step_us *= 2;
-            rc = real_connect(fd, (const struct sockaddr *)su, sl);
+    int ut = 0, syn = 0;
+    if (opts) {
+        ps_lock();
+        ps_opts_get(opts, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut);
+        ps_opts_get(opts, IPPROTO_TCP, TCP_SYNCNT, &syn);
+        ps_unlock();
+    }
+    if (ut > 0)
+        return ut;
+    if (syn <= 0 && (syn = __atomic_load_n(&g_syn_retries, __ATOMIC_RELAXED)) <= 0) {
+        syn = 6;
+        FILE *f = fopen("/proc/sys/net/ipv4/tcp_syn_retries", "re");
+        if (f) {
+            if (fscanf(f, "%d", &syn) != 1 || syn <= 0)
+                syn = 6;
+            fclose(f);
         }
-        if (rc < 0 && errno == EAGAIN)
+        __atomic_store_n(&g_syn_retries, syn, __ATOMIC_RELAXED);
+    }
+    long s = 0;
+    for (int i = 0; i <= syn && i < 256; i++)
+        s += i < 7 ? 1L << i : 120;
+    return s * 1000;
+}
+
+/* TCP restarts an interrupted connect that has no timeout of its own when
+ * the signal's handler has SA_RESTART. Which signal interrupted is not
+ * known here: restart only when every handler the program installed has it.
+ * Handlers of the faults a thread raises itself (SIGSEGV, SIGBUS, ...; a
+ * sanitizer's, a runtime's) cannot have interrupted a wait: not counted. */
+static bool handlers_restart(void)
+{
+    static const int sync_sigs = 1 << SIGSEGV | 1 << SIGBUS | 1 << SIGFPE | 1 << SIGILL |
+                                 1 << SIGTRAP | 1 << SIGSYS | 1 << SIGKILL | 1 << SIGSTOP;
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        if ((sig >= 32 || !(sync_sigs >> sig & 1)) && sigaction(sig, NULL, &sa) == 0 &&
+            sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN && !(sa.sa_flags & SA_RESTART))
+            return false;
+    }
+    return true;
+}
+
+static long now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* A blocking AF_UNIX connect waits for room in a full backlog as long as its
+ * SO_SNDTIMEO says, forever by default. Here it waits as long as TCP's would
+ * (tcp_connect_ms): SO_SNDTIMEO is set for the call to what is left of that
+ * bound, or to the program's own timeout when shorter, and restored. The
+ * bound running out is ETIMEDOUT; the program's own timeout running out is
+ * TCP's EINPROGRESS, the connect then pending (ps_unix_pending_set). A
+ * signal interrupts it as it would TCP's connect: EINTR, or a restart. */
+static int wait_connect(int fd, const struct sockaddr_un *su, socklen_t sl,
+                        const struct ps_opts *opts)
+{
+    struct timeval own = {0, 0};
+    socklen_t ol = sizeof own;
+    if (real_getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &own, &ol) < 0)
+        own = (struct timeval){0, 0};
+    long own_ms = (long)own.tv_sec * 1000 + (own.tv_usec + 999) / 1000;
+    long deadline = now_ms() + tcp_connect_ms(opts);
+    for (;;) {
+        long left = deadline - now_ms();
+        if (left <= 0) {
             errno = ETIMEDOUT;
+            return -1;
+        }
+        bool mine = own_ms > 0 && own_ms <= left;
+        long t = mine ? own_ms : left;
+        struct timeval tv = {t / 1000, (t % 1000) * 1000};
+        real_setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        int rc = real_connect(fd, (const struct sockaddr *)su, sl);
+        int err = errno;
+        real_setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &own, sizeof own);
+        if (rc == 0 || (err != EAGAIN && err != EINTR)) {
+            errno = err;
+            return rc;
+        }
+        if (err == EAGAIN) {
+            if (mine)
+                ps_unix_pending_set(fd, su->sun_path);
+            errno = mine ? EINPROGRESS : ETIMEDOUT;
+            return -1;
+        }
+        if (own_ms > 0 || !handlers_restart()) {
+            errno = EINTR;
+            return -1;
+        }
+    }
+}
+
+/* AF_UNIX says EAGAIN when the listener's backlog is full; TCP never does.
+ * Listeners take the deepest backlog the kernel allows (listen.c), so this
+ * is rare. A blocking connect waits as TCP's would (wait_connect). A
+ * non-blocking one says EINPROGRESS at once, as TCP's does; the socket is
+ * left unconnected, so it polls writable (with POLLHUP) at once, and the
+ * program's SO_ERROR query completes it: one more non-blocking connect,
+ * then 0 (connected) or ECONNREFUSED (still no room), as a TCP listener
+ * with tcp_abort_on_overflow answers (sockopt.c, ps_unix_pending_take).
+ * fl: the program's status flags when fd was just swapped and is
+ * non-blocking for now (the first try then costs no system call of its
+ * own: a blocking socket's flags are put back after it), else -1. */
+static int connect_path(int fd, const struct sockaddr_un *su, socklen_t sl,
+                        const struct ps_opts *opts, int fl)
+{
+    int rc;
+    if (fl >= 0 && !(fl & O_NONBLOCK)) {
+        rc = real_connect(fd, (const struct sockaddr *)su, sl);
+        int err = errno;
+        real_fcntl(fd, F_SETFL, (void *)(long)fl);
+        if (rc < 0 && err == EAGAIN)
+            rc = wait_connect(fd, su, sl, opts);
+        else
+            errno = err;
+        if (rc < 0 && errno == ENOENT)
+            errno = ECONNREFUSED;
+        return rc;
+    }
+    if (fl < 0 && (fl = real_fcntl(fd, F_GETFL, NULL)) >= 0 && !(fl & O_NONBLOCK)) {
+        rc = wait_connect(fd, su, sl, opts);
+        if (rc < 0 && errno == ENOENT)
+            errno = ECONNREFUSED;
+        return rc;
+    }
+    rc = real_connect(fd, (const struct sockaddr *)su, sl);
+    if (rc < 0 && errno == EAGAIN) {
+        /* A second connect while one is pending: TCP's EALREADY. */
+        errno = ps_unix_pending_set(fd, su->sun_path) ? EALREADY : EINPROGRESS;
     }
     /* The listener's file is gone: nobody listens there any more. */
     if (rc < 0 && errno == ENOENT)
@@ -145,8 +263,9 @@ static int connect_unix(int fd, const struct ps_addr *a, uint16_t port, const ch
                         bool swapped)
 {
     struct ps_opts *opts = NULL;
+    int fl = -1;
     if (!swapped) {
-        if (ps_unix_swap(fd, a->fam, &opts) < 0) {
+        if (ps_unix_swap_nb(fd, a->fam, &opts, &fl) < 0) {
             int err = errno;
             record(fd, a, port, 0, true, -1, err, "no AF_UNIX socket for the swap", path);
             errno = err;
@@ -156,7 +275,7 @@ static int connect_unix(int fd, const struct ps_addr *a, uint16_t port, const ch
     }
     struct sockaddr_un su;
     socklen_t sl = ps_unix_sockaddr(path, strlen(path), &su);
-    int rc = connect_path(fd, &su, sl);
+    int rc = connect_path(fd, &su, sl, swapped ? ps_fd_get(fd).opts : opts, fl);
     int err = errno;
     if (!swapped) {
         ps_lock();
@@ -215,6 +334,20 @@ static const struct ps_entry *pick_sharer(const struct ps_ns *ns, const struct p
     return c[(unsigned)(ts.tv_nsec / 1000) % (unsigned)n];
 }
 
+static bool v6only(int fd)
+{
+    struct ps_fdinfo fi = ps_fd_get(fd);
+    int v = 0;
+    if (fi.ufam) {
+        ps_lock();
+        ps_opts_get(ps_fd_get(fd).opts, IPPROTO_IPV6, IPV6_V6ONLY, &v);
+        ps_unlock();
+        return v != 0;
+    }
+    socklen_t l = sizeof v;
+    return real_getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v, &l) == 0 && v;
+}
+
 static int family_of(int fd)
 {
     int d = 0;
@@ -229,6 +362,9 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
     if (ps_addr_from_sockaddr(addr, len, &a, &port) < 0 || port == 0)
         return real_connect(fd, addr, len);
     const struct ps_config *cfg = ps_cfg();
+    /* A v4-mapped destination on a v6-only socket: the kernel's ENETUNREACH. */
+    if (a.fam == 6 && ps_addr_is_v4(&a) && v6only(fd))
+        return ps_fd_get(fd).ufam ? (errno = ENETUNREACH, -1) : real_connect(fd, addr, len);
 
     if (cfg->mode == PS_MODE_OBSERVE) {
         if (!ps_is_tcp(fd))
@@ -297,11 +433,20 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
     return rc;
 }
 
-__attribute__((visibility("default"))) int connect(int fd, const struct sockaddr *addr,
+__attribute__((visibility("default"))) int connect(int fd, const struct sockaddr *uaddr,
                                                    socklen_t len)
 {
     if (!ps_enter())
-        return real_connect(fd, addr, len);
+        return real_connect(fd, uaddr, len);
+    /* The program's sockaddr is read once, EFAULT-safely; an address it
+     * cannot read, none at all, or a length over the kernel's limit is the
+     * kernel's to refuse (EFAULT, EINVAL). */
+    struct sockaddr_storage copy;
+    if (!uaddr || len > sizeof copy || ps_uread(&copy, uaddr, len) < 0) {
+        ps_leave();
+        return real_connect(fd, uaddr, len);
+    }
+    const struct sockaddr *addr = (const struct sockaddr *)&copy;
     bool inj = ps_cfg()->inject.any;
     int rc;
     if (inj && ps_inj_connect(fd, addr, len)) {

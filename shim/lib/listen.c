@@ -1,5 +1,6 @@
 /* listen.c — listen(): the moment a mapping becomes connectable. */
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -41,7 +42,12 @@ __attribute__((visibility("default"))) int listen(int fd, int backlog)
 {
     if (!ps_enter())
         return real_listen(fd, backlog);
-    int rc = real_listen(fd, backlog);
+    /* unix mode: AF_UNIX refuses a connect once the backlog is full (EAGAIN,
+     * or a blocking wait) where TCP would still complete the handshake or
+     * retry its SYN, so a listener standing in for TCP takes the deepest
+     * backlog the kernel allows (net.core.somaxconn): clients of a listener
+     * that accepts slowly connect instead of waiting (connect.c). */
+    int rc = real_listen(fd, ps_fd_get(fd).ufam ? INT_MAX : backlog);
     int err = errno;
     if (ps_fd_kind(fd) == PS_FD_BOUND) {
         ps_lock();

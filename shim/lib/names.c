@@ -6,6 +6,7 @@
 
 #include "core/sockaddr.h"
 #include "lib/state.h"
+#include "lib/umem.h"
 
 void ps_virtual_name(int fd, struct sockaddr *sa, socklen_t len, bool peer)
 {
@@ -36,10 +37,9 @@ void ps_virtual_name(int fd, struct sockaddr *sa, socklen_t len, bool peer)
     ps_unlock();
 }
 
-void ps_copy_name(const struct sockaddr_storage *ss, socklen_t real_len, struct sockaddr *out,
-                  socklen_t *outlen)
+int ps_copy_name(const struct sockaddr_storage *ss, socklen_t real_len, struct sockaddr *out,
+                 socklen_t want, socklen_t *outlen)
 {
-    socklen_t n = real_len < *outlen ? real_len : *outlen;
-    memcpy(out, ss, n);
-    *outlen = real_len;
+    socklen_t n = real_len < want ? real_len : want;
+    return ps_uwrite(out, ss, n, outlen, &real_len, sizeof real_len);
 }

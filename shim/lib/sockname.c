@@ -5,14 +5,18 @@
 #include "lib/names.h"
 #include "lib/real.h"
 #include "lib/state.h"
+#include "lib/umem.h"
 #include "lib/unix.h"
 
 typedef int (*name_call)(int, struct sockaddr *, socklen_t *);
 
 static int virtual_name(name_call call, int fd, struct sockaddr *addr, socklen_t *len, bool peer)
 {
-    /* A negative length is the kernel's to refuse (EINVAL). */
-    if (!addr || !len || (int)*len < 0 || ps_cfg()->mode == PS_MODE_OBSERVE)
+    /* A negative length (EINVAL) and a length the program cannot read
+     * (EFAULT) are the kernel's to refuse. */
+    socklen_t want;
+    if (!addr || !len || ps_cfg()->mode == PS_MODE_OBSERVE || ps_uread(&want, len, sizeof want) < 0 ||
+        (int)want < 0)
         return call(fd, addr, len);
     struct sockaddr_storage ss;
     socklen_t l = sizeof ss;
@@ -28,8 +32,7 @@ static int virtual_name(name_call call, int fd, struct sockaddr *addr, socklen_t
         }
     }
     ps_virtual_name(fd, (struct sockaddr *)&ss, l, peer);
-    ps_copy_name(&ss, l, addr, len);
-    return 0;
+    return ps_copy_name(&ss, l, addr, want, len);
 }
 
 __attribute__((visibility("default"))) int getsockname(int fd, struct sockaddr *addr,

@@ -18,6 +18,7 @@
 
 #include "lib/real.h"
 #include "lib/state.h"
+#include "lib/umem.h"
 #include "lib/unix.h"
 
 /* What a fresh Linux TCP socket answers. */
@@ -50,16 +51,19 @@ static bool default_of(int level, int name, int *val)
     return false;
 }
 
+/* As the kernel answers an int option: the length is read, then written
+ * back, then the value (each copy EFAULT-safe, in the kernel's order). */
 static int answer(int v, void *val, socklen_t *len)
 {
-    if ((int)*len < 0) {
+    socklen_t want;
+    if (ps_uread(&want, len, sizeof want) < 0)
+        return -1;
+    if ((int)want < 0) {
         errno = EINVAL;
         return -1;
     }
-    socklen_t n = *len < sizeof v ? *len : sizeof v;
-    memcpy(val, &v, n);
-    *len = n;
-    return 0;
+    socklen_t n = want < sizeof v ? want : sizeof v;
+    return ps_uwrite(len, &n, sizeof n, val, &v, n);
 }
 
 /* 1 answered, 0 for the kernel. Under the lock. */
@@ -149,13 +153,17 @@ __attribute__((visibility("default"))) int getsockopt(int fd, int level, int nam
         }
     }
     /* Known to the shim but not swapped (remap mode's sockets): no lock. */
-    if (!ps_fd_get(fd).ufam || !val || !len || !ps_enter())
+    if (!ps_fd_get(fd).ufam || !ps_enter())
         return real_getsockopt(fd, level, name, val, len);
     int v = 0, rc;
-    ps_lock();
-    struct ps_fdinfo fi = ps_fd_get(fd);
-    int got = fi.ufam ? get_emulated(fd, &fi, level, name, &v) : 0;
-    ps_unlock();
+    /* A connect left pending on a full backlog completes here (connect.c). */
+    int got = level == SOL_SOCKET && name == SO_ERROR && ps_unix_pending_take(fd, &v);
+    if (!got) {
+        ps_lock();
+        struct ps_fdinfo fi = ps_fd_get(fd);
+        got = fi.ufam ? get_emulated(fd, &fi, level, name, &v) : 0;
+        ps_unlock();
+    }
     rc = got ? answer(v, val, len) : real_getsockopt(fd, level, name, val, len);
     int err = errno;
     ps_leave();
@@ -185,12 +193,11 @@ __attribute__((visibility("default"))) int setsockopt(int fd, int level, int nam
         return real_setsockopt(fd, level, name, val, len);
     }
     int rc = 0, err = 0;
-    if (!val || len < sizeof(int)) {
+    int v;
+    if (len < sizeof(int) || ps_uread(&v, val, sizeof v) < 0) {
         rc = -1;
-        err = val ? EINVAL : EFAULT;
+        err = len < sizeof(int) ? EINVAL : EFAULT;   /* the kernel's order */
     } else {
-        int v;
-        memcpy(&v, val, sizeof v);
         ps_lock();
         struct ps_opts *o = ps_fd_opts(fd);
         if (!o || !ps_opts_set(o, level, name, v)) {

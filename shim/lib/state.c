@@ -489,12 +489,28 @@ void ps_event_new(struct ps_event *e, enum ps_ev ev)
  * inode's lock across it, so the line lands whole and never interleaves with
  * another writer's. The flock is only for claims (ps_claim_begin), which
  * must read, check and append with no other claim in between. */
+/* A line starts with a newline of its own when this process's last read
+ * of the manifest ended mid-line: a writer killed mid-line left a fragment
+ * that would swallow it. Under the claim's flock the read just went to the
+ * end, so a claim's bind always starts a fresh line; other records use what
+ * the last read saw (readers resynchronise on a glued line all the same,
+ * docs/manifest.md). One newline per fragment seen: g_fresh_at is where. A
+ * line still being written by another process costs a blank line at most. */
+static uint64_t g_fresh_at = UINT64_MAX;
+
 void ps_emit(const struct ps_event *e)
 {
-    char line[PS_LINE_MAX];
-    size_t n = ps_event_encode(e, line, sizeof line);
+    char buf[PS_LINE_MAX + 1];
+    size_t n = ps_event_encode(e, buf + 1, sizeof buf - 1);
     if (!n || !ensure_mfd())
         return;
+    char *line = buf + 1;
+    uint64_t tail = g_rd.off + g_rd.len;
+    if (ps_reader_mid_line(&g_rd) && tail != g_fresh_at) {
+        *--line = '\n';
+        n++;
+        g_fresh_at = tail;
+    }
     if (ps_manifest_append(g_mfd, line, n) < 0 && !g_write_warned++)
         ps_log(PS_LOG_ERROR, "cannot write manifest %s: %s (pid %d); namespace records "
                "are incomplete from here", g_cfg.manifest, strerror(errno), g_pid);
@@ -531,6 +547,13 @@ bool ps_entry_alive(void *ctx, const struct ps_entry *e)
 bool ps_entry_live(const struct ps_entry *e)
 {
     if (!ps_entry_alive(NULL, e))
+        return false;
+    /* A live pid may be a reused one, or hold the socket no more (closed
+     * unseen): a socket that was never listened on would keep its port
+     * forever. Its inode must still be among a holder's descriptors. Not
+     * in unix mode: a swapped socket that dials out is swapped back to a
+     * TCP socket, another inode, and still holds its port. */
+    if (e->ino && !e->rpath[0] && ps_probe_sock_held(&e->holders, e->ino, "/proc") == 0)
         return false;
     if (e->listening && !e->rpath[0] && ps_probe_tcp_listening(&e->raddr, e->rport) == 0)
         return false;

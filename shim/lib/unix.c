@@ -10,6 +10,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -22,7 +24,7 @@ static const int carried[] = {SO_RCVTIMEO, SO_SNDTIMEO, SO_LINGER, SO_KEEPALIVE,
 /* Options AF_UNIX has no place for: read from the TCP socket, emulated. */
 static const struct { int level, name; } kept[] = {
     {IPPROTO_TCP, TCP_NODELAY},    {IPPROTO_TCP, TCP_KEEPIDLE}, {IPPROTO_TCP, TCP_KEEPINTVL},
-    {IPPROTO_TCP, TCP_KEEPCNT},    {IPPROTO_TCP, TCP_USER_TIMEOUT},
+    {IPPROTO_TCP, TCP_KEEPCNT},    {IPPROTO_TCP, TCP_USER_TIMEOUT}, {IPPROTO_TCP, TCP_SYNCNT},
     {IPPROTO_IPV6, IPV6_V6ONLY},   {SOL_SOCKET, SO_REUSEPORT},
 };
 
@@ -56,11 +58,18 @@ static int swap_errno(int err)
 
 int ps_unix_swap(int fd, int fam, struct ps_opts **opts)
 {
+    return ps_unix_swap_nb(fd, fam, opts, NULL);
+}
+
+int ps_unix_swap_nb(int fd, int fam, struct ps_opts **opts, int *flp)
+{
     *opts = NULL;
     int fl = real_fcntl(fd, F_GETFL, NULL), fdfl = real_fcntl(fd, F_GETFD, NULL);
     if (fl < 0 || fdfl < 0)
         return -1;
-    int nb = (fl & O_NONBLOCK) ? SOCK_NONBLOCK : 0;
+    if (flp)
+        *flp = fl;
+    int nb = (fl & O_NONBLOCK) || flp ? SOCK_NONBLOCK : 0;
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | nb, 0);
     if (s < 0) {
         errno = swap_errno(errno);
@@ -194,5 +203,81 @@ bool ps_unix_accepted_peer(int lfd, const struct sockaddr_storage *k, socklen_t 
         prc = 1;   /* a name from outside the namespace: as unnamed */
     *fam = self.addr.fam;
     peer_seen_by(&self, prc, &p, out, outl);
+    return true;
+}
+
+/* ---- connects pending on a full backlog -------------------------------- */
+
+/* Rare (the backlog is as deep as the kernel allows), so a small table under
+ * the namespace lock; g_npending keeps every other SO_ERROR query at one load. */
+#define PENDING_MAX 32
+static struct {
+    int fd;
+    ino_t ino;
+    char path[sizeof ((struct sockaddr_un *)0)->sun_path];
+} g_pending[PENDING_MAX];
+static int g_npending;
+
+static ino_t inode_of(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+
+static int pending_find(int fd, ino_t ino)
+{
+    for (int i = 0; i < g_npending; i++)
+        if (g_pending[i].fd == fd && g_pending[i].ino == ino)
+            return i;
+    return -1;
+}
+
+bool ps_unix_pending_set(int fd, const char *path)
+{
+    ino_t ino = inode_of(fd);
+    ps_lock();
+    int i = pending_find(fd, ino);
+    bool was = i >= 0;
+    if (i < 0) {
+        /* a full table forgets its oldest entry: that one's SO_ERROR says 0 */
+        if (g_npending == PENDING_MAX)
+            memmove(&g_pending[0], &g_pending[1], sizeof g_pending[0] * (PENDING_MAX - 1));
+        else
+            __atomic_store_n(&g_npending, g_npending + 1, __ATOMIC_RELAXED);
+        i = g_npending - 1;
+    }
+    g_pending[i].fd = fd;
+    g_pending[i].ino = ino;
+    snprintf(g_pending[i].path, sizeof g_pending[i].path, "%s", path);
+    ps_unlock();
+    return was;
+}
+
+bool ps_unix_pending_take(int fd, int *err)
+{
+    if (!__atomic_load_n(&g_npending, __ATOMIC_RELAXED))
+        return false;
+    ino_t ino = inode_of(fd);
+    char path[sizeof g_pending[0].path];
+    ps_lock();
+    int i = pending_find(fd, ino);
+    if (i >= 0) {
+        memcpy(path, g_pending[i].path, sizeof path);
+        g_pending[i] = g_pending[g_npending - 1];
+        __atomic_store_n(&g_npending, g_npending - 1, __ATOMIC_RELAXED);
+    }
+    ps_unlock();
+    if (i < 0)
+        return false;
+    /* one more try, without waiting: the program only asked how it went */
+    int fl = real_fcntl(fd, F_GETFL, NULL);
+    if (fl >= 0 && !(fl & O_NONBLOCK))
+        real_fcntl(fd, F_SETFL, (void *)(long)(fl | O_NONBLOCK));
+    struct sockaddr_un su;
+    socklen_t sl = ps_unix_sockaddr(path, strlen(path), &su);
+    int rc = real_connect(fd, (struct sockaddr *)&su, sl);
+    *err = rc == 0 ? 0 : errno == EAGAIN || errno == ENOENT ? ECONNREFUSED : errno;
+    if (fl >= 0 && !(fl & O_NONBLOCK))
+        real_fcntl(fd, F_SETFL, (void *)(long)fl);
     return true;
 }

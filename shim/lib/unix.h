@@ -18,6 +18,10 @@
  * fd is untouched and errno is one bind or connect can give (ENOBUFS when
  * there was no descriptor to spare). */
 int ps_unix_swap(int fd, int fam, struct ps_opts **opts);
+/* The same, but the new socket is non-blocking for now whatever the
+ * program's was; *fl gets the program's status flags, for F_SETFL after a
+ * first connect that must not wait. */
+int ps_unix_swap_nb(int fd, int fam, struct ps_opts **opts, int *fl);
 /* The way back, for a swapped socket that dials a destination the namespace
  * does not serve: a fresh TCP socket of family fam with the same flags and
  * the emulated options applied. */
@@ -36,5 +40,13 @@ bool ps_unix_inet_name(int fd, bool peer, const struct sockaddr_storage *k, sock
  * Fills *fam with the listener's family; false when lfd is not ours. */
 bool ps_unix_accepted_peer(int lfd, const struct sockaddr_storage *k, socklen_t kl,
                            struct sockaddr_storage *out, socklen_t *outl, int *fam);
+
+/* A connect of fd to path that found the backlog full and said EINPROGRESS:
+ * remembered (with fd's inode, so a reused number is not mistaken for it)
+ * until the program asks SO_ERROR. True when fd was already pending. */
+bool ps_unix_pending_set(int fd, const char *path);
+/* SO_ERROR of a pending fd: one more non-blocking connect completes it.
+ * True and *err (0 connected, else the error) when fd was pending. */
+bool ps_unix_pending_take(int fd, int *err);
 
 #endif

@@ -146,3 +146,83 @@ Test(manifest, remap_records_bind_listen_connect_close_and_failures)
                  conn->rport, bind->rport, m);
     e2e_events_free(&ev);
 }
+
+/* A writer killed mid-line leaves a fragment without a newline. The next
+ * claim must start a line of its own: glued onto the fragment, its bind
+ * was skipped as malformed, so `port` found no listener and a second bind
+ * of the port succeeded. */
+Test(manifest, bind_after_a_torn_last_line_claims_its_port)
+{
+    e2e_need_lib();
+    struct e2e_ns ns;
+    struct e2e_env env, plain;
+    e2e_ns_new(&ns, "ns");
+    e2e_env_shim(&env, &ns, "remap", NULL);
+    e2e_env_plain(&plain);
+
+    static const char fragment[] = "{\"v\":1,\"ev\":\"connect\",\"ts\":1795312345.2,\"pid\":4";
+    int fd = open(ns.manifest, O_WRONLY | O_APPEND | O_CLOEXEC);
+    cr_assert(fd >= 0);
+    cr_assert(write_all(fd, fragment, strlen(fragment)) == 0);
+    close(fd);
+
+    struct e2e_proc *s = e2e_startl(&env, "echo-server", "127.0.0.1", "8003", "--name", "A");
+    cr_assert(e2e_expect(s, "READY 8003", E2E_MS), "%s", e2e_describe(s));
+
+    /* the bind is a line of its own, after the fragment */
+    char want[128];
+    snprintf(want, sizeof want, "%s\n{\"v\":1,\"ev\":\"bind\"", fragment);
+    const char *text = e2e_slurp(ns.manifest);
+    cr_assert(strstr(text, want), "the bind was not written on a fresh line:\n%s", text);
+
+    struct e2e_proc *p = e2e_runl(&plain, E2E_MS, e2e_portshim(), "port", "--manifest",
+                                  ns.manifest, "8003");
+    cr_assert_eq(e2e_status(p), 0, "no listener found after the torn line: %s\nmanifest:\n%s",
+                 e2e_describe(p), text);
+    struct e2e_proc *d = e2e_runl(&env, E2E_MS, "binder", "127.0.0.1", "8003");
+    cr_assert_eq(e2e_status(d), 1, "a second bind of 8003 was not refused: %s",
+                 e2e_describe(d));
+    cr_assert(strstr(e2e_out(d), "ERR EADDRINUSE"), "%s", e2e_describe(d));
+}
+
+/* A record glued onto a fragment (written by a writer that did not know
+ * the file ended mid-line) is still read: the reader resynchronises at the
+ * record start, and a claim made after it sees the port as taken. */
+Test(manifest, record_glued_onto_a_torn_line_is_still_read)
+{
+    e2e_need_lib();
+    struct e2e_ns ns;
+    struct e2e_env env, plain;
+    e2e_ns_new(&ns, "ns");
+    e2e_env_shim(&env, &ns, "remap", NULL);
+    e2e_env_plain(&plain);
+
+    struct e2e_proc *s = e2e_startl(&env, "echo-server", "127.0.0.1", "8004", "--name", "A");
+    cr_assert(e2e_expect(s, "READY 8004", E2E_MS), "%s", e2e_describe(s));
+    /* the server's own lines, each glued onto a fragment */
+    const char *orig = e2e_slurp(ns.manifest);
+    char *glued = malloc(strlen(orig) * 2 + 64);
+    cr_assert_not_null(glued);
+    size_t n = 0;
+    for (const char *l = orig; *l;) {
+        const char *nl = strchr(l, '\n');
+        size_t len = nl ? (size_t)(nl - l) + 1 : strlen(l);
+        n += (size_t)sprintf(glued + n, "{\"v\":1,\"ev\":\"listen\",\"pid\":7,\"si");
+        memcpy(glued + n, l, len);
+        n += len;
+        l += len;
+    }
+    int fd = open(ns.manifest, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    cr_assert(fd >= 0);
+    cr_assert(write_all(fd, glued, n) == 0);
+    close(fd);
+    free(glued);
+
+    struct e2e_proc *p = e2e_runl(&plain, E2E_MS, e2e_portshim(), "port", "--manifest",
+                                  ns.manifest, "8004");
+    cr_assert_eq(e2e_status(p), 0, "%s\nmanifest:\n%s", e2e_describe(p),
+                 e2e_slurp(ns.manifest));
+    struct e2e_proc *d = e2e_runl(&env, E2E_MS, "binder", "127.0.0.1", "8004");
+    cr_assert_eq(e2e_status(d), 1, "a second bind of 8004 was not refused: %s",
+                 e2e_describe(d));
+}

@@ -2,6 +2,7 @@
  * on damaged ones (it reports what it can and names what it skipped), and
  * on the manifest a failed run keeps. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 
 #include "e2e.h"
 
@@ -264,4 +265,80 @@ Test(report, works_on_the_manifest_a_failed_run_keeps)
     cr_assert(srv && strstr(out, "echo-server"), "the listener is missing:\n%s", out);
     cr_assert(strstr(out, "binder") && strstr(out, "EADDRINUSE"), "the conflict is missing:\n%s",
               out);
+}
+
+/* ---- size ------------------------------------------------------------- */
+
+/* 200,000 live binds (pids far past pid_max: none alive), each listening,
+ * and an exit for every other binder. Reading them was quadratic: report
+ * and port took minutes, a process joining the namespace waited at its
+ * first bind. Each must now finish well inside its generous timeout. */
+Test(report, report_port_and_a_joining_process_read_200000_live_binds, .timeout = 400)
+{
+    e2e_need_lib();
+    enum { N = 200000 };
+    struct e2e_ns ns;
+    e2e_ns_new(&ns, "big");
+    FILE *f = fopen(ns.manifest, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < N; i++) {
+        int pid = 10000000 + i;
+        fprintf(f, "{\"v\":1,\"ev\":\"bind\",\"ts\":1795312345.5,\"pid\":%d,\"sid\":\"%d.1\","
+                   "\"mode\":\"remap\",\"ok\":true,\"fam\":4,\"addr\":\"127.0.0.1\",\"port\":%d,"
+                   "\"raddr\":\"127.0.0.1\",\"rport\":%d}\n"
+                   "{\"v\":1,\"ev\":\"listen\",\"pid\":%d,\"sid\":\"%d.1\",\"ok\":true}\n",
+                pid, pid, 10000 + i % 50000, 10000 + i % 50000, pid, pid);
+    }
+    for (int i = 0; i < N; i += 2)
+        fprintf(f, "{\"v\":1,\"ev\":\"exit\",\"ts\":1795312346.5,\"pid\":%d,\"ok\":true}\n",
+                10000000 + i);
+    cr_assert_eq(fclose(f), 0);
+
+    struct e2e_env plain, shim;
+    e2e_env_plain(&plain);
+    e2e_env_shim(&shim, &ns, "remap", NULL);
+    struct e2e_proc *p = e2e_runl(&plain, 120000, e2e_portshim(), "report", "--json",
+                                  "--manifest", ns.manifest);
+    cr_assert(!p->timed_out, "report did not finish: %s", e2e_describe(p));
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    const char *out = e2e_out(p);
+    cr_assert(strstr(out, "\"sid\":\"10199999.1\""), "the last socket is missing");
+    cr_assert(strstr(out, "\"truncated_line\":null"), "%.300s", out + strlen(out) - 300);
+
+    p = e2e_runl(&plain, 120000, e2e_portshim(), "port", "--manifest", ns.manifest, "10001");
+    cr_assert(!p->timed_out, "port did not finish: %s", e2e_describe(p));
+    cr_assert_eq(e2e_status(p), 1, "its holders are all dead: %s", e2e_describe(p));
+
+    p = e2e_runl(&shim, 120000, "binder", "127.0.0.1", "9999");
+    cr_assert(!p->timed_out, "the bind did not finish: %s", e2e_describe(p));
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+}
+
+/* A last line without a newline that is too long to be a record (50 MB: a
+ * writer gone mad, or a file cut in the middle of garbage) is still named
+ * as cut short, though the reader never buffers it. */
+Test(report, huge_last_line_without_newline_is_named_cut_short)
+{
+    const char *m = manifest("huge.jsonl", NULL, 0, NULL);
+    int fd = open(m, O_WRONLY | O_APPEND | O_CLOEXEC);
+    cr_assert(fd >= 0);
+    static char chunk[1 << 20];
+    memset(chunk, 'x', sizeof chunk);
+    const char *head = "{\"v\":1,\"ev\":\"close\",\"pid\":4104,\"sid\":\"4104.1\",\"note\":\"";
+    cr_assert(write_all(fd, head, strlen(head)) == 0);
+    for (int i = 0; i < 50; i++)
+        cr_assert(write_all(fd, chunk, sizeof chunk) == 0);
+    close(fd);
+
+    struct e2e_proc *p = report(m, false);
+    const char *out = e2e_out(p);
+    check_rows(out, true, "huge");
+    cr_assert(strstr(out, "\nskipped 1 malformed line: 12\n"), "%s", out);
+    cr_assert(strstr(out, "\nline 12, the last, is cut short (no newline): skipped\n"), "%s", out);
+
+    p = report(m, true);
+    out = e2e_out(p);
+    cr_assert(strstr(out, "\"skipped_lines\":[12],\"truncated_line\":12,"
+                          "\"truncated_read\":false}"),
+              "%s", out);
 }

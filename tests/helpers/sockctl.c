@@ -13,6 +13,7 @@
  *   talk ADDR PORT MSG             one echo request        -> OK PEERPORT REPLY
  *   send FD TEXT | recv FD         one line out / in       -> OK [LINE]
  *   dup FD | dup2 FD NEW | dup3 FD NEW | fcntl FD   duplicate -> OK NEWFD
+ *   rawclose FD                    close(2) by syscall(2): unseen by the shim
  *   pid | exit N | kill            kill: SIGKILL itself, no chance to clean up
  *
  * The test sees every errno exactly as the program would, and decides the
@@ -22,6 +23,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 
 struct served {
     int fd;
@@ -160,6 +162,8 @@ static void command(char *line)
             say("ERR %s", errname(errno));
         else
             say("OK %d", n);
+    } else if (!strcmp(cmd, "rawclose") && argc == 2) {
+        result((int)syscall(SYS_close, fd));
     } else if (!strcmp(cmd, "pid")) {
         say("OK %d", (int)getpid());
     } else if (!strcmp(cmd, "exit")) {

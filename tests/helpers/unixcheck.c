@@ -12,6 +12,15 @@
  *                          "BIG wrote=W read=R"
  *   backlog ADDR PORT N    N non-blocking connects to a listener with backlog 1
  *                          that accepts only later: "BACKLOG started=S eagain=E other=O"
+ *   overflow ADDR PORT     connects beyond a full backlog (filled to the
+ *                          kernel's limit): "OVERFLOW nb=E pollout=0|1 soerr=E
+ *                          later=E later_soerr=E later_write=N own_timeout=E
+ *                          blocking=E intr=E restart=E handled=N" — a
+ *                          non-blocking connect, its SO_ERROR; one made when
+ *                          an accept made room; blocking ones with SO_SNDTIMEO
+ *                          0.2 s, with TCP_SYNCNT 1 (TCP's bound: 3 s), and
+ *                          with TCP_SYNCNT 1 and a signal after 0.3 s whose
+ *                          handler lacks / has SA_RESTART
  *   accept ADDR PORT CADDR listener on ADDR, client dialling CADDR; what
  *                          accept() returned: "ACCEPT fam=F len=L addr=A port=P
  *                          client_port=C"
@@ -26,6 +35,8 @@
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
 
 static int opt_int(int fd, int level, int name)
 {
@@ -199,6 +210,93 @@ static int backlog(const char *addr, int port, int n)
     _exit(0);
 }
 
+static _Atomic int g_handled;
+static void on_usr1(int sig)
+{
+    (void)sig;
+    g_handled++;
+}
+
+static void *poke(void *arg)
+{
+    sleep_ms(300);
+    pthread_kill(*(pthread_t *)arg, SIGUSR1);
+    return NULL;
+}
+
+/* A blocking connect with TCP_SYNCNT 1; with a SIGUSR1 after 0.3 s when
+ * sa_flags is not -1. */
+static const char *blocking(const struct sockaddr_storage *ss, socklen_t sl, int sa_flags)
+{
+    int c = socket(ss->ss_family, SOCK_STREAM, 0), one = 1;
+    if (c < 0 || setsockopt(c, IPPROTO_TCP, TCP_SYNCNT, &one, sizeof one) < 0)
+        die("socket/TCP_SYNCNT: %s", strerror(errno));
+    pthread_t self = pthread_self(), t;
+    if (sa_flags != -1) {
+        struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = sa_flags};
+        sigaction(SIGUSR1, &sa, NULL);
+        pthread_create(&t, NULL, poke, &self);
+    }
+    int err = connect(c, (const struct sockaddr *)ss, sl) < 0 ? errno : 0;
+    if (sa_flags != -1)
+        pthread_join(t, NULL);
+    return errname(err);
+}
+
+static int overflow(const char *addr, int port)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max < 10000 ? rl.rlim_max : 10000;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (parse_addr(addr, port, &ss, &sl) < 0)
+        die("bad address %s", addr);
+    int l = socket(ss.ss_family, SOCK_STREAM, 0);
+    if (l < 0 || bind(l, (struct sockaddr *)&ss, sl) < 0 || listen(l, 1) < 0)
+        die("listener: %s", strerror(errno));
+    int c = -1, err = 0, n = 0;
+    for (; n < 9000 && !err; n++)
+        c = dial(addr, port, SOCK_NONBLOCK, &err);
+    if (!err)
+        die("the backlog never filled (%d connects)", n);
+    struct pollfd p = {c, POLLOUT, 0};
+    int pollout = poll(&p, 1, 5000) > 0 && (p.revents & POLLOUT);
+    int soerr = opt_int(c, SOL_SOCKET, SO_ERROR);
+    char nb[16], so[16];
+    snprintf(nb, sizeof nb, "%s", errname(err));
+    snprintf(so, sizeof so, "%s", errname(soerr));
+    /* room for one: a connect pending now completes */
+    int later_err;
+    int c2 = dial(addr, port, SOCK_NONBLOCK, &later_err);
+    char later[16];
+    snprintf(later, sizeof later, "%s", errname(later_err));
+    int a = accept(l, NULL, NULL);
+    if (a < 0)
+        die("accept: %s", strerror(errno));
+    struct pollfd p2 = {c2, POLLOUT, 0};
+    poll(&p2, 1, 5000);
+    int later_soerr = opt_int(c2, SOL_SOCKET, SO_ERROR);
+    char lso[16];
+    snprintf(lso, sizeof lso, "%s", errname(later_soerr));
+    ssize_t w = write(c2, "x", 1);
+    /* the backlog is full again: blocking connects */
+    int c5 = socket(ss.ss_family, SOCK_STREAM, 0);
+    struct timeval tv = {0, 200000};
+    setsockopt(c5, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int own = connect(c5, (struct sockaddr *)&ss, sl) < 0 ? errno : 0;
+    char owns[16], b[16], in[16];
+    snprintf(owns, sizeof owns, "%s", errname(own));
+    snprintf(b, sizeof b, "%s", blocking(&ss, sl, -1));
+    snprintf(in, sizeof in, "%s", blocking(&ss, sl, 0));
+    const char *re = blocking(&ss, sl, SA_RESTART);
+    say("OVERFLOW nb=%s pollout=%d soerr=%s later=%s later_soerr=%s later_write=%zd "
+        "own_timeout=%s blocking=%s intr=%s restart=%s handled=%d", nb, pollout, so, later, lso,
+        w, owns, b, in, re, (int)g_handled);
+    _exit(0);
+}
+
 static int names(const char *addr, int port)
 {
     int l = bound_listener(addr, port, 0), err;
@@ -241,6 +339,8 @@ int main(int argc, char **argv)
         return bigwrite(argv[2], parse_port(argv[3]), parse_int(argv[4]));
     if (argc == 5 && !strcmp(argv[1], "backlog"))
         return backlog(argv[2], parse_port(argv[3]), parse_int(argv[4]));
+    if (argc == 4 && !strcmp(argv[1], "overflow"))
+        return overflow(argv[2], parse_port(argv[3]));
     if (argc == 5 && !strcmp(argv[1], "accept"))
         return accept_name(argv[2], parse_port(argv[3]), argv[4]);
     if (argc == 4 && !strcmp(argv[1], "names"))

@@ -144,6 +144,20 @@ Test(inject, canonical_text_parses_back_to_the_same_spec)
     cr_assert_str_eq(buf, "");
 }
 
+/* Found by the fuzzer: a probability far from the numbers people write was
+ * scaled by repeated divisions, off in its last bits, so its canonical
+ * text (the replay command stress prints) parsed to another spec. */
+Test(inject, canonical_text_of_extreme_probabilities_parses_back_to_the_same_spec)
+{
+    roundtrip("accept-delay=30ms@0.0000000000000000000000000000000000000000000000000000000000"
+              "00000014347467612885206811",
+              "accept-delay=30ms@1.4347467612885206e-65");
+    roundtrip("connect-refused=1.4347467612885208e-65", "connect-refused=1.4347467612885208e-65");
+    roundtrip("bind-eaddrinuse=12345678901234567890123e-30",
+              "bind-eaddrinuse=1.2345678901234567e-08");
+    roundtrip("connect-refused=0.99999999999999989", "connect-refused=0.99999999999999989");
+}
+
 Test(inject, canonical_text_is_truncated_safely)
 {
     char buf[8];

@@ -49,6 +49,7 @@ static void fill(struct ps_event *e, enum ps_ev ev, const char *addr, const char
     e->reuseaddr = true;
     e->reuseport = true;
     e->uid = 1000;
+    e->ino = 123456789012345ULL;
     e->routed = true;
     e->holder = 4102;
     strcpy(e->note, "said \"hi\\there\"\nthen\ttab\x01\x1f\x7f end");
@@ -97,6 +98,7 @@ static void assert_event_eq(const struct ps_event *got, const struct ps_event *w
     cr_assert_eq(got->reuseaddr, bind && want->reuseaddr, "%s: reuseaddr", k);
     cr_assert_eq(got->reuseport, bind && want->reuseport, "%s: reuseport", k);
     cr_assert_eq(got->uid, want->uid, "%s: uid", k);
+    cr_assert_eq(got->ino, want->ino, "%s: ino", k);
     cr_assert_eq(got->routed, conn && want->routed, "%s: routed", k);
     cr_assert_eq(got->holder, want->holder, "%s: holder", k);
     cr_assert_str_eq(got->note, want->note, "%s: note", k);
@@ -340,6 +342,7 @@ Test(manifest, encode_matches_documented_bind_line)
     e.rport = 41234;
     e.reuseaddr = true;
     e.uid = 1000;
+    e.ino = 918273;
     size_t n = ps_event_encode(&e, line, sizeof line);
     cr_assert_gt(n, 0);
     line[n] = 0;
@@ -347,7 +350,7 @@ Test(manifest, encode_matches_documented_bind_line)
         "{\"v\":1,\"ev\":\"bind\",\"ts\":1795312345.120001,\"pid\":4101,\"prog\":\"server\","
         "\"sid\":\"4101.1\",\"mode\":\"remap\",\"ok\":true,\"fam\":4,\"addr\":\"127.0.0.1\","
         "\"port\":8000,\"raddr\":\"127.0.0.1\",\"rport\":41234,\"reuseaddr\":true,"
-        "\"reuseport\":false,\"uid\":1000}\n");
+        "\"reuseport\":false,\"uid\":1000,\"ino\":918273}\n");
 }
 
 Test(manifest, encode_matches_documented_failed_bind_line)
@@ -761,6 +764,31 @@ Test(manifest, encode_writes_absurd_timestamps_as_zero)
     cr_assert(strstr(line, "\"ts\":1000000000000.000000,"), "%s", line);
 }
 
+/* Found by the fuzzer: an hsince that rounds to 0 µs (or past what a time
+ * holds) was written as "hsince":0.000000, which reads back as absent: the
+ * line a reader re-encodes differed from the one it read. */
+Test(manifest, hsince_that_rounds_to_nothing_is_not_written)
+{
+    struct ps_event e;
+    char line[PS_LINE_MAX];
+    ps_event_init(&e, PS_EV_BIND);
+    const double nothing[] = {1e-7, 4.9e-7, 1e13, 1e300};
+    for (size_t i = 0; i < sizeof nothing / sizeof *nothing; i++) {
+        e.hsince = nothing[i];
+        size_t n = ps_event_encode(&e, line, sizeof line);
+        cr_assert_gt(n, 0);
+        line[n] = 0;
+        cr_assert_null(strstr(line, "hsince"), "hsince %g: %s", nothing[i], line);
+    }
+    e.hsince = 5e-7;
+    size_t n = ps_event_encode(&e, line, sizeof line);
+    line[n] = 0;
+    cr_assert(strstr(line, "\"hsince\":0.000001}"), "%s", line);
+    struct ps_event back;
+    cr_assert_eq(ps_event_decode(line, n - 1, &back), 0);
+    cr_assert_float_eq(back.hsince, 1e-6, 1e-12);
+}
+
 /* A record the library writes must never be dropped for length: the worst
  * event (every string field full of characters that need \u escapes) fits. */
 Test(manifest, worst_case_event_fits_in_line_max)
@@ -832,4 +860,17 @@ Test(manifest, holder_and_injection_fields_are_optional_and_named)
     cr_assert_eq(back.inj_us, -1);
     assert_malformed("{\"v\":1,\"ev\":\"bind\",\"hpid\":\"x\"}");
     assert_malformed("{\"v\":1,\"ev\":\"bind\",\"inj_us\":-5}");
+}
+
+Test(manifest, socket_inode_is_read_and_checked)
+{
+    struct ps_event e;
+    cr_assert_eq(dec("{\"v\":1,\"ev\":\"bind\",\"ino\":4242}", &e), 0);
+    cr_assert_eq(e.ino, 4242);
+    cr_assert_eq(dec("{\"v\":1,\"ev\":\"bind\"}", &e), 0);
+    cr_assert_eq(e.ino, 0, "absent");
+    assert_malformed("{\"v\":1,\"ev\":\"bind\",\"ino\":0}");
+    assert_malformed("{\"v\":1,\"ev\":\"bind\",\"ino\":-5}");
+    assert_malformed("{\"v\":1,\"ev\":\"bind\",\"ino\":\"5\"}");
+    assert_malformed("{\"v\":1,\"ev\":\"bind\",\"ino\":1.5}");
 }

@@ -758,3 +758,132 @@ Test(ns, fed_from_a_manifest_through_the_reader)
     cr_assert_eq(route("127.0.0.1", 8000, false)->rport, 41234);
     cr_assert_not(ps_ns_port_used(&ns, 9000));
 }
+
+/* ---- size and order --------------------------------------------------- */
+
+/* Reading a manifest must be linear in its length: a sid lookup, a removal
+ * and an exit each cost O(1) whatever the number of live entries (they were
+ * linear, so 200,000 live binds took minutes). The bound is the timeout,
+ * far above the second this takes, far below the quadratic hours. */
+Test(ns, table_of_200000_entries_is_built_and_emptied, .timeout = 120)
+{
+    enum { N = 200000 };
+    char sid[PS_SID_MAX];
+    for (int i = 1; i <= N; i++) {
+        snprintf(sid, sizeof sid, "%d.1", i);
+        struct ps_event e = bindev(sid, "127.0.0.1", 1 + i % 65535, 1 + i % 65535);
+        ps_ns_apply(&ns, &e);
+        listen_(sid);
+        if (i % 2)
+            sock_ev(PS_EV_INHERIT, sid, i, N + i);   /* a forked child holds it too */
+    }
+    cr_assert_eq(ns.n, (size_t)N);
+    const struct ps_entry *x = ps_ns_find(&ns, "123457.1");
+    cr_assert(x && x->listening && ps_entry_held_by(x, N + 123457));
+    /* the oldest go first: each removal from the front of the table */
+    for (int i = 1; i <= N / 2; i++) {
+        snprintf(sid, sizeof sid, "%d.1", i);
+        sock_ev(PS_EV_CLOSE, sid, i, 0);
+    }
+    cr_assert_eq(ns.n, (size_t)N / 2);
+    cr_assert_null(ps_ns_find(&ns, "1.1"));
+    cr_assert_not_null(ps_ns_find(&ns, "100001.1"));
+    /* the others by exit: the binder, then (odd ones) the child */
+    for (int i = N / 2 + 1; i <= N; i++) {
+        exit_(i);
+        if (i % 2)
+            exit_(N + i);
+    }
+    cr_assert_eq(ns.n, 0);
+}
+
+/* A model of the table (sid -> live, holders) against the real one, over a
+ * long random mix of binds, closes, inherits, releases and exits: every sid
+ * is found, by its sid and by its real port, exactly when the model says it
+ * is live. */
+Test(ns, random_events_agree_with_a_model, .timeout = 60)
+{
+    enum { SIDS = 500, PIDS = 40, OPS = 40000 };
+    static bool live[SIDS];
+    static unsigned long long held[SIDS];   /* bit p: pid p + 1 holds it */
+    unsigned long long rnd = 88172645463325252ULL;
+    char sid[PS_SID_MAX];
+    for (int op = 0; op < OPS; op++) {
+        rnd ^= rnd << 13;
+        rnd ^= rnd >> 7;
+        rnd ^= rnd << 17;
+        int s = (int)(rnd % SIDS), p = (int)((rnd >> 20) % PIDS), kind = (int)((rnd >> 40) % 6);
+        snprintf(sid, sizeof sid, "%d.%d", s % PIDS + 1, s);
+        if (kind == 0 || kind == 1) {         /* bind (a re-bind replaces) */
+            struct ps_event e = bindev(sid, "127.0.0.1", 1 + s, 1 + s);
+            ps_ns_apply(&ns, &e);
+            live[s] = true;
+            held[s] = 1ULL << (s % PIDS);
+        } else if (kind == 2) {
+            sock_ev(PS_EV_CLOSE, sid, s % PIDS + 1, 0);
+            live[s] = false;
+        } else if (kind == 3) {
+            sock_ev(PS_EV_INHERIT, sid, s % PIDS + 1, p + 1);
+            if (live[s])
+                held[s] |= 1ULL << p;
+        } else if (kind == 4) {
+            sock_ev(PS_EV_RELEASE, sid, p + 1, p + 1);
+            if (live[s] && (held[s] & (1ULL << p)) && !(held[s] &= ~(1ULL << p)))
+                live[s] = false;
+        } else {
+            exit_(p + 1);
+            for (int k = 0; k < SIDS; k++)
+                if (live[k] && (held[k] & (1ULL << p)) && !(held[k] &= ~(1ULL << p)))
+                    live[k] = false;
+        }
+        if (op % 97 && op != OPS - 1)
+            continue;
+        size_t n = 0;
+        for (int k = 0; k < SIDS; k++) {
+            snprintf(sid, sizeof sid, "%d.%d", k % PIDS + 1, k);
+            const struct ps_entry *x = ps_ns_find(&ns, sid);
+            cr_assert_eq(x != NULL, live[k], "op %d: sid %s found %d, live %d", op, sid,
+                         x != NULL, live[k]);
+            struct ps_addr lo = A("127.0.0.1");
+            const struct ps_entry *y = ps_ns_by_real(&ns, &lo, (uint16_t)(1 + k), false);
+            cr_assert_eq(y, x, "op %d: sid %s by its real port", op, sid);
+            for (int q = 0; x && q < PIDS; q++)
+                cr_assert_eq(ps_entry_held_by(x, q + 1), !!(held[k] & (1ULL << q)),
+                             "op %d: sid %s pid %d", op, sid, q + 1);
+            n += live[k];
+        }
+        cr_assert_eq(ns.n, n, "op %d", op);
+    }
+}
+
+/* Removals reorder the table; where order decides, the oldest bind wins,
+ * as it did when the table was kept in bind order. */
+Test(ns, conflict_and_route_name_the_oldest_bind_whatever_the_table_order)
+{
+    struct ps_event e;
+    bind_("99.1", "127.0.0.1", 7000);
+    e = bindev("100.1", "127.0.0.1", 8000, 41000);
+    e.reuseport = true;
+    ps_ns_apply(&ns, &e);
+    listen_("100.1");
+    e = bindev("101.1", "127.0.0.1", 8000, 41000);
+    e.reuseport = true;
+    ps_ns_apply(&ns, &e);
+    listen_("101.1");
+    sock_ev(PS_EV_CLOSE, "99.1", 99, 0);  /* 101.1 moves ahead of 100.1 */
+    struct ps_bindreq r = req("127.0.0.1", false, 8000);
+    cr_assert_str_eq(ps_ns_conflict(&ns, &r)->sid, "100.1");
+    r.reuseport = true;
+    cr_assert_str_eq(ps_ns_sharer(&ns, &r)->sid, "100.1");
+    struct ps_addr lo = A("127.0.0.1");
+    cr_assert_str_eq(ps_ns_route(&ns, &lo, 8000, true, NULL, NULL)->sid, "100.1");
+    cr_assert_str_eq(ps_ns_by_real(&ns, &lo, 41000, true)->sid, "100.1");
+}
+
+Test(ns, bind_records_the_socket_inode)
+{
+    struct ps_event e = bindev("100.1", "127.0.0.1", 8000, 41000);
+    e.ino = 98765;
+    ps_ns_apply(&ns, &e);
+    cr_assert_eq(ps_ns_find(&ns, "100.1")->ino, 98765);
+}

@@ -3,6 +3,8 @@
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,4 +274,74 @@ Test(probe, unix_listener_is_found_by_its_socket_file_and_only_while_listening)
     unlink(path);
     unlink(other);
     rmdir(dir);
+}
+
+/* ---- is the socket still open in a holder? (a fake /proc) --------------- */
+
+static char fake[64];
+
+static void fake_fd(int pid, int fd, const char *target)
+{
+    char p[200];
+    snprintf(p, sizeof p, "%s/%d", fake, pid);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/%d/fd", fake, pid);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/%d/fd/%d", fake, pid, fd);
+    cr_assert_eq(symlink(target, p), 0, "symlink %s: %s", p, strerror(errno));
+}
+
+static int held(unsigned long long ino, int a, int b)
+{
+    struct ps_pidset s = {0};
+    ps_pidset_add(&s, a);
+    if (b)
+        ps_pidset_add(&s, b);
+    int r = ps_probe_sock_held(&s, ino, fake);
+    ps_pidset_free(&s);
+    return r;
+}
+
+Test(probe, socket_is_held_only_by_a_pid_with_its_inode_among_its_descriptors)
+{
+    strcpy(fake, "/tmp/portshim-unit-proc.XXXXXX");
+    cr_assert_not_null(mkdtemp(fake));
+    fake_fd(100, 0, "/dev/null");
+    fake_fd(100, 3, "socket:[5551]");
+    fake_fd(100, 4, "socket:[55512]");
+    fake_fd(200, 7, "socket:[777]");
+    fake_fd(200, 8, "pipe:[5551]");
+    cr_assert_eq(held(5551, 100, 0), 1);
+    cr_assert_eq(held(777, 100, 0), 0, "another process's socket");
+    cr_assert_eq(held(555, 100, 0), 0, "a prefix of an inode is not it");
+    cr_assert_eq(held(5551, 200, 0), 0, "a pipe with that number is no socket");
+    cr_assert_eq(held(777, 100, 200), 1, "any holder will do");
+    cr_assert_eq(held(777, 300, 0), 0, "a process gone holds nothing");
+    /* descriptors that cannot be read: unknown, so the holder is trusted */
+    char p[200];
+    snprintf(p, sizeof p, "%s/400", fake);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/400/fd", fake);
+    int f = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);   /* not a directory */
+    cr_assert(f >= 0);
+    close(f);
+    cr_assert_eq(held(777, 400, 0), -1);
+    cr_assert_eq(held(777, 400, 200), 1);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fake);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(probe, own_socket_is_found_in_the_real_proc)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert(s >= 0);
+    struct stat st;
+    cr_assert_eq(fstat(s, &st), 0);
+    struct ps_pidset set = {0};
+    ps_pidset_add(&set, getpid());
+    cr_assert_eq(ps_probe_sock_held(&set, (unsigned long long)st.st_ino, "/proc"), 1);
+    close(s);
+    cr_assert_eq(ps_probe_sock_held(&set, (unsigned long long)st.st_ino, "/proc"), 0);
+    ps_pidset_free(&set);
 }

@@ -391,3 +391,105 @@ Test(reader, without_a_mask_every_kind_is_delivered)
     cr_assert_eq(seen.n, 1);
     cr_assert_eq(seen.pids[0], 904);
 }
+
+/* ---- a torn line: a killed writer's fragment, the next record glued on --- */
+
+Test(reader, record_glued_onto_a_fragment_is_read_and_the_fragment_reported)
+{
+    char buf[PS_LINE_MAX];
+    size_t n = line_for(2, buf, sizeof buf, true);
+    put_event(1);
+    put(buf, n / 2);                       /* line 2: a writer killed mid-line */
+    put_event(3);                          /* glued onto it */
+    put_event(4);
+    cr_assert_eq(poll_(), 3);
+    cr_assert_eq(seen.n, 3);
+    cr_assert_eq(seen.pids[0], 1);
+    cr_assert_eq(seen.pids[1], 3, "the glued record was lost");
+    cr_assert_eq(seen.pids[2], 4);
+    cr_assert_eq(seen.nbad, 1);
+    cr_assert_eq(seen.bad_lineno[0], 2);
+    cr_assert_eq(seen.bad_len[0], n / 2, "only the fragment is malformed");
+}
+
+Test(reader, several_fragments_before_a_record_are_one_bad_line)
+{
+    char buf[PS_LINE_MAX];
+    size_t n = line_for(9, buf, sizeof buf, true);
+    put(buf, 10);
+    put(buf, n / 2);
+    puts_("{\"v\":");
+    put_event(1);
+    cr_assert_eq(poll_(), 1);
+    assert_seen_1_to(1);
+    cr_assert_eq(seen.nbad, 1);
+    cr_assert_eq(seen.bad_len[0], 10);
+}
+
+Test(reader, glued_record_behind_a_kind_the_caller_skips_is_still_read)
+{
+    /* connects are passed over undecoded; a torn connect must not hide the
+     * bind glued onto it */
+    rd.skip = PS_EV_BIT(PS_EV_CONNECT);
+    char buf[PS_LINE_MAX], tail[PS_LINE_MAX];
+    struct ps_event e;
+    ps_event_init(&e, PS_EV_CONNECT);
+    e.pid = 900;
+    size_t n = ps_event_encode(&e, buf, sizeof buf);
+    put(buf, n - 5);
+    put(tail, line_for(1, tail, sizeof tail, true));
+    put(buf, n);                           /* a whole connect: still skipped */
+    cr_assert_eq(poll_(), 2);
+    assert_seen_1_to(1);
+    cr_assert_eq(seen.nbad, 1);
+    cr_assert_eq(seen.bad_lineno[0], 1);
+}
+
+Test(reader, brace_in_free_text_does_not_make_a_skipped_kind_malformed)
+{
+    rd.skip = PS_EV_BIT(PS_EV_CONNECT);
+    puts_("{\"v\":1,\"ev\":\"connect\",\"pid\":901,\"note\":\"a {brace} and {\\\"v\\\":2\"}\n");
+    put_event(1);
+    cr_assert_eq(poll_(), 2);
+    assert_seen_1_to(1);
+    cr_assert_eq(seen.nbad, 0);
+}
+
+Test(reader, malformed_line_without_a_record_start_is_one_bad_line)
+{
+    puts_("{\"v\":1,\"ev\":\"bind\",\"pid\":{\"x\"\n");
+    put_event(1);
+    cr_assert_eq(poll_(), 2);
+    assert_seen_1_to(1);
+    cr_assert_eq(seen.nbad, 1);
+    cr_assert_eq(seen.bad_len[0], strlen("{\"v\":1,\"ev\":\"bind\",\"pid\":{\"x\""));
+}
+
+Test(reader, mid_line_tells_whether_the_file_ends_inside_a_line)
+{
+    char buf[PS_LINE_MAX];
+    size_t n = line_for(1, buf, sizeof buf, true);
+    poll_();
+    cr_assert_not(ps_reader_mid_line(&rd), "an empty file");
+    put(buf, n);
+    poll_();
+    cr_assert_not(ps_reader_mid_line(&rd), "the file ends with a newline");
+    put(buf, 7);
+    poll_();
+    cr_assert(ps_reader_mid_line(&rd), "the file ends in a fragment");
+    puts_("\n");
+    poll_();
+    cr_assert_not(ps_reader_mid_line(&rd));
+}
+
+Test(reader, mid_line_inside_an_over_long_line)
+{
+    char *junk = malloc(100 * 1024);
+    cr_assert_not_null(junk);
+    memset(junk, 'j', 100 * 1024);
+    put(junk, 100 * 1024);
+    free(junk);
+    poll_();
+    cr_assert_eq(seen.nbad, 1);
+    cr_assert(ps_reader_mid_line(&rd), "the dropped line has not ended");
+}

@@ -79,10 +79,22 @@ Test(sockaddr, from_sockaddr_rejects_lengths_too_short_for_the_family)
     cr_assert_eq(ps_addr_from_sockaddr((struct sockaddr *)&s4, sizeof(sa_family_t), &a, &port),
                  -1);
     cr_assert_eq(ps_addr_from_sockaddr((struct sockaddr *)&s4, sizeof s4 - 1, &a, &port), -1);
-    cr_assert_eq(ps_addr_from_sockaddr((struct sockaddr *)&s6, sizeof s6 - 1, &a, &port), -1);
+    /* The kernel takes an AF_INET6 sockaddr without sin6_scope_id (RFC 2133's
+     * 24 bytes), not one shorter. */
+    cr_assert_eq(ps_addr_from_sockaddr((struct sockaddr *)&s6, 23, &a, &port), -1);
     /* An AF_INET6 sockaddr cut to sockaddr_in's length is still too short. */
     cr_assert_eq(ps_addr_from_sockaddr((struct sockaddr *)&s6, sizeof s4, &a, &port), -1);
     cr_assert_eq(port, 7, "a rejected sockaddr must not set the port");
+}
+
+Test(sockaddr, from_sockaddr_takes_a_v6_sockaddr_without_scope_id)
+{
+    struct ps_addr a;
+    uint16_t port = 0;
+    struct sockaddr_in6 s6 = sin6("::1", 80);
+    cr_assert_eq(ps_addr_from_sockaddr((struct sockaddr *)&s6, 24, &a, &port), 0);
+    cr_assert_eq(port, 80);
+    cr_assert_eq(a.fam, 6);
 }
 
 Test(sockaddr, from_sockaddr_rejects_other_families)
