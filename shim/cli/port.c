@@ -19,7 +19,7 @@
 
 void usage_port(FILE *f)
 {
-    fputs("usage: portshim port [--manifest FILE] [--worker W] [--wait SECONDS] PORT\n"
+    fputs("usage: portshim port [--manifest FILE] [--worker W] [--wait SECONDS] [--all] PORT\n"
           "\n"
           "Prints the real port (remap mode) or socket path (unix mode) of the live\n"
           "listener on virtual PORT, e.g. curl localhost:$(portshim port 8000).\n"
@@ -30,6 +30,11 @@ void usage_port(FILE *f)
           "  --worker W       the sub-namespace of worker W of a 'run --per-worker'\n"
           "                   (W: the value of its variable, e.g. gw0)\n"
           "  --wait SECONDS   wait up to SECONDS (e.g. 5 or 0.5) for a listener\n"
+          "  --all            every live listener on PORT, one a line: REAL VIRTUAL\n"
+          "                   (a dual-stack server has one on 0.0.0.0 and one on ::)\n"
+          "\n"
+          "When several listeners share PORT, the one a connect to 127.0.0.1 (then ::1)\n"
+          "reaches is printed, and a line on stderr says which and lists the others.\n"
           "\n"
           "Exit status: 0 found, 1 no live listener (or none before the wait ran out),\n"
           "2 usage error or unreadable manifest.\n",
@@ -170,7 +175,56 @@ static void sleep_for(double sec)
         ;
 }
 
-static int lookup(struct port_state *s, uint16_t port, bool waiting, double wait)
+/* "0.0.0.0:6379" or "[::]:6379" */
+static const char *virt(const struct ps_entry *e, char *buf, size_t len)
+{
+    char a[PS_ADDRSTRLEN];
+    ps_addr_format(&e->baddr.addr, a);
+    snprintf(buf, len, e->baddr.addr.fam == 6 ? "[%s]:%u" : "%s:%u", a, (unsigned)e->vport);
+    return buf;
+}
+
+static const char *real(const struct ps_entry *e, char *buf, size_t len)
+{
+    if (e->rpath[0])
+        snprintf(buf, len, "%s", e->rpath);
+    else
+        snprintf(buf, len, "%u", (unsigned)e->rport);
+    return buf;
+}
+
+/* Prints the chosen listener (all of them, chosen first, with --all); with
+ * more than one live and no --all, says on stderr which one it printed. */
+static void print_found(struct port_state *s, const struct ps_entry *chosen, bool all)
+{
+    char v[PS_ADDRSTRLEN + 16], r[PS_UPATH_MAX + 8], others[768];
+    size_t n = 0, live = 1;
+    others[0] = 0;
+    if (all)
+        printf("%s %s\n", real(chosen, r, sizeof r), virt(chosen, v, sizeof v));
+    else
+        printf("%s\n", real(chosen, r, sizeof r));
+    for (size_t i = 0; i < s->ns.n; i++) {
+        const struct ps_entry *c = &s->ns.v[i];
+        if (c == chosen || c->vport != chosen->vport || !c->listening || !entry_live(s, c))
+            continue;
+        live++;
+        if (all)
+            printf("%s %s\n", real(c, r, sizeof r), virt(c, v, sizeof v));
+        else if (n < sizeof others)
+            n += (size_t)snprintf(others + n, sizeof others - n, ", %s on %s",
+                                  real(c, r, sizeof r), virt(c, v, sizeof v));
+    }
+    if (!all && live > 1) {
+        fflush(stdout);
+        cli_log(PS_LOG_WARN, "port %u has %zu live listeners: printed %s, the one on %s (a "
+                "connect to localhost reaches it); also %s ('portshim port --all %u' lists "
+                "them)", (unsigned)chosen->vport, live, real(chosen, r, sizeof r),
+                virt(chosen, v, sizeof v), others + 2, (unsigned)chosen->vport);
+    }
+}
+
+static int lookup(struct port_state *s, uint16_t port, bool waiting, double wait, bool all)
 {
     double start = cli_mono(), deadline = start + wait, last_check = -1;
     for (;;) {
@@ -187,10 +241,7 @@ static int lookup(struct port_state *s, uint16_t port, bool waiting, double wait
             last_check = now;
             const struct ps_entry *e = find_live(s, port);
             if (e) {
-                if (e->rpath[0])
-                    printf("%s\n", e->rpath);
-                else
-                    printf("%u\n", (unsigned)e->rport);
+                print_found(s, e, all);
                 if (fflush(stdout)) {
                     cli_log(PS_LOG_ERROR, "cannot write to stdout: %s", strerror(errno));
                     return EXIT_USAGE;
@@ -214,6 +265,7 @@ static int lookup(struct port_state *s, uint16_t port, bool waiting, double wait
 int cmd_port(int argc, char **argv)
 {
     const char *manifest = NULL, *wait_s = NULL, *port_s = NULL, *worker = NULL;
+    bool all = false;
     int i = 1, r;
     while (i < argc) {
         const char *a = argv[i];
@@ -226,6 +278,12 @@ int cmd_port(int argc, char **argv)
             (r = cli_opt(argc, argv, &i, "--worker", &worker))) {
             if (r < 0)
                 return usage_hint("port");
+            continue;
+        }
+        if ((r = cli_flag(a, "--all", &all))) {
+            if (r < 0)
+                return usage_hint("port");
+            i++;
             continue;
         }
         if (!strcmp(a, "--") && i + 1 < argc && !port_s) {
@@ -273,7 +331,7 @@ int cmd_port(int argc, char **argv)
         s.path = wpath;
     }
     ps_ns_init(&s.ns);
-    r = lookup(&s, port, wait_s != NULL, wait);
+    r = lookup(&s, port, wait_s != NULL, wait, all);
     if (s.fd >= 0) {
         ps_reader_free(&s.rd);
         close(s.fd);

@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,11 +18,13 @@
 
 void usage_report(FILE *f)
 {
-    fputs("usage: portshim report [--manifest FILE] [--worker W] [--json]\n"
+    fputs("usage: portshim report [--manifest FILE] [--worker W]\n"
+          "                       [--json | --html FILE [--compare OTHER]]\n"
           "\n"
           "Tells what happened in a namespace: every socket bound in it (virtual and\n"
           "real endpoint, process, whether it listened, when it opened and closed, how\n"
-          "many connects were routed to it), every failed call and conflict (newest\n"
+          "many connects were routed to it), the connects that passed through to\n"
+          "the host, by destination, every failed call and conflict (newest\n"
           "last), and the manifest lines it could not read (malformed, or a last line\n"
           "cut short). Times count from the run's start. Inside 'portshim run' the\n"
           "manifest comes from $PORTSHIM_MANIFEST. A 'run --per-worker' has a section\n"
@@ -28,7 +32,12 @@ void usage_report(FILE *f)
           "\n"
           "  --manifest FILE  the namespace's manifest\n"
           "  --worker W       only the sub-namespace of worker W (its variable's value)\n"
-          "  --json           one JSON object: listeners, failures, skipped_lines\n"
+          "  --json           one JSON object: listeners, passthrough, failures,\n"
+          "                   skipped_lines\n"
+          "  --html FILE      write the run as a picture instead: one self-contained\n"
+          "                   HTML file (a lane per process, listeners as bars,\n"
+          "                   connects and accepts as marks, failures highlighted)\n"
+          "  --compare OTHER  draw manifest OTHER beside it, aligned by virtual port\n"
           "                   (relative and absolute times; docs/report.md)\n",
           f);
 }
@@ -137,6 +146,8 @@ static void add_sock(struct report *r, const struct ps_event *e)
     struct rsock *s = &r->socks[r->nsocks];
     memset(s, 0, sizeof *s);
     memcpy(s->sid, e->sid, sizeof s->sid);
+    s->cslot = e->cslot >= 0 && e->cbase >= 0 ? e->cslot : -1;
+    s->cbase = e->cbase;
     s->pid = e->pid;
     memcpy(s->prog, e->prog, sizeof s->prog);
     memcpy(s->mode, e->mode, sizeof s->mode);
@@ -162,7 +173,7 @@ static void add_sock(struct report *r, const struct ps_event *e)
 }
 
 /* A routed connect: credit the socket listening on its real endpoint. */
-static void credit_connect(struct report *r, const struct ps_event *e)
+static struct rsock *credit_connect(struct report *r, const struct ps_event *e)
 {
     struct rsock *s = NULL;
     if (e->rpath[0]) {
@@ -177,6 +188,111 @@ static void credit_connect(struct report *r, const struct ps_event *e)
     }
     if (s)
         s->connects++;
+    return s;
+}
+
+/* ---- pass-through connects, by destination -------------------------------- */
+
+static size_t dest_hash(int fam, const struct ps_addr *a, int port)
+{
+    size_t h = 1469598103934665603ULL & SIZE_MAX;
+    h = (h ^ (size_t)fam) * (size_t)1099511628211ULL;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ a->b[i]) * (size_t)1099511628211ULL;
+    return (h ^ (size_t)port) * (size_t)1099511628211ULL;
+}
+
+static size_t *dest_slot(const struct report *r, int fam, const struct ps_addr *a, int port)
+{
+    for (size_t i = dest_hash(fam, a, port) & (r->dhcap - 1);; i = (i + 1) & (r->dhcap - 1)) {
+        const struct rdest *d = r->dhash[i] ? &r->dests[r->dhash[i] - 1] : NULL;
+        if (!d || (d->fam == fam && d->port == port && ps_addr_equal(&d->addr, a)))
+            return &r->dhash[i];
+    }
+}
+
+static void add_passthrough(struct report *r, const struct ps_event *e)
+{
+    if (!strcmp(e->inj, "connect-refused"))
+        return;   /* refused by the shim: it never went anywhere */
+    struct ps_addr none = {0};
+    const struct ps_addr *a = e->has_addr ? &e->addr : &none;
+    if ((r->ndests + 1) * 2 > r->dhcap) {
+        size_t ncap = r->dhcap ? r->dhcap * 2 : 64;
+        size_t *old = r->dhash, oldcap = r->dhcap;
+        if (!(r->dhash = calloc(ncap, sizeof *r->dhash))) {
+            r->dhash = old;
+            r->oom = true;
+            return;
+        }
+        r->dhcap = ncap;
+        for (size_t i = 0; i < oldcap; i++)
+            if (old[i]) {
+                const struct rdest *d = &r->dests[old[i] - 1];
+                *dest_slot(r, d->fam, &d->addr, d->port) = old[i];
+            }
+        free(old);
+    }
+    size_t *slot = dest_slot(r, e->fam, a, e->port);
+    if (!*slot) {
+        if (!grow(&r->dests, &r->capdests, r->ndests, sizeof *r->dests)) {
+            r->oom = true;
+            return;
+        }
+        struct rdest *d = &r->dests[r->ndests];
+        memset(d, 0, sizeof *d);
+        d->fam = e->fam;
+        d->addr = *a;
+        d->port = e->port;
+        d->ts_first = e->ts;
+        *slot = ++r->ndests;
+    }
+    struct rdest *d = &r->dests[*slot - 1];
+    d->connects++;
+    r->passed++;
+    if (!e->ok && e->err != EINPROGRESS)
+        d->failed++;
+    if (e->ts < d->ts_first)
+        d->ts_first = e->ts;
+    if (e->ts > d->ts_last)
+        d->ts_last = e->ts;
+    int i = 0;
+    while (i < d->nprogs && strcmp(d->progs[i], e->prog))
+        i++;
+    if (i == d->nprogs) {
+        if (d->nprogs < RDEST_PROGS)
+            memcpy(d->progs[d->nprogs++], e->prog, sizeof d->progs[0]);
+        else
+            d->more_progs = true;
+    }
+}
+
+/* A listener still open has written no "conns" yet: its count is in the
+ * namespace's counter file (lib/counts.h), read as untrusted input. */
+static void read_live_counts(struct report *r)
+{
+    char path[PATH_MAX + 8];
+    if (!r->nopen || (size_t)snprintf(path, sizeof path, "%s.cnt", r->path) >= sizeof path)
+        return;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct stat st;
+    char magic[8];
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == PS_CNT_SIZE &&
+        pread(fd, magic, 8, 0) == 8 && !memcmp(magic, PS_CNT_MAGIC, 8)) {
+        for (size_t i = 0; i < r->nopen; i++) {
+            struct rsock *s = &r->socks[r->open[i]];
+            uint64_t v;
+            if (s->cslot < 0 || s->cslot >= PS_CSLOT_MAX ||
+                pread(fd, &v, 8, PS_CNT_HDR + (off_t)s->cslot * 8) != 8 ||
+                v < (uint64_t)s->cbase || v - (uint64_t)s->cbase > (1ULL << 53))
+                continue;
+            if ((long long)(v - (uint64_t)s->cbase) > s->counted)
+                s->counted = (long long)(v - (uint64_t)s->cbase);
+        }
+    }
+    close(fd);
 }
 
 static void add_fail(struct report *r, const struct ps_event *e)
@@ -202,7 +318,7 @@ static void note_mode(struct report *r, const char *mode)
 static void on_event(void *ctx, const struct ps_event *e)
 {
     struct report *r = ctx;
-    struct rsock *s;
+    struct rsock *s, *target = NULL;
     if (r->events++ == 0 || e->ts < r->t_first)
         r->t_first = e->ts;
     if (e->ts > r->t_last)
@@ -231,7 +347,14 @@ static void on_event(void *ctx, const struct ps_event *e)
         break;
     case PS_EV_CONNECT:
         if (e->routed)
-            credit_connect(r, e);
+            target = credit_connect(r, e);
+        else
+            add_passthrough(r, e);
+        break;
+    case PS_EV_CONNS:
+        /* counts are absolute: every holder may write one */
+        if ((s = sock_by_sid(r, e->sid)) && e->count > s->counted)
+            s->counted = e->count;
         break;
     case PS_EV_CLOSE:
     case PS_EV_STALE:
@@ -261,6 +384,8 @@ static void on_event(void *ctx, const struct ps_event *e)
     default:
         break;
     }
+    if (r->html)
+        report_html_event(r, e, target);
     ps_ns_apply(&r->ns, e);
 }
 
@@ -283,11 +408,12 @@ static int fail_cmp(const void *a, const void *b)
     return x->line < y->line ? -1 : x->line > y->line;
 }
 
-static void report_free(struct report *r)
+void report_free(struct report *r)
 {
     for (size_t i = 0; i < r->nworkers; i++)
         report_free(&r->workers[i]);
     free(r->workers);
+    report_html_free(r->html);
     for (size_t i = 0; i < r->nsocks; i++)
         ps_pidset_free(&r->socks[i].holders);
     free(r->socks);
@@ -297,6 +423,8 @@ static void report_free(struct report *r)
     free(r->by_sid.v);
     free(r->by_rpath.v);
     ps_pidmap_free(&r->pids);
+    free(r->dests);
+    free(r->dhash);
     ps_ns_free(&r->ns);
 }
 
@@ -316,18 +444,153 @@ const char *report_endpoint(const struct ps_addr *a, bool has, int port, char *b
     return buf;
 }
 
-/* Reads r->path into r; 0, or EXIT_USAGE (message printed). */
-static int report_read(struct report *r)
+/* A --per-worker run: a section per worker's sub-namespace, its times
+ * counted from the run's start like the run's own. */
+static int read_workers(struct report *r, const char *root, char (*names)[PS_WORKER_NAME_MAX + 1],
+                        char (*paths)[PS_PATH_MAX], size_t n)
+{
+    if (!n || !(r->workers = calloc(n, sizeof *r->workers)))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char dir[PS_PATH_MAX];
+        struct report *w = &r->workers[r->nworkers];
+        if (ps_worker_paths(root, names[i], dir, paths[i]) || access(paths[i], F_OK))
+            continue;
+        w->worker = names[i];
+        r->nworkers++;
+        if (report_load(w, paths[i]))
+            return EXIT_USAGE;
+        if (r->events)
+            w->t0 = r->t0;
+        if (!w->nmodes)   /* the run's start event says the mode for all */
+            memcpy(w->modes, r->modes, sizeof w->modes), w->nmodes = r->nmodes;
+    }
+    return 0;
+}
+
+int cmd_report(int argc, char **argv)
+{
+    const char *manifest = NULL, *worker = NULL, *html = NULL, *compare = NULL;
+    bool json = false;
+    int i = 1, rc;
+    while (i < argc) {
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            usage_report(stdout);
+            return 0;
+        }
+        if ((rc = cli_opt(argc, argv, &i, "--manifest", &manifest)) ||
+            (rc = cli_opt(argc, argv, &i, "--worker", &worker)) ||
+            (rc = cli_opt(argc, argv, &i, "--html", &html)) ||
+            (rc = cli_opt(argc, argv, &i, "--compare", &compare))) {
+            if (rc < 0)
+                return usage_hint("report");
+            continue;
+        }
+        if ((rc = cli_flag(a, "--json", &json))) {
+            if (rc < 0)
+                return usage_hint("report");
+            i++;
+            continue;
+        }
+        cli_log(PS_LOG_ERROR, a[0] == '-' ? "report: unknown option '%s'"
+                                         : "report: unexpected argument '%s'", a);
+        return usage_hint("report");
+    }
+
+    if (json && html) {
+        cli_log(PS_LOG_ERROR, "report: --json or --html, not both");
+        return usage_hint("report");
+    }
+    if (html && !*html) {
+        cli_log(PS_LOG_ERROR, "--html is empty");
+        return EXIT_USAGE;
+    }
+    if (compare && !html) {
+        cli_log(PS_LOG_ERROR, "report: --compare draws a second manifest beside the first: it "
+                "needs --html FILE");
+        return usage_hint("report");
+    }
+    struct report r, other;
+    char root[PATH_MAX], wpath[PS_PATH_MAX];
+    char (*names)[PS_WORKER_NAME_MAX + 1] = NULL;
+    char (*paths)[PS_PATH_MAX] = NULL;
+    size_t nnames = 0;
+    memset(&r, 0, sizeof r);
+    memset(&other, 0, sizeof other);
+    const char *path = cli_manifest_path(manifest);
+    if (!path)
+        return EXIT_USAGE;
+    bool has_root = cli_worker_root(manifest, path, root, sizeof root) == 0;
+    if (worker && !has_root) {
+        cli_log(PS_LOG_ERROR, "--worker: %s has no private directory for sub-namespaces "
+                "(not a 'portshim run --per-worker' manifest)", path);
+        return EXIT_USAGE;
+    }
+    if (worker && cli_worker_manifest(root, worker, wpath))
+        return EXIT_USAGE;
+    if (html && (!(r.html = report_html_new()) || (compare && !(other.html = report_html_new())))) {
+        cli_log(PS_LOG_ERROR, "report: out of memory");
+        report_free(&r);
+        report_free(&other);
+        return EXIT_USAGE;
+    }
+    if (worker) {
+        /* Its times count from the run's start: read the run's first. */
+        struct report run;
+        memset(&run, 0, sizeof run);
+        rc = report_load(&run, path);
+        report_free(&run);
+        if (!rc) {
+            rc = report_load(&r, wpath);
+            r.worker = worker;
+        }
+        if (!rc && run.events)
+            r.t0 = run.t0;
+        if (!rc && !r.nmodes)
+            memcpy(r.modes, run.modes, sizeof r.modes), r.nmodes = run.nmodes;
+    } else {
+        rc = report_load(&r, path);
+        /* The picture is of one namespace; the text and JSON of every worker's. */
+        if (!rc && !html && has_root && (nnames = cli_workers_list(root, &names)) &&
+            (paths = calloc(nnames, sizeof *paths)))
+            rc = read_workers(&r, root, names, paths, nnames);
+    }
+    if (!rc && compare)
+        rc = report_load(&other, compare);
+    if (rc) {
+        /* nothing more */
+    } else if (html) {
+        rc = report_html_write(html, &r, compare ? &other : NULL);
+    } else {
+        if (json)
+            report_json(&r, stdout);
+        else
+            report_text(&r, stdout);
+        if (fflush(stdout)) {
+            cli_log(PS_LOG_ERROR, "cannot write to stdout: %s", strerror(errno));
+            rc = EXIT_USAGE;
+        }
+    }
+    report_free(&r);
+    report_free(&other);
+    free(names);
+    free(paths);
+    return rc;
+}
+
+int report_load(struct report *r, const char *path)
 {
     struct ps_reader rd;
+    r->path = path;
+    r->by_sid.key_off = offsetof(struct rsock, sid);
+    r->by_rpath.key_off = offsetof(struct rsock, rpath);
     /* A post-mortem may read anyone's manifest: warnings, not refusals. */
     int fd = cli_open_manifest(r->path, false);
     if (fd == -2)
         cli_log(PS_LOG_ERROR, "cannot read manifest %s: %s", r->path, strerror(ENOENT));
     if (fd < 0)
         return EXIT_USAGE;
-    r->by_sid.key_off = offsetof(struct rsock, sid);
-    r->by_rpath.key_off = offsetof(struct rsock, rpath);
     ps_reader_init(&rd, fd);
     ps_ns_init(&r->ns);
     r->rd = &rd;
@@ -352,6 +615,9 @@ static int report_read(struct report *r)
         }
     }
     r->t0 = r->has_start ? r->t_start : r->t_first;
+    read_live_counts(r);
+    for (size_t k = 0; k < r->nsocks; k++)
+        r->socks[k].connects += (long)r->socks[k].counted;
     ps_reader_free(&rd);
     r->rd = NULL;
     close(fd);
@@ -366,111 +632,4 @@ static int report_read(struct report *r)
     if (r->nfails > 1)
         qsort(r->fails, r->nfails, sizeof *r->fails, fail_cmp);
     return 0;
-}
-
-/* A --per-worker run: a section per worker's sub-namespace, its times
- * counted from the run's start like the run's own. */
-static int read_workers(struct report *r, const char *root, char (*names)[PS_WORKER_NAME_MAX + 1],
-                        char (*paths)[PS_PATH_MAX], size_t n)
-{
-    if (!n || !(r->workers = calloc(n, sizeof *r->workers)))
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char dir[PS_PATH_MAX];
-        struct report *w = &r->workers[r->nworkers];
-        if (ps_worker_paths(root, names[i], dir, paths[i]) || access(paths[i], F_OK))
-            continue;
-        w->path = paths[i];
-        w->worker = names[i];
-        r->nworkers++;
-        if (report_read(w))
-            return EXIT_USAGE;
-        if (r->events)
-            w->t0 = r->t0;
-        if (!w->nmodes)   /* the run's start event says the mode for all */
-            memcpy(w->modes, r->modes, sizeof w->modes), w->nmodes = r->nmodes;
-    }
-    return 0;
-}
-
-int cmd_report(int argc, char **argv)
-{
-    const char *manifest = NULL, *worker = NULL;
-    bool json = false;
-    int i = 1, rc;
-    while (i < argc) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
-            usage_report(stdout);
-            return 0;
-        }
-        if ((rc = cli_opt(argc, argv, &i, "--manifest", &manifest)) ||
-            (rc = cli_opt(argc, argv, &i, "--worker", &worker))) {
-            if (rc < 0)
-                return usage_hint("report");
-            continue;
-        }
-        if ((rc = cli_flag(a, "--json", &json))) {
-            if (rc < 0)
-                return usage_hint("report");
-            i++;
-            continue;
-        }
-        cli_log(PS_LOG_ERROR, a[0] == '-' ? "report: unknown option '%s'"
-                                         : "report: unexpected argument '%s'", a);
-        return usage_hint("report");
-    }
-
-    struct report r;
-    char root[PATH_MAX], wpath[PS_PATH_MAX];
-    char (*names)[PS_WORKER_NAME_MAX + 1] = NULL;
-    char (*paths)[PS_PATH_MAX] = NULL;
-    size_t nnames = 0;
-    memset(&r, 0, sizeof r);
-    if (!(r.path = cli_manifest_path(manifest)))
-        return EXIT_USAGE;
-    bool has_root = cli_worker_root(manifest, r.path, root, sizeof root) == 0;
-    if (worker) {
-        if (!has_root) {
-            cli_log(PS_LOG_ERROR, "--worker: %s has no private directory for sub-namespaces "
-                    "(not a 'portshim run --per-worker' manifest)", r.path);
-            return EXIT_USAGE;
-        }
-        if (cli_worker_manifest(root, worker, wpath))
-            return EXIT_USAGE;
-        /* Its times count from the run's start: read the run's first. */
-        struct report run;
-        memset(&run, 0, sizeof run);
-        run.path = r.path;
-        rc = report_read(&run);
-        report_free(&run);
-        if (rc)
-            return rc;
-        r.path = wpath;
-        r.worker = worker;
-        rc = report_read(&r);
-        if (!rc && run.events)
-            r.t0 = run.t0;
-        if (!rc && !r.nmodes)
-            memcpy(r.modes, run.modes, sizeof r.modes), r.nmodes = run.nmodes;
-    } else {
-        rc = report_read(&r);
-        if (!rc && has_root && (nnames = cli_workers_list(root, &names)) &&
-            (paths = calloc(nnames, sizeof *paths)))
-            rc = read_workers(&r, root, names, paths, nnames);
-    }
-    if (!rc) {
-        if (json)
-            report_json(&r, stdout);
-        else
-            report_text(&r, stdout);
-        if (fflush(stdout)) {
-            cli_log(PS_LOG_ERROR, "cannot write to stdout: %s", strerror(errno));
-            rc = EXIT_USAGE;
-        }
-    }
-    report_free(&r);
-    free(names);
-    free(paths);
-    return rc;
 }

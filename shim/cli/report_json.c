@@ -154,6 +154,25 @@ static void report_obj(const struct report *r, FILE *f)
             fputc(',', f);
         socket_obj(f, &r->socks[i], r->t0);
     }
+    fputs("],\"passthrough\":[", f);
+    for (size_t i = 0; i < r->ndests; i++) {
+        const struct rdest *d = &r->dests[i];
+        fputs(i ? ",{\"fam\":" : "{\"fam\":", f);
+        jint_or_null(f, d->fam ? d->fam : -1);
+        fputs(",\"addr\":", f);
+        jaddr(f, &d->addr, d->fam != 0);
+        fputs(",\"port\":", f);
+        jint_or_null(f, d->port);
+        fprintf(f, ",\"connects\":%ld,\"failed\":%ld,\"first\":%.6f,\"first_ts\":%.6f,"
+                   "\"last\":%.6f,\"last_ts\":%.6f,\"progs\":[", d->connects, d->failed,
+                d->ts_first - r->t0, d->ts_first, d->ts_last - r->t0, d->ts_last);
+        for (int j = 0; j < d->nprogs; j++) {
+            if (j)
+                fputc(',', f);
+            jstr(f, d->progs[j]);
+        }
+        fprintf(f, "],\"more_progs\":%s}", d->more_progs ? "true" : "false");
+    }
     fputs("],\"failures\":[", f);
     for (size_t i = 0; i < r->nfails; i++) {
         if (i)

@@ -152,6 +152,38 @@ static void sockets(const struct report *r, FILE *f)
     table_free(&t);
 }
 
+/* Connects that went past the namespace, by destination. */
+static void passthrough(const struct report *r, FILE *f)
+{
+    struct table t;
+    char dest[PS_ADDRSTRLEN + 16], n[24], nf[24], first[32], last[32],
+        progs[RDEST_PROGS * (PS_PROG_MAX + 2) + 8];
+    if (!r->ndests)
+        return;
+    table_init(&t, 6, 1u << 1 | 1u << 2);
+    table_row(&t, "DESTINATION", "CONNECTS", "FAILED", "FIRST", "LAST", "PROGRAMS");
+    for (size_t i = 0; i < r->ndests; i++) {
+        const struct rdest *d = &r->dests[i];
+        report_endpoint(&d->addr, d->fam != 0, d->port, dest, sizeof dest);
+        snprintf(n, sizeof n, "%ld", d->connects);
+        snprintf(nf, sizeof nf, "%ld", d->failed);
+        size_t k = 0;
+        progs[0] = 0;
+        for (int j = 0; j < d->nprogs; j++)
+            k += (size_t)snprintf(progs + k, sizeof progs - k, "%s%s", j ? ", " : "",
+                                  d->progs[j]);
+        if (d->more_progs)
+            snprintf(progs + k, sizeof progs - k, ", ...");
+        table_row(&t, dest, n, nf, rel(d->ts_first, r->t0, first, sizeof first),
+                  rel(d->ts_last, r->t0, last, sizeof last), progs);
+    }
+    fprintf(f, "\n%ld connect%s passed through to %zu destination%s (no listener of the "
+               "namespace):\n", r->passed, r->passed == 1 ? "" : "s", r->ndests,
+            r->ndests == 1 ? "" : "s");
+    table_print(&t, f);
+    table_free(&t);
+}
+
 /* Who held the port of a failed bind, from the event's holder fields. */
 static void holder(const struct ps_event *e, double t0, char *buf, size_t len)
 {
@@ -228,6 +260,7 @@ void report_text(const struct report *r, FILE *f)
 {
     header(r, f);
     sockets(r, f);
+    passthrough(r, f);
     failures(r, f);
     if (r->nbad) {
         fprintf(f, "\nskipped %zu malformed line%s: ", r->nbad, r->nbad == 1 ? "" : "s");

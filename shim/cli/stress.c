@@ -6,12 +6,12 @@
  * PORTSHIM_INJECT); its stdout and stderr go to output.log in its namespace
  * directory, which is removed when it passes and kept when it fails. */
 #include "cli/cli.h"
+#include "cli/stress.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/inject.h"
+#include "core/shard.h"
 #include "core/unixname.h"
 #include "core/log.h"
 
@@ -32,8 +33,10 @@
 void usage_stress(FILE *f)
 {
     fputs("usage: portshim stress [-n RUNS] [-j PARALLEL] [--timeout S] [--inject SPEC] [--seed S]\n"
-          "                       [--mode remap|unix|observe] [--ports SPEC]\n"
+          "                       [--mode remap|unix|observe] [--ports SPEC] [--shard K/N]\n"
+          "                       [--for DURATION] [--until-fail] [--results FILE] [--junit FILE]\n"
           "                       [--per-worker[=VAR[,VAR...]]] -- CMD [ARG...]\n"
+          "       portshim stress merge FILE...\n"
           "\n"
           "Runs CMD RUNS times, PARALLEL at once, each copy under its own 'portshim run\n"
           "--reap' (own namespace, so copies of a suite with hard-coded ports do not\n"
@@ -51,12 +54,22 @@ void usage_stress(FILE *f)
           "  --seed S         base seed (default: random, printed); run i gets S+i in\n"
           "                   PORTSHIM_SEED, and PORTSHIM_STRESS_RUN=i\n"
           "  --mode, --ports, --per-worker\n"
-          "                   as for 'portshim run'\n",
+          "                   as for 'portshim run'\n"
+          "  --shard K/N      run only shard K (from 1) of N of the plan: the runs whose\n"
+          "                   index i has i mod N = K-1; default from CI_NODE_INDEX (from\n"
+          "                   1) and CI_NODE_TOTAL, or JOB_COMPLETION_INDEX (from 0) with\n"
+          "  --shards N       (the total a Kubernetes Indexed Job does not export)\n"
+          "  --for DURATION   start runs until DURATION (90, 30s, 10m, 2h) is up; with no\n"
+          "                   -n, as many as fit\n"
+          "  --until-fail     start no run after the first failure\n"
+          "  --results FILE   every run as a JSON line, written as it finishes\n"
+          "                   ('portshim stress merge' combines shards' files)\n"
+          "  --junit FILE     every run as a JUnit XML testcase\n",
           f);
 }
 
 struct opts {
-    long runs, jobs;
+    long runs, jobs;            /* runs: of the whole plan; -1 unbounded (--for, no -n) */
     double timeout;
     const char *inject;         /* canonical spec, or NULL */
     char inject_buf[512];
@@ -66,6 +79,10 @@ struct opts {
     const char *workers;        /* --per-worker's variables, or NULL */
     const char *workers_arg;    /* that option as given, passed on to run */
     const char *timeout_arg;    /* --timeout as given, or NULL */
+    struct shard shard;
+    double for_secs;            /* --for, or 0 */
+    bool until_fail;
+    const char *results, *junit;
     char **cmd;
 };
 
@@ -75,9 +92,11 @@ struct copy {
     pid_t pid;                  /* also its process group */
     char *dir;                  /* its namespace directory (malloc'd) */
     double t_start, t_term;     /* t_term: when TERM was sent (timeout), or 0 */
+    double wall_start;          /* epoch seconds */
     bool running, timed_out, killed, done;
     int status;                 /* waitpid status */
     long finish;                /* order of completion */
+    struct stress_run run;      /* what it left, once done */
 };
 
 static int parse_long(const char *name, const char *v, long lo, long *out)
@@ -94,9 +113,17 @@ static int parse_long(const char *name, const char *v, long lo, long *out)
     return 0;
 }
 
+/* How many of the plan's runs are this shard's (-1: unbounded). */
+static long shard_runs(const struct opts *o)
+{
+    struct ps_shard sh = {o->shard.k, o->shard.n};
+    return o->runs < 0 ? -1 : ps_shard_count(&sh, o->runs);
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-    const char *n = NULL, *j = NULL, *t = NULL, *inj = NULL, *seed = NULL;
+    const char *n = NULL, *j = NULL, *t = NULL, *inj = NULL, *seed = NULL, *shard = NULL,
+               *shards = NULL, *dur = NULL;
     int i = 1, r;
     memset(o, 0, sizeof *o);
     while (i < argc) {
@@ -116,7 +143,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             (r = cli_opt(argc, argv, &i, "--inject", &inj)) ||
             (r = cli_opt(argc, argv, &i, "--seed", &seed)) ||
             (r = cli_opt(argc, argv, &i, "--mode", &o->mode)) ||
-            (r = cli_opt(argc, argv, &i, "--ports", &o->ports))) {
+            (r = cli_opt(argc, argv, &i, "--ports", &o->ports)) ||
+            (r = cli_opt(argc, argv, &i, "--shard", &shard)) ||
+            (r = cli_opt(argc, argv, &i, "--shards", &shards)) ||
+            (r = cli_opt(argc, argv, &i, "--for", &dur)) ||
+            (r = cli_opt(argc, argv, &i, "--results", &o->results)) ||
+            (r = cli_opt(argc, argv, &i, "--junit", &o->junit))) {
             if (r < 0)
                 return usage_hint("stress");
             continue;
@@ -132,6 +164,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             i++;
             continue;
         }
+        if ((r = cli_flag(a, "--until-fail", &o->until_fail))) {
+            if (r < 0)
+                return usage_hint("stress");
+            i++;
+            continue;
+        }
         if (a[0] == '-' && a[1]) {
             cli_log(PS_LOG_ERROR, "stress: unknown option '%s'", a);
             return usage_hint("stress");
@@ -144,12 +182,23 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     }
     o->cmd = argv + i;
 
-    o->runs = 20;
+    o->runs = dur && !n ? -1 : 20;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     o->jobs = cpus > 0 ? cpus : 1;
     o->timeout = 60;
     if ((n && parse_long("-n", n, 1, &o->runs)) || (j && parse_long("-j", j, 1, &o->jobs)))
         return EXIT_USAGE;
+    if (dur && ps_duration_parse(dur, &o->for_secs)) {
+        cli_log(PS_LOG_ERROR, "--for '%.64s': expected a duration > 0, e.g. 90, 30s, 10m or 2h",
+                dur);
+        return EXIT_USAGE;
+    }
+    if (shard_resolve(shard, shards, &o->shard))
+        return EXIT_USAGE;
+    if ((o->results && !*o->results) || (o->junit && !*o->junit)) {
+        cli_log(PS_LOG_ERROR, "%s is empty", o->results && !*o->results ? "--results" : "--junit");
+        return EXIT_USAGE;
+    }
     if (t) {
         o->timeout_arg = t;
         char *end;
@@ -193,8 +242,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             return EXIT_USAGE;
         }
     }
-    if (o->jobs > o->runs)
-        o->jobs = o->runs;
+    long mine = shard_runs(o);
+    if (mine >= 0 && o->jobs > mine)
+        o->jobs = mine > 0 ? mine : 1;
     return -1;
 }
 
@@ -352,8 +402,13 @@ static int start_copy(const struct opts *o, struct copy *c, const sigset_t *oldm
 static void progress(long done, long total, long failed, double secs, bool tty, bool final)
 {
     char line[128];
-    int n = snprintf(line, sizeof line, "stress: %ld/%ld runs, %ld failed, %.1f s", done, total,
+    int n;
+    if (total >= 0)
+        n = snprintf(line, sizeof line, "stress: %ld/%ld runs, %ld failed, %.1f s", done, total,
                      failed, secs);
+    else
+        n = snprintf(line, sizeof line, "stress: %ld runs, %ld failed, %.1f s", done, failed,
+                     secs);
     if (tty)
         fprintf(stderr, "\r%s\033[K%s", line, final ? "\n" : "");
     else
@@ -361,131 +416,120 @@ static void progress(long done, long total, long failed, double secs, bool tty, 
     fflush(stderr);
 }
 
-/* Wilson score interval for f failures in n runs, z = 1.96 (95%). */
-static void wilson(long f, long n, double *lo, double *hi)
+/* Not on a terminal (a CI log), a progress line is worth printing when
+ * another tenth of the runs is done or 30 s have passed since the last. */
+#define LOG_PROGRESS_SECS 30.0
+static bool log_progress_due(long done, long total, long shown_done, double since)
 {
-    const double z = 1.959963984540054;
-    double p = (double)f / (double)n, z2 = z * z, nn = (double)n;
-    double den = 1 + z2 / nn;
-    double mid = (p + z2 / (2 * nn)) / den;
-    double half = z * sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn)) / den;
-    *lo = mid - half < 0 ? 0 : mid - half;
-    *hi = mid + half > 1 ? 1 : mid + half;
-}
-
-/* Prints the last TAIL_LINES lines of the copy's output.log, "  | "-prefixed. */
-static void tail(const char *dir)
-{
-    char path[PATH_MAX + 32];
-    static char buf[65536];
-    snprintf(path, sizeof path, "%s/output.log", dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    struct stat st;
-    off_t off = 0;
-    if (fstat(fd, &st) == 0 && st.st_size > (off_t)sizeof buf)
-        off = st.st_size - (off_t)sizeof buf;
-    ssize_t n = pread(fd, buf, sizeof buf, off);
-    close(fd);
-    if (n <= 0)
-        return;
-    size_t len = (size_t)n;
-    if (buf[len - 1] == '\n')
-        len--;
-    size_t start = len;
-    int lines = 0;
-    while (start > 0 && lines < TAIL_LINES) {
-        start--;
-        if (buf[start] == '\n' && ++lines == TAIL_LINES) {
-            start++;
-            break;
-        }
-    }
-    if (off > 0 && start == 0) {
-        /* The first line in the buffer began before it (a line longer than
-         * the buffer): its end, at most the 400 bytes a line shows. */
-        char *nl = memchr(buf, '\n', len);
-        size_t end = nl ? (size_t)(nl - buf) : len;
-        start = end > 400 ? end - 400 : 0;
-    }
-    for (size_t i = start; i <= len && start < len;) {
-        char *nl = memchr(buf + i, '\n', len - i);
-        size_t e = nl ? (size_t)(nl - buf) : len;
-        fputs("  | ", stdout);
-        for (size_t k = i; k < e && k - i < 400; k++) {
-            unsigned char ch = (unsigned char)buf[k];
-            putchar(ch == '\t' || (ch >= 0x20 && ch != 0x7f) ? ch : '?');
-        }
-        putchar('\n');
-        if (!nl)
-            break;
-        i = e + 1;
-    }
+    if (since >= LOG_PROGRESS_SECS)
+        return true;
+    return total > 0 && done * 10 / total > shown_done * 10 / total;
 }
 
 /* Shell-quotes s when it needs it. */
-static void shq(const char *s)
+static void shq(FILE *f, const char *s)
 {
     bool plain = *s;
     for (const char *p = s; *p && plain; p++)
         plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-",
                        *p) != NULL;
     if (plain) {
-        fputs(s, stdout);
+        fputs(s, f);
         return;
     }
-    putchar('\'');
+    fputc('\'', f);
     for (const char *p = s; *p; p++) {
         if (*p == '\'')
-            fputs("'\\''", stdout);
+            fputs("'\\''", f);
         else if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            putchar('?');
+            fputc('?', f);
         else
-            putchar(*p);
+            fputc(*p, f);
     }
-    putchar('\'');
+    fputc('\'', f);
 }
 
-static void report_failure(const struct opts *o, const struct copy *c)
+/* The command that runs exactly this seed again (malloc'd, or NULL). */
+static char *replay_cmd(const struct opts *o, uint64_t seed)
 {
-    char x[32];
-    if (c->timed_out)
-        snprintf(x, sizeof x, "timeout");
-    else if (WIFSIGNALED(c->status))
-        snprintf(x, sizeof x, "signal %d", WTERMSIG(c->status));
-    else
-        snprintf(x, sizeof x, "%d", WEXITSTATUS(c->status));
-    printf("FAIL run %ld seed %llu exit %s manifest %s/manifest.jsonl\n", c->idx,
-           (unsigned long long)c->seed, x, c->dir);
-    tail(c->dir);
-    printf("replay: portshim stress --seed %llu -n 1", (unsigned long long)c->seed);
-    if (o->inject) {
-        fputs(" --inject ", stdout);
-        putchar('\'');
-        fputs(o->inject, stdout);   /* canonical: no quotes in it */
-        putchar('\'');
-    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    fprintf(f, "portshim stress --seed %llu -n 1", (unsigned long long)seed);
+    if (o->inject)
+        fprintf(f, " --inject '%s'", o->inject);   /* canonical: no quotes in it */
     if (o->timeout_arg) {   /* a failure that is a timeout replays only with it */
-        fputs(" --timeout ", stdout);
-        shq(o->timeout_arg);
+        fputs(" --timeout ", f);
+        shq(f, o->timeout_arg);
     }
     if (o->mode)
-        printf(" --mode %s", o->mode);
+        fprintf(f, " --mode %s", o->mode);
     if (o->ports) {
-        fputs(" --ports ", stdout);
-        shq(o->ports);
+        fputs(" --ports ", f);
+        shq(f, o->ports);
     }
     if (o->workers) {
-        putchar(' ');
-        shq(o->workers_arg);
+        fputc(' ', f);
+        shq(f, o->workers_arg);
     }
-    fputs(" --", stdout);
+    fputs(" --", f);
     for (char **a = o->cmd; *a; a++) {
-        putchar(' ');
-        shq(*a);
+        fputc(' ', f);
+        shq(f, *a);
     }
-    putchar('\n');
+    if (fclose(f)) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* The command line as one string, for the JUnit properties. */
+static char *cmdline(const struct opts *o)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    for (char **a = o->cmd; *a; a++) {
+        if (a != o->cmd)
+            fputc(' ', f);
+        shq(f, *a);
+    }
+    if (fclose(f)) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static bool failed(const struct copy *c)
+{
+    return c->timed_out || !WIFEXITED(c->status) || WEXITSTATUS(c->status) != 0;
+}
+
+/* What a finished copy leaves: read before a passed run's directory goes. */
+static void finish_run(const struct opts *o, struct copy *c, double now)
+{
+    struct stress_run *r = &c->run;
+    char log[PATH_MAX + 32];
+    r->idx = c->idx;
+    r->seed = c->seed;
+    r->timeout = c->timed_out;
+    r->exit = !c->timed_out && WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1;
+    r->sig = !c->timed_out && WIFSIGNALED(c->status) ? WTERMSIG(c->status) : 0;
+    r->start = c->wall_start;
+    r->secs = now - c->t_start;
+    snprintf(log, sizeof log, "%s/output.log", c->dir);
+    r->tail = stress_tail(log, TAIL_LINES);
+    if (failed(c)) {
+        if (asprintf(&r->manifest, "%s/manifest.jsonl", c->dir) < 0)
+            r->manifest = NULL;
+        r->replay = replay_cmd(o, c->seed);
+    }
 }
 
 static int by_finish(const void *a, const void *b)
@@ -494,15 +538,12 @@ static int by_finish(const void *a, const void *b)
     return (x->finish > y->finish) - (x->finish < y->finish);
 }
 
-static bool failed(const struct copy *c)
-{
-    return c->timed_out || !WIFEXITED(c->status) || WEXITSTATUS(c->status) != 0;
-}
-
 /* ---- the loop ----------------------------------------------------------------- */
 
 int cmd_stress(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "merge"))
+        return cmd_stress_merge(argc - 1, argv + 1);
     struct opts o;
     int r = parse_opts(argc, argv, &o);
     if (r >= 0)
@@ -511,15 +552,47 @@ int cmd_stress(int argc, char **argv)
         cli_log(PS_LOG_ERROR, "stress: cannot find this program (/proc/self/exe)");
         return EXIT_USAGE;
     }
-    struct copy *c = calloc((size_t)o.runs, sizeof *c);
-    if (!c) {
-        cli_log(PS_LOG_ERROR, "stress: out of memory");
+    long mine = shard_runs(&o);   /* -1: until --for's time is up */
+    FILE *results = NULL;
+    if (o.results && !(results = fopen(o.results, "w"))) {
+        cli_log(PS_LOG_ERROR, "--results: cannot write %s: %s", o.results, strerror(errno));
         return EXIT_USAGE;
     }
+    if (o.junit) {   /* a path that cannot be written is said now, not after the runs */
+        int fd = open(o.junit, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            cli_log(PS_LOG_ERROR, "--junit: cannot write %s: %s", o.junit, strerror(errno));
+            if (results)
+                fclose(results);
+            return EXIT_USAGE;
+        }
+        close(fd);
+    }
+    size_t cap = mine >= 0 ? (size_t)(mine ? mine : 1) : 64;
+    struct copy *c = calloc(cap, sizeof *c);
+    if (!c) {
+        cli_log(PS_LOG_ERROR, "stress: out of memory");
+        if (results)
+            fclose(results);
+        return EXIT_USAGE;
+    }
+    struct stress_plan plan = {o.seed, o.runs, o.shard};
     /* Not in the shape of the summary line, which tests and scripts grep. */
-    printf("stress: base seed %llu%s, %ld run%s, %ld at a time, timeout %g s\n",
-           (unsigned long long)o.seed, o.seed_given ? "" : " (random)", o.runs,
-           o.runs == 1 ? "" : "s", o.jobs, o.timeout);
+    printf("stress: base seed %llu%s, ", (unsigned long long)o.seed,
+           o.seed_given ? "" : " (random)");
+    if (o.runs >= 0)
+        printf("%ld run%s", o.runs, o.runs == 1 ? "" : "s");
+    else
+        printf("runs for %g s", o.for_secs);
+    if (o.shard.n > 1)
+        printf(" in %ld shards; shard %ld (%s) runs %s%ld", o.shard.n, o.shard.k, o.shard.from,
+               mine >= 0 ? "" : "every ", mine >= 0 ? mine : o.shard.n);
+    if (o.shard.n > 1 && mine < 0)
+        printf("th from %ld", o.shard.k - 1);
+    if (o.for_secs > 0 && o.runs >= 0)
+        printf(", for at most %g s", o.for_secs);
+    printf(", %ld at a time, timeout %g s%s\n", o.jobs, o.timeout,
+           o.until_fail ? ", until the first failure" : "");
     fflush(stdout);
 
     sigset_t set, old;
@@ -531,15 +604,32 @@ int cmd_stress(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &set, &old);
 
     bool tty = isatty(2);
-    double t0 = cli_mono(), last_shown = -1;
-    long next = 0, active = 0, done = 0, nfailed = 0, finish = 0;
-    bool stop = false, setup_failed = false;
+    double t0 = cli_mono(), wall0 = cli_now(), last_shown = t0;
+    long next = 0, active = 0, done = 0, nfailed = 0, finish = 0, first_live = 0, shown_done = 0;
+    bool stop = false, setup_failed = false, stopped_fail = false, results_failed = false;
     int stop_sig = 0;
-    while (done < next || (!stop && next < o.runs)) {
-        while (!stop && active < o.jobs && next < o.runs) {
+    for (;;) {
+        double now = cli_mono();
+        if (!stop && o.for_secs > 0 && now - t0 >= o.for_secs)
+            stop = true;   /* time is up: start nothing more */
+        if (done >= next && (stop || (mine >= 0 && next >= mine)))
+            break;
+        while (!stop && active < o.jobs && (mine < 0 || next < mine)) {
+            if ((size_t)next == cap) {
+                struct copy *nc = realloc(c, cap * 2 * sizeof *c);
+                if (!nc) {
+                    cli_log(PS_LOG_ERROR, "stress: out of memory after %ld runs", next);
+                    stop = true;
+                    break;
+                }
+                memset(nc + cap, 0, cap * sizeof *c);
+                c = nc;
+                cap *= 2;
+            }
             struct copy *k = &c[next];
-            k->idx = next;
-            k->seed = o.seed + (uint64_t)next;
+            k->idx = ps_shard_index(&(struct ps_shard){o.shard.k, o.shard.n}, next);
+            k->seed = o.seed + (uint64_t)k->idx;
+            k->wall_start = cli_now();
             if (start_copy(&o, k, &old)) {
                 stop = setup_failed = true;
                 break;
@@ -548,14 +638,16 @@ int cmd_stress(int argc, char **argv)
             active++;
         }
         /* Wait for a child, a signal, a deadline or the next progress tick. */
-        double now = cli_mono(), wait = tty ? 0.1 : 1.0;
-        for (long i = 0; i < next; i++) {
+        double wait = tty ? 0.1 : 1.0;
+        for (long i = first_live; i < next; i++) {
             if (!c[i].running)
                 continue;
             double dl = c[i].t_term ? c[i].t_term + KILL_GRACE : c[i].t_start + o.timeout;
             if (dl - now < wait)
                 wait = dl - now;
         }
+        if (o.for_secs > 0 && !stop && t0 + o.for_secs - now < wait)
+            wait = t0 + o.for_secs - now;
         if (wait < 0.001)
             wait = 0.001;
         struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
@@ -563,7 +655,7 @@ int cmd_stress(int argc, char **argv)
         if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
             stop = true;
             stop_sig = sig;
-            for (long i = 0; i < next; i++)
+            for (long i = first_live; i < next; i++)
                 if (c[i].running && !c[i].t_term) {
                     killpg(c[i].pid, SIGTERM);
                     c[i].t_term = cli_mono();
@@ -572,7 +664,7 @@ int cmd_stress(int argc, char **argv)
         int st;
         pid_t p;
         while ((p = waitpid(-1, &st, WNOHANG)) > 0)
-            for (long i = 0; i < next; i++)
+            for (long i = first_live; i < next; i++)
                 if (c[i].running && c[i].pid == p) {
                     c[i].running = false;
                     c[i].done = true;
@@ -582,14 +674,26 @@ int cmd_stress(int argc, char **argv)
                         killpg(c[i].pid, SIGKILL);
                     active--;
                     done++;
-                    if (failed(&c[i]))
+                    finish_run(&o, &c[i], cli_mono());
+                    if (failed(&c[i])) {
                         nfailed++;
-                    else
+                        if (o.until_fail && !stop)
+                            stop = stopped_fail = true;
+                    } else {
                         nftw(c[i].dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+                    }
+                    if (results && !results_failed &&
+                        results_write(results, &plan, &c[i].run)) {
+                        cli_log(PS_LOG_ERROR, "--results: cannot write %s: %s", o.results,
+                                strerror(errno));
+                        results_failed = true;
+                    }
                     break;
                 }
+        while (first_live < next && c[first_live].done)
+            first_live++;
         now = cli_mono();
-        for (long i = 0; i < next; i++) {
+        for (long i = first_live; i < next; i++) {
             if (!c[i].running)
                 continue;
             if (!c[i].t_term && now >= c[i].t_start + o.timeout) {
@@ -601,25 +705,30 @@ int cmd_stress(int argc, char **argv)
                 killpg(c[i].pid, SIGKILL);
             }
         }
-        if (tty ? now - last_shown >= 0.1 : now - last_shown >= 1.0) {
-            if (last_shown >= 0 || tty)
-                progress(done, o.runs, nfailed, now - t0, tty, false);
+        if (tty ? now - last_shown >= 0.1 : log_progress_due(done, mine, shown_done,
+                                                             now - last_shown)) {
+            if (tty || done < mine || mine < 0)   /* the last one is the final line */
+                progress(done, mine, nfailed, now - t0, tty, false);
             last_shown = now;
+            shown_done = done;
         }
     }
     double secs = cli_mono() - t0;
-    progress(done, o.runs, nfailed, secs, tty, true);
+    progress(done, mine, nfailed, secs, tty, true);
     sigprocmask(SIG_SETMASK, &old, NULL);
 
     if (stop_sig)
         cli_log(PS_LOG_ERROR, "stress: stopped by signal %d after %ld of %ld runs; runs cut "
-                "short count as failed", stop_sig, done, o.runs);
-    if (done) {
-        double lo, hi;
-        wilson(nfailed, done, &lo, &hi);
-        printf("stress: %ld run%s, %ld failed (%.1f%%, 95%% CI %.1f%%-%.1f%%), %.1f s\n", done,
-               done == 1 ? "" : "s", nfailed, 100.0 * (double)nfailed / (double)done, 100 * lo, 100 * hi, secs);
-    }
+                "short count as failed", stop_sig, done, mine >= 0 ? mine : next);
+    else if (stopped_fail && mine >= 0 && done < mine)
+        printf("stress: stopped at the first failure (--until-fail): %ld of %ld runs done\n",
+               done, mine);
+    else if (stopped_fail)
+        printf("stress: stopped at the first failure (--until-fail) after %ld runs\n", done);
+    if (done)
+        stress_summary(stdout, done, nfailed, secs);
+    else
+        printf("stress: 0 runs%s\n", mine == 0 ? " (this shard has none of the plan's runs)" : "");
     struct copy **f = calloc((size_t)(nfailed ? nfailed : 1), sizeof *f);
     long nf = 0;
     for (long i = 0; f && i < next; i++)
@@ -628,15 +737,39 @@ int cmd_stress(int argc, char **argv)
     if (f)
         qsort(f, (size_t)nf, sizeof *f, by_finish);
     for (long i = 0; i < nf; i++)
-        report_failure(&o, f[i]);
+        stress_print_failure(stdout, &f[i]->run);
     fflush(stdout);
     free(f);
-    for (long i = 0; i < next; i++)
+
+    int rc = nfailed ? 1 : 0;
+    if (results && (fclose(results) || results_failed)) {
+        if (!results_failed)
+            cli_log(PS_LOG_ERROR, "--results: cannot write %s", o.results);
+        rc = rc ? rc : EXIT_USAGE;
+    }
+    if (o.junit) {
+        /* in run order, as a CI page lists them */
+        struct stress_run *runs = calloc((size_t)(done ? done : 1), sizeof *runs);
+        long n = 0;
+        for (long i = 0; runs && i < next; i++)
+            if (c[i].done)
+                runs[n++] = c[i].run;
+        char *line = cmdline(&o);
+        if (!runs || junit_write(o.junit, &plan, line ? line : "", runs, n, wall0, secs))
+            rc = rc ? rc : EXIT_USAGE;
+        free(line);
+        free(runs);
+    }
+    for (long i = 0; i < next; i++) {
         free(c[i].dir);
+        free(c[i].run.tail);
+        free(c[i].run.manifest);
+        free(c[i].run.replay);
+    }
     free(c);
     if (stop_sig)
         return 128 + stop_sig;
     if (setup_failed && !nfailed)
         return EXIT_USAGE;
-    return nfailed ? 1 : 0;
+    return rc;
 }

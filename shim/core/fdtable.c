@@ -197,6 +197,7 @@ struct ps_sock *ps_sock_new(const char *sid, int fam, uint16_t vport, uint16_t r
     struct ps_sock *sk = calloc(1, sizeof *sk);
     if (!sk)
         return NULL;
+    sk->cslot = -1;
     strncpy(sk->sid, sid, sizeof sk->sid - 1);
     sk->fam = fam;
     sk->vport = vport;

@@ -13,7 +13,7 @@ static const char *const ev_names[] = {
     [PS_EV_NONE] = "", [PS_EV_BIND] = "bind", [PS_EV_LISTEN] = "listen",
     [PS_EV_CONNECT] = "connect", [PS_EV_ACCEPT] = "accept", [PS_EV_CLOSE] = "close",
     [PS_EV_INHERIT] = "inherit", [PS_EV_RELEASE] = "release", [PS_EV_EXIT] = "exit",
-    [PS_EV_STALE] = "stale", [PS_EV_START] = "start",
+    [PS_EV_STALE] = "stale", [PS_EV_START] = "start", [PS_EV_CONNS] = "conns",
 };
 #define N_EV (sizeof ev_names / sizeof ev_names[0])
 
@@ -75,6 +75,9 @@ void ps_event_init(struct ps_event *e, enum ps_ev ev)
     e->uid = -1;
     e->huid = -1;
     e->inj_us = -1;
+    e->cslot = -1;
+    e->cbase = -1;
+    e->count = -1;
 }
 
 /* ---- encoding ---------------------------------------------------------- */
@@ -231,7 +234,13 @@ size_t ps_event_encode(const struct ps_event *e, char *buf, size_t len)
     if (e->ev == PS_EV_BIND) {
         put_bool(&o, "reuseaddr", e->reuseaddr);
         put_bool(&o, "reuseport", e->reuseport);
+        if (e->chosen) put_bool(&o, "chosen", true);
+        if (e->cslot >= 0 && e->cbase >= 0) {
+            put_int(&o, "cslot", e->cslot);
+            put_int(&o, "cbase", e->cbase);
+        }
     }
+    if (e->count >= 0) put_int(&o, "count", e->count);
     if (e->uid >= 0) put_int(&o, "uid", e->uid);
     if (e->ino) {
         put_key(&o, "ino");
@@ -494,6 +503,10 @@ enum key {
     K_UID,
     K_V,
     K_V6ONLY,
+    K_CHOSEN,
+    K_CSLOT,
+    K_CBASE,
+    K_COUNT,
 };
 
 /* Which field a key names: a switch on its first letter, then one or two
@@ -532,6 +545,10 @@ static enum key key_id(const char *key)
         {"uid", K_UID},
         {"v", K_V},
         {"v6only", K_V6ONLY},
+        {"chosen", K_CHOSEN},
+        {"cslot", K_CSLOT},
+        {"cbase", K_CBASE},
+        {"count", K_COUNT},
     };
     size_t lo, hi;
     switch (key[0]) {
@@ -549,6 +566,7 @@ static enum key key_id(const char *key)
     case 't': lo = 26; hi = 27; break;
     case 'u': lo = 27; hi = 28; break;
     case 'v': lo = 28; hi = 30; break;
+    case 'c': lo = 30; hi = 34; break;
     default: return K_OTHER;
     }
     for (size_t i = lo; i < hi; i++)
@@ -614,6 +632,15 @@ static int field(struct ps_event *e, const char *key, const struct jval *v, int 
     } else if (k == K_UID) {
         if (want_int(v, 0, 0xffffffffLL, &i)) return -1;
         e->uid = (long)i;
+    } else if (k == K_CHOSEN) {
+        if (v->t != J_BOOL) return -1;
+        e->chosen = v->b;
+    } else if (k == K_CSLOT) {
+        if (want_int(v, 0, PS_CSLOT_MAX - 1, &i)) return -1;
+        e->cslot = (int)i;
+    } else if (k == K_CBASE || k == K_COUNT) {
+        if (want_int(v, 0, (long long)1 << 53, &i)) return -1;
+        if (k == K_CBASE) e->cbase = i; else e->count = i;
     } else if (k == K_ROUTED) {
         if (v->t != J_BOOL) return -1;
         e->routed = v->b;
@@ -683,7 +710,7 @@ int ps_event_decode(const char *line, size_t len, struct ps_event *e)
     ws(&s);
     if (s.p != s.end)
         return -1;
-    if ((seen & 3) != 3 || e->v != PS_MANIFEST_VERSION)
+    if ((seen & 3) != 3 || e->v < PS_MANIFEST_VERSION_MIN || e->v > PS_MANIFEST_VERSION)
         return -1;
     return e->ev == PS_EV_NONE ? 1 : 0;
 }
@@ -732,15 +759,18 @@ static const char *next_record(const char *line, size_t len)
     return NULL;
 }
 
-/* {"v":1,"ev":"KIND" with KIND in the mask. Decoding is the slow part of
- * reading; this is a prefix compare, a short name lookup and one memchr:
+/* {"v":N,"ev":"KIND" with N a version read and KIND in the mask. Decoding
+ * is the slow part of reading; this is a prefix compare, a short name
+ * lookup and one memchr:
  * a line that a torn write glued onto another record is not passed over,
  * so the record can be found in it. */
 static bool skippable(unsigned mask, const char *line, size_t len)
 {
     static const char prefix[] = "{\"v\":1,\"ev\":\"";
     const size_t pl = sizeof prefix - 1;
-    if (len <= pl || memcmp(line, prefix, pl) || next_record(line, len))
+    if (len <= pl || memcmp(line, prefix, 5) || line[5] < '0' + PS_MANIFEST_VERSION_MIN ||
+        line[5] > '0' + PS_MANIFEST_VERSION || memcmp(line + 6, prefix + 6, pl - 6) ||
+        next_record(line, len))
         return false;
     const char *name = line + pl;
     const char *q = memchr(name, '"', len - pl);

@@ -12,7 +12,11 @@
 
 #include "core/sockaddr.h"
 
-#define PS_MANIFEST_VERSION 1
+/* Writers write version 2; readers read 1 and 2 (v1: a line per routed
+ * connect; v2: the first per process and listener, the rest counted, see
+ * PS_EV_CONNS). */
+#define PS_MANIFEST_VERSION 2
+#define PS_MANIFEST_VERSION_MIN 1
 
 enum ps_ev {
     PS_EV_NONE = 0,
@@ -26,8 +30,16 @@ enum ps_ev {
     PS_EV_EXIT,      /* a process exited; it holds nothing any more */
     PS_EV_STALE,     /* a reader found the socket gone without a close */
     PS_EV_START,     /* a namespace was created (written by portshim run) */
+    PS_EV_CONNS,     /* v2: routed connects to listener sid counted, not lined */
 };
 
+/* A namespace's connect counters (lib/counts.h): "<manifest>.cnt", a
+ * 64-byte header starting with PS_CNT_MAGIC, then PS_CSLOT_MAX 64-bit
+ * counters in the host's byte order. */
+#define PS_CSLOT_MAX 4096
+#define PS_CNT_HDR 64
+#define PS_CNT_MAGIC "PSCNT\0\0\1"
+#define PS_CNT_SIZE (PS_CNT_HDR + PS_CSLOT_MAX * 8)
 #define PS_SID_MAX 32
 #define PS_PROG_MAX 64
 #define PS_NOTE_MAX 160
@@ -53,6 +65,10 @@ struct ps_event {
     int rport;                /* real port, -1 when absent */
     char rpath[PS_UPATH_MAX]; /* real endpoint as a socket path (unix mode) */
     bool reuseaddr, reuseport;
+    bool chosen;              /* bind: to port 0; the namespace chose the number */
+    int cslot;                /* bind: its connect counter's slot (-1 absent) */
+    long long cbase;          /* bind: the counter's value at the bind (-1 absent) */
+    long long count;          /* conns: connects counted so far (-1 absent) */
     long uid;                 /* -1 when absent */
     unsigned long long ino;   /* bind: the socket's inode (0: absent) */
     bool routed;              /* connect: sent to a namespace listener */

@@ -16,6 +16,7 @@ void ps_ns_free(struct ps_ns *ns)
     free(ns->sidx);
     free(ns->rb);
     ps_pidmap_free(&ns->pids);
+    ps_reserve_free(&ns->res);
     memset(ns, 0, sizeof *ns);
 }
 
@@ -146,6 +147,7 @@ static void remove_entry(struct ps_ns *ns, struct ps_entry *e)
 {
     size_t i = (size_t)(e - ns->v), last = ns->n - 1;
     ps_pidset_free(&e->holders);
+    ps_reserve_release(&ns->res, e->vport);
     sidx_delete(ns, sid_slot(ns, e->sid));
     rb_repoint(ns, i, SIZE_MAX);
     if (i != last) {
@@ -232,6 +234,10 @@ static void apply_bind(struct ps_ns *ns, const struct ps_event *ev)
     rb_link(ns, ns->n - 1);
     ps_pidset_add(&e->holders, ev->pid);
     pid_note(ns, ev->pid, e->sid);
+    if (ev->chosen)
+        ps_reserve_handout(&ns->res, e->vport);
+    e->cslot = ev->cslot >= 0 && ev->cslot < PS_CSLOT_MAX && ev->cbase >= 0 ? ev->cslot : -1;
+    e->cbase = e->cslot >= 0 ? ev->cbase : 0;
 }
 
 void ps_ns_apply(struct ps_ns *ns, const struct ps_event *ev)
@@ -368,4 +374,24 @@ bool ps_ns_port_listening(const struct ps_ns *ns, uint16_t vport)
         if (ns->v[i].vport == vport && ns->v[i].listening)
             return true;
     return false;
+}
+
+void ps_ns_used_ports(const struct ps_ns *ns, struct ps_portset *set)
+{
+    memset(set, 0, sizeof *set);
+    for (size_t i = 0; i < ns->n; i++)
+        ps_portset_add(set, ns->v[i].vport);
+}
+
+int ps_ns_free_cslot(const struct ps_ns *ns)
+{
+    uint64_t used[PS_CSLOT_MAX / 64];
+    memset(used, 0, sizeof used);
+    for (size_t i = 0; i < ns->n; i++)
+        if (ns->v[i].cslot >= 0 && ns->v[i].cslot < PS_CSLOT_MAX)
+            used[ns->v[i].cslot / 64] |= (uint64_t)1 << (ns->v[i].cslot % 64);
+    for (int w = 0; w < PS_CSLOT_MAX / 64; w++)
+        if (~used[w])
+            return w * 64 + __builtin_ctzll(~used[w]);
+    return -1;
 }

@@ -13,6 +13,7 @@
 
 #include "core/manifest.h"
 #include "core/pidset.h"
+#include "core/reserve.h"
 #include "core/sockaddr.h"
 
 struct ps_entry {
@@ -33,6 +34,8 @@ struct ps_entry {
     struct ps_pidset holders;   /* pids that hold a descriptor of it */
     uint64_t seq;               /* bind order: among equals the oldest wins */
     size_t rprev, rnext;        /* by real port (index + 1, 0 none); not unix */
+    int cslot;                  /* its connect counter (-1: connects are lined) */
+    long long cbase;            /* the counter's value at its bind */
 };
 
 /* The entries v[0..n) are in no particular order (a removal moves the last
@@ -50,6 +53,7 @@ struct ps_ns {
     struct ps_pidmap pids;      /* pid -> the sids it held */
     size_t *rb;                 /* real port hash: first entry's index + 1 */
     size_t rb_cap;
+    struct ps_reserve res;      /* numbers handed out by binds to port 0 */
 };
 
 void ps_ns_init(struct ps_ns *ns);
@@ -84,6 +88,10 @@ const struct ps_entry *ps_ns_by_real(const struct ps_ns *ns, const struct ps_add
 const struct ps_entry *ps_ns_find(const struct ps_ns *ns, const char *sid);
 bool ps_ns_port_used(const struct ps_ns *ns, uint16_t vport);
 bool ps_ns_port_listening(const struct ps_ns *ns, uint16_t vport);
+/* The lowest connect-counter slot no live entry holds, or -1. */
+int ps_ns_free_cslot(const struct ps_ns *ns);
+/* Every virtual port of a live entry, into *set (cleared first). */
+void ps_ns_used_ports(const struct ps_ns *ns, struct ps_portset *set);
 bool ps_entry_held_by(const struct ps_entry *e, int pid);
 
 #endif

@@ -4,6 +4,7 @@
  * The claim (read new events, check for a conflict, bind, append) runs under
  * the manifest's flock, so two processes never both get one virtual port. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "core/log.h"
 #include "core/sockaddr.h"
 #include "core/unixname.h"
+#include "lib/counts.h"
 #include "lib/faults.h"
 #include "lib/real.h"
 #include "lib/state.h"
@@ -101,18 +103,20 @@ static int bind_recorded(int fd, const struct sockaddr *addr, socklen_t len, str
     return rc;
 }
 
-static uint16_t free_vport(const struct ps_ns *ns, uint16_t want)
+/* Under the claim: the number a bind to port 0 gets (core/reserve.h):
+ * want, the kernel's own, when the namespace neither uses nor reserved it;
+ * else one of lo..hi never handed out; else the least recently released.
+ * 0: every number is in use. */
+static uint16_t pick_vport(uint16_t want, uint16_t lo, uint16_t hi)
 {
-    if (!ps_ns_port_used(ns, want))
-        return want;
-    unsigned span = VPORT_HI - VPORT_LO + 1;
-    unsigned start = (unsigned)(want * 2654435761u) % span;
-    for (unsigned i = 0; i < span; i++) {
-        uint16_t p = (uint16_t)(VPORT_LO + (start + i) % span);
-        if (!ps_ns_port_used(ns, p))
-            return p;
-    }
-    return want;
+    static struct ps_portset used; /* under ps_lock; 8 KiB off the stack */
+    struct ps_ns *ns = ps_table();
+    ps_ns_used_ports(ns, &used);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint32_t start = want ? want * 2654435761u
+                          : (uint32_t)ts.tv_nsec ^ (uint32_t)ps_pid() * 2654435761u;
+    return ps_reserve_pick(&ns->res, &used, want, lo, hi, start);
 }
 
 /* Under the lock (and the claim, if taken): record the failed bind and
@@ -146,6 +150,7 @@ static void claimed(int fd, struct ps_event *e, uint16_t r)
     e->raddr = e->addr;
     e->rport = r;
     ps_next_sid(e->sid);
+    ps_cnt_claim(ps_table(), &e->cslot, &e->cbase);
     ps_emit(e);
     ps_claim_end();
     ps_track(fd, e);
@@ -165,25 +170,10 @@ static int bind_any(int fd, const struct sockaddr *addr, socklen_t len, struct p
     if (rc < 0 || !r)
         return refused(e, rc < 0 ? err : EINVAL);
     ps_claim_begin();
-    e->port = free_vport(ps_table(), r);
+    e->chosen = true;
+    if (!(e->port = pick_vport(r, VPORT_LO, VPORT_HI)))
+        return refused(e, EADDRINUSE);
     claimed(fd, e, r);
-    return 0;
-}
-
-/* Unix mode's port 0: a number no socket of the namespace uses, from the
- * range the kernel would pick from. */
-static uint16_t free_unix_vport(const struct ps_ns *ns)
-{
-    enum { LO = 32768, HI = 60999 };
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    unsigned span = HI - LO + 1;
-    unsigned start = ((unsigned)ts.tv_nsec ^ (unsigned)ps_pid() * 2654435761u) % span;
-    for (unsigned i = 0; i < span; i++) {
-        uint16_t p = (uint16_t)(LO + (start + i) % span);
-        if (!ps_ns_port_used(ns, p))
-            return p;
-    }
     return 0;
 }
 
@@ -201,8 +191,12 @@ static bool path_taken(const struct ps_ns *ns, const char *path)
 static int bind_unix(int fd, struct ps_event *e)
 {
     struct ps_ns *ns = ps_table();
-    if (e->port == 0 && !(e->port = free_unix_vport(ns)))
-        return refused(e, EADDRINUSE);
+    /* Port 0: from the range the kernel would pick from. */
+    if (e->port == 0) {
+        e->chosen = true;
+        if (!(e->port = pick_vport(0, 32768, 60999)))
+            return refused(e, EADDRINUSE);
+    }
     struct ps_uname u = {.port = (uint16_t)e->port, .addr = e->addr};
     char name[PS_SUN_PATH];
     size_t nlen = 0;
@@ -235,6 +229,7 @@ static int bind_unix(int fd, struct ps_event *e)
     memcpy(e->rpath, name, nlen + 1);
     note_inode(fd, e);
     ps_next_sid(e->sid);
+    ps_cnt_claim(ps_table(), &e->cslot, &e->cbase);
     ps_emit(e);
     ps_claim_end();
     ps_track(fd, e);
@@ -267,6 +262,44 @@ static int unix_addr_err(int fd, const struct sockaddr *addr, socklen_t len,
     int err = real_bind(s, (struct sockaddr *)&ss, len) < 0 ? errno : 0;
     real_close(s);
     return err == EADDRNOTAVAIL ? err : 0;
+}
+
+/* The kernel's ephemeral range is exhausted (the run's own outgoing
+ * connections and port-0 binds can do that): a virtual port's real one is
+ * taken above the range instead, where the kernel never picks, so that no
+ * real port ever makes a bind of a virtual port fail. Returns bind's
+ * result; errno EADDRINUSE when nothing was free there either. */
+static int bind_above_range(int fd, struct sockaddr_storage *ss, socklen_t len)
+{
+    unsigned lo = 32768, hi = 60999;
+    char buf[64];
+    int pf = open("/proc/sys/net/ipv4/ip_local_port_range", O_RDONLY | O_CLOEXEC);
+    if (pf >= 0) {
+        ssize_t n = read(pf, buf, sizeof buf - 1);
+        real_close(pf);
+        if (n > 0) {
+            buf[n] = 0;
+            if (sscanf(buf, "%u %u", &lo, &hi) != 2 || hi > 65535 || lo > hi)
+                hi = 65535;
+        }
+    }
+    if (hi >= 65535) {
+        errno = EADDRINUSE;
+        return -1;
+    }
+    unsigned span = 65535 - hi;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    unsigned start = (unsigned)ts.tv_nsec % span;
+    for (unsigned i = 0; i < span && i < 256; i++) {
+        ps_sockaddr_set_port((struct sockaddr *)ss, (uint16_t)(hi + 1 + (start + i) % span));
+        if (real_bind(fd, (struct sockaddr *)ss, len) == 0)
+            return 0;
+        if (errno != EADDRINUSE)
+            return -1;
+    }
+    errno = EADDRINUSE;
+    return -1;
 }
 
 /* What the kernel says to this bind before it looks at the port: a fresh
@@ -321,6 +354,7 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
         struct ps_event st;
         if (c->rpath[0])
             ps_unlink_socket(c->rpath);
+        ps_cnt_emit(c->sid, c->cslot, c->cbase);
         ps_event_new(&st, PS_EV_STALE);
         memcpy(st.sid, c->sid, sizeof st.sid);
         ps_emit(&st);
@@ -349,6 +383,10 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
     ps_sockaddr_set_port((struct sockaddr *)&ss, target);
     int rc = real_bind(fd, (struct sockaddr *)&ss, len);
     int err = errno;
+    if (rc < 0 && err == EADDRINUSE && !target) {
+        rc = bind_above_range(fd, &ss, len);
+        err = errno;
+    }
     uint16_t r = 0;
     if (rc == 0 && real_port(fd, &r) < 0) {
         rc = -1;

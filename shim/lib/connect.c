@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/sockaddr.h"
 #include "core/unixname.h"
+#include "lib/counts.h"
 #include "lib/faults.h"
 #include "lib/real.h"
 #include "lib/state.h"
@@ -43,8 +44,14 @@ static bool is_local_address(const struct ps_addr *dst)
     return local;
 }
 
+/* The listener a routed connect went to: its counter (lib/counts.h). */
+struct dest {
+    int cslot;
+    char sid[PS_SID_MAX];
+};
+
 static void record(int fd, const struct ps_addr *a, uint16_t port, uint16_t rport, bool routed,
-                   int rc, int err, const char *note, const char *rpath)
+                   int rc, int err, const char *note, const char *rpath, const struct dest *d)
 {
     struct ps_event e;
     ps_event_new(&e, PS_EV_CONNECT);
@@ -65,6 +72,13 @@ static void record(int fd, const struct ps_addr *a, uint16_t port, uint16_t rpor
     bool started = rc == 0 || err == EINPROGRESS;
     bool observed = started && ps_cfg()->mode == PS_MODE_OBSERVE;
     ps_lock();
+    /* A started connect of this process to a listener it dialled before,
+     * with nothing injected: counted, not lined. */
+    if (routed && started && d && !e.inj[0] && ps_cnt_take(d->cslot, d->sid)) {
+        ps_fd_set_peer(fd, port, rport);
+        ps_unlock();
+        return;
+    }
     if (observed && ps_fd_kind(fd) == PS_FD_NONE)
         ps_next_sid(e.sid);
     ps_emit(&e);
@@ -260,14 +274,14 @@ static int connect_path(int fd, const struct sockaddr_un *su, socklen_t sl,
 }
 
 static int connect_unix(int fd, const struct ps_addr *a, uint16_t port, const char *path,
-                        bool swapped)
+                        bool swapped, const struct dest *d)
 {
     struct ps_opts *opts = NULL;
     int fl = -1;
     if (!swapped) {
         if (ps_unix_swap_nb(fd, a->fam, &opts, &fl) < 0) {
             int err = errno;
-            record(fd, a, port, 0, true, -1, err, "no AF_UNIX socket for the swap", path);
+            record(fd, a, port, 0, true, -1, err, "no AF_UNIX socket for the swap", path, NULL);
             errno = err;
             return -1;
         }
@@ -283,7 +297,7 @@ static int connect_unix(int fd, const struct ps_addr *a, uint16_t port, const ch
         ps_fd_set_unix(fd, a->fam, opts);
         ps_unlock();
     }
-    record(fd, a, port, 0, true, rc, err, NULL, path);
+    record(fd, a, port, 0, true, rc, err, NULL, path, d);
     errno = err;
     return rc;
 }
@@ -371,7 +385,7 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
             return real_connect(fd, addr, len);
         int rc = real_connect(fd, addr, len);
         int err = errno;
-        record(fd, &a, port, port, false, rc, err, NULL, NULL);
+        record(fd, &a, port, port, false, rc, err, NULL, NULL, NULL);
         errno = err;
         return rc;
     }
@@ -406,21 +420,27 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
         char ab[PS_ADDRSTRLEN];
         ps_log(PS_LOG_INFO, "connect %s:%u in pid %d: ECONNREFUSED: no listener for this "
                "strictly virtual port", ps_addr_format(&a, ab), port, ps_pid());
-        record(fd, &a, port, 0, true, -1, ECONNREFUSED, "no listener in the namespace", NULL);
+        record(fd, &a, port, 0, true, -1, ECONNREFUSED, "no listener in the namespace", NULL,
+               NULL);
         errno = ECONNREFUSED;
         return -1;
     }
+    struct dest d;
     if (e->rpath[0]) {
         char path[PS_UPATH_MAX];
         e = pick_sharer(ns, e);
         memcpy(path, e->rpath, sizeof path);
+        d.cslot = e->cslot;
+        memcpy(d.sid, e->sid, sizeof d.sid);
         ps_unlock();
         /* A socket of the other family is the kernel's to refuse. */
         if (!swapped && family_of(fd) != (a.fam == 4 ? AF_INET : AF_INET6))
             return real_connect(fd, addr, len);
-        return connect_unix(fd, &a, port, path, swapped);
+        return connect_unix(fd, &a, port, path, swapped, &d);
     }
     uint16_t rport = e->rport;
+    d.cslot = e->cslot;
+    memcpy(d.sid, e->sid, sizeof d.sid);
     ps_unlock();
 
     struct sockaddr_storage ss;
@@ -428,7 +448,7 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
     ps_sockaddr_set_port((struct sockaddr *)&ss, rport);
     int rc = real_connect(fd, (struct sockaddr *)&ss, len);
     int err = errno;
-    record(fd, &a, port, rport, true, rc, err, NULL, NULL);
+    record(fd, &a, port, rport, true, rc, err, NULL, NULL, &d);
     errno = err;
     return rc;
 }

@@ -20,6 +20,7 @@
 #include "core/probe.h"
 #include "core/trust.h"
 #include "core/unixname.h"
+#include "lib/counts.h"
 #include "lib/real.h"
 
 #define EXIT_CONFIG 78
@@ -290,7 +291,8 @@ static void activate(void)
     ps_reader_init(&g_rd, g_mfd);
     /* The table is made of binds, listens and what ends them; connect and
      * accept records are most of a busy manifest and need no decoding. */
-    g_rd.skip = PS_EV_BIT(PS_EV_CONNECT) | PS_EV_BIT(PS_EV_ACCEPT) | PS_EV_BIT(PS_EV_START);
+    g_rd.skip = PS_EV_BIT(PS_EV_CONNECT) | PS_EV_BIT(PS_EV_ACCEPT) | PS_EV_BIT(PS_EV_START) |
+                PS_EV_BIT(PS_EV_CONNS);
     ps_ns_init(&g_ns);
     __atomic_store_n(&g_init, INIT_ACTIVE, __ATOMIC_RELEASE);
     act_unlock();
@@ -584,12 +586,20 @@ static void unlink_if_last(const struct ps_sock *sk)
     ps_unlink_socket(sk->upath);
 }
 
+/* Under ps_lock, as this process lets go of sk: the count of connects
+ * made to it (lib/counts.h). Absolute, so every holder may write it. */
+static void retire_counts(const struct ps_sock *sk)
+{
+    ps_cnt_emit(sk->sid, sk->cslot, sk->cbase);
+}
+
 void ps_sock_gone(struct ps_sock *sk)
 {
     struct ps_event e;
     /* A forked child may still hold it: then only this holder lets go. */
     ps_event_new(&e, sk->shared ? PS_EV_RELEASE : PS_EV_CLOSE);
     unlink_if_last(sk);
+    retire_counts(sk);
     memcpy(e.sid, sk->sid, sizeof e.sid);
     if (sk->shared)
         e.holder = g_pid;
@@ -603,8 +613,11 @@ void ps_track(int fd, const struct ps_event *e)
     ps_fd_forget(fd);
     struct ps_sock *sk = ps_sock_new(e->sid, e->fam, (uint16_t)(e->port < 0 ? 0 : e->port),
                                      (uint16_t)(e->rport < 0 ? 0 : e->rport));
-    if (sk)
+    if (sk) {
+        sk->cslot = e->cslot;
+        sk->cbase = e->cbase;
         ps_fd_set(fd, PS_FD_BOUND, sk->vport, sk->rport, sk);
+    }
 }
 
 void ps_fd_forget(int fd)
@@ -738,8 +751,10 @@ __attribute__((destructor)) static void ps_dtor(void)
     t_holds |= HOLD_MU;
     if (ps_sock_first()) {
         t_in_shim = 1;
-        for (struct ps_sock *sk = ps_sock_first(); sk; sk = sk->next)
+        for (struct ps_sock *sk = ps_sock_first(); sk; sk = sk->next) {
             unlink_if_last(sk);
+            retire_counts(sk);
+        }
         struct ps_event e;
         ps_event_new(&e, PS_EV_EXIT);
         ps_emit(&e);

@@ -6,6 +6,11 @@
  *                            -> MiB per second
  *   netbench cce  PORT N     N connections: connect, 16 bytes echoed, close
  *                            -> nanoseconds per connection
+ *   netbench ccek PORT N K   K clients at once, each with its own server
+ *                            (PORT, PORT+1, ...; one namespace), each making
+ *                            N connections as cce does
+ *                            -> nanoseconds of wall time per connection
+ *                               round (all K clients' N connections / N)
  *   netbench blc  PORT N     socket + bind + listen + close of PORT, N times
  *                            -> nanoseconds per iteration, then (second
  *                               number) nanoseconds of the first, untimed one
@@ -343,6 +348,59 @@ static void bench_cce(uint16_t port, long n)
     printf("%.1f\n", (double)(t1 - t0) / (double)n);
 }
 
+/* K client processes, each dialling its own server, released at once
+ * after their warm-up; the wall time until the last one is done. */
+static void bench_ccek(uint16_t port, long n, long k)
+{
+    const long warm = 50;
+    int go[2], ready[2];
+    if (pipe(go) < 0 || pipe(ready) < 0)
+        die("pipe");
+    pid_t *pids = calloc((size_t)k, sizeof *pids);
+    if (!pids)
+        die("calloc");
+    for (long j = 0; j < k; j++) {
+        if ((pids[j] = fork()) < 0)
+            die("fork");
+        if (pids[j] == 0) {
+            if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+                _exit(1);
+            close(go[1]);
+            close(ready[0]);
+            uint16_t p = (uint16_t)(port + j * 3);
+            pid_t srv = start_server(&p, serve_cce, n + warm);
+            char out[16], in[16], b;
+            memcpy(out, "0123456789abcdef", sizeof out);
+            for (long i = 0; i < n + warm; i++) {
+                if (i == warm) {
+                    write_full(ready[1], "r", 1);
+                    if (read(go[0], &b, 1) != 0)
+                        fail("start signal");
+                }
+                int fd = dial(p, 1);
+                write_full(fd, out, sizeof out);
+                read_full(fd, in, sizeof in);
+                if (memcmp(in, out, sizeof in) != 0)
+                    fail("echo differs");
+                close(fd);
+            }
+            reap(srv);
+            _exit(0);
+        }
+    }
+    close(go[0]);
+    close(ready[1]);
+    char b;
+    for (long j = 0; j < k; j++)
+        read_full(ready[0], &b, 1);
+    uint64_t t0 = now_ns();
+    close(go[1]);   /* EOF releases every client at once */
+    for (long j = 0; j < k; j++)
+        reap(pids[j]);
+    uint64_t t1 = now_ns();
+    printf("%.1f\n", (double)(t1 - t0) / (double)n);
+}
+
 static void bench_blc(uint16_t port, long n)
 {
     /* The first bind finds a free port when bare, and under the shim reads
@@ -379,8 +437,18 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], "blc") == 0)
             fail("blc has no --unix variant");
     }
+    if (argc == 5 && strcmp(argv[1], "ccek") == 0) {
+        long port = strtol(argv[2], NULL, 10), n = strtol(argv[3], NULL, 10);
+        long k = strtol(argv[4], NULL, 10);
+        if (port < 1 || port + 3 * k > 65535 - PORT_TRIES || n < 1 || k < 1 || k > 64)
+            fail("bad PORT, N or K");
+        signal(SIGPIPE, SIG_IGN);
+        bench_ccek((uint16_t)port, n, k);
+        return 0;
+    }
     if (argc != 4) {
         fprintf(stderr, "usage: netbench [--unix DIR] rtt|bulk|cce PORT N\n"
+                        "       netbench ccek PORT N K\n"
                         "       netbench blc PORT N\n");
         return 2;
     }

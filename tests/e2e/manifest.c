@@ -106,7 +106,7 @@ Test(manifest, remap_records_bind_listen_connect_close_and_failures)
     char addr[PS_ADDRSTRLEN];
     for (size_t i = 0; i < ev.n; i++) {
         const struct ps_event *e = &ev.v[i];
-        cr_assert_eq(e->v, 1, "%s", m);
+        cr_assert_eq(e->v, 2, "%s", m);
         cr_assert(e->ts > 1e9 && e->pid > 0 && e->prog[0], "v/ts/pid/prog missing:\n%s", m);
         if (e->ev == PS_EV_BIND && e->ok && e->port == 8000)
             bind = e;
@@ -171,7 +171,7 @@ Test(manifest, bind_after_a_torn_last_line_claims_its_port)
 
     /* the bind is a line of its own, after the fragment */
     char want[128];
-    snprintf(want, sizeof want, "%s\n{\"v\":1,\"ev\":\"bind\"", fragment);
+    snprintf(want, sizeof want, "%s\n{\"v\":%d,\"ev\":\"bind\"", fragment, PS_MANIFEST_VERSION);
     const char *text = e2e_slurp(ns.manifest);
     cr_assert(strstr(text, want), "the bind was not written on a fresh line:\n%s", text);
 

@@ -1,14 +1,17 @@
 /* race2787 — the #2787 race, reproduced in a private network namespace.
  *
- *   race2787 --hog PORTHOG --prog PORT2787 --copies K [--sleep-ms MS]
- *            [--shim LIB --nsdir DIR [--mode MODE]]
+ *   race2787 --hog PORTHOG|none --prog PORT2787 --copies K [--sleep-ms MS]
+ *            [--shim LIB --nsdir DIR [--mode MODE] [--shared]] [--prog-arg ARG]...
  *
  * Enters a new network namespace (its own loopback and ephemeral range, so
  * nothing outside is disturbed and nothing outside disturbs it), brings lo
  * up, narrows ip_local_port_range to 256 ports, starts PORTHOG and, once it
  * holds most of the range, runs K copies of PORT2787 at once. With --shim
  * every copy runs with LIB preloaded, each in its own portshim namespace
- * (manifest DIR/ns-<i>.jsonl), the way parallel CI jobs would.
+ * (manifest DIR/ns-<i>.jsonl), the way parallel CI jobs would; with
+ * --shared all copies are processes of one run (DIR/ns-0.jsonl), so their
+ * port-taking is the run's own. --hog none starts no hog outside: the
+ * copies take ports themselves (alloc2787). Each --prog-arg is passed on.
  *
  * Prints "RESULT ok=<n> inuse=<n> other=<n>". Prints "SKIP <reason>" and
  * exits 77 where network namespaces are not permitted. */
@@ -17,6 +20,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -53,6 +57,7 @@ static void port_range(const char *range)
 
 /* The environment of a copy: ours without any shim, plus the shim's. */
 static const char *g_mode;   /* --mode: PORTSHIM_MODE for every copy */
+static bool g_shared;        /* --shared: every copy in namespace 0 */
 
 static char **copy_env(const char *lib, const char *nsdir, int i)
 {
@@ -61,6 +66,8 @@ static char **copy_env(const char *lib, const char *nsdir, int i)
     while (environ[n])
         n++;
     char **env = calloc(n + 5, sizeof *env);
+    if (g_shared)
+        i = 0;
     size_t k = 0;
     for (size_t j = 0; j < n; j++)
         if (strncmp(environ[j], "LD_PRELOAD=", 11) && strncmp(environ[j], "PORTSHIM_", 9))
@@ -97,40 +104,10 @@ static char **copy_env(const char *lib, const char *nsdir, int i)
     return env;
 }
 
-int main(int argc, char **argv)
+/* Starts PORTHOG outside any namespace of the shim; returns once it holds
+ * most of the range. */
+static pid_t start_hog(const char *hog)
 {
-    const char *hog = NULL, *prog = NULL, *lib = NULL, *nsdir = NULL;
-    const char *sleep_ms_arg = "30";
-    int copies = 12;
-    for (int i = 1; i < argc; i++) {
-        if (i + 1 >= argc)
-            die("option '%s' needs a value", argv[i]);
-        if (!strcmp(argv[i], "--hog"))
-            hog = argv[++i];
-        else if (!strcmp(argv[i], "--prog"))
-            prog = argv[++i];
-        else if (!strcmp(argv[i], "--copies"))
-            copies = parse_int(argv[++i]);
-        else if (!strcmp(argv[i], "--sleep-ms"))
-            sleep_ms_arg = argv[++i];
-        else if (!strcmp(argv[i], "--shim"))
-            lib = argv[++i];
-        else if (!strcmp(argv[i], "--nsdir"))
-            nsdir = argv[++i];
-        else if (!strcmp(argv[i], "--mode"))
-            g_mode = argv[++i];
-        else
-            die("unknown option '%s'", argv[i]);
-    }
-    if (!hog || !prog || (lib && !nsdir))
-        die("usage: race2787 --hog PATH --prog PATH --copies K [--shim LIB --nsdir DIR]");
-    lifetime(60);
-
-    if (unshare(CLONE_NEWNET) < 0)
-        skip("unshare(CLONE_NEWNET)");
-    loopback_up();
-    port_range("40000 40255");
-
     int hp[2];
     if (pipe(hp) < 0)
         die("pipe: %s", strerror(errno));
@@ -147,13 +124,63 @@ int main(int argc, char **argv)
     char line[256];
     if (read_reply(hp[0], line, sizeof line, 10000, 1) < 0 || strncmp(line, "HOGGING", 7))
         die("porthog did not start hogging");
+    return hogpid;
+}
+
+int main(int argc, char **argv)
+{
+    const char *hog = NULL, *prog = NULL, *lib = NULL, *nsdir = NULL;
+    const char *sleep_ms_arg = "30";
+    int copies = 12;
+    const char *pargs[8];
+    int npargs = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--shared")) {
+            g_shared = true;
+            continue;
+        }
+        if (i + 1 >= argc)
+            die("option '%s' needs a value", argv[i]);
+        if (!strcmp(argv[i], "--hog"))
+            hog = argv[++i];
+        else if (!strcmp(argv[i], "--prog"))
+            prog = argv[++i];
+        else if (!strcmp(argv[i], "--copies"))
+            copies = parse_int(argv[++i]);
+        else if (!strcmp(argv[i], "--sleep-ms"))
+            sleep_ms_arg = argv[++i];
+        else if (!strcmp(argv[i], "--shim"))
+            lib = argv[++i];
+        else if (!strcmp(argv[i], "--nsdir"))
+            nsdir = argv[++i];
+        else if (!strcmp(argv[i], "--mode"))
+            g_mode = argv[++i];
+        else if (!strcmp(argv[i], "--prog-arg") && npargs < 8)
+            pargs[npargs++] = argv[++i];
+        else
+            die("unknown option '%s'", argv[i]);
+    }
+    if (!hog || !prog || (lib && !nsdir))
+        die("usage: race2787 --hog PATH --prog PATH --copies K [--shim LIB --nsdir DIR]");
+    lifetime(170);
+
+    if (unshare(CLONE_NEWNET) < 0)
+        skip("unshare(CLONE_NEWNET)");
+    loopback_up();
+    port_range("40000 40255");
+
+    pid_t hogpid = -1;
+    if (strcmp(hog, "none"))
+        hogpid = start_hog(hog);
 
     pid_t *pids = calloc((size_t)copies, sizeof *pids);
     for (int i = 0; i < copies; i++) {
         char **env = copy_env(lib, nsdir, i);
         pids[i] = fork();
         if (pids[i] == 0) {
-            char *pargv[] = {(char *)prog, "--sleep-ms", (char *)sleep_ms_arg, NULL};
+            char *pargv[12] = {(char *)prog, "--sleep-ms", (char *)sleep_ms_arg};
+            for (int j = 0; j < npargs; j++)
+                pargv[3 + j] = (char *)pargs[j];
             execve(prog, pargv, env);
             die("exec %s: %s", prog, strerror(errno));
         }
@@ -170,8 +197,10 @@ int main(int argc, char **argv)
         else
             other++;
     }
-    kill(hogpid, SIGKILL);
-    waitpid(hogpid, NULL, 0);
+    if (hogpid > 0) {
+        kill(hogpid, SIGKILL);
+        waitpid(hogpid, NULL, 0);
+    }
     say("RESULT ok=%d inuse=%d other=%d", ok, inuse, other);
     return 0;
 }

@@ -152,7 +152,7 @@ Test(manifest, init_marks_optional_numbers_absent)
     struct ps_event e;
     memset(&e, 0x5a, sizeof e);
     ps_event_init(&e, PS_EV_LISTEN);
-    cr_assert_eq(e.v, 1);
+    cr_assert_eq(e.v, 2);
     cr_assert_eq(e.ev, PS_EV_LISTEN);
     cr_assert(e.ok);
     cr_assert_eq(e.port, -1);
@@ -347,7 +347,7 @@ Test(manifest, encode_matches_documented_bind_line)
     cr_assert_gt(n, 0);
     line[n] = 0;
     cr_assert_str_eq(line,
-        "{\"v\":1,\"ev\":\"bind\",\"ts\":1795312345.120001,\"pid\":4101,\"prog\":\"server\","
+        "{\"v\":2,\"ev\":\"bind\",\"ts\":1795312345.120001,\"pid\":4101,\"prog\":\"server\","
         "\"sid\":\"4101.1\",\"mode\":\"remap\",\"ok\":true,\"fam\":4,\"addr\":\"127.0.0.1\","
         "\"port\":8000,\"raddr\":\"127.0.0.1\",\"rport\":41234,\"reuseaddr\":true,"
         "\"reuseport\":false,\"uid\":1000,\"ino\":918273}\n");
@@ -380,7 +380,7 @@ Test(manifest, encode_matches_documented_failed_bind_line)
     cr_assert_gt(n, 0);
     line[n] = 0;
     cr_assert_str_eq(line,
-        "{\"v\":1,\"ev\":\"bind\",\"ts\":1795312345.300000,\"pid\":4103,\"prog\":\"server\","
+        "{\"v\":2,\"ev\":\"bind\",\"ts\":1795312345.300000,\"pid\":4103,\"prog\":\"server\","
         "\"mode\":\"remap\",\"ok\":false,\"errno\":98,\"err\":\"EADDRINUSE\",\"fam\":4,"
         "\"addr\":\"127.0.0.1\",\"port\":8000,\"reuseaddr\":true,\"reuseport\":false,"
         "\"uid\":1000,\"note\":\"virtual port 8000 is held by pid 4101 (server), sid 4101.1\","
@@ -499,7 +499,7 @@ Test(manifest, decode_rejects_missing_ev)
 
 Test(manifest, decode_rejects_other_versions)
 {
-    assert_malformed("{\"v\":2,\"ev\":\"bind\"}");
+    assert_malformed("{\"v\":3,\"ev\":\"bind\"}");
     assert_malformed("{\"v\":0,\"ev\":\"bind\"}");
     assert_malformed("{\"v\":-1,\"ev\":\"bind\"}");
     assert_malformed("{\"v\":1.5,\"ev\":\"bind\"}");
@@ -601,7 +601,7 @@ Test(manifest, decode_unknown_event_kind_returns_1)
     /* a malformed value still makes the line malformed */
     cr_assert_eq(dec("{\"v\":1,\"ev\":\"teleport\",\"pid\":\"x\"}", &e), -1);
     /* a version we cannot read is malformed, whatever the kind */
-    cr_assert_eq(dec("{\"v\":2,\"ev\":\"teleport\"}", &e), -1);
+    cr_assert_eq(dec("{\"v\":3,\"ev\":\"teleport\"}", &e), -1);
 }
 
 Test(manifest, decode_ignores_unknown_keys_and_nested_values)
@@ -860,6 +860,45 @@ Test(manifest, holder_and_injection_fields_are_optional_and_named)
     cr_assert_eq(back.inj_us, -1);
     assert_malformed("{\"v\":1,\"ev\":\"bind\",\"hpid\":\"x\"}");
     assert_malformed("{\"v\":1,\"ev\":\"bind\",\"inj_us\":-5}");
+}
+
+Test(manifest, version_1_lines_are_still_read_and_writers_write_version_2)
+{
+    struct ps_event e;
+    cr_assert_eq(dec("{\"v\":1,\"ev\":\"connect\",\"pid\":5,\"routed\":true}", &e), 0);
+    cr_assert_eq(e.v, 1);
+    cr_assert(e.routed);
+    char line[PS_LINE_MAX];
+    ps_event_init(&e, PS_EV_CONNS);
+    strcpy(e.sid, "7.1");
+    e.count = 41;
+    size_t n = ps_event_encode(&e, line, sizeof line);
+    cr_assert(n > 0 && !strncmp(line, "{\"v\":2,\"ev\":\"conns\",", 20), "%s", line);
+    cr_assert(strstr(line, "\"count\":41"), "%s", line);
+    struct ps_event d;
+    cr_assert_eq(ps_event_decode(line, n - 1, &d), 0, "%s", line);
+    cr_assert_eq(d.ev, PS_EV_CONNS);
+    cr_assert_eq(d.count, 41);
+    cr_assert_str_eq(d.sid, "7.1");
+}
+
+Test(manifest, counter_slot_and_base_round_trip_and_are_bounds_checked)
+{
+    struct ps_event e, d;
+    ps_event_init(&e, PS_EV_BIND);
+    strcpy(e.sid, "7.1");
+    e.cslot = 4095;
+    e.cbase = 123456789;
+    char line[PS_LINE_MAX];
+    size_t n = ps_event_encode(&e, line, sizeof line);
+    cr_assert_eq(ps_event_decode(line, n - 1, &d), 0, "%s", line);
+    cr_assert_eq(d.cslot, 4095);
+    cr_assert_eq(d.cbase, 123456789);
+    assert_malformed("{\"v\":2,\"ev\":\"bind\",\"cslot\":4096,\"cbase\":0}");
+    assert_malformed("{\"v\":2,\"ev\":\"bind\",\"cslot\":-1,\"cbase\":0}");
+    assert_malformed("{\"v\":2,\"ev\":\"bind\",\"cslot\":1,\"cbase\":-5}");
+    assert_malformed("{\"v\":2,\"ev\":\"conns\",\"count\":1e300}");
+    assert_malformed("{\"v\":2,\"ev\":\"conns\",\"count\":\"9\"}");
 }
 
 Test(manifest, socket_inode_is_read_and_checked)

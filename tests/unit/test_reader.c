@@ -173,7 +173,7 @@ Test(reader, malformed_lines_reported_by_number_and_good_lines_still_read)
     puts_("not json\n");                                  /* line 2 */
     put_event(2);
     put_event(3);
-    puts_("{\"v\":2,\"ev\":\"bind\"}\n");                 /* line 5 */
+    puts_("{\"v\":3,\"ev\":\"bind\"}\n");                 /* line 5 */
     puts_("{\"v\":1,\"ev\":\"bind\",\"pid\":\"x\"}\n");   /* line 6 */
     put_event(4);
     cr_assert_eq(poll_(), 7);
