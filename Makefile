@@ -57,8 +57,8 @@ BENCHES  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 UNIT     := $(B)/tests/unit
 E2E      := $(B)/tests/e2e
 
-.PHONY: all test unit e2e musl demo bench install uninstall clean deps check-exports sanitize \
-        fuzz fuzz-smoke
+.PHONY: all test unit e2e musl runners demo bench install uninstall clean deps check-exports \
+        sanitize fuzz fuzz-smoke
 all: $(LIB) $(HELPER) $(HELPERS)
 
 # Library objects: position independent, hidden by default.
@@ -142,7 +142,12 @@ musl:
 	        $(B)/musl/helpers/echo-server $(B)/musl/helpers/client; \
 	else echo "make: $(MUSL_CC) not found: the musl e2e test will be skipped" >&2; fi
 
-e2e: all musl $(E2E)
+# JavaScript test runners from npm (Mocha), into build/runners: the e2e test
+# of `mocha --parallel` under --per-worker skips, saying so, without them.
+runners:
+	@scripts/ensure-runners $(B)/runners
+
+e2e: all musl runners $(E2E)
 	PORTSHIM_BUILD=$(abspath $(B)) $(E2E) --jobs 2
 
 test: all check-exports unit e2e fuzz-smoke

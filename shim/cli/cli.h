@@ -47,6 +47,21 @@ bool cli_is_help(const char *arg);
  * NULL (message printed) when there is none. */
 const char *cli_manifest_path(const char *opt);
 
+/* Like cli_manifest_path; without --manifest, inside a worker of a
+ * `run --per-worker`, the worker's own sub-namespace. */
+const char *cli_manifest_here(const char *opt);
+
+/* The run's private directory, under which its workers' sub-namespaces are
+ * (ROOT/w-NAME): $PORTSHIM_DIR inside a run (manifest_opt NULL), else FILE.d
+ * when that is a directory, else the directory of a FILE named
+ * manifest.jsonl. -1 when there is none. */
+int cli_worker_root(const char *manifest_opt, const char *manifest, char *root, size_t len);
+/* The names of the sub-namespaces under root, sorted (gw2 before gw10);
+ * *names is malloc'd. */
+size_t cli_workers_list(const char *root, char (**names)[PS_WORKER_NAME_MAX + 1]);
+/* The manifest (PS_PATH_MAX bytes) of worker W (its variable's value, or the
+ * name a report shows) under root; -1 (message printed) when it has none. */
+int cli_worker_manifest(const char *root, const char *worker, char *out);
 /* Opens a manifest to read (port, report): a descriptor; -2 when it does
  * not exist (nothing said); -1 (said) when it cannot be read or is not a
  * regular file (a FIFO, /dev/zero: never blocks). Owned by another user:

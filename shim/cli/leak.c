@@ -29,6 +29,7 @@ struct scan {
     struct ps_ns ns;
     int self;
     bool started;              /* our start event was read */
+    double since;              /* its time; a worker's manifest: binds from then on */
     char (*sids)[PS_SID_MAX];  /* sockets bound after it */
     size_t nsids, cap;
 };
@@ -36,9 +37,10 @@ struct scan {
 static void on_event(void *ctx, const struct ps_event *e)
 {
     struct scan *s = ctx;
-    if (e->ev == PS_EV_START && e->pid == s->self)
+    if (e->ev == PS_EV_START && e->pid == s->self && !s->started) {
         s->started = true;
-    else if (s->started && e->ev == PS_EV_BIND && e->ok && e->sid[0]) {
+        s->since = e->ts;
+    } else if (s->started && e->ts >= s->since && e->ev == PS_EV_BIND && e->ok && e->sid[0]) {
         if (s->nsids == s->cap) {
             size_t ncap = s->cap ? s->cap * 2 : 16;
             void *n = realloc(s->sids, ncap * sizeof *s->sids);
@@ -244,14 +246,15 @@ static void reap(const struct target *pids, size_t n)
             still ? "; some are still running" : "");
 }
 
-int leak_check(const char *manifest, bool do_reap)
+/* One namespace's manifest (path): its leaks, their holders added to all.
+ * A holder is believed when its environment names the run's manifest (a
+ * worker's processes have the run's PORTSHIM_MANIFEST too). */
+static int check_one(struct scan *s, const char *path, const char *manifest, const char *worker,
+                     struct target **all, size_t *nall)
 {
-    struct scan s;
     struct ps_reader rd;
-    memset(&s, 0, sizeof s);
-    s.self = (int)getpid();
     /* Swapped for a FIFO or a link during the run: never block or follow. */
-    int fd = open(manifest, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
     struct stat st;
     if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
         close(fd);
@@ -259,27 +262,25 @@ int leak_check(const char *manifest, bool do_reap)
         errno = EINVAL;
     }
     if (fd < 0) {
-        cli_log(PS_LOG_WARN, "leak check: cannot read manifest %s: %s", manifest, strerror(errno));
+        cli_log(PS_LOG_WARN, "leak check: cannot read manifest %s: %s", path, strerror(errno));
         return 0;
     }
-    ps_ns_init(&s.ns);
+    ps_ns_init(&s->ns);
     ps_reader_init(&rd, fd);
     /* connects and accepts make no mapping: pass over them undecoded */
     rd.skip = PS_EV_BIT(PS_EV_CONNECT) | PS_EV_BIT(PS_EV_ACCEPT);
     /* Malformed lines were already reported by the library; do not repeat. */
     enum ps_loglevel lvl = ps_log_level();
     ps_log_set_level(PS_LOG_ERROR);
-    ps_reader_poll(&rd, on_event, NULL, &s);
+    ps_reader_poll(&rd, on_event, NULL, s);
     ps_log_set_level(lvl);
     ps_reader_free(&rd);
     close(fd);
 
-    struct target *all = NULL;
-    size_t nall = 0;
     int leaks = 0;
-    for (size_t i = 0; i < s.ns.n; i++) {
-        const struct ps_entry *e = &s.ns.v[i];
-        if (!e->listening || !ours(&s, e->sid))
+    for (size_t i = 0; i < s->ns.n; i++) {
+        const struct ps_entry *e = &s->ns.v[i];
+        if (!e->listening || !ours(s, e->sid))
             continue;
         /* remap and observe: the kernel must still have it listening */
         if (!e->rpath[0] && ps_probe_tcp_listening(&e->raddr, e->rport) == 0)
@@ -289,7 +290,7 @@ int leak_check(const char *manifest, bool do_reap)
         int nheld = 0;
         for (int h = 0; h < e->holders.n; h++) {
             int pid = e->holders.v[h];
-            if (pid == s.self || !add_target(&all, &nall, pid, manifest))
+            if (pid == s->self || !add_target(all, nall, pid, manifest))
                 continue;
             char cmd[200];
             cmdline(pid, cmd, sizeof cmd);
@@ -306,8 +307,32 @@ int leak_check(const char *manifest, bool do_reap)
             snprintf(real, sizeof real, "%s", e->rpath);
         else
             endpoint(&e->raddr, e->rport, real, sizeof real);
-        cli_log(PS_LOG_WARN, "leaked listener %s (real %s) held by %s", virt, real, held);
+        cli_log(PS_LOG_WARN, "leaked listener %s (real %s)%s%s held by %s", virt, real,
+                worker ? " in worker " : "", worker ? worker : "", held);
         leaks++;
+    }
+    ps_ns_free(&s->ns);
+    s->nsids = 0;
+    return leaks;
+}
+
+int leak_check(const char *manifest, const char *root, bool do_reap)
+{
+    struct scan s;
+    memset(&s, 0, sizeof s);
+    s.self = (int)getpid();
+    struct target *all = NULL;
+    size_t nall = 0;
+    int leaks = check_one(&s, manifest, manifest, NULL, &all, &nall);
+    if (root && s.started) {
+        char (*names)[PS_WORKER_NAME_MAX + 1];
+        size_t n = cli_workers_list(root, &names);
+        for (size_t i = 0; i < n; i++) {
+            char dir[PS_PATH_MAX], path[PS_PATH_MAX];
+            if (ps_worker_paths(root, names[i], dir, path) == 0 && access(path, F_OK) == 0)
+                leaks += check_one(&s, path, manifest, names[i], &all, &nall);
+        }
+        free(names);
     }
     if (leaks && do_reap)
         reap(all, nall);
@@ -319,6 +344,5 @@ int leak_check(const char *manifest, bool do_reap)
             close(all[i].pidfd);
     free(all);
     free(s.sids);
-    ps_ns_free(&s.ns);
     return leaks;
 }

@@ -19,13 +19,16 @@
 
 void usage_port(FILE *f)
 {
-    fputs("usage: portshim port [--manifest FILE] [--wait SECONDS] [--all] PORT\n"
+    fputs("usage: portshim port [--manifest FILE] [--worker W] [--wait SECONDS] [--all] PORT\n"
           "\n"
           "Prints the real port (remap mode) or socket path (unix mode) of the live\n"
           "listener on virtual PORT, e.g. curl localhost:$(portshim port 8000).\n"
-          "Inside 'portshim run' the manifest comes from $PORTSHIM_MANIFEST.\n"
+          "Inside 'portshim run' the manifest comes from $PORTSHIM_MANIFEST (inside a\n"
+          "worker of 'run --per-worker', that worker's sub-namespace).\n"
           "\n"
           "  --manifest FILE  the namespace's manifest\n"
+          "  --worker W       the sub-namespace of worker W of a 'run --per-worker'\n"
+          "                   (W: the value of its variable, e.g. gw0)\n"
           "  --wait SECONDS   wait up to SECONDS (e.g. 5 or 0.5) for a listener\n"
           "  --all            every live listener on PORT, one a line: REAL VIRTUAL\n"
           "                   (a dual-stack server has one on 0.0.0.0 and one on ::)\n"
@@ -261,7 +264,7 @@ static int lookup(struct port_state *s, uint16_t port, bool waiting, double wait
 
 int cmd_port(int argc, char **argv)
 {
-    const char *manifest = NULL, *wait_s = NULL, *port_s = NULL;
+    const char *manifest = NULL, *wait_s = NULL, *port_s = NULL, *worker = NULL;
     bool all = false;
     int i = 1, r;
     while (i < argc) {
@@ -271,7 +274,8 @@ int cmd_port(int argc, char **argv)
             return 0;
         }
         if ((r = cli_opt(argc, argv, &i, "--manifest", &manifest)) ||
-            (r = cli_opt(argc, argv, &i, "--wait", &wait_s))) {
+            (r = cli_opt(argc, argv, &i, "--wait", &wait_s)) ||
+            (r = cli_opt(argc, argv, &i, "--worker", &worker))) {
             if (r < 0)
                 return usage_hint("port");
             continue;
@@ -313,8 +317,19 @@ int cmd_port(int argc, char **argv)
     struct port_state s;
     memset(&s, 0, sizeof s);
     s.fd = -1;
-    if (!(s.path = cli_manifest_path(manifest)))
+    char root[PATH_MAX], wpath[PS_PATH_MAX];
+    if (!(s.path = worker ? cli_manifest_path(manifest) : cli_manifest_here(manifest)))
         return EXIT_USAGE;
+    if (worker) {
+        if (cli_worker_root(manifest, s.path, root, sizeof root)) {
+            cli_log(PS_LOG_ERROR, "--worker: %s has no private directory for sub-namespaces "
+                    "(not a 'portshim run --per-worker' manifest)", s.path);
+            return EXIT_USAGE;
+        }
+        if (cli_worker_manifest(root, worker, wpath))
+            return EXIT_USAGE;
+        s.path = wpath;
+    }
     ps_ns_init(&s.ns);
     r = lookup(&s, port, wait_s != NULL, wait, all);
     if (s.fd >= 0) {

@@ -18,7 +18,8 @@
 
 void usage_report(FILE *f)
 {
-    fputs("usage: portshim report [--manifest FILE] [--json | --html FILE [--compare OTHER]]\n"
+    fputs("usage: portshim report [--manifest FILE] [--worker W]\n"
+          "                       [--json | --html FILE [--compare OTHER]]\n"
           "\n"
           "Tells what happened in a namespace: every socket bound in it (virtual and\n"
           "real endpoint, process, whether it listened, when it opened and closed, how\n"
@@ -26,9 +27,11 @@ void usage_report(FILE *f)
           "the host, by destination, every failed call and conflict (newest\n"
           "last), and the manifest lines it could not read (malformed, or a last line\n"
           "cut short). Times count from the run's start. Inside 'portshim run' the\n"
-          "manifest comes from $PORTSHIM_MANIFEST. See docs/report.md.\n"
+          "manifest comes from $PORTSHIM_MANIFEST. A 'run --per-worker' has a section\n"
+          "per worker after the run's own. See docs/report.md.\n"
           "\n"
           "  --manifest FILE  the namespace's manifest\n"
+          "  --worker W       only the sub-namespace of worker W (its variable's value)\n"
           "  --json           one JSON object: listeners, passthrough, failures,\n"
           "                   skipped_lines\n"
           "  --html FILE      write the run as a picture instead: one self-contained\n"
@@ -407,6 +410,9 @@ static int fail_cmp(const void *a, const void *b)
 
 void report_free(struct report *r)
 {
+    for (size_t i = 0; i < r->nworkers; i++)
+        report_free(&r->workers[i]);
+    free(r->workers);
     report_html_free(r->html);
     for (size_t i = 0; i < r->nsocks; i++)
         ps_pidset_free(&r->socks[i].holders);
@@ -438,9 +444,33 @@ const char *report_endpoint(const struct ps_addr *a, bool has, int port, char *b
     return buf;
 }
 
+/* A --per-worker run: a section per worker's sub-namespace, its times
+ * counted from the run's start like the run's own. */
+static int read_workers(struct report *r, const char *root, char (*names)[PS_WORKER_NAME_MAX + 1],
+                        char (*paths)[PS_PATH_MAX], size_t n)
+{
+    if (!n || !(r->workers = calloc(n, sizeof *r->workers)))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char dir[PS_PATH_MAX];
+        struct report *w = &r->workers[r->nworkers];
+        if (ps_worker_paths(root, names[i], dir, paths[i]) || access(paths[i], F_OK))
+            continue;
+        w->worker = names[i];
+        r->nworkers++;
+        if (report_load(w, paths[i]))
+            return EXIT_USAGE;
+        if (r->events)
+            w->t0 = r->t0;
+        if (!w->nmodes)   /* the run's start event says the mode for all */
+            memcpy(w->modes, r->modes, sizeof w->modes), w->nmodes = r->nmodes;
+    }
+    return 0;
+}
+
 int cmd_report(int argc, char **argv)
 {
-    const char *manifest = NULL, *html = NULL, *compare = NULL;
+    const char *manifest = NULL, *worker = NULL, *html = NULL, *compare = NULL;
     bool json = false;
     int i = 1, rc;
     while (i < argc) {
@@ -450,6 +480,7 @@ int cmd_report(int argc, char **argv)
             return 0;
         }
         if ((rc = cli_opt(argc, argv, &i, "--manifest", &manifest)) ||
+            (rc = cli_opt(argc, argv, &i, "--worker", &worker)) ||
             (rc = cli_opt(argc, argv, &i, "--html", &html)) ||
             (rc = cli_opt(argc, argv, &i, "--compare", &compare))) {
             if (rc < 0)
@@ -481,10 +512,22 @@ int cmd_report(int argc, char **argv)
         return usage_hint("report");
     }
     struct report r, other;
+    char root[PATH_MAX], wpath[PS_PATH_MAX];
+    char (*names)[PS_WORKER_NAME_MAX + 1] = NULL;
+    char (*paths)[PS_PATH_MAX] = NULL;
+    size_t nnames = 0;
     memset(&r, 0, sizeof r);
     memset(&other, 0, sizeof other);
     const char *path = cli_manifest_path(manifest);
     if (!path)
+        return EXIT_USAGE;
+    bool has_root = cli_worker_root(manifest, path, root, sizeof root) == 0;
+    if (worker && !has_root) {
+        cli_log(PS_LOG_ERROR, "--worker: %s has no private directory for sub-namespaces "
+                "(not a 'portshim run --per-worker' manifest)", path);
+        return EXIT_USAGE;
+    }
+    if (worker && cli_worker_manifest(root, worker, wpath))
         return EXIT_USAGE;
     if (html && (!(r.html = report_html_new()) || (compare && !(other.html = report_html_new())))) {
         cli_log(PS_LOG_ERROR, "report: out of memory");
@@ -492,7 +535,27 @@ int cmd_report(int argc, char **argv)
         report_free(&other);
         return EXIT_USAGE;
     }
-    rc = report_load(&r, path);
+    if (worker) {
+        /* Its times count from the run's start: read the run's first. */
+        struct report run;
+        memset(&run, 0, sizeof run);
+        rc = report_load(&run, path);
+        report_free(&run);
+        if (!rc) {
+            rc = report_load(&r, wpath);
+            r.worker = worker;
+        }
+        if (!rc && run.events)
+            r.t0 = run.t0;
+        if (!rc && !r.nmodes)
+            memcpy(r.modes, run.modes, sizeof r.modes), r.nmodes = run.nmodes;
+    } else {
+        rc = report_load(&r, path);
+        /* The picture is of one namespace; the text and JSON of every worker's. */
+        if (!rc && !html && has_root && (nnames = cli_workers_list(root, &names)) &&
+            (paths = calloc(nnames, sizeof *paths)))
+            rc = read_workers(&r, root, names, paths, nnames);
+    }
     if (!rc && compare)
         rc = report_load(&other, compare);
     if (rc) {
@@ -511,6 +574,8 @@ int cmd_report(int argc, char **argv)
     }
     report_free(&r);
     report_free(&other);
+    free(names);
+    free(paths);
     return rc;
 }
 

@@ -93,6 +93,9 @@ struct report {
     char modes[REPORT_MODES][12];
     int nmodes;
     bool oom;
+    const char *worker;         /* a worker's sub-namespace: its name; else NULL */
+    struct report *workers;     /* a --per-worker run's: one per worker */
+    size_t nworkers;
     struct rhtml *html;         /* --html: what only the picture needs (report_html.c) */
 };
 

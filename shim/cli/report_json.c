@@ -129,10 +129,12 @@ static void failure_obj(FILE *f, const struct rfail *x, double t0)
     fprintf(f, ",\"line\":%llu}", (unsigned long long)x->line);
 }
 
-void report_json(const struct report *r, FILE *f)
+static void report_obj(const struct report *r, FILE *f)
 {
     fputs("{\"manifest\":", f);
     jstr(f, r->path);
+    fputs(",\"worker\":", f);
+    jstr_or_null(f, r->worker);
     fputs(",\"mode\":", f);
     jstr_or_null(f, r->nmodes ? r->modes[0] : NULL);
     fputs(",\"modes\":[", f);
@@ -177,6 +179,12 @@ void report_json(const struct report *r, FILE *f)
             fputc(',', f);
         failure_obj(f, &r->fails[i], r->t0);
     }
+    fputs("],\"workers\":[", f);
+    for (size_t i = 0; i < r->nworkers; i++) {
+        if (i)
+            fputc(',', f);
+        report_obj(&r->workers[i], f);
+    }
     fputs("],\"skipped_lines\":[", f);
     for (size_t i = 0; i < r->nbad; i++)
         fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)r->bad[i]);
@@ -186,5 +194,11 @@ void report_json(const struct report *r, FILE *f)
                 r->trunc_read ? "true" : "false");
     else
         fputs("null,\"truncated_read\":false", f);
-    fputs("}\n", f);
+    fputc('}', f);
+}
+
+void report_json(const struct report *r, FILE *f)
+{
+    report_obj(r, f);
+    fputc('\n', f);
 }

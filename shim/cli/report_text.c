@@ -97,6 +97,8 @@ static const char *rel(double ts, double t0, char *buf, size_t len)
 
 static void header(const struct report *r, FILE *f)
 {
+    if (r->worker)
+        fprintf(f, "worker %s, ", r->worker);
     fprintf(f, "manifest %s: ", r->path);
     if (!r->nmodes)
         fputs("mode unknown (no start event)", f);
@@ -110,7 +112,7 @@ static void header(const struct report *r, FILE *f)
         struct tm tm;
         if (localtime_r(&t, &tm) && strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm))
             fprintf(f, " over %.3fs from %s%s", r->t_last - r->t0, when,
-                    r->has_start ? " (the run's start)" : "");
+                    r->has_start || r->worker ? " (the run's start)" : "");
     }
     fputc('\n', f);
 }
@@ -272,4 +274,8 @@ void report_text(const struct report *r, FILE *f)
         fprintf(f, "%sline %llu, the last, is cut short (no newline): %s\n", r->nbad ? "" : "\n",
                 (unsigned long long)r->trunc_line,
                 r->trunc_read ? "read all the same" : "skipped");
+    for (size_t i = 0; i < r->nworkers; i++) {
+        fputc('\n', f);
+        report_text(&r->workers[i], f);
+    }
 }

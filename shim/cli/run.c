@@ -24,8 +24,8 @@
 void usage_run(FILE *f)
 {
     fputs("usage: portshim run [--mode remap|unix|observe] [--manifest FILE] [--ports SPEC]\n"
-          "                    [--inject SPEC [--seed S]] [--reap] [--share-with USER|GROUP]\n"
-          "                    -- CMD [ARG...]\n"
+          "                    [--inject SPEC [--seed S]] [--per-worker[=VAR[,VAR...]]]\n"
+          "                    [--reap] [--share-with USER|GROUP] -- CMD [ARG...]\n"
           "\n"
           "Runs CMD in a new private port namespace (a 0700 directory under $TMPDIR\n"
           "holding the manifest) and exits with CMD's status. The namespace is removed\n"
@@ -44,6 +44,13 @@ void usage_run(FILE *f)
           "                   (docs/inject.md)\n"
           "  --seed S         the seed of --inject's decisions (decimal); without it a\n"
           "                   random one, printed for replay\n"
+          "  --per-worker[=VAR,...]\n"
+          "                   one sub-namespace per test worker: a process whose\n"
+          "                   environment has VAR gets the sub-namespace named by its\n"
+          "                   value (its children too); others stay in the run's.\n"
+          "                   Default: PYTEST_XDIST_WORKER, JEST_WORKER_ID,\n"
+          "                   MOCHA_WORKER_ID, VITEST_POOL_ID, VITEST_WORKER_ID,\n"
+          "                   TEST_WORKER_INDEX (e.g. run --per-worker -- pytest -n 8)\n"
           "  --reap           end the processes that still hold listeners of the\n"
           "                   namespace when CMD exits (SIGTERM, SIGKILL after 2 s);\n"
           "                   without it they are only reported\n"
@@ -60,6 +67,7 @@ struct run_opts {
     const char *ports;          /* --ports, or NULL */
     const char *inject;         /* --inject, or NULL */
     const char *seed;           /* --seed, or NULL */
+    const char *workers;        /* --per-worker's variables, or NULL */
     bool reap;                  /* --reap: end leaked listeners' processes */
     const char *share;          /* --share-with, or NULL */
     long share_uid, share_gid;  /* what it resolved to, -1 none */
@@ -204,6 +212,13 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
             i++;
             continue;
         }
+        /* No "--per-worker VARS" form: a bare --per-worker never takes the
+         * next argument (the command) as its value. */
+        if (!strcmp(a, "--per-worker") || !strncmp(a, "--per-worker=", 13)) {
+            o->workers = a[12] ? a + 13 : PS_WORKER_DEFAULT_VARS;
+            i++;
+            continue;
+        }
         if (a[0] == '-' && a[1]) {
             cli_log(PS_LOG_ERROR, "run: unknown option '%s'", a);
             return usage_hint("run");
@@ -235,6 +250,13 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
     }
     if (check_inject(o) || resolve_share(o))
         return EXIT_USAGE;
+    if (o->workers) {
+        char why[160];
+        if (ps_workervars_parse(o->workers, why, sizeof why) < 0) {
+            cli_log(PS_LOG_ERROR, "--per-worker='%.64s': %s", o->workers, why);
+            return EXIT_USAGE;
+        }
+    }
     return -1;   /* go on */
 }
 
@@ -303,6 +325,15 @@ struct nspace {
     int fd;
 };
 
+/* Unix mode's socket names must fit sun_path under the namespace's
+ * directory, and with --per-worker under every worker's directory in it. */
+static bool dir_fits(const char *dir, enum ps_mode mode, bool workers)
+{
+    if (mode != PS_MODE_UNIX)
+        return true;
+    return workers ? strlen(dir) <= PS_WORKER_ROOT_MAX : ps_uname_dir_fits(dir);
+}
+
 static int create_namespace_in(struct nspace *ns, const char *tmp, const struct run_opts *o)
 {
     enum ps_mode mode = o->mode;
@@ -321,7 +352,7 @@ static int create_namespace_in(struct nspace *ns, const char *tmp, const struct 
         snprintf(ns->dir, sizeof ns->dir, "%s", templ);
     /* Unix mode's socket names must fit sun_path: from a long TMPDIR, go
      * to /tmp instead. */
-    if (mode == PS_MODE_UNIX && !ps_uname_dir_fits(ns->dir) && strcmp(tmp, "/tmp")) {
+    if (!dir_fits(ns->dir, mode, o->workers != NULL) && strcmp(tmp, "/tmp")) {
         rmdir(templ);
         cli_log(PS_LOG_DEBUG, "TMPDIR='%s' is too long for unix socket names: using /tmp", tmp);
         return create_namespace_in(ns, "/tmp", o);
@@ -356,10 +387,11 @@ static int join_socket_dir(struct nspace *ns, const struct run_opts *o)
     struct ps_trust t = run_trust(o);
     char why[200] = "is not private";
     if ((size_t)snprintf(ns->dir, sizeof ns->dir, "%s.d", ns->manifest) >= sizeof ns->dir ||
-        !ps_uname_dir_fits(ns->dir)) {
+        !dir_fits(ns->dir, o->mode, o->workers != NULL)) {
         cli_log(PS_LOG_ERROR, "--manifest '%s': the socket directory '%s.d' is too long for "
-                "unix socket names (at most %d bytes); use a shorter manifest path",
-                ns->manifest, ns->manifest, PS_UNAME_DIR_MAX);
+                "unix socket names (at most %d bytes%s); use a shorter manifest path",
+                ns->manifest, ns->manifest, o->workers ? PS_WORKER_ROOT_MAX : PS_UNAME_DIR_MAX,
+                o->workers ? " with --per-worker" : "");
         return -1;
     }
     if (mkdir(ns->dir, 0700) && errno != EEXIST) {
@@ -398,7 +430,8 @@ static int join_namespace(struct nspace *ns, const char *path, const struct run_
         cli_log(PS_LOG_ERROR, "--manifest '%s': %s", path, strerror(errno));
         return -1;
     }
-    if (mode == PS_MODE_UNIX)
+    /* Workers' sub-namespaces need a private directory in every mode. */
+    if (mode == PS_MODE_UNIX || o->workers)
         return join_socket_dir(ns, o);
     snprintf(ns->dir, sizeof ns->dir, "%s", ns->manifest);
     char *slash = strrchr(ns->dir, '/');
@@ -464,6 +497,8 @@ static int export_env(const struct nspace *ns, const struct run_opts *o, const c
         setenv("PORTSHIM_DIR", ns->dir, 1) ||
         setenv("PORTSHIM_LIBRARY", lib, 1) ||
         (o->ports ? setenv("PORTSHIM_PORTS", o->ports, 1) : unsetenv("PORTSHIM_PORTS")) ||
+        (o->workers ? setenv("PORTSHIM_PER_WORKER", o->workers, 1)
+                    : unsetenv("PORTSHIM_PER_WORKER")) ||
         export_id("PORTSHIM_SHARE_UID", o->share_uid) ||
         export_id("PORTSHIM_SHARE_GID", o->share_gid) ||
         export_inject(o) || set_preload(lib)) {
@@ -604,7 +639,7 @@ int cmd_run(int argc, char **argv)
     int status = wait_status(pid, &sig);
     /* A leak is reported (and reaped with --reap), never a failure: the
      * status stays CMD's. */
-    leak_check(ns.manifest, o.reap);
+    leak_check(ns.manifest, o.workers ? ns.dir : NULL, o.reap);
     if (status == 0) {
         remove_namespace(&ns);
         return 0;

@@ -35,7 +35,7 @@ void usage_stress(FILE *f)
     fputs("usage: portshim stress [-n RUNS] [-j PARALLEL] [--timeout S] [--inject SPEC] [--seed S]\n"
           "                       [--mode remap|unix|observe] [--ports SPEC] [--shard K/N]\n"
           "                       [--for DURATION] [--until-fail] [--results FILE] [--junit FILE]\n"
-          "                       -- CMD [ARG...]\n"
+          "                       [--per-worker[=VAR[,VAR...]]] -- CMD [ARG...]\n"
           "       portshim stress merge FILE...\n"
           "\n"
           "Runs CMD RUNS times, PARALLEL at once, each copy under its own 'portshim run\n"
@@ -53,7 +53,8 @@ void usage_stress(FILE *f)
           "  --inject SPEC    fault injection for every run (PORTSHIM_INJECT)\n"
           "  --seed S         base seed (default: random, printed); run i gets S+i in\n"
           "                   PORTSHIM_SEED, and PORTSHIM_STRESS_RUN=i\n"
-          "  --mode, --ports  as for 'portshim run'\n"
+          "  --mode, --ports, --per-worker\n"
+          "                   as for 'portshim run'\n"
           "  --shard K/N      run only shard K (from 1) of N of the plan: the runs whose\n"
           "                   index i has i mod N = K-1; default from CI_NODE_INDEX (from\n"
           "                   1) and CI_NODE_TOTAL, or JOB_COMPLETION_INDEX (from 0) with\n"
@@ -75,6 +76,8 @@ struct opts {
     uint64_t seed;
     bool seed_given;
     const char *mode, *ports;
+    const char *workers;        /* --per-worker's variables, or NULL */
+    const char *workers_arg;    /* that option as given, passed on to run */
     const char *timeout_arg;    /* --timeout as given, or NULL */
     struct shard shard;
     double for_secs;            /* --for, or 0 */
@@ -148,6 +151,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             (r = cli_opt(argc, argv, &i, "--junit", &o->junit))) {
             if (r < 0)
                 return usage_hint("stress");
+            continue;
+        }
+        if (!strcmp(a, "--per-worker") || !strncmp(a, "--per-worker=", 13)) {
+            char why[160];
+            o->workers = a[12] ? a + 13 : PS_WORKER_DEFAULT_VARS;
+            o->workers_arg = a;
+            if (ps_workervars_parse(o->workers, why, sizeof why) < 0) {
+                cli_log(PS_LOG_ERROR, "--per-worker='%.64s': %s", o->workers, why);
+                return EXIT_USAGE;
+            }
+            i++;
             continue;
         }
         if ((r = cli_flag(a, "--until-fail", &o->until_fail))) {
@@ -239,14 +253,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 /* Unix mode names sockets DIR/manifest.jsonl.d/NAME (run's socket directory
  * for a manifest it joins), which must fit sun_path: from a TMPDIR too long
  * for that, namespaces go to /tmp instead (as run's do). */
-static bool socket_dir_fits(const char *dir)
+static bool socket_dir_fits(const char *dir, bool workers)
 {
     char sd[PATH_MAX];
     char real[PATH_MAX];
     if (realpath(dir, real))
         dir = real;
     return (size_t)snprintf(sd, sizeof sd, "%s/manifest.jsonl.d", dir) < sizeof sd &&
-           ps_uname_dir_fits(sd);
+           (workers ? strlen(sd) <= PS_WORKER_ROOT_MAX : ps_uname_dir_fits(sd));
 }
 
 static int make_dir(const struct opts *o, struct copy *c)
@@ -265,7 +279,7 @@ again:
                 strerror(errno));
         return -1;
     }
-    if (o->mode && !strcmp(o->mode, "unix") && !socket_dir_fits(templ) && strcmp(tmp, "/tmp")) {
+    if (o->mode && !strcmp(o->mode, "unix") && !socket_dir_fits(templ, o->workers != NULL) && strcmp(tmp, "/tmp")) {
         rmdir(templ);
         tmp = "/tmp";
         goto again;
@@ -344,6 +358,8 @@ static int start_copy(const struct opts *o, struct copy *c, const sigset_t *oldm
         argv[k++] = "--ports";
         argv[k++] = o->ports;
     }
+    if (o->workers)
+        argv[k++] = o->workers_arg;
     argv[k++] = "--";
     for (size_t i = 0; i < ncmd; i++)
         argv[k++] = o->cmd[i];
@@ -453,6 +469,10 @@ static char *replay_cmd(const struct opts *o, uint64_t seed)
     if (o->ports) {
         fputs(" --ports ", f);
         shq(f, o->ports);
+    }
+    if (o->workers) {
+        fputc(' ', f);
+        shq(f, o->workers_arg);
     }
     fputs(" --", f);
     for (char **a = o->cmd; *a; a++) {

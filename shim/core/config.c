@@ -135,6 +135,154 @@ static int copy_path(char *dst, const char *name, const char *v, char *err, size
     return 0;
 }
 
+static bool var_start(char ch)
+{
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_';
+}
+
+static bool var_char(char ch) { return var_start(ch) || (ch >= '0' && ch <= '9'); }
+
+int ps_workervars_parse(const char *s, char *err, size_t errlen)
+{
+    int n = 0;
+    const char *p = s;
+    for (;;) {
+        const char *start = p;
+        if (!var_start(*p)) {
+            snprintf(err, errlen, "expected a variable name ([A-Za-z_][A-Za-z0-9_]*) at '%.40s'",
+                     p);
+            break;
+        }
+        while (var_char(*p))
+            p++;
+        if (p - start > PS_WORKER_VAR_MAX) {
+            snprintf(err, errlen, "variable name '%.20s...' is longer than %d bytes", start,
+                     PS_WORKER_VAR_MAX);
+            break;
+        }
+        if (++n > PS_WORKER_VARS_MAX) {
+            snprintf(err, errlen, "more than %d variables", PS_WORKER_VARS_MAX);
+            break;
+        }
+        if (!*p)
+            return n;
+        if (*p != ',') {
+            snprintf(err, errlen, "unexpected '%c' in a variable name (names are joined by "
+                     "commas)", *p);
+            break;
+        }
+        p++;
+    }
+    if (errlen)
+        one_line(err);
+    return -1;
+}
+
+static bool name_char(unsigned char ch)
+{
+    return var_char((char)ch) || ch == '.' || ch == '-';
+}
+
+/* FNV-1a: the same name in every process and every build. */
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+int ps_worker_name(const char *value, char out[PS_WORKER_NAME_MAX + 1])
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char enc[PS_WORKER_NAME_MAX + 4];
+    size_t n = 0;
+    bool changed = false, fits = true;
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+        bool safe = name_char(*p) && !(p == (const unsigned char *)value && *p == '.');
+        size_t need = safe ? 1 : 3;
+        changed |= !safe;
+        if (n + need > PS_WORKER_NAME_MAX) {
+            fits = false;
+            break;
+        }
+        if (safe) {
+            enc[n++] = (char)*p;
+        } else {
+            enc[n++] = '%';
+            enc[n++] = hex[*p >> 4];
+            enc[n++] = hex[*p & 15];
+        }
+    }
+    enc[n] = 0;
+    if (!fits) {
+        /* '~' is never in an encoded name otherwise ('~' itself becomes %7E). */
+        snprintf(out, PS_WORKER_NAME_MAX + 1, "%.3s~%08x", enc, (unsigned)name_hash(value));
+        return 1;
+    }
+    memcpy(out, enc, n);
+    out[n] = 0;
+    return changed;
+}
+
+const char *ps_worker_find(const char *vars, ps_getenv_fn get, char *var)
+{
+    const char *p = vars;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n <= PS_WORKER_VAR_MAX) {
+            memcpy(var, p, n);
+            var[n] = 0;
+            const char *v = get(var);
+            if (v && *v)
+                return v;
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    var[0] = 0;
+    return NULL;
+}
+
+int ps_worker_paths(const char *root, const char *name, char *dir, char *manifest)
+{
+    int a = snprintf(dir, PS_PATH_MAX, "%s/" PS_WORKER_PREFIX "%s", root, name);
+    int b = snprintf(manifest, PS_PATH_MAX, "%s/" PS_WORKER_PREFIX "%s/manifest.jsonl", root, name);
+    return a < 0 || b < 0 || a >= PS_PATH_MAX || b >= PS_PATH_MAX ? -1 : 0;
+}
+
+int ps_config_worker(struct ps_config *c, ps_getenv_fn get, char *note, size_t notelen,
+                     char *err, size_t errlen)
+{
+    char var[PS_WORKER_VAR_MAX + 1], name[PS_WORKER_NAME_MAX + 1];
+    char dir[PS_PATH_MAX], manifest[PS_PATH_MAX];
+    const char *v;
+    if (notelen)
+        note[0] = 0;
+    if (!c->workers[0] || !(v = ps_worker_find(c->workers, get, var)))
+        return 0;
+    int changed = ps_worker_name(v, name);
+    if (ps_worker_paths(c->dir, name, dir, manifest)) {
+        snprintf(err, errlen, "PORTSHIM_DIR='%.64s...': too long for the sub-namespace of "
+                 "worker %s", c->dir, name);
+        if (errlen)
+            one_line(err);
+        return -1;
+    }
+    if (changed && notelen) {
+        snprintf(note, notelen, "%s='%.40s%s' is not a safe directory name (at most %d bytes "
+                 "of A-Z a-z 0-9 . _ -, not starting with '.'): its sub-namespace is " 
+                 PS_WORKER_PREFIX "%s", var, v, strlen(v) > 40 ? "..." : "", PS_WORKER_NAME_MAX,
+                 name);
+        one_line(note);
+    }
+    memcpy(c->dir, dir, strlen(dir) + 1);
+    memcpy(c->manifest, manifest, strlen(manifest) + 1);
+    memcpy(c->worker, name, sizeof name);
+    return 1;
+}
+
 static int load(struct ps_config *c, ps_getenv_fn get, char *err, size_t errlen)
 {
     char why[160];
@@ -147,13 +295,15 @@ static int load(struct ps_config *c, ps_getenv_fn get, char *err, size_t errlen)
     c->ports.n = 0;
     memset(&c->inject, 0, sizeof c->inject);
     c->seed = 0;
+    c->workers[0] = c->worker[0] = 0;
     c->share_uid = c->share_gid = -1;
 
     /* Set but empty is a mistake (a template that lost its value), not a
      * default: said, like every other bad value. */
     static const char *const names[] = {"PORTSHIM_MODE", "PORTSHIM_DIR", "PORTSHIM_PORTS",
                                         "PORTSHIM_LOG", "PORTSHIM_SEED", "PORTSHIM_INJECT",
-                                        "PORTSHIM_SHARE_UID", "PORTSHIM_SHARE_GID"};
+                                        "PORTSHIM_SHARE_UID", "PORTSHIM_SHARE_GID",
+                                        "PORTSHIM_PER_WORKER"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if ((v = get(names[i])) && !*v) {
             snprintf(err, errlen, "%s is set but empty: unset it or give it a value", names[i]);
@@ -203,6 +353,18 @@ static int load(struct ps_config *c, ps_getenv_fn get, char *err, size_t errlen)
     if ((v = get("PORTSHIM_INJECT")) && *v &&
         ps_inject_parse_as("PORTSHIM_INJECT", v, &c->inject, err, errlen))
         return -1;
+    if ((v = get("PORTSHIM_PER_WORKER")) && *v) {
+        if (ps_workervars_parse(v, why, sizeof why) < 0) {
+            snprintf(err, errlen, "PORTSHIM_PER_WORKER='%.64s': %s", v, why);
+            return -1;
+        }
+        if (!c->dir[0]) {
+            snprintf(err, errlen, "PORTSHIM_PER_WORKER is set but PORTSHIM_DIR is not: the "
+                     "workers' sub-namespaces go under the run's private directory");
+            return -1;
+        }
+        memcpy(c->workers, v, strlen(v) + 1);
+    }
     if ((v = get("PORTSHIM_SHARE_UID")) && ps_trust_id_parse(v, &c->share_uid)) {
         snprintf(err, errlen, "PORTSHIM_SHARE_UID='%.64s': expected a uid (decimal)", v);
         return -1;

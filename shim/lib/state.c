@@ -146,7 +146,7 @@ static int open_manifest(void)
 static const char *const env_names[] = {"PORTSHIM_MANIFEST", "PORTSHIM_MODE", "PORTSHIM_PORTS",
                                         "PORTSHIM_DIR", "PORTSHIM_LOG", "PORTSHIM_INJECT",
                                         "PORTSHIM_SEED", "PORTSHIM_SHARE_UID",
-                                        "PORTSHIM_SHARE_GID"};
+                                        "PORTSHIM_SHARE_GID", "PORTSHIM_PER_WORKER"};
 #define N_ENV (sizeof env_names / sizeof env_names[0])
 static const char *env_values[N_ENV];
 
@@ -203,6 +203,38 @@ static void configure(void)
  * an activation to finish and no child inherits a half-done one. */
 static pthread_mutex_t g_act_mu = PTHREAD_MUTEX_INITIALIZER;
 
+static const char *live_env(const char *name) { return getenv(name); }
+
+/* --per-worker: a worker's process moves into its sub-namespace, a private
+ * 0700 directory under the run's (ps_config_worker), made by the first
+ * process of the worker. Read from the environment as it is now, not at
+ * exec: pytest-xdist sets PYTEST_XDIST_WORKER in the worker before its
+ * first test. Decided once: the process keeps it for its life. */
+static void enter_worker(void)
+{
+    char note[256], err[PS_PATH_MAX + 200];
+    struct stat st;
+    int r = ps_config_worker(&g_cfg, live_env, note, sizeof note, err, sizeof err);
+    if (r < 0)
+        fatal_config(err);
+    if (r == 0)
+        return;
+    if (mkdir(g_cfg.dir, 0700) == 0) {
+        if (note[0])   /* once per worker: its first process */
+            ps_log(PS_LOG_WARN, "%s", note);
+        return;
+    }
+    /* Made by another process of the worker; or planted: then refuse it. */
+    int e = errno;
+    if (e != EEXIST || lstat(g_cfg.dir, &st) || !S_ISDIR(st.st_mode) ||
+        st.st_uid != geteuid() || (st.st_mode & 077)) {
+        snprintf(err, sizeof err, "worker %s: '%s' must be a directory of this user that nobody "
+                 "else may open (mode 0700)%s%s", g_cfg.worker, g_cfg.dir,
+                 e != EEXIST ? ": " : "", e != EEXIST ? strerror(e) : "");
+        fatal_config(err);
+    }
+}
+
 static void act_unlock(void)
 {
     pthread_mutex_unlock(&g_act_mu);
@@ -236,6 +268,8 @@ static void activate(void)
         act_unlock();
         return;
     }
+    if (g_cfg.workers[0])
+        enter_worker();
     if (g_cfg.mode == PS_MODE_UNIX && !ps_uname_dir_fits(g_cfg.dir)) {
         char err[PS_PATH_MAX + 200];
         snprintf(err, sizeof err, "PORTSHIM_DIR='%s' is %zu bytes long: unix mode's socket names "

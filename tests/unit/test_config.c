@@ -311,3 +311,169 @@ Test(config, bad_seed_fails_naming_variable_and_value)
     cr_assert_eq(load(env), -1);
     assert_error_names("PORTSHIM_SEED='-3'");
 }
+
+/* ---- per-worker sub-namespaces --------------------------------------------- */
+
+#define RUNDIR {"PORTSHIM_DIR", "/tmp/portshim.abc123"}
+
+Test(config, per_worker_off_by_default)
+{
+    const struct kv env[] = {MANIFEST, RUNDIR, {"PYTEST_XDIST_WORKER", "gw0"}, {0}};
+    char note[256];
+    cr_assert_eq(load(env), 0, "%s", err);
+    cr_assert_str_eq(cfg.workers, "");
+    cr_assert_eq(ps_config_worker(&cfg, fake_getenv, note, sizeof note, err, sizeof err), 0);
+    cr_assert_str_eq(cfg.manifest, "/tmp/ns/manifest");
+    cr_assert_str_eq(cfg.worker, "");
+}
+
+Test(config, worker_variable_moves_the_process_into_its_sub_namespace)
+{
+    const struct kv env[] = {MANIFEST, RUNDIR, {"PORTSHIM_PER_WORKER", PS_WORKER_DEFAULT_VARS},
+                             {"PYTEST_XDIST_WORKER", "gw3"}, {0}};
+    char note[256];
+    cr_assert_eq(load(env), 0, "%s", err);
+    cr_assert_eq(ps_config_worker(&cfg, fake_getenv, note, sizeof note, err, sizeof err), 1, "%s",
+                 err);
+    cr_assert_str_eq(cfg.dir, "/tmp/portshim.abc123/w-gw3");
+    cr_assert_str_eq(cfg.manifest, "/tmp/portshim.abc123/w-gw3/manifest.jsonl");
+    cr_assert_str_eq(cfg.worker, "gw3");
+    cr_assert_str_eq(note, "");
+}
+
+Test(config, process_without_a_worker_variable_stays_in_the_run_namespace)
+{
+    const struct kv env[] = {MANIFEST, RUNDIR, {"PORTSHIM_PER_WORKER", PS_WORKER_DEFAULT_VARS},
+                             {"PYTEST_XDIST_WORKER", ""}, {0}};
+    char note[256];
+    cr_assert_eq(load(env), 0, "%s", err);
+    cr_assert_eq(ps_config_worker(&cfg, fake_getenv, note, sizeof note, err, sizeof err), 0);
+    cr_assert_str_eq(cfg.manifest, "/tmp/ns/manifest");
+    cr_assert_str_eq(cfg.dir, "/tmp/portshim.abc123");
+}
+
+Test(config, first_listed_worker_variable_wins)
+{
+    const struct kv env[] = {MANIFEST, RUNDIR, {"PORTSHIM_PER_WORKER", "MINE,JEST_WORKER_ID"},
+                             {"JEST_WORKER_ID", "2"}, {"MINE", "x"}, {0}};
+    char note[256];
+    cr_assert_eq(load(env), 0, "%s", err);
+    cr_assert_eq(ps_config_worker(&cfg, fake_getenv, note, sizeof note, err, sizeof err), 1);
+    cr_assert_str_eq(cfg.worker, "x");
+    const struct kv env2[] = {MANIFEST, RUNDIR, {"PORTSHIM_PER_WORKER", "MINE,JEST_WORKER_ID"},
+                              {"JEST_WORKER_ID", "2"}, {0}};
+    cr_assert_eq(load(env2), 0, "%s", err);
+    cr_assert_eq(ps_config_worker(&cfg, fake_getenv, note, sizeof note, err, sizeof err), 1);
+    cr_assert_str_eq(cfg.worker, "2");
+}
+
+Test(config, per_worker_without_dir_is_an_error)
+{
+    const struct kv env[] = {MANIFEST, {"PORTSHIM_PER_WORKER", "A"}, {0}};
+    cr_assert_eq(load(env), -1);
+    assert_error_names("PORTSHIM_PER_WORKER");
+    assert_error_names("PORTSHIM_DIR");
+}
+
+Test(config, bad_worker_variable_lists_fail_naming_the_variable)
+{
+    const char *bad[] = {",A", "A,", "A,,B", "1A", "A-B", "A B", "A=1", "A/B",
+                         "A,B,C,D,E,F,G,H,I",
+                         "A234567890123456789012345678901234567890123456789012345678901234"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const struct kv env[] = {MANIFEST, RUNDIR, {"PORTSHIM_PER_WORKER", bad[i]}, {0}};
+        cr_assert_eq(load(env), -1, "'%s' was accepted", bad[i]);
+        assert_error_names("PORTSHIM_PER_WORKER=");
+    }
+}
+
+Test(config, good_worker_variable_lists_are_counted)
+{
+    char why[200];
+    cr_assert_eq(ps_workervars_parse("A", why, sizeof why), 1);
+    cr_assert_eq(ps_workervars_parse("_a1,B_2", why, sizeof why), 2);
+    cr_assert_eq(ps_workervars_parse(PS_WORKER_DEFAULT_VARS, why, sizeof why), 6);
+    cr_assert_eq(ps_workervars_parse("A,B,C,D,E,F,G,H", why, sizeof why), 8);
+}
+
+Test(config, safe_worker_values_are_their_own_names)
+{
+    const char *ok[] = {"gw0", "1", "worker-3", "a.b", "A_b-9", "123456789012"};
+    char name[PS_WORKER_NAME_MAX + 1];
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        cr_assert_eq(ps_worker_name(ok[i], name), 0, "%s", ok[i]);
+        cr_assert_str_eq(name, ok[i]);
+    }
+}
+
+/* A value becomes a path component: nothing may climb out of the run's
+ * directory, hide, or name a socket file. */
+Test(config, unsafe_worker_values_are_encoded_never_a_path)
+{
+    const char *bad[] = {"..", ".", "../x", "a/b", "/", ".hidden", "a b", "8000@::1", "x\ny",
+                         "\xff", "a%2Fb", "~", "1234567890123"};
+    char name[PS_WORKER_NAME_MAX + 1];
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_assert_eq(ps_worker_name(bad[i], name), 1, "'%s' kept as is", bad[i]);
+        cr_assert(strlen(name) > 0 && strlen(name) <= PS_WORKER_NAME_MAX, "%s", name);
+        cr_assert_null(strchr(name, '/'), "%s", name);
+        cr_assert_neq(name[0], '.', "%s", name);
+        for (const char *p = name; *p; p++)
+            cr_assert(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-%~",
+                             *p), "'%s' has '%c'", name, *p);
+    }
+    cr_assert_eq(ps_worker_name("../x", name), 1);
+    cr_assert_str_eq(name, "%2E.%2Fx");
+    cr_assert_eq(ps_worker_name("a/b", name), 1);
+    cr_assert_str_eq(name, "a%2Fb");
+}
+
+Test(config, distinct_worker_values_get_distinct_names)
+{
+    const char *v[] = {"a/b", "a%2Fb", "a_b", "a%b", ".x", "%2Ex", "123456789012",
+                       "1234567890123", "1234567890124", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaab"};
+    char names[sizeof v / sizeof *v][PS_WORKER_NAME_MAX + 1];
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        ps_worker_name(v[i], names[i]);
+        for (size_t j = 0; j < i; j++)
+            cr_assert_str_neq(names[i], names[j], "'%s' and '%s' share '%s'", v[i], v[j],
+                              names[i]);
+    }
+}
+
+Test(config, encoded_worker_value_comes_with_a_one_line_note)
+{
+    const struct kv env[] = {MANIFEST, RUNDIR, {"PORTSHIM_PER_WORKER", "W"},
+                             {"W", "../../etc\nx"}, {0}};
+    char note[256];
+    cr_assert_eq(load(env), 0, "%s", err);
+    cr_assert_eq(ps_config_worker(&cfg, fake_getenv, note, sizeof note, err, sizeof err), 1);
+    cr_assert(strstr(note, "W='"), "%s", note);
+    cr_assert(strstr(note, "w-"), "%s", note);
+    cr_assert_null(strchr(note, '\n'), "%s", note);
+    cr_assert(!strncmp(cfg.dir, "/tmp/portshim.abc123/w-", 23), "%s", cfg.dir);
+    cr_assert_null(strstr(cfg.dir + 20, "/.."), "%s", cfg.dir);
+    cr_assert_null(strchr(cfg.dir + 21, '/'), "%s", cfg.dir);
+}
+
+/* Unix mode: a root of PS_WORKER_ROOT_MAX bytes leaves room for every
+ * worker name and every socket name. */
+Test(config, longest_worker_dir_under_the_longest_root_fits_socket_names)
+{
+    char root[PS_WORKER_ROOT_MAX + 1], dir[PS_PATH_MAX], man[PS_PATH_MAX];
+    char name[PS_WORKER_NAME_MAX + 1];
+    memset(root, 'r', sizeof root - 1);
+    root[0] = '/';
+    root[sizeof root - 1] = 0;
+    ps_worker_name("a-value-far-too-long-for-a-name", name);
+    cr_assert_eq(strlen(name), PS_WORKER_NAME_MAX);
+    cr_assert_eq(ps_worker_paths(root, name, dir, man), 0);
+    cr_assert(ps_uname_dir_fits(dir), "%s (%zu bytes)", dir, strlen(dir));
+    char longer[PS_WORKER_ROOT_MAX + 2];
+    memset(longer, 'r', sizeof longer - 1);
+    longer[0] = '/';
+    longer[sizeof longer - 1] = 0;
+    cr_assert_eq(ps_worker_paths(longer, name, dir, man), 0);
+    cr_assert_not(ps_uname_dir_fits(dir), "%s", dir);
+}
