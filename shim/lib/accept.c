@@ -114,7 +114,7 @@ static int shim_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags,
     return nfd;
 }
 
-__attribute__((visibility("default"))) int accept(int fd, struct sockaddr *addr, socklen_t *len)
+PS_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
     if ((addr && !len) || !ps_enter())
         return real_accept(fd, addr, len);
@@ -125,7 +125,7 @@ __attribute__((visibility("default"))) int accept(int fd, struct sockaddr *addr,
     return rc;
 }
 
-__attribute__((visibility("default"))) int accept4(int fd, struct sockaddr *addr, socklen_t *len,
+PS_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len,
                                                    int flags)
 {
     if ((addr && !len) || !ps_enter())

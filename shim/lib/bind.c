@@ -449,7 +449,7 @@ static int shim_bind(int fd, const struct sockaddr *uaddr, socklen_t len)
     return bind_remap(fd, addr, len, &e);
 }
 
-__attribute__((visibility("default"))) int bind(int fd, const struct sockaddr *addr,
+PS_EXPORT int bind(int fd, const struct sockaddr *addr,
                                                 socklen_t len)
 {
     if (!ps_enter())

@@ -14,7 +14,7 @@
 /* glibc declares it in <unistd.h> since 2.34; musl does not. */
 int close_range(unsigned first, unsigned last, int flags);
 
-__attribute__((visibility("default"))) int close(int fd)
+PS_EXPORT int close(int fd)
 {
     if (ps_fd_kind(fd) == PS_FD_NONE && !ps_is_manifest_fd(fd))
         return real_close(fd);
@@ -34,7 +34,7 @@ __attribute__((visibility("default"))) int close(int fd)
     return rc;
 }
 
-__attribute__((visibility("default"))) int close_range(unsigned first, unsigned last, int flags)
+PS_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
     if ((flags & CLOSE_RANGE_CLOEXEC) || !ps_enter())
         return real_close_range(first, last, flags);

@@ -453,7 +453,7 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
     return rc;
 }
 
-__attribute__((visibility("default"))) int connect(int fd, const struct sockaddr *uaddr,
+PS_EXPORT int connect(int fd, const struct sockaddr *uaddr,
                                                    socklen_t len)
 {
     if (!ps_enter())

@@ -29,7 +29,7 @@ static bool interesting(int oldfd, int newfd)
            ps_is_manifest_fd(newfd);
 }
 
-__attribute__((visibility("default"))) int dup(int fd)
+PS_EXPORT int dup(int fd)
 {
     int nfd = real_dup(fd);
     if (nfd < 0 || !interesting(fd, nfd) || !ps_enter())
@@ -52,12 +52,12 @@ static int dup_to(int fd, int fd2, int flags, bool three)
     return rc;
 }
 
-__attribute__((visibility("default"))) int dup2(int fd, int fd2)
+PS_EXPORT int dup2(int fd, int fd2)
 {
     return dup_to(fd, fd2, 0, false);
 }
 
-__attribute__((visibility("default"))) int dup3(int fd, int fd2, int flags)
+PS_EXPORT int dup3(int fd, int fd2, int flags)
 {
     return dup_to(fd, fd2, flags, true);
 }
@@ -76,7 +76,7 @@ static int shim_fcntl(int (*call)(int, int, void *), int fd, int cmd, void *arg)
     return rc;
 }
 
-__attribute__((visibility("default"))) int fcntl(int fd, int cmd, ...)
+PS_EXPORT int fcntl(int fd, int cmd, ...)
 {
     va_list ap;
     va_start(ap, cmd);
@@ -85,7 +85,7 @@ __attribute__((visibility("default"))) int fcntl(int fd, int cmd, ...)
     return shim_fcntl(real_fcntl, fd, cmd, arg);
 }
 
-__attribute__((visibility("default"))) int fcntl64(int fd, int cmd, ...)
+PS_EXPORT int fcntl64(int fd, int cmd, ...)
 {
     va_list ap;
     va_start(ap, cmd);

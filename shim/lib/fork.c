@@ -9,7 +9,7 @@
 #include "lib/real.h"
 #include "lib/state.h"
 
-__attribute__((visibility("default"))) pid_t fork(void)
+PS_EXPORT pid_t fork(void)
 {
     pid_t pid = real_fork();
     if (pid <= 0 || !ps_active())   /* no socket call yet: nothing held */

@@ -38,7 +38,7 @@ static void record_observed(int fd, int rc, int err)
     ps_unlock();
 }
 
-__attribute__((visibility("default"))) int listen(int fd, int backlog)
+PS_EXPORT int listen(int fd, int backlog)
 {
     if (!ps_enter())
         return real_listen(fd, backlog);

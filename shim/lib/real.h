@@ -1,29 +1,51 @@
 /* real.h — the libc functions the shim wraps, resolved lazily with
  * dlsym(RTLD_NEXT) so the next definition (libc's, or another preloaded
  * library's) is the one called. The shim's own code calls these, never the
- * exported names. */
+ * exported names.
+ *
+ * PS_REAL_SYMBOLS is the one list of them: real.c generates each real_NAME
+ * from it, and every entry has a wrapper of the same name exported with
+ * PS_EXPORT and listed in exports.map (docs/design.md, "Adding a wrapped
+ * call"). X(ret, name, (params), (args)). fcntl and fcntl64 are written by
+ * hand: libc's are variadic, so they are called through a variadic type, and
+ * fcntl64 falls back to fcntl. */
 #ifndef PS_REAL_H
 #define PS_REAL_H
 
 #include <sys/socket.h>
 #include <sys/types.h>
 
-int real_bind(int fd, const struct sockaddr *addr, socklen_t len);
-int real_listen(int fd, int backlog);
-int real_connect(int fd, const struct sockaddr *addr, socklen_t len);
-int real_accept(int fd, struct sockaddr *addr, socklen_t *len);
-int real_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
-int real_getsockname(int fd, struct sockaddr *addr, socklen_t *len);
-int real_getpeername(int fd, struct sockaddr *addr, socklen_t *len);
-int real_close(int fd);
-int real_close_range(unsigned first, unsigned last, int flags);
-int real_dup(int fd);
-int real_dup2(int fd, int fd2);
-int real_dup3(int fd, int fd2, int flags);
+#define PS_REAL_SYMBOLS(X)                                                                    \
+    X(int, bind, (int fd, const struct sockaddr *addr, socklen_t len), (fd, addr, len))       \
+    X(int, listen, (int fd, int backlog), (fd, backlog))                                      \
+    X(int, connect, (int fd, const struct sockaddr *addr, socklen_t len), (fd, addr, len))    \
+    X(int, accept, (int fd, struct sockaddr *addr, socklen_t *len), (fd, addr, len))          \
+    X(int, accept4, (int fd, struct sockaddr *addr, socklen_t *len, int flags),               \
+      (fd, addr, len, flags))                                                                 \
+    X(int, getsockname, (int fd, struct sockaddr *addr, socklen_t *len), (fd, addr, len))     \
+    X(int, getpeername, (int fd, struct sockaddr *addr, socklen_t *len), (fd, addr, len))     \
+    X(int, close, (int fd), (fd))                                                             \
+    X(int, close_range, (unsigned first, unsigned last, int flags), (first, last, flags))     \
+    X(int, dup, (int fd), (fd))                                                               \
+    X(int, dup2, (int fd, int fd2), (fd, fd2))                                                \
+    X(int, dup3, (int fd, int fd2, int flags), (fd, fd2, flags))                              \
+    X(pid_t, fork, (void), ())                                                                \
+    X(int, getsockopt, (int fd, int level, int name, void *val, socklen_t *len),              \
+      (fd, level, name, val, len))                                                            \
+    X(int, setsockopt, (int fd, int level, int name, const void *val, socklen_t len),         \
+      (fd, level, name, val, len))
+
+#define PS_REAL_DECLARE(ret, name, params, args) ret real_##name params;
+PS_REAL_SYMBOLS(PS_REAL_DECLARE)
+#undef PS_REAL_DECLARE
+
+/* fcntl's third argument is read as a pointer-sized value, as libc does. */
 int real_fcntl(int fd, int cmd, void *arg);
 int real_fcntl64(int fd, int cmd, void *arg);
-pid_t real_fork(void);
-int real_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
-int real_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
+
+/* The one way a wrapper leaves the library: the definition of a libc name,
+ * with default visibility (everything else is hidden by -fvisibility=hidden
+ * and the version script). */
+#define PS_EXPORT __attribute__((visibility("default")))
 
 #endif

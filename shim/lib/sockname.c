@@ -35,7 +35,7 @@ static int virtual_name(name_call call, int fd, struct sockaddr *addr, socklen_t
     return ps_copy_name(&ss, l, addr, want, len);
 }
 
-__attribute__((visibility("default"))) int getsockname(int fd, struct sockaddr *addr,
+PS_EXPORT int getsockname(int fd, struct sockaddr *addr,
                                                        socklen_t *len)
 {
     if (!ps_enter())
@@ -47,7 +47,7 @@ __attribute__((visibility("default"))) int getsockname(int fd, struct sockaddr *
     return rc;
 }
 
-__attribute__((visibility("default"))) int getpeername(int fd, struct sockaddr *addr,
+PS_EXPORT int getpeername(int fd, struct sockaddr *addr,
                                                        socklen_t *len)
 {
     if (!ps_enter())

@@ -130,7 +130,7 @@ static bool adopt(int fd, int level, int name, int err)
     return ok;
 }
 
-__attribute__((visibility("default"))) int getsockopt(int fd, int level, int name, void *val,
+PS_EXPORT int getsockopt(int fd, int level, int name, void *val,
                                                       socklen_t *len)
 {
     bool unknown = ps_fd_kind(fd) == PS_FD_NONE;
@@ -171,7 +171,7 @@ __attribute__((visibility("default"))) int getsockopt(int fd, int level, int nam
     return rc;
 }
 
-__attribute__((visibility("default"))) int setsockopt(int fd, int level, int name,
+PS_EXPORT int setsockopt(int fd, int level, int name,
                                                       const void *val, socklen_t len)
 {
     if (ps_fd_kind(fd) == PS_FD_NONE) {
