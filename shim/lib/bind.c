@@ -16,17 +16,13 @@
 #include "core/log.h"
 #include "core/sockaddr.h"
 #include "core/unixname.h"
+#include "engine/engine.h"
 #include "lib/counts.h"
 #include "lib/faults.h"
 #include "lib/real.h"
 #include "lib/state.h"
 #include "lib/umem.h"
 #include "lib/unix.h"
-
-/* Ephemeral-looking virtual numbers for port-0 binds whose kernel port is
- * already a virtual port of the namespace. */
-#define VPORT_LO 49152
-#define VPORT_HI 65535
 
 static int sockopt_int(int fd, int level, int name)
 {
@@ -60,21 +56,6 @@ static int real_port(int fd, uint16_t *port)
     return 0;
 }
 
-/* Would the kernel refuse this bind before looking at the port (socket
- * already bound, or of another family)? Asked only on the conflict path:
- * elsewhere the real bind gives the kernel's own answer. */
-static bool kernel_refuses_first(int fd, int family)
-{
-    struct sockaddr_storage ss;
-    socklen_t l = sizeof ss;
-    struct ps_addr a;
-    uint16_t port;
-    if (real_getsockname(fd, (struct sockaddr *)&ss, &l) < 0)
-        return true;
-    return ss.ss_family != family ||
-           ps_addr_from_sockaddr((struct sockaddr *)&ss, l, &a, &port) < 0 || port != 0;
-}
-
 /* A bind the namespace does not remap, recorded for the report. */
 static int bind_recorded(int fd, const struct sockaddr *addr, socklen_t len, struct ps_event *e)
 {
@@ -103,37 +84,14 @@ static int bind_recorded(int fd, const struct sockaddr *addr, socklen_t len, str
     return rc;
 }
 
-/* Under the claim: the number a bind to port 0 gets (core/reserve.h):
- * want, the kernel's own, when the namespace neither uses nor reserved it;
- * else one of lo..hi never handed out; else the least recently released.
- * 0: every number is in use. */
-static uint16_t pick_vport(uint16_t want, uint16_t lo, uint16_t hi)
-{
-    static struct ps_portset used; /* under ps_lock; 8 KiB off the stack */
-    struct ps_ns *ns = ps_table();
-    ps_ns_used_ports(ns, &used);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint32_t start = want ? want * 2654435761u
-                          : (uint32_t)ts.tv_nsec ^ (uint32_t)ps_pid() * 2654435761u;
-    return ps_reserve_pick(&ns->res, &used, want, lo, hi, start);
-}
-
-/* Under the lock (and the claim, if taken): record the failed bind and
- * release both. Returns -1 with errno err. */
-static int refused(struct ps_event *e, int err)
+/* Under the lock (and the claim, if taken): a failed bind's record. */
+static void record_refused(struct ps_event *e, int err)
 {
     e->ok = false;
     e->err = err;
     ps_emit(e);
-    ps_claim_end();
-    ps_unlock();
-    errno = err;
-    return -1;
 }
 
-/* Under the claim: the bind to real port r succeeded; record it as e's
- * virtual port and make fd ours. Releases the claim and the lock. */
 /* The socket's inode: readers check that a holder still has it open
  * before they believe a live pid holds the port (ps_entry_live). */
 static void note_inode(int fd, struct ps_event *e)
@@ -143,83 +101,71 @@ static void note_inode(int fd, struct ps_event *e)
         e->ino = (unsigned long long)st.st_ino;
 }
 
-static void claimed(int fd, struct ps_event *e, uint16_t r)
+/* Under the lock and the claim: fd is bound where e says (real port or
+ * socket file); record it as e's virtual port and make fd ours. */
+static void record_claimed(int fd, struct ps_event *e)
 {
     note_inode(fd, e);
-    e->has_raddr = true;
-    e->raddr = e->addr;
-    e->rport = r;
     ps_next_sid(e->sid);
     ps_cnt_claim(ps_table(), &e->cslot, &e->cbase);
     ps_emit(e);
-    ps_claim_end();
     ps_track(fd, e);
-    ps_unlock();
 }
 
-/* Port 0: the kernel's choice is the name, unless the namespace already
- * uses that number virtually. */
+/* Port 0 in remap mode: the kernel's choice is the name, unless the
+ * namespace already uses that number virtually (ps_engine_bind_any). */
 static int bind_any(int fd, const struct sockaddr *addr, socklen_t len, struct ps_event *e)
 {
     int rc = real_bind(fd, addr, len);
     int err = errno;
     uint16_t r = 0;
-    if (rc == 0 && real_port(fd, &r) < 0)
-        r = 0;
+    if (rc == 0 && (real_port(fd, &r) < 0 || !r)) {
+        rc = -1;
+        err = EINVAL;
+    }
     ps_lock();
-    if (rc < 0 || !r)
-        return refused(e, rc < 0 ? err : EINVAL);
-    ps_claim_begin();
-    e->chosen = true;
-    if (!(e->port = pick_vport(r, VPORT_LO, VPORT_HI)))
-        return refused(e, EADDRINUSE);
-    claimed(fd, e, r);
-    return 0;
-}
-
-static bool path_taken(const struct ps_ns *ns, const char *path)
-{
-    for (size_t i = 0; i < ns->n; i++)
-        if (!strcmp(ns->v[i].rpath, path) && ps_entry_alive(NULL, &ns->v[i]))
-            return true;
-    return false;
-}
-
-/* Under the lock and the claim, with no conflict: fd becomes an AF_UNIX
- * socket bound to DIR/<port>@<addr>, or DIR/<port>@<addr>#<n> beside the
- * sockets it shares the port with. */
-static int bind_unix(int fd, struct ps_event *e)
-{
-    struct ps_ns *ns = ps_table();
-    /* Port 0: from the range the kernel would pick from. */
-    if (e->port == 0) {
+    if (rc == 0) {
+        ps_claim_begin();
         e->chosen = true;
-        if (!(e->port = pick_vport(0, 32768, 60999)))
-            return refused(e, EADDRINUSE);
+        if ((e->port = ps_engine_bind_any(ps_session(), r))) {
+            e->has_raddr = true;
+            e->raddr = e->addr;
+            e->rport = r;
+            record_claimed(fd, e);
+        } else {
+            rc = -1;
+            err = EADDRINUSE;
+        }
     }
-    struct ps_uname u = {.port = (uint16_t)e->port, .addr = e->addr};
-    char name[PS_SUN_PATH];
-    size_t nlen = 0;
-    for (u.n = 0; u.n <= PS_UNAME_SHARE_MAX; u.n++) {
-        nlen = ps_uname_format(name, sizeof name, ps_cfg()->dir, &u);
-        if (!nlen || !path_taken(ns, name))
-            break;
-    }
-    if (!nlen || u.n > PS_UNAME_SHARE_MAX)
-        return refused(e, nlen ? EADDRINUSE : ENAMETOOLONG);
+    if (rc < 0)
+        record_refused(e, err);
+    ps_claim_end();
+    ps_unlock();
+    if (rc < 0)
+        errno = err;
+    return rc;
+}
+
+/* PS_PLAN_UNIX_PATH, under the lock and the claim: fd becomes an AF_UNIX
+ * socket bound to the socket file name. -1 with *err on failure. */
+static int act_unix(int fd, struct ps_event *e, const char *name, int *err)
+{
+    size_t nlen = strlen(name);
     struct ps_opts *opts;
-    if (ps_unix_swap(fd, e->fam, &opts) < 0)
-        return refused(e, errno);
+    if (ps_unix_swap(fd, e->fam, &opts) < 0) {
+        *err = errno;
+        return -1;
+    }
     /* A file left by a holder that died without closing. */
     ps_unlink_socket(name);
     struct sockaddr_un su;
     socklen_t sl = ps_unix_sockaddr(name, nlen, &su);
     if (real_bind(fd, (struct sockaddr *)&su, sl) < 0) {
-        int err = errno;
+        *err = errno;
         ps_unix_unswap(fd, e->fam, opts);
         ps_opts_unref(opts);
-        ps_log(PS_LOG_WARN, "bind %s in pid %d (%s): %s", name, e->pid, e->prog, strerror(err));
-        return refused(e, err);
+        ps_log(PS_LOG_WARN, "bind %s in pid %d (%s): %s", name, e->pid, e->prog, strerror(*err));
+        return -1;
     }
     /* A namespace shared with another user (run --share-with): the private
      * directory decides who may reach the socket, so its own mode must not
@@ -227,19 +173,11 @@ static int bind_unix(int fd, struct ps_event *e)
     if (ps_cfg()->share_uid >= 0 || ps_cfg()->share_gid >= 0)
         chmod(name, 0666);
     memcpy(e->rpath, name, nlen + 1);
-    note_inode(fd, e);
-    ps_next_sid(e->sid);
-    ps_cnt_claim(ps_table(), &e->cslot, &e->cbase);
-    ps_emit(e);
-    ps_claim_end();
-    ps_track(fd, e);
+    record_claimed(fd, e);
     struct ps_fdinfo fi = ps_fd_get(fd);
     if (fi.sock)
         memcpy(fi.sock->upath, name, nlen + 1);
     ps_fd_set_unix(fd, e->fam, opts);
-    ps_unlock();
-    ps_log(PS_LOG_DEBUG, "bind port %u -> %s (pid %d, %s)", (unsigned)e->port, name, e->pid,
-           e->prog);
     return 0;
 }
 
@@ -329,7 +267,41 @@ static int kernel_bind_err(int fd, const struct sockaddr *addr, socklen_t len)
     return err == EADDRINUSE || err == EACCES || err == EADDRNOTAVAIL ? 0 : err;
 }
 
-static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct ps_event *e)
+/* PS_PLAN_REAL_PORT, under the lock and the claim: fd binds addr's
+ * address, real port target (0: any the kernel picks). -1 with *err. */
+static int act_real_port(int fd, const struct sockaddr *addr, socklen_t len,
+                         struct ps_event *e, uint16_t target, int *err)
+{
+    struct sockaddr_storage ss;
+    memcpy(&ss, addr, len < sizeof ss ? len : sizeof ss);
+    ps_sockaddr_set_port((struct sockaddr *)&ss, target);
+    int rc = real_bind(fd, (struct sockaddr *)&ss, len);
+    *err = errno;
+    if (rc < 0 && *err == EADDRINUSE && !target) {
+        rc = bind_above_range(fd, &ss, len);
+        *err = errno;
+    }
+    uint16_t r = 0;
+    if (rc == 0 && real_port(fd, &r) < 0) {
+        rc = -1;
+        *err = EINVAL;
+    }
+    if (rc < 0)
+        return -1;
+    e->has_raddr = true;
+    e->raddr = e->addr;
+    e->rport = r;
+    record_claimed(fd, e);
+    return 0;
+}
+
+/* A bind of a virtual port: one lock scope, with the claim (the manifest's
+ * flock) inside it, from the engine's decision to the record of the
+ * outcome; one exit (out:). What is done outside it: the kernel's own
+ * answer (PS_PLAN_KERNEL), and naming the holder of a real port the kernel
+ * refused, a walk of /proc that must not stall every other bind of the
+ * namespace. */
+static int bind_claim(int fd, const struct sockaddr *addr, socklen_t len, struct ps_event *e)
 {
     struct ps_bindreq req = {
         .baddr = {.addr = e->addr, .v6only = e->v6only},
@@ -338,76 +310,66 @@ static int bind_remap(int fd, const struct sockaddr *addr, socklen_t len, struct
         .reuseport = e->reuseport,
         .uid = e->uid,
     };
-    char a[PS_ADDRSTRLEN];
-    int aerr = kernel_bind_err(fd, addr, len);
-    if (!aerr && ps_cfg()->mode == PS_MODE_UNIX)
-        aerr = unix_addr_err(fd, addr, len, &e->addr);
+    bool unix_mode = ps_cfg()->mode == PS_MODE_UNIX;
+    int err = kernel_bind_err(fd, addr, len);
+    if (!err && unix_mode)
+        err = unix_addr_err(fd, addr, len, &e->addr);
+    int rc = -1;
+    bool kernel = false, name_real = false;
+    struct ps_bind_plan p;
     ps_lock();
-    if (aerr)
-        return refused(e, aerr);
+    if (err)
+        goto out;
     ps_claim_begin();
-    const struct ps_entry *c;
-    while ((c = ps_ns_conflict(ps_table(), &req))) {
-        if (ps_entry_live(c))
-            break;
-        /* Its holders died without a close: retire it for everyone. */
-        struct ps_event st;
-        if (c->rpath[0])
-            ps_unlink_socket(c->rpath);
-        ps_cnt_emit(c->sid, c->cslot, c->cbase);
-        ps_event_new(&st, PS_EV_STALE);
-        memcpy(st.sid, c->sid, sizeof st.sid);
-        ps_emit(&st);
-        ps_refresh();
+    ps_engine_bind_decide(ps_session(), fd, e->fam, &req, &p);
+    e->port = p.vport;
+    e->chosen = p.chosen;
+    switch (p.plan) {
+    case PS_PLAN_KERNEL:
+        kernel = true;
+        break;
+    case PS_PLAN_REFUSE:
+        err = p.err;
+        if (p.holder) {
+            snprintf(e->note, sizeof e->note, "virtual port %u is held by pid %d (%s), sid %s",
+                     req.port, p.holder->pid, p.holder->prog, p.holder->sid);
+            ps_name_holder(e, p.holder);
+        }
+        break;
+    case PS_PLAN_UNIX_PATH:
+        rc = act_unix(fd, e, p.path, &err);
+        break;
+    case PS_PLAN_REAL_PORT:
+        rc = act_real_port(fd, addr, len, e, p.rport, &err);
+        /* The kernel's own refusal, of a real port: its holder is named
+         * from /proc below, with neither the lock nor the claim held. */
+        name_real = rc < 0 && err == EADDRINUSE;
+        break;
     }
-    if (c && kernel_refuses_first(fd, e->fam == 4 ? AF_INET : AF_INET6)) {
-        ps_claim_end();
-        ps_unlock();
+out:
+    if (rc < 0 && !kernel && !name_real)
+        record_refused(e, err);
+    ps_claim_end();
+    ps_unlock();
+    if (kernel)
         return real_bind(fd, addr, len);
-    }
-    if (c) {
-        snprintf(e->note, sizeof e->note, "virtual port %u is held by pid %d (%s), sid %s",
-                 req.port, c->pid, c->prog, c->sid);
-        ps_name_holder(e, c);
-        return refused(e, EADDRINUSE);
-    }
-    if (ps_cfg()->mode == PS_MODE_UNIX)
-        return bind_unix(fd, e);
-    /* Sharing (SO_REUSEADDR/SO_REUSEPORT) happens on one real port, so the
-     * kernel itself judges the rest (listen on a shared port, uid rules). */
-    const struct ps_entry *sh = ps_ns_sharer(ps_table(), &req);
-    uint16_t target = sh && ps_entry_alive(NULL, sh) ? sh->rport : 0;
-
-    struct sockaddr_storage ss;
-    memcpy(&ss, addr, len < sizeof ss ? len : sizeof ss);
-    ps_sockaddr_set_port((struct sockaddr *)&ss, target);
-    int rc = real_bind(fd, (struct sockaddr *)&ss, len);
-    int err = errno;
-    if (rc < 0 && err == EADDRINUSE && !target) {
-        rc = bind_above_range(fd, &ss, len);
-        err = errno;
-    }
-    uint16_t r = 0;
-    if (rc == 0 && real_port(fd, &r) < 0) {
-        rc = -1;
-        err = EINVAL;
-    }
-    if (rc < 0 && err == EADDRINUSE) {
-        /* The kernel's own refusal, of a real port: name its holder from
-         * /proc with neither the lock nor the claim held (a walk of /proc
-         * must not stall every other bind of the namespace). */
-        ps_claim_end();
-        ps_unlock();
+    if (name_real) {
         ps_name_holder(e, NULL);
         ps_lock();
-        return refused(e, err);
+        record_refused(e, err);
+        ps_unlock();
+    }
+    if (rc == 0 && unix_mode) {
+        ps_log(PS_LOG_DEBUG, "bind port %u -> %s (pid %d, %s)", (unsigned)e->port, e->rpath,
+               e->pid, e->prog);
+    } else if (rc == 0) {
+        char a[PS_ADDRSTRLEN];
+        ps_log(PS_LOG_DEBUG, "bind %s:%u -> real port %u (pid %d, %s)",
+               ps_addr_format(&e->addr, a), req.port, (unsigned)e->rport, e->pid, e->prog);
     }
     if (rc < 0)
-        return refused(e, err);
-    claimed(fd, e, r);
-    ps_log(PS_LOG_DEBUG, "bind %s:%u -> real port %u (pid %d, %s)",
-           ps_addr_format(&e->addr, a), req.port, r, e->pid, e->prog);
-    return 0;
+        errno = err;
+    return rc;
 }
 
 static int shim_bind(int fd, const struct sockaddr *uaddr, socklen_t len)
@@ -423,30 +385,28 @@ static int shim_bind(int fd, const struct sockaddr *uaddr, socklen_t len)
     uint16_t port;
     /* Not an inet address, or not a TCP socket (a bad fd, UDP): the kernel
      * answers, errno and all. A family mismatch or an already bound socket
-     * fails in the real bind, or in kernel_refuses_first on a conflict. */
+     * fails in the real bind, or in the engine's refuses_first on a conflict. */
     if (ps_addr_from_sockaddr(addr, len, &a, &port) < 0 || !ps_is_tcp(fd))
         return real_bind(fd, addr, len);
     int domain = addr->sa_family;
 
-    const struct ps_config *cfg = ps_cfg();
     struct ps_event e;
     ps_event_new(&e, PS_EV_BIND);
     describe_bind(&e, fd, &a, port, domain == AF_INET ? 4 : 6);
-    if (cfg->inject.any && ps_inj_bind(&e))
+    if (ps_cfg()->inject.any && ps_inj_bind(&e))
         return -1;
-
-    if (cfg->mode == PS_MODE_OBSERVE) {
-        strcpy(e.mode, "observe");
+    const char *mode;
+    enum ps_bind_kind k = ps_engine_bind_kind(ps_cfg(), port, &mode);
+    strcpy(e.mode, mode);
+    switch (k) {
+    case PS_BIND_RECORD:
         return bind_recorded(fd, addr, len, &e);
-    }
-    if (port != 0 && cfg->ports.n && !ps_portspec_contains(&cfg->ports, port)) {
-        strcpy(e.mode, "pass");
-        return bind_recorded(fd, addr, len, &e);
-    }
-    strcpy(e.mode, ps_mode_name(cfg->mode));
-    if (port == 0 && cfg->mode != PS_MODE_UNIX)
+    case PS_BIND_ANY:
         return bind_any(fd, addr, len, &e);
-    return bind_remap(fd, addr, len, &e);
+    case PS_BIND_CLAIM:
+        break;
+    }
+    return bind_claim(fd, addr, len, &e);
 }
 
 PS_EXPORT int bind(int fd, const struct sockaddr *addr,

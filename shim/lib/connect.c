@@ -19,30 +19,13 @@
 #include "core/log.h"
 #include "core/sockaddr.h"
 #include "core/unixname.h"
+#include "engine/engine.h"
 #include "lib/counts.h"
 #include "lib/faults.h"
 #include "lib/real.h"
 #include "lib/state.h"
 #include "lib/umem.h"
 #include "lib/unix.h"
-
-/* Is dst an address of this host? Only asked for non-loopback destinations
- * that a wildcard listener might serve: a UDP bind to it succeeds exactly
- * when it is local. */
-static bool is_local_address(const struct ps_addr *dst)
-{
-    struct ps_addr tmp = *dst;
-    if (ps_addr_is_v4(&tmp))
-        tmp.fam = 4;
-    struct sockaddr_storage ss;
-    socklen_t l = ps_addr_to_sockaddr(&tmp, 0, &ss);
-    int s = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return false;
-    bool local = real_bind(s, (struct sockaddr *)&ss, l) == 0;
-    real_close(s);
-    return local;
-}
 
 /* The listener a routed connect went to: its counter (lib/counts.h). */
 struct dest {
@@ -329,25 +312,6 @@ static int dial_out(int fd, const struct ps_fdinfo *fi, const struct sockaddr *a
     return real_connect(fd, addr, len);
 }
 
-/* One of the live sockets sharing e's port and address (SO_REUSEPORT):
- * the kernel spreads connections over them, this picks one at random. */
-static const struct ps_entry *pick_sharer(const struct ps_ns *ns, const struct ps_entry *e)
-{
-    const struct ps_entry *c[16];
-    int n = 0;
-    for (size_t i = 0; i < ns->n && n < 16; i++) {
-        const struct ps_entry *x = &ns->v[i];
-        if (x->vport == e->vport && x->listening && x->rpath[0] && x->fam == e->fam &&
-            ps_addr_equal(&x->baddr.addr, &e->baddr.addr) && ps_entry_alive(NULL, x))
-            c[n++] = x;
-    }
-    if (n < 2)
-        return e;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return c[(unsigned)(ts.tv_nsec / 1000) % (unsigned)n];
-}
-
 static bool v6only(int fd)
 {
     struct ps_fdinfo fi = ps_fd_get(fd);
@@ -380,7 +344,8 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
     if (a.fam == 6 && ps_addr_is_v4(&a) && v6only(fd))
         return ps_fd_get(fd).ufam ? (errno = ENETUNREACH, -1) : real_connect(fd, addr, len);
 
-    if (cfg->mode == PS_MODE_OBSERVE) {
+    enum ps_connect_kind k = ps_engine_connect_kind(cfg, port);
+    if (k == PS_CONNECT_OBSERVE) {
         if (!ps_is_tcp(fd))
             return real_connect(fd, addr, len);
         int rc = real_connect(fd, addr, len);
@@ -389,8 +354,7 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
         errno = err;
         return rc;
     }
-    bool strict = cfg->ports.n && ps_portspec_contains(&cfg->ports, port);
-    if (cfg->ports.n && !strict)
+    if (k == PS_CONNECT_PASS)
         return real_connect(fd, addr, len);
 
     struct ps_fdinfo fi = ps_fd_get(fd);
@@ -400,23 +364,20 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
         errno = fi.ufam == 6 ? EINVAL : EAFNOSUPPORT;
         return -1;
     }
+    struct ps_route r;
     ps_lock();
     ps_refresh();
-    struct ps_ns *ns = ps_table();
-    /* A family mismatch is left for the kernel to refuse, with the routed
-     * address just as with the original one. */
-    if ((!strict && !ps_ns_port_listening(ns, port)) || !(swapped || ps_is_tcp(fd))) {
-        ps_unlock();
+    ps_engine_connect_route(ps_session(), k, &a, port, &r);
+    ps_unlock();
+    /* Not the namespace's, or not a TCP socket: the kernel's. A family
+     * mismatch is left for the kernel to refuse, with the routed address
+     * just as with the original one. */
+    if (r.kind == PS_ROUTE_PASS || !(swapped || ps_is_tcp(fd)))
         return swapped ? dial_out(fd, &fi, addr, len) : real_connect(fd, addr, len);
-    }
-    bool local = ps_addr_is_loopback(&a) || ps_addr_is_wildcard(&a);
-    const struct ps_entry *e = ps_ns_route(ns, &a, port, local, ps_entry_alive, NULL);
-    if (!e && !local && is_local_address(&a))
-        e = ps_ns_route(ns, &a, port, true, ps_entry_alive, NULL);
-    if (!e) {
-        ps_unlock();
-        if (!strict)
-            return swapped ? dial_out(fd, &fi, addr, len) : real_connect(fd, addr, len);
+    struct dest d = {.cslot = r.cslot};
+    memcpy(d.sid, r.sid, sizeof d.sid);
+    switch (r.kind) {
+    case PS_ROUTE_REFUSE: {
         char ab[PS_ADDRSTRLEN];
         ps_log(PS_LOG_INFO, "connect %s:%u in pid %d: ECONNREFUSED: no listener for this "
                "strictly virtual port", ps_addr_format(&a, ab), port, ps_pid());
@@ -425,30 +386,20 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
         errno = ECONNREFUSED;
         return -1;
     }
-    struct dest d;
-    if (e->rpath[0]) {
-        char path[PS_UPATH_MAX];
-        e = pick_sharer(ns, e);
-        memcpy(path, e->rpath, sizeof path);
-        d.cslot = e->cslot;
-        memcpy(d.sid, e->sid, sizeof d.sid);
-        ps_unlock();
+    case PS_ROUTE_PATH:
         /* A socket of the other family is the kernel's to refuse. */
         if (!swapped && family_of(fd) != (a.fam == 4 ? AF_INET : AF_INET6))
             return real_connect(fd, addr, len);
-        return connect_unix(fd, &a, port, path, swapped, &d);
+        return connect_unix(fd, &a, port, r.path, swapped, &d);
+    default:
+        break;
     }
-    uint16_t rport = e->rport;
-    d.cslot = e->cslot;
-    memcpy(d.sid, e->sid, sizeof d.sid);
-    ps_unlock();
-
     struct sockaddr_storage ss;
     memcpy(&ss, addr, len < sizeof ss ? len : sizeof ss);
-    ps_sockaddr_set_port((struct sockaddr *)&ss, rport);
+    ps_sockaddr_set_port((struct sockaddr *)&ss, r.rport);
     int rc = real_connect(fd, (struct sockaddr *)&ss, len);
     int err = errno;
-    record(fd, &a, port, rport, true, rc, err, NULL, NULL, &d);
+    record(fd, &a, port, r.rport, true, rc, err, NULL, NULL, &d);
     errno = err;
     return rc;
 }

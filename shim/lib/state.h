@@ -70,6 +70,10 @@ bool ps_is_tcp(int fd);
 
 int ps_pid(void);
 
+/* Under ps_lock: this process's engine session (engine/engine.h), its
+ * operations answered by this library (session.c). */
+struct ps_session *ps_session(void);
+
 /* In the parent, after fork() made child: the child holds every bound
  * socket too. Written by the parent, before fork() returns to it, so a
  * close that follows in the parent can never be read before it. */
