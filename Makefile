@@ -39,7 +39,7 @@ CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN) $(EXTRA_CFLAGS)
 LDSAN   := $(SAN)
 
 CORE_SRC   := $(sort $(wildcard shim/core/*.c) $(wildcard shim/engine/*.c))
-LIB_SRC    := $(sort $(wildcard shim/lib/*.c))
+LIB_SRC    := $(sort $(wildcard shim/preload/*.c))
 CLI_SRC    := $(sort $(wildcard shim/cli/*.c))
 UNIT_SRC   := $(sort $(wildcard tests/unit/*.c))
 E2E_SRC    := $(sort $(wildcard tests/e2e/*.c))
@@ -93,9 +93,9 @@ $(B)/libcore.a: $(CORE_OBJ)
 # instead of four (-z noseparate-code): every exec under the shim maps the
 # library, and fewer mappings and page faults make that measurably cheaper
 # (docs/benchmarks.md); the cost is that read-only data is mapped executable.
-$(LIB): $(LIB_OBJ) $(CORE_OBJ) shim/lib/exports.map
+$(LIB): $(LIB_OBJ) $(CORE_OBJ) shim/preload/exports.map
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDSAN) -shared -Wl,--version-script=shim/lib/exports.map -Wl,-z,defs \
+	$(Q)$(CC) $(LDSAN) -shared -Wl,--version-script=shim/preload/exports.map -Wl,-z,defs \
 	    -Wl,-z,noseparate-code \
 	    -o $@ $(LIB_OBJ) $(CORE_OBJ) -ldl -lpthread
 
@@ -128,7 +128,7 @@ deps:
 	@scripts/ensure-deps
 
 check-exports: $(LIB)
-	@scripts/check-exports $(LIB) shim/lib/exports.map
+	@scripts/check-exports $(LIB) shim/preload/exports.map
 
 unit: $(UNIT)
 	$(UNIT) --jobs 2

@@ -268,7 +268,7 @@ static void add_passthrough(struct report *r, const struct ps_event *e)
 }
 
 /* A listener still open has written no "conns" yet: its count is in the
- * namespace's counter file (lib/counts.h), read as untrusted input. */
+ * namespace's counter file (preload/counts.h), read as untrusted input. */
 static void read_live_counts(struct report *r)
 {
     char path[PATH_MAX + 8];

@@ -28,7 +28,7 @@ struct ps_sock {
     int fam;
     uint16_t vport, rport;
     char upath[108];        /* unix mode: its socket file, removed on the last close */
-    int cslot;              /* its connect counter (lib/counts.h), -1 none */
+    int cslot;              /* its connect counter (preload/counts.h), -1 none */
     long long cbase;        /* the counter's value at its bind */
     struct ps_sock *next, *prev;
 };

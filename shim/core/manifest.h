@@ -33,7 +33,7 @@ enum ps_ev {
     PS_EV_CONNS,     /* v2: routed connects to listener sid counted, not lined */
 };
 
-/* A namespace's connect counters (lib/counts.h): "<manifest>.cnt", a
+/* A namespace's connect counters (preload/counts.h): "<manifest>.cnt", a
  * 64-byte header starting with PS_CNT_MAGIC, then PS_CSLOT_MAX 64-bit
  * counters in the host's byte order. */
 #define PS_CSLOT_MAX 4096

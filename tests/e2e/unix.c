@@ -349,7 +349,7 @@ Test(unix, nonblocking_connect_to_a_full_backlog_never_says_eagain)
     struct e2e_events ev;
     e2e_events_read(ns.manifest, &ev);
     /* the process's first connect to the listener is a line, the rest are
-     * counted (lib/counts.h); it _exits, so the report reads the count */
+     * counted (preload/counts.h); it _exits, so the report reads the count */
     size_t routed = 0;
     for (size_t i = 0; i < ev.n; i++)
         routed += ev.v[i].ev == PS_EV_CONNECT && ev.v[i].routed && ev.v[i].rpath[0];

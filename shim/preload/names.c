@@ -1,12 +1,12 @@
 /* names.c — real-to-virtual port translation shared by getsockname,
  * getpeername and accept. */
-#include "lib/names.h"
+#include "preload/names.h"
 
 #include <string.h>
 
 #include "core/sockaddr.h"
-#include "lib/state.h"
-#include "lib/umem.h"
+#include "preload/state.h"
+#include "preload/umem.h"
 
 void ps_virtual_name(int fd, struct sockaddr *sa, socklen_t len, bool peer)
 {

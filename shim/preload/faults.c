@@ -5,7 +5,7 @@
  * that port. The counters are a plain array (1 MiB of bss, only the pages
  * of ports in use are ever touched), bumped atomically; a forked child
  * keeps its parent's and so continues the same sequence. */
-#include "lib/faults.h"
+#include "preload/faults.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,8 +19,8 @@
 #include "core/log.h"
 #include "core/probe.h"
 #include "core/sockaddr.h"
-#include "lib/real.h"
-#include "lib/state.h"
+#include "preload/real.h"
+#include "preload/state.h"
 
 /* The program's name as it goes into a one-line message: it is whatever
  * the program was run as, newlines and escapes included. */

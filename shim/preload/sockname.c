@@ -2,11 +2,11 @@
 #include <errno.h>
 #include <sys/socket.h>
 
-#include "lib/names.h"
-#include "lib/real.h"
-#include "lib/state.h"
-#include "lib/umem.h"
-#include "lib/unix.h"
+#include "preload/names.h"
+#include "preload/real.h"
+#include "preload/state.h"
+#include "preload/umem.h"
+#include "preload/unix.h"
 
 typedef int (*name_call)(int, struct sockaddr *, socklen_t *);
 

@@ -1,5 +1,5 @@
 /* state.c — init, the guard, the manifest descriptor, fork and exit. */
-#include "lib/state.h"
+#include "preload/state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,8 +20,8 @@
 #include "core/probe.h"
 #include "core/trust.h"
 #include "core/unixname.h"
-#include "lib/counts.h"
-#include "lib/real.h"
+#include "preload/counts.h"
+#include "preload/real.h"
 
 #define EXIT_CONFIG 78
 
@@ -587,7 +587,7 @@ static void unlink_if_last(const struct ps_sock *sk)
 }
 
 /* Under ps_lock, as this process lets go of sk: the count of connects
- * made to it (lib/counts.h). Absolute, so every holder may write it. */
+ * made to it (preload/counts.h). Absolute, so every holder may write it. */
 static void retire_counts(const struct ps_sock *sk)
 {
     ps_cnt_emit(sk->sid, sk->cslot, sk->cbase);

@@ -16,10 +16,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "lib/real.h"
-#include "lib/state.h"
-#include "lib/umem.h"
-#include "lib/unix.h"
+#include "preload/real.h"
+#include "preload/state.h"
+#include "preload/umem.h"
+#include "preload/unix.h"
 
 /* What a fresh Linux TCP socket answers. */
 static const struct { int level, name, val; } defaults[] = {

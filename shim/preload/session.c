@@ -7,9 +7,9 @@
 
 #include "core/sockaddr.h"
 #include "engine/engine.h"
-#include "lib/counts.h"
-#include "lib/real.h"
-#include "lib/state.h"
+#include "preload/counts.h"
+#include "preload/real.h"
+#include "preload/state.h"
 
 static bool op_alive(void *ctx, const struct ps_entry *e) { return ps_entry_alive(ctx, e); }
 

@@ -1,5 +1,5 @@
 /* counts.c — the namespace's shared connect counters (counts.h). */
-#include "lib/counts.h"
+#include "preload/counts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +12,8 @@
 
 #include "core/log.h"
 #include "core/trust.h"
-#include "lib/real.h"
-#include "lib/state.h"
+#include "preload/real.h"
+#include "preload/state.h"
 
 #define CNT_SIZE PS_CNT_SIZE
 

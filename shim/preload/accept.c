@@ -5,12 +5,12 @@
 #include <sys/socket.h>
 
 #include "core/sockaddr.h"
-#include "lib/faults.h"
-#include "lib/names.h"
-#include "lib/real.h"
-#include "lib/state.h"
-#include "lib/umem.h"
-#include "lib/unix.h"
+#include "preload/faults.h"
+#include "preload/names.h"
+#include "preload/real.h"
+#include "preload/state.h"
+#include "preload/umem.h"
+#include "preload/unix.h"
 
 static void record_observed(const struct sockaddr_storage *ss, socklen_t l, int rc, int err)
 {

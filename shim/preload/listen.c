@@ -6,8 +6,8 @@
 #include <sys/socket.h>
 
 #include "core/sockaddr.h"
-#include "lib/real.h"
-#include "lib/state.h"
+#include "preload/real.h"
+#include "preload/state.h"
 
 static void record_observed(int fd, int rc, int err)
 {

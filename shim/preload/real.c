@@ -4,7 +4,7 @@
  * Each pointer is looked up on first use; two threads racing to look it up
  * store the same value, so relaxed atomics are enough. A missing symbol
  * (close_range on an old libc) fails the call with ENOSYS. */
-#include "lib/real.h"
+#include "preload/real.h"
 
 #include <dlfcn.h>
 #include <errno.h>

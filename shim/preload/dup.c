@@ -6,8 +6,8 @@
 #include <stdarg.h>
 #include <unistd.h>
 
-#include "lib/real.h"
-#include "lib/state.h"
+#include "preload/real.h"
+#include "preload/state.h"
 
 /* glibc declares it for _FILE_OFFSET_BITS=64 builds only; musl never. */
 int fcntl64(int fd, int cmd, ...);

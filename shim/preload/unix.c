@@ -3,7 +3,7 @@
  * Names are stateless: everything a program would see of an inet name is
  * in the AF_UNIX names themselves (core/unixname.h), so a socket inherited
  * over exec, with no record in this process, still answers correctly. */
-#include "lib/unix.h"
+#include "preload/unix.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +15,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "lib/real.h"
-#include "lib/state.h"
+#include "preload/real.h"
+#include "preload/state.h"
 
 /* SOL_SOCKET options that mean the same on AF_UNIX: carried over as bytes. */
 static const int carried[] = {SO_RCVTIMEO, SO_SNDTIMEO, SO_LINGER, SO_KEEPALIVE, SO_REUSEADDR};

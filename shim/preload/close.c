@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "lib/real.h"
-#include "lib/state.h"
+#include "preload/real.h"
+#include "preload/state.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)   /* <linux/close_range.h>, absent from musl */

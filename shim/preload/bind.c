@@ -17,12 +17,12 @@
 #include "core/sockaddr.h"
 #include "core/unixname.h"
 #include "engine/engine.h"
-#include "lib/counts.h"
-#include "lib/faults.h"
-#include "lib/real.h"
-#include "lib/state.h"
-#include "lib/umem.h"
-#include "lib/unix.h"
+#include "preload/counts.h"
+#include "preload/faults.h"
+#include "preload/real.h"
+#include "preload/state.h"
+#include "preload/umem.h"
+#include "preload/unix.h"
 
 static int sockopt_int(int fd, int level, int name)
 {

@@ -1,7 +1,7 @@
 /* umem.c — EFAULT-safe copies of the program's memory (see umem.h). */
-#include "lib/umem.h"
+#include "preload/umem.h"
 
-#include "lib/state.h"
+#include "preload/state.h"
 
 #include <errno.h>
 #include <pthread.h>

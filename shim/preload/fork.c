@@ -6,8 +6,8 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "lib/real.h"
-#include "lib/state.h"
+#include "preload/real.h"
+#include "preload/state.h"
 
 PS_EXPORT pid_t fork(void)
 {

@@ -20,14 +20,14 @@
 #include "core/sockaddr.h"
 #include "core/unixname.h"
 #include "engine/engine.h"
-#include "lib/counts.h"
-#include "lib/faults.h"
-#include "lib/real.h"
-#include "lib/state.h"
-#include "lib/umem.h"
-#include "lib/unix.h"
+#include "preload/counts.h"
+#include "preload/faults.h"
+#include "preload/real.h"
+#include "preload/state.h"
+#include "preload/umem.h"
+#include "preload/unix.h"
 
-/* The listener a routed connect went to: its counter (lib/counts.h). */
+/* The listener a routed connect went to: its counter (preload/counts.h). */
 struct dest {
     int cslot;
     char sid[PS_SID_MAX];
