@@ -22,6 +22,17 @@ const char *ps_ev_name(enum ps_ev ev)
     return (unsigned)ev < N_EV ? ev_names[ev] : "";
 }
 
+const char *ps_proto_name(enum ps_proto p)
+{
+    return p == PS_PROTO_TCP ? "tcp" : p == PS_PROTO_UDP ? "udp" : "other";
+}
+
+enum ps_proto ps_proto_parse(const char *name)
+{
+    return !strcmp(name, "tcp") ? PS_PROTO_TCP
+           : !strcmp(name, "udp") ? PS_PROTO_UDP : PS_PROTO_OTHER;
+}
+
 enum ps_ev ps_ev_parse(const char *name)
 {
     for (unsigned i = 1; i < N_EV; i++)
@@ -226,6 +237,7 @@ size_t ps_event_encode(const struct ps_event *e, char *buf, size_t len)
         put_int(&o, "fam", e->fam);
         if (e->fam == 6) put_bool(&o, "v6only", e->v6only);
     }
+    if (e->proto != PS_PROTO_TCP) put_str(&o, "proto", ps_proto_name(e->proto));
     if (e->has_addr) put_str(&o, "addr", ps_addr_format(&e->addr, a));
     if (e->port >= 0) put_int(&o, "port", e->port);
     if (e->has_raddr) put_str(&o, "raddr", ps_addr_format(&e->raddr, a));
@@ -492,6 +504,7 @@ enum key {
     K_PID,
     K_PORT,
     K_PROG,
+    K_PROTO,
     K_RADDR,
     K_REUSEADDR,
     K_REUSEPORT,
@@ -534,6 +547,7 @@ static enum key key_id(const char *key)
         {"pid", K_PID},
         {"port", K_PORT},
         {"prog", K_PROG},
+        {"proto", K_PROTO},
         {"raddr", K_RADDR},
         {"reuseaddr", K_REUSEADDR},
         {"reuseport", K_REUSEPORT},
@@ -560,13 +574,13 @@ static enum key key_id(const char *key)
     case 'm': lo = 13; hi = 14; break;
     case 'n': lo = 14; hi = 15; break;
     case 'o': lo = 15; hi = 16; break;
-    case 'p': lo = 16; hi = 19; break;
-    case 'r': lo = 19; hi = 25; break;
-    case 's': lo = 25; hi = 26; break;
-    case 't': lo = 26; hi = 27; break;
-    case 'u': lo = 27; hi = 28; break;
-    case 'v': lo = 28; hi = 30; break;
-    case 'c': lo = 30; hi = 34; break;
+    case 'p': lo = 16; hi = 20; break;
+    case 'r': lo = 20; hi = 26; break;
+    case 's': lo = 26; hi = 27; break;
+    case 't': lo = 27; hi = 28; break;
+    case 'u': lo = 28; hi = 29; break;
+    case 'v': lo = 29; hi = 31; break;
+    case 'c': lo = 31; hi = 35; break;
     default: return K_OTHER;
     }
     for (size_t i = lo; i < hi; i++)
@@ -610,6 +624,11 @@ static int field(struct ps_event *e, const char *key, const struct jval *v, int 
     } else if (k == K_FAM) {
         if (want_int(v, 4, 6, &i) || i == 5) return -1;
         e->fam = (int)i;
+    } else if (k == K_PROTO) {
+        char p[8];
+        if (v->t != J_STR) return -1;
+        /* an unknown protocol (or a long name) is a newer writer's: OTHER */
+        e->proto = scopy(p, sizeof p, v->str, true) ? PS_PROTO_OTHER : ps_proto_parse(p);
     } else if (k == K_V6ONLY) {
         if (v->t != J_BOOL) return -1;
         e->v6only = v->b;

@@ -47,6 +47,15 @@ enum ps_ev {
 #define PS_HCMD_MAX 128
 #define PS_HUSER_MAX 33
 
+/* The protocol of a socket an event is about. The namespace serves TCP
+ * today (engine.h, ps_engine_serves); UDP is next. A protocol this reader
+ * does not know is PS_PROTO_OTHER: recorded, and in nobody's way. Zero is
+ * TCP, so an event or entry without the field is TCP, as every manifest
+ * written before the field was. */
+enum ps_proto { PS_PROTO_TCP = 0, PS_PROTO_UDP, PS_PROTO_OTHER };
+const char *ps_proto_name(enum ps_proto p);   /* "tcp", "udp", "other" */
+enum ps_proto ps_proto_parse(const char *name);
+
 struct ps_event {
     int v;                    /* format version */
     enum ps_ev ev;
@@ -57,6 +66,7 @@ struct ps_event {
     bool ok;                  /* the call succeeded */
     int err;                  /* errno when !ok */
     int fam;                  /* socket family: 4 or 6 (0: absent) */
+    enum ps_proto proto;      /* "proto", written only when not tcp */
     bool v6only;
     bool has_addr, has_raddr;
     struct ps_addr addr;      /* requested (virtual) address */

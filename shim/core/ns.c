@@ -227,6 +227,7 @@ static void apply_bind(struct ps_ns *ns, const struct ps_event *ev)
     memcpy(e->rpath, ev->rpath, sizeof e->rpath);
     e->reuseaddr = ev->reuseaddr;
     e->reuseport = ev->reuseport;
+    e->proto = ev->proto;
     e->uid = ev->uid;
     e->ino = ev->ino;
     e->seq = ns->seq++;
@@ -300,8 +301,8 @@ const struct ps_entry *ps_ns_conflict(const struct ps_ns *ns, const struct ps_bi
     const struct ps_entry *found = NULL;
     for (size_t i = 0; i < ns->n; i++) {
         const struct ps_entry *e = &ns->v[i];
-        if (e->vport == r->port && ps_bindaddr_overlap(&e->baddr, &r->baddr) &&
-            !may_share(e, r) && older(e, found))
+        if (e->vport == r->port && e->proto == r->proto &&
+            ps_bindaddr_overlap(&e->baddr, &r->baddr) && !may_share(e, r) && older(e, found))
             found = e;
     }
     return found;
@@ -312,8 +313,8 @@ const struct ps_entry *ps_ns_sharer(const struct ps_ns *ns, const struct ps_bind
     const struct ps_entry *found = NULL;
     for (size_t i = 0; i < ns->n; i++) {
         const struct ps_entry *e = &ns->v[i];
-        if (e->vport == r->port && ps_bindaddr_overlap(&e->baddr, &r->baddr) &&
-            may_share(e, r) && older(e, found))
+        if (e->vport == r->port && e->proto == r->proto &&
+            ps_bindaddr_overlap(&e->baddr, &r->baddr) && may_share(e, r) && older(e, found))
             found = e;
     }
     return found;

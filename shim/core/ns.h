@@ -22,6 +22,7 @@ struct ps_entry {
     char prog[PS_PROG_MAX];
     double ts_bind, ts_listen;
     int fam;                    /* 4 or 6 */
+    enum ps_proto proto;        /* binds of other protocols never conflict */
     struct ps_bindaddr baddr;   /* the virtual address, as bound */
     uint16_t vport;
     struct ps_addr raddr;
@@ -63,6 +64,7 @@ void ps_ns_apply(struct ps_ns *ns, const struct ps_event *e);
 void ps_ns_apply_cb(void *ns, const struct ps_event *e);
 
 struct ps_bindreq {
+    enum ps_proto proto;
     struct ps_bindaddr baddr;
     uint16_t port;
     bool reuseaddr, reuseport;

@@ -54,6 +54,10 @@ struct ps_session {
     struct ps_portset used;     /* scratch for picking a number (8 KiB) */
 };
 
+/* The protocols the namespace serves (a ps_sock_proto-like value; -1: not
+ * a socket): TCP. The one place that says so; adding UDP starts here. */
+static inline bool ps_engine_serves(int proto) { return proto == PS_PROTO_TCP; }
+
 /* ---- bind ------------------------------------------------------------------ */
 
 /* Before the claim: what kind of bind this is (mode, PORTSHIM_PORTS, port 0).

@@ -304,6 +304,7 @@ static int act_real_port(int fd, const struct sockaddr *addr, socklen_t len,
 static int bind_claim(int fd, const struct sockaddr *addr, socklen_t len, struct ps_event *e)
 {
     struct ps_bindreq req = {
+        .proto = e->proto,
         .baddr = {.addr = e->addr, .v6only = e->v6only},
         .port = (uint16_t)e->port,
         .reuseaddr = e->reuseaddr,
@@ -386,13 +387,16 @@ static int shim_bind(int fd, const struct sockaddr *uaddr, socklen_t len)
     /* Not an inet address, or not a TCP socket (a bad fd, UDP): the kernel
      * answers, errno and all. A family mismatch or an already bound socket
      * fails in the real bind, or in the engine's refuses_first on a conflict. */
-    if (ps_addr_from_sockaddr(addr, len, &a, &port) < 0 || !ps_is_tcp(fd))
+    int proto;
+    if (ps_addr_from_sockaddr(addr, len, &a, &port) < 0 ||
+        !ps_engine_serves(proto = ps_sock_proto(fd)))
         return real_bind(fd, addr, len);
     int domain = addr->sa_family;
 
     struct ps_event e;
     ps_event_new(&e, PS_EV_BIND);
     describe_bind(&e, fd, &a, port, domain == AF_INET ? 4 : 6);
+    e.proto = (enum ps_proto)proto;
     if (ps_cfg()->inject.any && ps_inj_bind(&e))
         return -1;
     const char *mode;

@@ -346,7 +346,7 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
 
     enum ps_connect_kind k = ps_engine_connect_kind(cfg, port);
     if (k == PS_CONNECT_OBSERVE) {
-        if (!ps_is_tcp(fd))
+        if (!ps_engine_serves(ps_sock_proto(fd)))
             return real_connect(fd, addr, len);
         int rc = real_connect(fd, addr, len);
         int err = errno;
@@ -372,7 +372,7 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
     /* Not the namespace's, or not a TCP socket: the kernel's. A family
      * mismatch is left for the kernel to refuse, with the routed address
      * just as with the original one. */
-    if (r.kind == PS_ROUTE_PASS || !(swapped || ps_is_tcp(fd)))
+    if (r.kind == PS_ROUTE_PASS || !(swapped || ps_engine_serves(ps_sock_proto(fd))))
         return swapped ? dial_out(fd, &fi, addr, len) : real_connect(fd, addr, len);
     struct dest d = {.cslot = r.cslot};
     memcpy(d.sid, r.sid, sizeof d.sid);

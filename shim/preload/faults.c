@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/probe.h"
 #include "core/sockaddr.h"
+#include "engine/engine.h"
 #include "preload/real.h"
 #include "preload/state.h"
 
@@ -134,7 +135,7 @@ bool ps_inj_connect(int fd, const struct sockaddr *addr, socklen_t len)
     uint16_t port;
     t_pend.pending = false;
     if (!(c->inject.connect_delay.p > 0 || c->inject.connect_refused > 0) ||
-        ps_addr_from_sockaddr(addr, len, &a, &port) < 0 || port == 0 || !ps_is_tcp(fd))
+        ps_addr_from_sockaddr(addr, len, &a, &port) < 0 || port == 0 || !ps_engine_serves(ps_sock_proto(fd)))
         return false;
     uint64_t key = proc_key();
     uint64_t us = 0;

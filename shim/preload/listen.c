@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "core/sockaddr.h"
+#include "engine/engine.h"
 #include "preload/real.h"
 #include "preload/state.h"
 
@@ -15,7 +16,7 @@ static void record_observed(int fd, int rc, int err)
     socklen_t l = sizeof ss;
     struct ps_addr a;
     uint16_t port;
-    if (!ps_is_tcp(fd) || real_getsockname(fd, (struct sockaddr *)&ss, &l) < 0 ||
+    if (!ps_engine_serves(ps_sock_proto(fd)) || real_getsockname(fd, (struct sockaddr *)&ss, &l) < 0 ||
         ps_addr_from_sockaddr((struct sockaddr *)&ss, l, &a, &port) < 0)
         return;
     struct ps_event e;

@@ -627,12 +627,15 @@ void ps_fd_forget(int fd)
         ps_sock_gone(sk);
 }
 
-bool ps_is_tcp(int fd)
+int ps_sock_proto(int fd)
 {
     int proto = 0;
     socklen_t l = sizeof proto;
-    return real_getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l) == 0 &&
-           (proto == IPPROTO_TCP || proto == IPPROTO_MPTCP);
+    if (real_getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l) < 0)
+        return -1;
+    return proto == IPPROTO_TCP || proto == IPPROTO_MPTCP ? PS_PROTO_TCP
+           : proto == IPPROTO_UDP                        ? PS_PROTO_UDP
+                                                         : PS_PROTO_OTHER;
 }
 
 /* ---- fork and exit ---------------------------------------------------- */

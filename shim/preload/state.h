@@ -65,8 +65,10 @@ void ps_manifest_fd_lost(void);
  * the filesystem. Other modes make no socket files and remove none. */
 void ps_unlink_socket(const char *path);
 
-/* A TCP (or MPTCP) socket: one getsockopt. Not a socket, or UDP: false. */
-bool ps_is_tcp(int fd);
+/* The protocol of socket fd (MPTCP is TCP), one getsockopt; -1: not a
+ * socket. Whether the namespace serves it is the engine's to say
+ * (ps_engine_serves). */
+int ps_sock_proto(int fd);
 
 int ps_pid(void);
 

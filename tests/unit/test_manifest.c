@@ -913,3 +913,38 @@ Test(manifest, socket_inode_is_read_and_checked)
     assert_malformed("{\"v\":1,\"ev\":\"bind\",\"ino\":\"5\"}");
     assert_malformed("{\"v\":1,\"ev\":\"bind\",\"ino\":1.5}");
 }
+
+/* ---- the socket's protocol -------------------------------------------- */
+
+Test(manifest, protocol_other_than_tcp_is_written_and_read_back)
+{
+    struct ps_event e, got;
+    char line[PS_LINE_MAX];
+    ps_event_init(&e, PS_EV_BIND);
+    e.pid = 4101;
+    e.proto = PS_PROTO_UDP;
+    size_t n = ps_event_encode(&e, line, sizeof line);
+    cr_assert_gt(n, 0);
+    line[n] = 0;
+    cr_assert_not_null(strstr(line, "\"proto\":\"udp\""), "%s", line);
+    cr_assert_eq(ps_event_decode(line, n - 1, &got), 0, "%s", line);
+    cr_assert_eq(got.proto, PS_PROTO_UDP);
+    e.proto = PS_PROTO_TCP;
+    n = ps_event_encode(&e, line, sizeof line);
+    line[n] = 0;
+    cr_assert_null(strstr(line, "proto"), "tcp is the default, not written: %s", line);
+}
+
+Test(manifest, protocol_absent_is_tcp_and_unknown_is_other)
+{
+    struct ps_event e;
+    cr_assert_eq(dec("{\"v\":2,\"ev\":\"bind\",\"pid\":1}", &e), 0);
+    cr_assert_eq(e.proto, PS_PROTO_TCP);
+    cr_assert_eq(dec("{\"v\":2,\"ev\":\"bind\",\"pid\":1,\"proto\":\"tcp\"}", &e), 0);
+    cr_assert_eq(e.proto, PS_PROTO_TCP);
+    cr_assert_eq(dec("{\"v\":2,\"ev\":\"bind\",\"pid\":1,\"proto\":\"sctp\"}", &e), 0);
+    cr_assert_eq(e.proto, PS_PROTO_OTHER);
+    cr_assert_eq(dec("{\"v\":2,\"ev\":\"bind\",\"pid\":1,\"proto\":\"a-very-long-name\"}", &e), 0);
+    cr_assert_eq(e.proto, PS_PROTO_OTHER);
+    assert_malformed("{\"v\":2,\"ev\":\"bind\",\"pid\":1,\"proto\":6}");
+}

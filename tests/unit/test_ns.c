@@ -887,3 +887,21 @@ Test(ns, bind_records_the_socket_inode)
     ps_ns_apply(&ns, &e);
     cr_assert_eq(ps_ns_find(&ns, "100.1")->ino, 98765);
 }
+
+/* ---- protocols ----------------------------------------------------------- */
+
+Test(ns, binds_of_other_protocols_neither_conflict_nor_share)
+{
+    struct ps_event e = bindev("100.1", "127.0.0.1", 8000, 41000);
+    e.proto = PS_PROTO_UDP;
+    e.reuseport = true;
+    ps_ns_apply(&ns, &e);
+    cr_assert_eq(ps_ns_find(&ns, "100.1")->proto, PS_PROTO_UDP);
+    struct ps_bindreq r = req("127.0.0.1", false, 8000);
+    cr_assert_null(ps_ns_conflict(&ns, &r), "a UDP socket does not hold a TCP port");
+    r.reuseport = true;
+    cr_assert_null(ps_ns_sharer(&ns, &r));
+    r.proto = PS_PROTO_UDP;
+    r.reuseport = false;
+    cr_assert_not_null(ps_ns_conflict(&ns, &r), "it holds the UDP port");
+}
