@@ -94,7 +94,7 @@ static void unlink_sock(struct ps_sock *sk)
     sk->next = sk->prev = NULL;
 }
 
-struct ps_sock *ps_fd_clear(int fd)
+struct ps_sock *ps_fd_detach(int fd)
 {
     struct ps_fdinfo *s = slot(fd, false);
     if (!s || !__atomic_load_n(&s->kind, __ATOMIC_ACQUIRE))

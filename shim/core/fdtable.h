@@ -65,7 +65,7 @@ int ps_fd_set(int fd, enum ps_fdkind kind, uint16_t vport, uint16_t rport, struc
 int ps_fd_set_peer(int fd, uint16_t pvport, uint16_t prport);
 /* Forgets fd. If it held a bound socket whose last descriptor this was, the
  * socket is returned (unlinked; the caller records the close and frees it). */
-struct ps_sock *ps_fd_clear(int fd);
+struct ps_sock *ps_fd_detach(int fd);
 /* Marks fd (of any kind but NONE) as swapped for an AF_UNIX socket standing
  * in for a TCP socket of family fam; takes over opts (may be NULL). */
 void ps_fd_set_unix(int fd, int fam, struct ps_opts *opts);

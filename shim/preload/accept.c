@@ -31,13 +31,7 @@ static void record_observed(const struct sockaddr_storage *ss, socklen_t l, int 
     e.ok = rc >= 0;
     e.err = rc < 0 ? err : 0;
     ps_inj_take(&e);
-    ps_lock();
-    if (rc >= 0)
-        ps_next_sid(e.sid);
-    ps_emit(&e);
-    if (rc >= 0)
-        ps_track(rc, &e);
-    ps_unlock();
+    ps_record(rc, &e, rc >= 0);
 }
 
 static int shim_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags, bool four)
@@ -59,7 +53,7 @@ static int shim_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags,
         int fam;
         if (ps_unix_accepted_peer(fd, &ss, l, &in, &il, &fam)) {
             ps_lock();
-            ps_fd_forget(nfd);
+            ps_fd_release(nfd);
             ps_fd_set(nfd, PS_FD_ACCEPTED, 0, 0, NULL);
             /* Like TCP's, an accepted socket starts with its listener's options. */
             struct ps_fdinfo li = ps_fd_get(fd);
@@ -80,7 +74,7 @@ static int shim_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags,
     } else if (nfd >= 0 && ps_fd_kind(fd) == PS_FD_BOUND) {
         struct ps_fdinfo li = ps_fd_get(fd);
         ps_lock();
-        ps_fd_forget(nfd);
+        ps_fd_release(nfd);
         ps_fd_set(nfd, PS_FD_ACCEPTED, li.vport, li.rport, NULL);
         /* A client that bound a virtual port of its own is seen by it. */
         struct ps_addr pa;
@@ -103,7 +97,7 @@ static int shim_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags,
          ps_copy_name(&ss, l, addr, wl, len) < 0)) {
         err = errno;
         ps_lock();
-        ps_fd_forget(nfd);
+        ps_fd_release(nfd);
         ps_unlock();
         real_close(nfd);
         nfd = -1;

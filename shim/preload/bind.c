@@ -71,29 +71,22 @@ static int bind_recorded(int fd, const struct sockaddr *addr, socklen_t len, str
         e->raddr = e->addr;
         e->rport = r;
     }
-    ps_lock();
     /* Observed sockets get an id too, so their close can be recorded. */
-    bool observed = rc == 0 && ps_cfg()->mode == PS_MODE_OBSERVE;
-    if (observed)
-        ps_next_sid(e->sid);
-    ps_emit(e);
-    if (observed)
-        ps_track(fd, e);
-    ps_unlock();
+    ps_record(fd, e, rc == 0 && ps_cfg()->mode == PS_MODE_OBSERVE);
     errno = err;
     return rc;
 }
 
 /* Under the lock (and the claim, if taken): a failed bind's record. */
-static void record_refused(struct ps_event *e, int err)
+static void record_refused(int fd, struct ps_event *e, int err)
 {
     e->ok = false;
     e->err = err;
-    ps_emit(e);
+    ps_record_locked(fd, e, false);
 }
 
 /* The socket's inode: readers check that a holder still has it open
- * before they believe a live pid holds the port (ps_entry_live). */
+ * before they believe a live pid holds the port (ps_entry_still_held). */
 static void note_inode(int fd, struct ps_event *e)
 {
     struct stat st;
@@ -106,10 +99,8 @@ static void note_inode(int fd, struct ps_event *e)
 static void record_claimed(int fd, struct ps_event *e)
 {
     note_inode(fd, e);
-    ps_next_sid(e->sid);
     ps_cnt_claim(ps_table(), &e->cslot, &e->cbase);
-    ps_emit(e);
-    ps_track(fd, e);
+    ps_record_locked(fd, e, true);
 }
 
 /* Port 0 in remap mode: the kernel's choice is the name, unless the
@@ -138,7 +129,7 @@ static int bind_any(int fd, const struct sockaddr *addr, socklen_t len, struct p
         }
     }
     if (rc < 0)
-        record_refused(e, err);
+        record_refused(fd, e, err);
     ps_claim_end();
     ps_unlock();
     if (rc < 0)
@@ -349,7 +340,7 @@ static int bind_claim(int fd, const struct sockaddr *addr, socklen_t len, struct
     }
 out:
     if (rc < 0 && !kernel && !name_real)
-        record_refused(e, err);
+        record_refused(fd, e, err);
     ps_claim_end();
     ps_unlock();
     if (kernel)
@@ -357,7 +348,7 @@ out:
     if (name_real) {
         ps_name_holder(e, NULL);
         ps_lock();
-        record_refused(e, err);
+        record_refused(fd, e, err);
         ps_unlock();
     }
     if (rc == 0 && unix_mode) {

@@ -23,7 +23,7 @@ PS_EXPORT int close(int fd)
     ps_lock();
     if (ps_is_manifest_fd(fd))
         ps_manifest_fd_lost();
-    struct ps_sock *sk = ps_fd_clear(fd);
+    struct ps_sock *sk = ps_fd_detach(fd);
     int rc = real_close(fd);
     int err = errno;
     if (sk)
@@ -53,7 +53,7 @@ PS_EXPORT int close_range(unsigned first, unsigned last, int flags)
         unsigned end = last < PS_FD_LIMIT - 1 ? last : PS_FD_LIMIT - 1;
         for (unsigned fd = first; fd <= end; fd++)
             if (ps_fd_kind((int)fd) != PS_FD_NONE)
-                ps_fd_forget((int)fd);
+                ps_fd_release((int)fd);
     }
     ps_unlock();
     ps_leave();

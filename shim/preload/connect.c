@@ -62,11 +62,7 @@ static void record(int fd, const struct ps_addr *a, uint16_t port, uint16_t rpor
         ps_unlock();
         return;
     }
-    if (observed && ps_fd_kind(fd) == PS_FD_NONE)
-        ps_next_sid(e.sid);
-    ps_emit(&e);
-    if (observed && e.sid[0])
-        ps_track(fd, &e);
+    ps_record_locked(fd, &e, observed && ps_fd_kind(fd) == PS_FD_NONE);
     if (routed && started)
         ps_fd_set_peer(fd, port, rport);
     ps_unlock();

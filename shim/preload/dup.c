@@ -18,7 +18,7 @@ static void copied(int oldfd, int newfd, bool replaced)
     ps_lock();
     if (replaced && ps_is_manifest_fd(newfd))
         ps_manifest_fd_lost();
-    ps_fd_forget(newfd);
+    ps_fd_release(newfd);
     ps_fd_dup(oldfd, newfd);
     ps_unlock();
 }

@@ -29,14 +29,7 @@ static void record_observed(int fd, int rc, int err)
     e.err = rc ? err : 0;
     /* A listener the kernel bound itself (listen without bind) gets an id
      * too, so its close is recorded like any other. */
-    bool track = rc == 0;
-    ps_lock();
-    if (track)
-        ps_next_sid(e.sid);
-    ps_emit(&e);
-    if (track)
-        ps_track(fd, &e);
-    ps_unlock();
+    ps_record(fd, &e, rc == 0);
 }
 
 PS_EXPORT int listen(int fd, int backlog)

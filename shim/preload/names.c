@@ -32,7 +32,7 @@ void ps_virtual_name(int fd, struct sockaddr *sa, socklen_t len, bool peer)
     ps_lock();
     ps_refresh();
     const struct ps_entry *e = ps_ns_by_real(ps_table(), &a, port, false);
-    if (e && ps_entry_alive(NULL, e))
+    if (e && ps_entry_pid_alive(NULL, e))
         ps_sockaddr_set_port(sa, e->vport);
     ps_unlock();
 }

@@ -11,9 +11,9 @@
 #include "preload/real.h"
 #include "preload/state.h"
 
-static bool op_alive(void *ctx, const struct ps_entry *e) { return ps_entry_alive(ctx, e); }
+static bool op_alive(void *ctx, const struct ps_entry *e) { return ps_entry_pid_alive(ctx, e); }
 
-static bool op_live(void *ctx, const struct ps_entry *e) { return ps_entry_live(e); }
+static bool op_live(void *ctx, const struct ps_entry *e) { return ps_entry_still_held(e); }
 
 /* Under the lock and the claim: c's holders died without a close. */
 static void op_retire(void *ctx, const struct ps_entry *c)

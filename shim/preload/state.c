@@ -540,15 +540,31 @@ void ps_next_sid(char sid[PS_SID_MAX])
     *p = 0;
 }
 
-bool ps_entry_alive(void *ctx, const struct ps_entry *e)
+void ps_record_locked(int fd, struct ps_event *e, bool track)
+{
+    if (track)
+        ps_next_sid(e->sid);
+    ps_emit(e);
+    if (track)
+        ps_track(fd, e);
+}
+
+void ps_record(int fd, struct ps_event *e, bool track)
+{
+    ps_lock();
+    ps_record_locked(fd, e, track);
+    ps_unlock();
+}
+
+bool ps_entry_pid_alive(void *ctx, const struct ps_entry *e)
 {
     (void)ctx;
     return ps_probe_any_alive(&e->holders, g_pid);
 }
 
-bool ps_entry_live(const struct ps_entry *e)
+bool ps_entry_still_held(const struct ps_entry *e)
 {
-    if (!ps_entry_alive(NULL, e))
+    if (!ps_entry_pid_alive(NULL, e))
         return false;
     /* A live pid may be a reused one, or hold the socket no more (closed
      * unseen): a socket that was never listened on would keep its port
@@ -610,7 +626,7 @@ void ps_sock_gone(struct ps_sock *sk)
 void ps_track(int fd, const struct ps_event *e)
 {
     /* Whatever this number held before was closed behind our back. */
-    ps_fd_forget(fd);
+    ps_fd_release(fd);
     struct ps_sock *sk = ps_sock_new(e->sid, e->fam, (uint16_t)(e->port < 0 ? 0 : e->port),
                                      (uint16_t)(e->rport < 0 ? 0 : e->rport));
     if (sk) {
@@ -620,9 +636,9 @@ void ps_track(int fd, const struct ps_event *e)
     }
 }
 
-void ps_fd_forget(int fd)
+void ps_fd_release(int fd)
 {
-    struct ps_sock *sk = ps_fd_clear(fd);
+    struct ps_sock *sk = ps_fd_detach(fd);
     if (sk)
         ps_sock_gone(sk);
 }

@@ -40,19 +40,27 @@ void ps_event_new(struct ps_event *e, enum ps_ev ev);
 /* Under ps_lock: append e as one whole line (one O_APPEND write). */
 void ps_emit(const struct ps_event *e);
 void ps_next_sid(char sid[PS_SID_MAX]);
+/* The one way to record an event about socket fd. track: e gets a new sid
+ * and fd becomes the socket it names (its last close will be recorded).
+ * ps_record takes and releases ps_lock; ps_record_locked is for a caller
+ * that holds it (a claim, or a record that updates more under one hold). */
+void ps_record(int fd, struct ps_event *e, bool track);
+void ps_record_locked(int fd, struct ps_event *e, bool track);
 
-/* Under ps_lock. Cheap: some holder pid exists. */
-bool ps_entry_alive(void *ctx, const struct ps_entry *e);
-/* Under ps_lock. Thorough, for conflicts: a listener must really listen. */
-bool ps_entry_live(const struct ps_entry *e);
+/* Under ps_lock. Cheap: some holder's pid exists (kill(pid, 0)). */
+bool ps_entry_pid_alive(void *ctx, const struct ps_entry *e);
+/* Under ps_lock. Thorough, for conflicts: a holder still has the socket
+ * open, and a listener still listens (/proc). */
+bool ps_entry_still_held(const struct ps_entry *e);
 
 /* Under ps_lock: the last descriptor of a bound socket is gone here. */
 void ps_sock_gone(struct ps_sock *sk);
 /* Under ps_lock: fd is the socket e->sid names (a bind of ours, or any
  * socket seen in observe mode); its last close will be recorded. */
 void ps_track(int fd, const struct ps_event *e);
-/* Under ps_lock: forget fd (a close or an implicit close by dup2). */
-void ps_fd_forget(int fd);
+/* Under ps_lock: forget fd (a close or an implicit close by dup2); the
+ * close of a socket whose last descriptor it was is recorded. */
+void ps_fd_release(int fd);
 
 /* The manifest descriptor must survive programs that close or dup2 over
  * every descriptor they did not open. */

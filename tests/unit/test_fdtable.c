@@ -27,7 +27,7 @@ Test(fdtable, unknown_fd_is_none)
     struct ps_fdinfo fi = ps_fd_get(3);
     cr_assert_eq(fi.kind, PS_FD_NONE);
     cr_assert_null(fi.sock);
-    cr_assert_null(ps_fd_clear(3));
+    cr_assert_null(ps_fd_detach(3));
     cr_assert_null(ps_sock_first());
 }
 
@@ -70,7 +70,7 @@ Test(fdtable, set_get_and_kind)
     cr_assert_eq(s->refs, 1);
     cr_assert_eq(ps_fd_kind(4), PS_FD_NONE, "neighbours untouched");
     cr_assert_eq(ps_fd_kind(6), PS_FD_NONE, "neighbours untouched");
-    cr_assert_eq(ps_fd_clear(5), s, "the only descriptor: the socket is gone");
+    cr_assert_eq(ps_fd_detach(5), s, "the only descriptor: the socket is gone");
     ps_sock_free(s);
 }
 
@@ -82,8 +82,8 @@ Test(fdtable, accepted_and_routed_kinds_carry_ports)
     cr_assert_eq(ps_fd_get(7).vport, 8000);
     cr_assert_eq(ps_fd_get(7).rport, 41234);
     cr_assert_eq(ps_fd_kind(8), PS_FD_ROUTED);
-    cr_assert_null(ps_fd_clear(7), "only bound sockets are returned");
-    cr_assert_null(ps_fd_clear(8));
+    cr_assert_null(ps_fd_detach(7), "only bound sockets are returned");
+    cr_assert_null(ps_fd_detach(8));
     cr_assert_eq(ps_fd_kind(7), PS_FD_NONE);
     cr_assert_eq(ps_fd_kind(8), PS_FD_NONE);
 }
@@ -111,7 +111,7 @@ Test(fdtable, set_peer_on_bound_fd_keeps_its_own_name)
     cr_assert_eq(fi.pvport, 8000);
     cr_assert_eq(fi.prport, 41234);
     cr_assert_eq(fi.sock, s);
-    cr_assert_eq(ps_fd_clear(5), s);
+    cr_assert_eq(ps_fd_detach(5), s);
     cr_assert_eq(ps_fd_get(5).pvport, 0, "clear forgets the peer");
     ps_sock_free(s);
 }
@@ -136,12 +136,12 @@ Test(fdtable, clear_of_a_dup_keeps_the_sock_until_the_last_descriptor)
     ps_fd_set(5, PS_FD_BOUND, 8000, 41234, s);
     ps_fd_dup(5, 6);
     ps_fd_dup(5, 70000);
-    cr_assert_null(ps_fd_clear(5), "two descriptors remain");
+    cr_assert_null(ps_fd_detach(5), "two descriptors remain");
     cr_assert_eq(s->refs, 2);
     cr_assert_eq(ps_sock_first(), s, "still listed");
-    cr_assert_null(ps_fd_clear(70000), "one descriptor remains");
+    cr_assert_null(ps_fd_detach(70000), "one descriptor remains");
     cr_assert_eq(ps_fd_kind(6), PS_FD_BOUND);
-    cr_assert_eq(ps_fd_clear(6), s, "the last descriptor returns the socket");
+    cr_assert_eq(ps_fd_detach(6), s, "the last descriptor returns the socket");
     cr_assert_eq(s->refs, 0);
     cr_assert_null(ps_sock_first(), "and it is unlinked");
     ps_sock_free(s);
@@ -151,8 +151,8 @@ Test(fdtable, clear_twice_returns_the_sock_once)
 {
     struct ps_sock *s = new_sock("1.1");
     ps_fd_set(5, PS_FD_BOUND, 8000, 41234, s);
-    cr_assert_eq(ps_fd_clear(5), s);
-    cr_assert_null(ps_fd_clear(5));
+    cr_assert_eq(ps_fd_detach(5), s);
+    cr_assert_null(ps_fd_detach(5));
     ps_sock_free(s);
 }
 
@@ -184,13 +184,13 @@ Test(fdtable, out_of_range_fds_are_ignored)
     cr_assert_eq(ps_fd_kind(-1), PS_FD_NONE);
     cr_assert_eq(ps_fd_kind(PS_FD_LIMIT), PS_FD_NONE);
     cr_assert_eq(ps_fd_get(PS_FD_LIMIT).kind, PS_FD_NONE);
-    cr_assert_null(ps_fd_clear(-1));
-    cr_assert_null(ps_fd_clear(PS_FD_LIMIT));
+    cr_assert_null(ps_fd_detach(-1));
+    cr_assert_null(ps_fd_detach(PS_FD_LIMIT));
     ps_fd_set(5, PS_FD_BOUND, 1, 2, s);
     ps_fd_dup(5, PS_FD_LIMIT);
     ps_fd_dup(5, -1);
     cr_assert_eq(s->refs, 1, "a dup to an out-of-range fd takes no reference");
-    cr_assert_eq(ps_fd_clear(5), s);
+    cr_assert_eq(ps_fd_detach(5), s);
     ps_sock_free(s);
 }
 
@@ -204,7 +204,7 @@ Test(fdtable, highest_and_large_fds_work)
     cr_assert_eq(ps_fd_kind(PS_FD_LIMIT - 1), PS_FD_ACCEPTED);
     cr_assert_eq(ps_fd_kind(499999), PS_FD_NONE);
     cr_assert_eq(ps_fd_kind(500001), PS_FD_NONE);
-    cr_assert_eq(ps_fd_clear(500000), s);
+    cr_assert_eq(ps_fd_detach(500000), s);
     ps_sock_free(s);
 }
 
@@ -215,16 +215,16 @@ Test(fdtable, sock_list_tracks_every_live_sock)
     ps_fd_set(4, PS_FD_BOUND, 2, 2, b);
     ps_fd_set(5, PS_FD_BOUND, 3, 3, c);
     cr_assert_eq(list_len(), 3);
-    cr_assert_eq(ps_fd_clear(4), b);        /* from the middle */
+    cr_assert_eq(ps_fd_detach(4), b);        /* from the middle */
     ps_sock_free(b);
     cr_assert_eq(list_len(), 2);
-    cr_assert_eq(ps_fd_clear(5), c);        /* the head (newest first) */
+    cr_assert_eq(ps_fd_detach(5), c);        /* the head (newest first) */
     ps_sock_free(c);
     cr_assert_eq(list_len(), 1);
     cr_assert_eq(ps_sock_first(), a);
     cr_assert_null(a->prev);
     cr_assert_null(a->next);
-    cr_assert_eq(ps_fd_clear(3), a);
+    cr_assert_eq(ps_fd_detach(3), a);
     ps_sock_free(a);
     cr_assert_null(ps_sock_first());
 }
@@ -240,9 +240,9 @@ Test(fdtable, mark_all_shared)
     ps_fd_set(3, PS_FD_BOUND, 1, 1, a);
     ps_fd_set(4, PS_FD_BOUND, 1, 1, b);
     ps_fd_set(5, PS_FD_BOUND, 1, 1, c);
-    ps_sock_free(ps_fd_clear(3));
-    ps_sock_free(ps_fd_clear(4));
-    ps_sock_free(ps_fd_clear(5));
+    ps_sock_free(ps_fd_detach(3));
+    ps_sock_free(ps_fd_detach(4));
+    ps_sock_free(ps_fd_detach(5));
     cr_assert_null(ps_sock_first());
 }
 
@@ -264,13 +264,13 @@ Test(fdtable, unix_options_are_shared_by_dups_and_dropped_with_the_last)
     int v = 0;
     cr_assert(ps_opts_get(ps_fd_opts(41), 6, 1, &v) && v == 1);
     cr_assert_not(ps_opts_get(o, 6, 2, &v), "never set");
-    cr_assert_null(ps_fd_clear(40));
+    cr_assert_null(ps_fd_detach(40));
     cr_assert_eq(o->refs, 1);
     cr_assert_eq(ps_fd_get(40).ufam, 0);
     for (int i = 0; i < PS_OPTS_MAX - 1; i++)
         cr_assert(ps_opts_set(o, 100, i, i));
     cr_assert_not(ps_opts_set(o, 101, 0, 0), "the table is full");
     cr_assert(ps_opts_set(o, 6, 1, 0), "an option already set can still change");
-    cr_assert_eq(ps_fd_clear(41), s);
+    cr_assert_eq(ps_fd_detach(41), s);
     ps_sock_free(s);
 }
