@@ -1,5 +1,5 @@
 /* cli.c — the portshim command end to end: run, port, report, and loud
- * failure on bad configuration (design.md "The command", Behaviour 10). */
+ * failure on bad configuration (portshim(1); README "Environment"). */
 #include <criterion/criterion.h>
 #include <sys/stat.h>
 

@@ -1,5 +1,5 @@
 /* observe.c — observe mode changes nothing and records everything
- * (design.md "Modes"): the program really binds the port it asks for, and
+ * (README "Modes"; docs/design.md "Observe mode"): the program really binds the port it asks for, and
  * bind, listen, connect, accept, close and failed binds all reach the
  * manifest. Observe mode binds real ports, so the port comes from the
  * kernel (a free one right now), never a hard-coded one. */

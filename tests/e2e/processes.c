@@ -1,5 +1,6 @@
 /* processes.c — the namespace across fork, exec, posix_spawn, vfork and
- * threads (design.md Behaviour 9), and many writers at once (Behaviour 11). */
+ * threads (docs/design.md "fork, exec, spawn, exit"), and many writers at
+ * once (docs/manifest.md "Writing and reading"). */
 #include <criterion/criterion.h>
 
 #include "e2e.h"

@@ -1,6 +1,6 @@
 /* remap.c — the namespace semantics of remap mode, end to end.
  *
- * design.md "Behaviour" 1-3, 5-8: binds are remapped and names stay
+ * docs/design.md "How a bind is claimed" and "How a connect is routed": binds are remapped and names stay
  * virtual, kernel bind rules hold inside the namespace, claims are atomic,
  * close and exit release, connects are routed exactly as the kernel would
  * route them, everything else is untouched and errnos are the kernel's.

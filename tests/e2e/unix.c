@@ -1,4 +1,4 @@
-/* unix.c — unix mode (design.md, mode `unix`): TCP servers become AF_UNIX
+/* unix.c — unix mode (docs/design.md "Unix mode"): TCP servers become AF_UNIX
  * sockets in the namespace's private directory, and programs never notice. */
 #include <criterion/criterion.h>
 #include <sys/socket.h>

@@ -1,5 +1,5 @@
 /* test_config.c — PORTSHIM_* parsing: defaults, every value, and errors that
- * name the variable and the value (design.md, behaviour 10). */
+ * name the variable and the value (README "Environment"). */
 #include <criterion/criterion.h>
 #include <string.h>
 
