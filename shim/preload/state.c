@@ -29,32 +29,52 @@
  * every call is passed through. */
 enum { INIT_NONE, INIT_RUNNING, INIT_CONFIGURED, INIT_ACTIVE, INIT_OFF };
 
-static int g_init;
-static struct ps_config g_cfg;
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static int g_mfd = -1;         /* written under g_mu; read lock-free by close() */
-static bool g_mfd_shared;      /* inherited over fork: reopen before locking */
-static bool g_flocked;
-/* The file g_mfd was opened on; whether its open file description carries
- * the shim's mark (see note_manifest); and whether this critical section
- * (one hold of g_mu) has checked that g_mfd is still it. */
-static dev_t g_mdev;
-static ino_t g_mino;
-static bool g_mfd_marked;
-static bool g_mfd_checked;
-static struct ps_reader g_rd;
-static struct ps_ns g_ns;
-static unsigned g_sid_counter;
-/* The process whose memory this is: set at configure and by fork's child
- * handler. Another pid running this code (a vfork child, a clone(CLONE_VM)
- * child) shares the memory without being that process. */
-static int g_pid;
-static unsigned g_bad_warned, g_write_warned;
+/* The process's state, in one place, with what guards each field:
+ *   [once]   written while initialising (the constructor, before other
+ *            threads; or activate(), under act_mu) or by fork's child
+ *            handler (one thread), read freely afterwards;
+ *   [mu]     under mu (ps_lock);
+ *   [atomic] read lock-free with __atomic loads; written as the tag before
+ *            it says.
+ * The manifest's flock (flocked) is taken only under mu, inside a claim. */
+static struct {
+    int init;                  /* [atomic] INIT_*; written by configure/activate/fork */
+    struct ps_config cfg;      /* [once] */
+    pthread_mutex_t mu;        /* the namespace lock (ps_lock) */
+    pthread_mutex_t act_mu;    /* held while activating; the fork handlers take it
+                                * too, so no child inherits a half-done activation */
+    int mfd;                   /* [mu] written; [atomic] read by close() */
+    bool mfd_shared;           /* [mu] inherited over fork: reopen before locking */
+    bool flocked;              /* [mu] this hold of mu has the manifest's flock */
+    /* [mu] The file mfd was opened on; whether its open file description
+     * carries the shim's mark (see note_manifest); and whether this critical
+     * section (one hold of mu) has checked that mfd is still it. */
+    dev_t mdev;
+    ino_t mino;
+    bool mfd_marked;
+    bool mfd_checked;
+    struct ps_reader rd;       /* [mu] the manifest, read incrementally */
+    struct ps_ns ns;           /* [mu] the table */
+    unsigned sid_counter;      /* [mu] */
+    /* [once, atomic] The process whose memory this is: set at configure and
+     * by fork's child handler. Another pid running this code (a vfork
+     * child, a clone(CLONE_VM) child) shares the memory without being that
+     * process. */
+    int pid;
+    unsigned bad_warned, write_warned;   /* [mu] log once */
+    char open_why[200];        /* [mu] why the last reopen failed (ensure_mfd) */
+    uint64_t fresh_at;         /* [mu] see ps_emit */
+} g = {
+    .mu = PTHREAD_MUTEX_INITIALIZER,
+    .act_mu = PTHREAD_MUTEX_INITIALIZER,
+    .mfd = -1,
+    .fresh_at = UINT64_MAX,
+};
 
 /* initial-exec: no __tls_get_addr, so no allocation on first access. */
 #define PS_TLS __thread __attribute__((tls_model("initial-exec")))
 static PS_TLS int t_in_shim;
-/* Which of g_act_mu (HOLD_ACT) and g_mu (HOLD_MU) this thread holds or is
+/* Which of g.act_mu (HOLD_ACT) and g.mu (HOLD_MU) this thread holds or is
  * about to take: set before locking, cleared after unlocking, so a fork()
  * from a signal handler that interrupted the shim never waits on itself. */
 enum { HOLD_ACT = 1, HOLD_MU = 2 };
@@ -65,7 +85,7 @@ static PS_TLS int t_holds;
  * call; it is made only where a call would touch the shim's state. */
 static bool borrowed(void)
 {
-    return getpid() != __atomic_load_n(&g_pid, __ATOMIC_RELAXED);
+    return getpid() != __atomic_load_n(&g.pid, __ATOMIC_RELAXED);
 }
 
 static void fatal_config(const char *msg)
@@ -74,7 +94,7 @@ static void fatal_config(const char *msg)
     _exit(EXIT_CONFIG);
 }
 
-/* Under g_mu (or before anyone else can see it): fd is the manifest now.
+/* Under g.mu (or before anyone else can see it): fd is the manifest now.
  * Besides its device and inode, its open file description gets a mark that
  * one cheap call reads back: the signal F_SETSIG names, which does nothing
  * on a file without O_ASYNC and which no program sets on a regular file.
@@ -85,16 +105,16 @@ static void note_manifest(int fd)
 {
     struct stat st;
     if (fstat(fd, &st) == 0) {
-        g_mdev = st.st_dev;
-        g_mino = st.st_ino;
+        g.mdev = st.st_dev;
+        g.mino = st.st_ino;
     }
-    g_mfd_marked = real_fcntl(fd, F_SETSIG, (void *)(long)SIGRTMAX) == 0 &&
+    g.mfd_marked = real_fcntl(fd, F_SETSIG, (void *)(long)SIGRTMAX) == 0 &&
                    real_fcntl(fd, F_GETSIG, NULL) == SIGRTMAX;
 }
 
 static struct ps_trust trust(void)
 {
-    struct ps_trust t = {geteuid(), g_cfg.share_uid, g_cfg.share_gid};
+    struct ps_trust t = {geteuid(), g.cfg.share_uid, g.cfg.share_gid};
     return t;
 }
 
@@ -106,16 +126,13 @@ static int open_manifest_low_why(char *why, size_t len)
 {
     enum ps_trust_verdict v;
     struct ps_trust t = trust();
-    return ps_trust_open(g_cfg.manifest, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, false, &t, &v,
+    return ps_trust_open(g.cfg.manifest, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, false, &t, &v,
                          why, len);
 }
 
-/* Why the last reopen failed, for ensure_mfd's one line (under g_mu). */
-static char g_open_why[200];
-
 static int open_manifest_low(void)
 {
-    return open_manifest_low_why(g_open_why, sizeof g_open_why);
+    return open_manifest_low_why(g.open_why, sizeof g.open_why);
 }
 
 /* Opens the manifest and parks the descriptor high, out of the way of
@@ -139,7 +156,7 @@ static int open_manifest_why(char *why, size_t len)
 
 static int open_manifest(void)
 {
-    return open_manifest_why(g_open_why, sizeof g_open_why);
+    return open_manifest_why(g.open_why, sizeof g.open_why);
 }
 
 /* The PORTSHIM_* variables, found in one pass over the environment. */
@@ -181,27 +198,24 @@ static void atfork_child(void);
 static void configure(void)
 {
     int expect = INIT_NONE;
-    if (!__atomic_compare_exchange_n(&g_init, &expect, INIT_RUNNING, false, __ATOMIC_ACQ_REL,
+    if (!__atomic_compare_exchange_n(&g.init, &expect, INIT_RUNNING, false, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE))
         return;
     char err[PS_PATH_MAX + 200];
-    __atomic_store_n(&g_pid, getpid(), __ATOMIC_RELAXED);
+    __atomic_store_n(&g.pid, getpid(), __ATOMIC_RELAXED);
     scan_env();
-    if (ps_config_load(&g_cfg, env, err, sizeof err))
+    if (ps_config_load(&g.cfg, env, err, sizeof err))
         fatal_config(err);
-    ps_log_set_level(g_cfg.log);
+    ps_log_set_level(g.cfg.log);
     /* Here, while the process is still single-threaded: registering later
      * could race with a fork in another thread. */
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-    __atomic_store_n(&g_init, INIT_CONFIGURED, __ATOMIC_RELEASE);
+    __atomic_store_n(&g.init, INIT_CONFIGURED, __ATOMIC_RELEASE);
 }
 
 /* Stage two, at the first socket call: the manifest and the fork handlers.
  * A program that never touches a socket (a compiler, /bin/true) never pays
  * for it. An unwritable manifest stops the program here, just as loudly. */
-/* Held while activating; the fork handlers take it too, so a fork waits for
- * an activation to finish and no child inherits a half-done one. */
-static pthread_mutex_t g_act_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *live_env(const char *name) { return getenv(name); }
 
@@ -214,22 +228,22 @@ static void enter_worker(void)
 {
     char note[256], err[PS_PATH_MAX + 200];
     struct stat st;
-    int r = ps_config_worker(&g_cfg, live_env, note, sizeof note, err, sizeof err);
+    int r = ps_config_worker(&g.cfg, live_env, note, sizeof note, err, sizeof err);
     if (r < 0)
         fatal_config(err);
     if (r == 0)
         return;
-    if (mkdir(g_cfg.dir, 0700) == 0) {
+    if (mkdir(g.cfg.dir, 0700) == 0) {
         if (note[0])   /* once per worker: its first process */
             ps_log(PS_LOG_WARN, "%s", note);
         return;
     }
     /* Made by another process of the worker; or planted: then refuse it. */
     int e = errno;
-    if (e != EEXIST || lstat(g_cfg.dir, &st) || !S_ISDIR(st.st_mode) ||
+    if (e != EEXIST || lstat(g.cfg.dir, &st) || !S_ISDIR(st.st_mode) ||
         st.st_uid != geteuid() || (st.st_mode & 077)) {
         snprintf(err, sizeof err, "worker %s: '%s' must be a directory of this user that nobody "
-                 "else may open (mode 0700)%s%s", g_cfg.worker, g_cfg.dir,
+                 "else may open (mode 0700)%s%s", g.cfg.worker, g.cfg.dir,
                  e != EEXIST ? ": " : "", e != EEXIST ? strerror(e) : "");
         fatal_config(err);
     }
@@ -237,7 +251,7 @@ static void enter_worker(void)
 
 static void act_unlock(void)
 {
-    pthread_mutex_unlock(&g_act_mu);
+    pthread_mutex_unlock(&g.act_mu);
     t_holds &= ~HOLD_ACT;
 }
 
@@ -249,52 +263,52 @@ static void check_dir(void)
     char err[PS_PATH_MAX + 300], why[200];
     struct stat st;
     struct ps_trust t = trust();
-    if (lstat(g_cfg.dir, &st) < 0)
+    if (lstat(g.cfg.dir, &st) < 0)
         snprintf(why, sizeof why, "cannot be used (%s)", strerror(errno));
     else if (S_ISLNK(st.st_mode))
         snprintf(why, sizeof why, "is a symbolic link (not followed)");
     else if (ps_trust_check(&st, true, &t, why, sizeof why) == PS_TRUST_OK)
         return;
     snprintf(err, sizeof err, "PORTSHIM_DIR='%s' %s: unix mode keeps its sockets there",
-             g_cfg.dir, why);
+             g.cfg.dir, why);
     fatal_config(err);
 }
 
 static void activate(void)
 {
     t_holds |= HOLD_ACT;
-    pthread_mutex_lock(&g_act_mu);
-    if (__atomic_load_n(&g_init, __ATOMIC_ACQUIRE) != INIT_CONFIGURED) {
+    pthread_mutex_lock(&g.act_mu);
+    if (__atomic_load_n(&g.init, __ATOMIC_ACQUIRE) != INIT_CONFIGURED) {
         act_unlock();
         return;
     }
-    if (g_cfg.workers[0])
+    if (g.cfg.workers[0])
         enter_worker();
-    if (g_cfg.mode == PS_MODE_UNIX && !ps_uname_dir_fits(g_cfg.dir)) {
+    if (g.cfg.mode == PS_MODE_UNIX && !ps_uname_dir_fits(g.cfg.dir)) {
         char err[PS_PATH_MAX + 200];
         snprintf(err, sizeof err, "PORTSHIM_DIR='%s' is %zu bytes long: unix mode's socket names "
-                 "need it to be at most %d (sun_path is %d bytes)", g_cfg.dir, strlen(g_cfg.dir),
+                 "need it to be at most %d (sun_path is %d bytes)", g.cfg.dir, strlen(g.cfg.dir),
                  PS_UNAME_DIR_MAX, PS_SUN_PATH);
         fatal_config(err);
     }
-    if (g_cfg.mode == PS_MODE_UNIX)
+    if (g.cfg.mode == PS_MODE_UNIX)
         check_dir();
     char why[200];
-    __atomic_store_n(&g_mfd, open_manifest_why(why, sizeof why), __ATOMIC_RELAXED);
-    if (g_mfd < 0) {
+    __atomic_store_n(&g.mfd, open_manifest_why(why, sizeof why), __ATOMIC_RELAXED);
+    if (g.mfd < 0) {
         char err[PS_PATH_MAX + 300];
         snprintf(err, sizeof err, "PORTSHIM_MANIFEST='%s' %s: refusing to run with it",
-                 g_cfg.manifest, why);
+                 g.cfg.manifest, why);
         fatal_config(err);
     }
-    note_manifest(g_mfd);
-    ps_reader_init(&g_rd, g_mfd);
+    note_manifest(g.mfd);
+    ps_reader_init(&g.rd, g.mfd);
     /* The table is made of binds, listens and what ends them; connect and
      * accept records are most of a busy manifest and need no decoding. */
-    g_rd.skip = PS_EV_BIT(PS_EV_CONNECT) | PS_EV_BIT(PS_EV_ACCEPT) | PS_EV_BIT(PS_EV_START) |
+    g.rd.skip = PS_EV_BIT(PS_EV_CONNECT) | PS_EV_BIT(PS_EV_ACCEPT) | PS_EV_BIT(PS_EV_START) |
                 PS_EV_BIT(PS_EV_CONNS);
-    ps_ns_init(&g_ns);
-    __atomic_store_n(&g_init, INIT_ACTIVE, __ATOMIC_RELEASE);
+    ps_ns_init(&g.ns);
+    __atomic_store_n(&g.init, INIT_ACTIVE, __ATOMIC_RELEASE);
     act_unlock();
 }
 
@@ -312,7 +326,7 @@ bool ps_enter(void)
 {
     if (t_in_shim)
         return false;
-    int s = __atomic_load_n(&g_init, __ATOMIC_ACQUIRE);
+    int s = __atomic_load_n(&g.init, __ATOMIC_ACQUIRE);
     if (s != INIT_ACTIVE) {
         if (s == INIT_OFF || (s == INIT_CONFIGURED && borrowed()))
             return false;
@@ -322,11 +336,11 @@ bool ps_enter(void)
         configure();
         /* configure() may be running in another thread (a call made before
          * our constructor); activate() waits on its mutex. */
-        while ((s = __atomic_load_n(&g_init, __ATOMIC_ACQUIRE)) == INIT_RUNNING)
+        while ((s = __atomic_load_n(&g.init, __ATOMIC_ACQUIRE)) == INIT_RUNNING)
             sched_yield();
         if (s == INIT_CONFIGURED) {
             activate();
-            s = __atomic_load_n(&g_init, __ATOMIC_ACQUIRE);
+            s = __atomic_load_n(&g.init, __ATOMIC_ACQUIRE);
         }
         t_in_shim = 0;
         if (s != INIT_ACTIVE)
@@ -338,91 +352,91 @@ bool ps_enter(void)
     return true;
 }
 
-bool ps_active(void) { return __atomic_load_n(&g_init, __ATOMIC_ACQUIRE) == INIT_ACTIVE; }
+bool ps_active(void) { return __atomic_load_n(&g.init, __ATOMIC_ACQUIRE) == INIT_ACTIVE; }
 
 void ps_leave(void) { t_in_shim = 0; }
-const struct ps_config *ps_cfg(void) { return &g_cfg; }
-int ps_pid(void) { return g_pid; }
+const struct ps_config *ps_cfg(void) { return &g.cfg; }
+int ps_pid(void) { return g.pid; }
 
 void ps_lock(void)
 {
     t_holds |= HOLD_MU;
-    pthread_mutex_lock(&g_mu);
+    pthread_mutex_lock(&g.mu);
 }
 
 void ps_unlock(void)
 {
-    g_mfd_checked = false;
-    pthread_mutex_unlock(&g_mu);
+    g.mfd_checked = false;
+    pthread_mutex_unlock(&g.mu);
     t_holds &= ~HOLD_MU;
 }
-struct ps_ns *ps_table(void) { return &g_ns; }
+struct ps_ns *ps_table(void) { return &g.ns; }
 
-/* Is g_mfd still the file we opened? A program can close it unseen
+/* Is g.mfd still the file we opened? A program can close it unseen
  * (closefrom(), a raw close_range or close system call) and then reuse the
  * number for a file of its own: the shim must never write, flock or read
  * that one. Checked once per critical section (ps_unlock forgets it). */
 static bool mfd_is_ours(void)
 {
     struct stat st;
-    if (g_mfd_checked)
+    if (g.mfd_checked)
         return true;
-    if (g_mfd_marked)
-        g_mfd_checked = real_fcntl(g_mfd, F_GETSIG, NULL) == SIGRTMAX;
+    if (g.mfd_marked)
+        g.mfd_checked = real_fcntl(g.mfd, F_GETSIG, NULL) == SIGRTMAX;
     else
-        g_mfd_checked = fstat(g_mfd, &st) == 0 && st.st_dev == g_mdev && st.st_ino == g_mino;
-    return g_mfd_checked;
+        g.mfd_checked = fstat(g.mfd, &st) == 0 && st.st_dev == g.mdev && st.st_ino == g.mino;
+    return g.mfd_checked;
 }
 
-/* Under g_mu, before every use of g_mfd. After fork the child shares the
+/* Under g.mu, before every use of g.mfd. After fork the child shares the
  * parent's open file description, and so its flock: give the child a
  * description of its own, on the same number. */
 static bool ensure_mfd(void)
 {
-    if (g_mfd >= 0 && !mfd_is_ours())
+    if (g.mfd >= 0 && !mfd_is_ours())
         ps_manifest_fd_lost();   /* the number is not ours to touch any more */
-    if (g_mfd >= 0 && !g_mfd_shared)
+    if (g.mfd >= 0 && !g.mfd_shared)
         return true;
     /* Shared: a new description onto the same number. Lost: a new one. */
-    int fd = g_mfd >= 0 ? open_manifest_low() : open_manifest();
+    int fd = g.mfd >= 0 ? open_manifest_low() : open_manifest();
     if (fd < 0) {
-        if (!g_write_warned++)
-            ps_log(PS_LOG_ERROR, "manifest %s %s: cannot reopen it (pid %d)", g_cfg.manifest,
-                   g_open_why, g_pid);
+        if (!g.write_warned++)
+            ps_log(PS_LOG_ERROR, "manifest %s %s: cannot reopen it (pid %d)", g.cfg.manifest,
+                   g.open_why, g.pid);
         return false;
     }
-    if (g_mfd >= 0 && real_dup3(fd, g_mfd, O_CLOEXEC) >= 0) {
+    if (g.mfd >= 0 && real_dup3(fd, g.mfd, O_CLOEXEC) >= 0) {
         real_close(fd);
-        fd = g_mfd;
+        fd = g.mfd;
     }
-    __atomic_store_n(&g_mfd, fd, __ATOMIC_RELAXED);
-    g_mfd_shared = false;
+    __atomic_store_n(&g.mfd, fd, __ATOMIC_RELAXED);
+    g.mfd_shared = false;
     note_manifest(fd);
-    g_mfd_checked = true;
-    g_rd.fd = fd;
+    g.mfd_checked = true;
+    g.rd.fd = fd;
     return true;
 }
 
-int ps_manifest_fd(void) { return __atomic_load_n(&g_mfd, __ATOMIC_RELAXED); }
+int ps_manifest_fd(void) { return __atomic_load_n(&g.mfd, __ATOMIC_RELAXED); }
 
-bool ps_is_manifest_fd(int fd) { return fd >= 0 && fd == __atomic_load_n(&g_mfd, __ATOMIC_RELAXED); }
+bool ps_is_manifest_fd(int fd) { return fd >= 0 && fd == __atomic_load_n(&g.mfd, __ATOMIC_RELAXED); }
 
 void ps_manifest_fd_lost(void)
 {
     /* The program closed or replaced our descriptor; the number is its own now. */
-    __atomic_store_n(&g_mfd, -1, __ATOMIC_RELAXED);
-    g_mfd_shared = false;
-    g_mfd_checked = false;
+    __atomic_store_n(&g.mfd, -1, __ATOMIC_RELAXED);
+    g.mfd_shared = false;
+    g.mfd_checked = false;
     /* Its flock went with the description; never unlock the program's. */
-    g_flocked = false;
+    g.flocked = false;
 }
 
 static void bad_line(void *ctx, uint64_t lineno, const char *line, size_t len)
 {
     (void)ctx;
-    if (g_bad_warned++ < 10)
+    if (g.bad_warned++ < 10)
         ps_log(PS_LOG_WARN, "manifest %s line %llu: skipped malformed line (%.40s%s)",
-               g_cfg.manifest, (unsigned long long)lineno, line, len > 40 ? "..." : "");
+               g.cfg.manifest, (unsigned long long)lineno, line, len > 40 ? "..." : "");
 }
 
 /* A socket file outside PORTSHIM_DIR is not one this namespace made: a
@@ -430,11 +444,11 @@ static void bad_line(void *ctx, uint64_t lineno, const char *line, size_t len)
 static void apply_event(void *ns, const struct ps_event *e)
 {
     static unsigned warned;
-    if (e->rpath[0] && !ps_path_in_dir(e->rpath, g_cfg.dir)) {
+    if (e->rpath[0] && !ps_path_in_dir(e->rpath, g.cfg.dir)) {
         if (warned++ < 10)
             ps_log(PS_LOG_WARN, "manifest %s: ignored the %s of sid %s: its socket file '%.200s' "
-                   "is not in PORTSHIM_DIR (%s)", g_cfg.manifest, ps_ev_name(e->ev), e->sid,
-                   e->rpath, g_cfg.dir[0] ? g_cfg.dir : "unset");
+                   "is not in PORTSHIM_DIR (%s)", g.cfg.manifest, ps_ev_name(e->ev), e->sid,
+                   e->rpath, g.cfg.dir[0] ? g.cfg.dir : "unset");
         return;
     }
     ps_ns_apply_cb(ns, e);
@@ -447,7 +461,7 @@ void ps_unlink_socket(const char *path)
      * activation to be writable by no one else, so its entries cannot be
      * swapped between the lstat and the unlink (which would not follow a
      * link anyway). */
-    if (g_cfg.mode == PS_MODE_UNIX && ps_path_in_dir(path, g_cfg.dir) &&
+    if (g.cfg.mode == PS_MODE_UNIX && ps_path_in_dir(path, g.cfg.dir) &&
         lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
         unlink(path);
 }
@@ -456,23 +470,23 @@ void ps_refresh(void)
 {
     if (!ensure_mfd())
         return;
-    if (ps_reader_poll(&g_rd, apply_event, bad_line, &g_ns) < 0 && !g_write_warned++)
-        ps_log(PS_LOG_ERROR, "cannot read manifest %s: %s (pid %d)", g_cfg.manifest,
-               strerror(errno), g_pid);
+    if (ps_reader_poll(&g.rd, apply_event, bad_line, &g.ns) < 0 && !g.write_warned++)
+        ps_log(PS_LOG_ERROR, "cannot read manifest %s: %s (pid %d)", g.cfg.manifest,
+               strerror(errno), g.pid);
 }
 
 void ps_claim_begin(void)
 {
-    if (ensure_mfd() && ps_manifest_lock(g_mfd) == 0)
-        g_flocked = true;
+    if (ensure_mfd() && ps_manifest_lock(g.mfd) == 0)
+        g.flocked = true;
     ps_refresh();
 }
 
 void ps_claim_end(void)
 {
-    if (g_flocked && g_mfd >= 0 && mfd_is_ours())
-        ps_manifest_unlock(g_mfd);
-    g_flocked = false;
+    if (g.flocked && g.mfd >= 0 && mfd_is_ours())
+        ps_manifest_unlock(g.mfd);
+    g.flocked = false;
 }
 
 void ps_event_new(struct ps_event *e, enum ps_ev ev)
@@ -481,7 +495,7 @@ void ps_event_new(struct ps_event *e, enum ps_ev ev)
     ps_event_init(e, ev);
     clock_gettime(CLOCK_REALTIME, &ts);
     e->ts = (double)ts.tv_sec + (double)(ts.tv_nsec / 1000) / 1e6;
-    e->pid = g_pid;
+    e->pid = g.pid;
     size_t n = strnlen(program_invocation_short_name, sizeof e->prog - 1);
     memcpy(e->prog, program_invocation_short_name, n);
     e->prog[n] = 0;
@@ -496,9 +510,8 @@ void ps_event_new(struct ps_event *e, enum ps_ev ev)
  * that would swallow it. Under the claim's flock the read just went to the
  * end, so a claim's bind always starts a fresh line; other records use what
  * the last read saw (readers resynchronise on a glued line all the same,
- * docs/manifest.md). One newline per fragment seen: g_fresh_at is where. A
+ * docs/manifest.md). One newline per fragment seen: g.fresh_at is where. A
  * line still being written by another process costs a blank line at most. */
-static uint64_t g_fresh_at = UINT64_MAX;
 
 void ps_emit(const struct ps_event *e)
 {
@@ -507,15 +520,15 @@ void ps_emit(const struct ps_event *e)
     if (!n || !ensure_mfd())
         return;
     char *line = buf + 1;
-    uint64_t tail = g_rd.off + g_rd.len;
-    if (ps_reader_mid_line(&g_rd) && tail != g_fresh_at) {
+    uint64_t tail = g.rd.off + g.rd.len;
+    if (ps_reader_mid_line(&g.rd) && tail != g.fresh_at) {
         *--line = '\n';
         n++;
-        g_fresh_at = tail;
+        g.fresh_at = tail;
     }
-    if (ps_manifest_append(g_mfd, line, n) < 0 && !g_write_warned++)
+    if (ps_manifest_append(g.mfd, line, n) < 0 && !g.write_warned++)
         ps_log(PS_LOG_ERROR, "cannot write manifest %s: %s (pid %d); namespace records "
-               "are incomplete from here", g_cfg.manifest, strerror(errno), g_pid);
+               "are incomplete from here", g.cfg.manifest, strerror(errno), g.pid);
 }
 
 /* "pid.n", by hand: on every bind. */
@@ -534,9 +547,9 @@ static char *put_dec(char *p, unsigned long v)
 
 void ps_next_sid(char sid[PS_SID_MAX])
 {
-    char *p = put_dec(sid, (unsigned long)g_pid);
+    char *p = put_dec(sid, (unsigned long)g.pid);
     *p++ = '.';
-    p = put_dec(p, ++g_sid_counter);
+    p = put_dec(p, ++g.sid_counter);
     *p = 0;
 }
 
@@ -559,7 +572,7 @@ void ps_record(int fd, struct ps_event *e, bool track)
 bool ps_entry_pid_alive(void *ctx, const struct ps_entry *e)
 {
     (void)ctx;
-    return ps_probe_any_alive(&e->holders, g_pid);
+    return ps_probe_any_alive(&e->holders, g.pid);
 }
 
 bool ps_entry_still_held(const struct ps_entry *e)
@@ -592,11 +605,11 @@ static void unlink_if_last(const struct ps_sock *sk)
         return;
     if (sk->shared) {
         ps_refresh();
-        const struct ps_entry *e = ps_ns_find(&g_ns, sk->sid);
+        const struct ps_entry *e = ps_ns_find(&g.ns, sk->sid);
         if (!e)
             return;
         for (int i = 0; i < e->holders.n; i++)
-            if (e->holders.v[i] != g_pid && ps_probe_pid_alive(e->holders.v[i]))
+            if (e->holders.v[i] != g.pid && ps_probe_pid_alive(e->holders.v[i]))
                 return;
     }
     ps_unlink_socket(sk->upath);
@@ -618,7 +631,7 @@ void ps_sock_gone(struct ps_sock *sk)
     retire_counts(sk);
     memcpy(e.sid, sk->sid, sizeof e.sid);
     if (sk->shared)
-        e.holder = g_pid;
+        e.holder = g.pid;
     ps_emit(&e);
     ps_sock_free(sk);
 }
@@ -687,12 +700,12 @@ static void atfork_prepare(void)
     t_fork = 0;
     if (!(t_holds & HOLD_ACT)) {
         t_holds |= HOLD_ACT;
-        pthread_mutex_lock(&g_act_mu);
+        pthread_mutex_lock(&g.act_mu);
         t_fork |= HOLD_ACT;
     }
     if (!(t_holds & HOLD_MU)) {
         t_holds |= HOLD_MU;
-        pthread_mutex_lock(&g_mu);
+        pthread_mutex_lock(&g.mu);
         t_fork |= HOLD_MU;
     }
 }
@@ -702,11 +715,11 @@ static void atfork_prepare(void)
 static void fork_done(void)
 {
     if (t_fork & HOLD_MU) {
-        pthread_mutex_unlock(&g_mu);
+        pthread_mutex_unlock(&g.mu);
         t_holds &= ~HOLD_MU;
     }
     if (t_fork & HOLD_ACT) {
-        pthread_mutex_unlock(&g_act_mu);
+        pthread_mutex_unlock(&g.act_mu);
         t_holds &= ~HOLD_ACT;
     }
     t_fork = 0;
@@ -732,13 +745,13 @@ static void atfork_child(void)
          * threads ran. Nothing in it can be trusted: every call passes
          * through (an exec starts the shim afresh). */
         t_fork = 0;
-        __atomic_store_n(&g_init, INIT_OFF, __ATOMIC_RELEASE);
+        __atomic_store_n(&g.init, INIT_OFF, __ATOMIC_RELEASE);
         return;
     }
-    __atomic_store_n(&g_pid, getpid(), __ATOMIC_RELAXED);
-    g_mfd_shared = true;
-    g_mfd_checked = false;
-    g_flocked = false;
+    __atomic_store_n(&g.pid, getpid(), __ATOMIC_RELAXED);
+    g.mfd_shared = true;
+    g.mfd_checked = false;
+    g.flocked = false;
     ps_sock_mark_all_shared();
     fork_done();
 }
@@ -758,14 +771,14 @@ void ps_forked(int child)
 
 __attribute__((destructor)) static void ps_dtor(void)
 {
-    if (__atomic_load_n(&g_init, __ATOMIC_ACQUIRE) != INIT_ACTIVE)
+    if (__atomic_load_n(&g.init, __ATOMIC_ACQUIRE) != INIT_ACTIVE)
         return;
     /* exit() in a vfork child runs this on the parent's memory: its sockets
      * and files are the parent's, still in use. */
     if (borrowed())
         return;
     /* Another thread may be inside the shim as the process exits. */
-    if (t_holds || pthread_mutex_trylock(&g_mu))
+    if (t_holds || pthread_mutex_trylock(&g.mu))
         return;
     t_holds |= HOLD_MU;
     if (ps_sock_first()) {

@@ -2,8 +2,10 @@
  * shares: the re-entrancy guard, the namespace lock, reading the manifest
  * incrementally, and writing events.
  *
- * Locking: g_mu (a process mutex) guards the namespace table, the fd table's
- * writers and the manifest descriptor; the manifest's flock (held only inside
+ * Locking: the process mutex (ps_lock; state.c keeps all its state in one
+ * struct that says which lock guards each field) guards the namespace
+ * table, the fd table's writers and the manifest descriptor; the
+ * manifest's flock (held only inside
  * ps_claim_*) makes a read-check-bind-append sequence atomic across
  * processes. Neither is ever held across a call that can block on the
  * network (connect, accept). */
