@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/ns.h"
 #include "core/probe.h"
+#include "core/procfs.h"
 
 struct scan {
     struct ps_ns ns;
@@ -63,21 +64,12 @@ static bool ours(const struct scan *s, const char *sid)
     return false;
 }
 
-/* Reads a small /proc file whole; returns its length, or -1. */
+/* Up to len bytes of /proc/PID/WHAT (procfs.h); its length, or -1. */
 static ssize_t slurp(int pid, const char *what, char *buf, size_t len)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/%s", pid, what);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t n = 0;
-    ssize_t r;
-    while (n < len && ((r = read(fd, buf + n, len - n)) > 0 || (r < 0 && errno == EINTR)))
-        if (r > 0)
-            n += (size_t)r;
-    close(fd);
-    return (ssize_t)n;
+    return ps_proc_read(path, buf, len);
 }
 
 /* Alive and not a zombie (a zombie holds no socket and ignores signals):
@@ -89,17 +81,11 @@ static unsigned long long started(int pid)
     if (n <= 0)
         return 0;
     st[n] = 0;
-    const char *p = strrchr(st, ')');
-    if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+    char state;
+    unsigned long long t;
+    if (ps_proc_stat_parse(st, &state, &t) || state == 'Z' || state == 'X')
         return 0;
-    p++;
-    for (int field = 3; field < 22; field++) {   /* ')' ends field 2 */
-        while (*p == ' ') p++;
-        while (*p && *p != ' ') p++;
-    }
-    char *end;
-    unsigned long long t = strtoull(p, &end, 10);
-    return end == p ? 0 : t + 1;   /* + 1: a start at tick 0 is still a start */
+    return t + 1;   /* + 1: a start at tick 0 is still a start */
 }
 
 /* A holder, pinned: a pid that exits and comes back as another process

@@ -11,29 +11,10 @@
 #include <unistd.h>
 
 #include "core/probe.h"
+#include "core/procfs.h"
 
 #define TCP_LISTEN 0x0A
 #define TCP_TIME_WAIT 0x06
-
-/* Reads up to len - 1 bytes of a small file; returns the count or -1. */
-static ssize_t slurp(const char *path, char *buf, size_t len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t n = 0;
-    while (n + 1 < len) {
-        ssize_t r = read(fd, buf + n, len - 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    buf[n] = 0;
-    return (ssize_t)n;
-}
 
 struct cand { unsigned long inode; long uid; unsigned state; int score; };
 
@@ -199,20 +180,9 @@ static double start_time(const char *procroot, int pid)
 {
     char path[512], buf[1024];
     snprintf(path, sizeof path, "%s/%d/stat", procroot, pid);
-    if (slurp(path, buf, sizeof buf) <= 0)
-        return 0;
-    char *p = strrchr(buf, ')');   /* comm may hold spaces and parentheses */
-    if (!p)
-        return 0;
-    p++;
-    /* After ')' comes field 3; field 22 is the 20th from there. */
-    for (int field = 3; field < 22; field++) {
-        while (*p == ' ') p++;
-        while (*p && *p != ' ') p++;
-    }
-    char *end;
-    unsigned long long ticks = strtoull(p, &end, 10);
-    if (end == p)
+    char state;
+    unsigned long long ticks;
+    if (ps_proc_read_str(path, buf, sizeof buf) <= 0 || ps_proc_stat_parse(buf, &state, &ticks))
         return 0;
     snprintf(path, sizeof path, "%s/stat", procroot);
     unsigned long long btime = boot_time(path);
@@ -228,7 +198,7 @@ int ps_holder_describe(const char *procroot, int pid, struct ps_holder *out)
 {
     char path[512], buf[PS_HOLDER_CMD_MAX];
     snprintf(path, sizeof path, "%s/%d/cmdline", procroot, pid);
-    ssize_t n = slurp(path, buf, sizeof buf);
+    ssize_t n = ps_proc_read_str(path, buf, sizeof buf);
     if (n < 0)
         return -1;
     while (n > 0 && buf[n - 1] == 0)
@@ -242,7 +212,7 @@ int ps_holder_describe(const char *procroot, int pid, struct ps_holder *out)
         /* No command line (a zombie, a kernel thread): its name from stat. */
         char st[256];
         snprintf(path, sizeof path, "%s/%d/stat", procroot, pid);
-        char *l = slurp(path, st, sizeof st) > 0 ? strchr(st, '(') : NULL;
+        char *l = ps_proc_read_str(path, st, sizeof st) > 0 ? strchr(st, '(') : NULL;
         char *r = l ? strrchr(l, ')') : NULL;
         if (r) {
             /* comm is whatever the process named itself (prctl, exec of any file name) */
@@ -253,7 +223,7 @@ int ps_holder_describe(const char *procroot, int pid, struct ps_holder *out)
     if (out->uid < 0) {
         char st[4096];
         snprintf(path, sizeof path, "%s/%d/status", procroot, pid);
-        char *u = slurp(path, st, sizeof st) > 0 ? strstr(st, "\nUid:") : NULL;
+        char *u = ps_proc_read_str(path, st, sizeof st) > 0 ? strstr(st, "\nUid:") : NULL;
         if (u)
             out->uid = strtol(u + 5, NULL, 10);
     }

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/procfs.h"
+
 #define TCP_LISTEN_STATE 0x0A
 
 bool ps_probe_pid_alive(int pid)
@@ -81,42 +83,10 @@ int ps_proc_hexaddr(const char *p, size_t nwords, uint8_t *out)
     return 0;
 }
 
-/* The whole file, NUL-terminated, in a malloc'd buffer; NULL on failure. */
-static char *slurp(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) {
-        close(fd);
-        return NULL;
-    }
-    for (;;) {
-        if (cap - len < 4096) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb)
-                break;
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t n = read(fd, buf + len, cap - len - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    buf[len] = 0;
-    return buf;
-}
-
 static int scan(const char *path, bool v6, const struct ps_addr *want, uint16_t port)
 {
     /* Lines are fixed-width. */
-    char *buf = slurp(path);
+    char *buf = ps_proc_read_all(path);
     if (!buf)
         return -1;
     int found = 0;
@@ -175,7 +145,7 @@ int ps_probe_tcp_listening(const struct ps_addr *addr, uint16_t port)
 
 int ps_probe_unix_listening(const char *path)
 {
-    char *buf = slurp("/proc/net/unix");
+    char *buf = ps_proc_read_all("/proc/net/unix");
     if (!buf)
         return -1;
     size_t plen = strlen(path);
