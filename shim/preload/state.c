@@ -214,10 +214,6 @@ static void configure(void)
     __atomic_store_n(&g.init, INIT_CONFIGURED, __ATOMIC_RELEASE);
 }
 
-/* Stage two, at the first socket call: the manifest and the fork handlers.
- * A program that never touches a socket (a compiler, /bin/true) never pays
- * for it. An unwritable manifest stops the program here, just as loudly. */
-
 static const char *live_env(const char *name) { return getenv(name); }
 
 /* --per-worker: a worker's process moves into its sub-namespace, a private
@@ -275,6 +271,11 @@ static void check_dir(void)
     fatal_config(err);
 }
 
+/* Stage two, at the first socket call: the worker's sub-namespace, the
+ * manifest, the reader and the table (the fork handlers were registered in
+ * stage one, while the process was single-threaded). A program that never
+ * touches a socket (a compiler, /bin/true) never pays for it. An unwritable
+ * manifest stops the program here, just as loudly. */
 static void activate(void)
 {
     t_holds |= HOLD_ACT;
