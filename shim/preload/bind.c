@@ -231,6 +231,22 @@ static int bind_above_range(int fd, struct sockaddr_storage *ss, socklen_t len)
     return -1;
 }
 
+/* The common bind, which the kernel certainly takes up to the port: an
+ * address of the socket's own family, long enough for it, and for IPv6
+ * neither v4-mapped (IPV6_V6ONLY decides) nor link-local (the scope id
+ * decides). Everything else is asked of the kernel (kernel_bind_err): a
+ * probe socket costs as much as the program's whole bind. */
+static bool kernel_takes(int dom, const struct sockaddr *addr, socklen_t len)
+{
+    if (addr->sa_family != dom)
+        return false;
+    if (dom == AF_INET)
+        return len >= sizeof(struct sockaddr_in);
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)addr)->sin6_addr;
+    return len >= sizeof(struct sockaddr_in6) && !IN6_IS_ADDR_V4MAPPED(a6) &&
+           !IN6_IS_ADDR_LINKLOCAL(a6) && !IN6_IS_ADDR_MC_LINKLOCAL(a6);
+}
+
 /* What the kernel says to this bind before it looks at the port: a fresh
  * TCP socket of fd's family (and fd's IPV6_V6ONLY) binds the same address,
  * same length, port 0. So an address of the other family (EAFNOSUPPORT), a
@@ -242,6 +258,8 @@ static int kernel_bind_err(int fd, const struct sockaddr *addr, socklen_t len)
 {
     int dom = sockopt_int(fd, SOL_SOCKET, SO_DOMAIN);
     if (dom != AF_INET && dom != AF_INET6)
+        return 0;
+    if (kernel_takes(dom, addr, len))
         return 0;
     struct sockaddr_storage ss;
     memcpy(&ss, addr, len);
