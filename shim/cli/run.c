@@ -215,6 +215,10 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
         /* No "--per-worker VARS" form: a bare --per-worker never takes the
          * next argument (the command) as its value. */
         if (!strcmp(a, "--per-worker") || !strncmp(a, "--per-worker=", 13)) {
+            if (o->workers) {   /* as every option: last-wins would hide a mistake */
+                cli_log(PS_LOG_ERROR, "--per-worker given twice");
+                return usage_hint("run");
+            }
             o->workers = a[12] ? a + 13 : PS_WORKER_DEFAULT_VARS;
             i++;
             continue;

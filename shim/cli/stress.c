@@ -155,6 +155,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         }
         if (!strcmp(a, "--per-worker") || !strncmp(a, "--per-worker=", 13)) {
             char why[160];
+            if (o->workers) {   /* as every option: last-wins would hide a mistake */
+                cli_log(PS_LOG_ERROR, "--per-worker given twice");
+                return usage_hint("stress");
+            }
             o->workers = a[12] ? a + 13 : PS_WORKER_DEFAULT_VARS;
             o->workers_arg = a;
             if (ps_workervars_parse(o->workers, why, sizeof why) < 0) {

@@ -526,6 +526,19 @@ Test(trust, an_option_given_twice_is_a_usage_error)
         {"stress", "--seed", "1", "--seed", "2", "--", "/bin/true"},
         {"stress", "--inject", "connect-refused=1%", "--inject", "connect-refused=1%", "--",
          "/bin/true"},
+        {"run", "--per-worker", "--per-worker", "--", "/bin/true"},
+        {"run", "--per-worker=A", "--per-worker=B", "--", "/bin/true"},
+        {"run", "--share-with", "root", "--share-with", "root", "--", "/bin/true"},
+        {"port", "--manifest", m, "--worker", "a", "--worker", "b", "8000"},
+        {"port", "--manifest", m, "--all", "--all", "8000"},
+        {"report", "--manifest", m, "--worker", "a", "--worker", "b"},
+        {"report", "--manifest", m, "--html", "a.html", "--html", "b.html"},
+        {"stress", "--per-worker", "--per-worker=A", "--", "/bin/true"},
+        {"stress", "--shard", "1/2", "--shard", "2/2", "--", "/bin/true"},
+        {"stress", "--for", "1s", "--for", "2s", "--", "/bin/true"},
+        {"stress", "--until-fail", "--until-fail", "--", "/bin/true"},
+        {"stress", "--results", "a", "--results", "b", "--", "/bin/true"},
+        {"stress", "--junit", "a", "--junit", "b", "--", "/bin/true"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *argv[12] = {e2e_portshim()};
