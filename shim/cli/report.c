@@ -555,6 +555,13 @@ int cmd_report(int argc, char **argv)
         if (!rc && !html && has_root && (nnames = cli_workers_list(root, &names)) &&
             (paths = calloc(nnames, sizeof *paths)))
             rc = read_workers(&r, root, names, paths, nnames);
+        /* A --per-worker run's own namespace is mostly empty (its workers
+         * bind in theirs): an empty picture must not pass for the run's. */
+        if (!rc && html && has_root && (nnames = cli_workers_list(root, &names)))
+            cli_log(PS_LOG_WARN, "report: the picture is of the run's own namespace; its %zu "
+                    "worker%s (%s%s) %s own: --worker %s draws one", nnames,
+                    nnames == 1 ? "" : "s", names[0], nnames > 1 ? ", ..." : "",
+                    nnames == 1 ? "has its" : "have their", names[0]);
     }
     if (!rc && compare)
         rc = report_load(&other, compare);

@@ -363,6 +363,35 @@ Test(workers, port_and_report_show_each_worker)
     cr_assert(strstr(e2e_err(r), "portshim: worker 'nosuch'"), "%s", e2e_describe(r));
 }
 
+/* The picture is of one namespace, and a --per-worker run's own is mostly
+ * empty: an HTML report of the run must say the workers are elsewhere and
+ * how to draw one, and --worker must draw that worker's listener. */
+Test(workers, html_report_of_a_per_worker_run_names_its_workers)
+{
+    const char *m = e2e_path("ns.jsonl");
+    const char *const opts[] = {"--per-worker=W", "--manifest", m, NULL};
+    struct e2e_proc *p = run_script("W=a \"$H/binder\" 127.0.0.1 8000 >/dev/null\n", opts);
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    const char *whole = e2e_path("whole.html"), *wa = e2e_path("a.html");
+    struct e2e_proc *r = e2e_runl(&env, 30000, e2e_portshim(), "report", "--manifest", m,
+                                  "--html", whole);
+    cr_assert_eq(e2e_status(r), 0, "%s", e2e_describe(r));
+    cr_assert(strstr(e2e_err(r), "portshim: report: the picture is of the run's own namespace; "
+                                 "its 1 worker (a) has its own: --worker a draws one"),
+              "%s", e2e_describe(r));
+    cr_assert_null(strstr(e2e_slurp(whole), "\"binder\""), "the run's picture has the "
+                   "worker's process");
+
+    r = e2e_runl(&env, 30000, e2e_portshim(), "report", "--manifest", m, "--worker", "a",
+                 "--html", wa);
+    cr_assert_eq(e2e_status(r), 0, "%s", e2e_describe(r));
+    cr_assert_str_empty(e2e_err(r), "%s", e2e_describe(r));
+    cr_assert(strstr(e2e_slurp(wa), "\"binder\""), "worker a's picture lacks its binder");
+}
+
 Test(workers, a_listener_leaked_in_a_worker_is_reported_at_exit)
 {
     const char *const opts[] = {"--per-worker=W", "--reap", NULL};
