@@ -34,8 +34,8 @@ void usage_stress(FILE *f)
 {
     fputs("usage: portshim stress [-n RUNS] [-j PARALLEL] [--timeout S] [--inject SPEC] [--seed S]\n"
           "                       [--mode remap|unix|observe] [--ports SPEC] [--shard K/N]\n"
-          "                       [--for DURATION] [--until-fail] [--results FILE] [--junit FILE]\n"
-          "                       [--per-worker[=VAR[,VAR...]]] -- CMD [ARG...]\n"
+          "                       [--shards N] [--for DURATION] [--until-fail] [--results FILE]\n"
+          "                       [--junit FILE] [--per-worker[=VAR[,VAR...]]] -- CMD [ARG...]\n"
           "       portshim stress merge FILE...\n"
           "\n"
           "Runs CMD RUNS times, PARALLEL at once, each copy under its own 'portshim run\n"
