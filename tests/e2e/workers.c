@@ -392,6 +392,33 @@ Test(workers, html_report_of_a_per_worker_run_names_its_workers)
     cr_assert(strstr(e2e_slurp(wa), "\"binder\""), "worker a's picture lacks its binder");
 }
 
+/* A script starts a worker in the background and asks for its port: the
+ * worker's sub-namespace does not exist until it first uses a socket, and
+ * --wait waits for it as for a manifest not there yet. Without --wait, or
+ * when the wait runs out, it says so. */
+Test(workers, port_wait_waits_for_a_worker_not_started_yet)
+{
+    const char *const opts[] = {"--per-worker=W", NULL};
+    struct e2e_proc *p = run_script(
+        "\"$P\" port --worker a --wait 60 8000 >\"$T/port.out\" & pp=$!\n"
+        "sleep 0.3\n"
+        "W=a \"$H/echo-server\" 127.0.0.1 8000 --name A --lifetime 50 >/dev/null & sp=$!\n"
+        "wait $pp; echo \"PORT rc=$? $(cat \"$T/port.out\")\"\n"
+        "\"$P\" port --worker b --wait 0.1 8000; echo \"WAITED rc=$?\"\n"
+        "\"$P\" port --worker b 8000; echo \"NOWAIT rc=$?\"\n"
+        "kill $sp; wait\n",
+        opts);
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    int rc = -1, real = 0;
+    const char *line = strstr(e2e_out(p), "PORT rc=");
+    cr_assert(line && sscanf(line, "PORT rc=%d %d", &rc, &real) == 2, "%s", e2e_describe(p));
+    cr_assert(rc == 0 && real > 0 && real != 8000, "%s", e2e_describe(p));
+    cr_assert(strstr(e2e_out(p), "WAITED rc=1\n"), "%s", e2e_describe(p));
+    cr_assert(strstr(e2e_err(p), "portshim: port 8000: worker 'b' had no sub-namespace after "
+                                 "0.1s"), "%s", e2e_describe(p));
+    cr_assert(strstr(e2e_out(p), "NOWAIT rc=2\n"), "%s", e2e_describe(p));
+}
+
 Test(workers, a_listener_leaked_in_a_worker_is_reported_at_exit)
 {
     const char *const opts[] = {"--per-worker=W", "--reap", NULL};
