@@ -38,7 +38,10 @@ void usage_report(FILE *f)
           "                   HTML file (a lane per process, listeners as bars,\n"
           "                   connects and accepts as marks, failures highlighted)\n"
           "  --compare OTHER  draw manifest OTHER beside it, aligned by virtual port\n"
-          "                   (relative and absolute times; docs/report.md)\n",
+          "                   (relative and absolute times; docs/report.md)\n"
+          "\n"
+          "Exit status: 0; 2 usage error, unreadable manifest, or (with --worker) a\n"
+          "worker with no sub-namespace.\n",
           f);
 }
 

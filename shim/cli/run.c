@@ -57,7 +57,10 @@ void usage_run(FILE *f)
           "  --share-with NAME\n"
           "                   make the namespace usable by user NAME (needs root) or,\n"
           "                   when no such user exists, group NAME, and no one else:\n"
-          "                   for a server that drops to that user (runuser, su, User=)\n",
+          "                   for a server that drops to that user (runuser, su, User=)\n"
+          "\n"
+          "Exit status: CMD's (128+N if a signal N killed it); 127 CMD not found, 126\n"
+          "not executable; 2 usage error or a manifest not to be trusted (CMD not run).\n",
           f);
 }
 
