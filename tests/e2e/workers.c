@@ -379,8 +379,9 @@ Test(workers, html_report_of_a_per_worker_run_names_its_workers)
     struct e2e_proc *r = e2e_runl(&env, 30000, e2e_portshim(), "report", "--manifest", m,
                                   "--html", whole);
     cr_assert_eq(e2e_status(r), 0, "%s", e2e_describe(r));
-    cr_assert(strstr(e2e_err(r), "portshim: report: the picture is of the run's own namespace; "
-                                 "its 1 worker (a) has its own: --worker a draws one"),
+    cr_assert(!strncmp(e2e_err(r), "portshim: report: the picture of ", 33) &&
+                  strstr(e2e_err(r), " is of the run's own namespace; its 1 worker (a) has its "
+                                     "own: --worker a draws one\n"),
               "%s", e2e_describe(r));
     cr_assert_null(strstr(e2e_slurp(whole), "\"binder\""), "the run's picture has the "
                    "worker's process");
@@ -390,6 +391,17 @@ Test(workers, html_report_of_a_per_worker_run_names_its_workers)
     cr_assert_eq(e2e_status(r), 0, "%s", e2e_describe(r));
     cr_assert_str_empty(e2e_err(r), "%s", e2e_describe(r));
     cr_assert(strstr(e2e_slurp(wa), "\"binder\""), "worker a's picture lacks its binder");
+
+    /* the same run as the other side of --compare: its worker's manifest */
+    const char *plain = e2e_path("plain.jsonl");
+    e2e_write_file(plain, "", false);
+    chmod(plain, 0600);
+    r = e2e_runl(&env, 30000, e2e_portshim(), "report", "--manifest", plain, "--html", whole,
+                 "--compare", m);
+    cr_assert_eq(e2e_status(r), 0, "%s", e2e_describe(r));
+    cr_assert(strstr(e2e_err(r), "own: --compare with its worker's manifest ") &&
+                  strstr(e2e_err(r), "/w-a/manifest.jsonl draws one\n"),
+              "%s", e2e_describe(r));
 }
 
 /* A script starts a worker in the background and asks for its port: the
