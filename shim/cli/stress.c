@@ -590,10 +590,11 @@ int cmd_stress(int argc, char **argv)
     else
         printf("runs for %g s", o.for_secs);
     if (o.shard.n > 1)
-        printf(" in %ld shards; shard %ld (%s) runs %s%ld", o.shard.n, o.shard.k, o.shard.from,
-               mine >= 0 ? "" : "every ", mine >= 0 ? mine : o.shard.n);
-    if (o.shard.n > 1 && mine < 0)
-        printf("th from %ld", o.shard.k - 1);
+        printf(" in %ld shards; shard %ld (%s) runs ", o.shard.n, o.shard.k, o.shard.from);
+    if (o.shard.n > 1 && mine >= 0)
+        printf("%ld", mine);
+    else if (o.shard.n > 1)   /* no "every 2th": the indices it takes */
+        printf("the runs whose index mod %ld is %ld", o.shard.n, o.shard.k - 1);
     if (o.for_secs > 0 && o.runs >= 0)
         printf(", for at most %g s", o.for_secs);
     printf(", %ld at a time, timeout %g s%s\n", o.jobs, o.timeout,

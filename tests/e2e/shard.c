@@ -348,6 +348,9 @@ Test(shard, for_duration_stops_starting_runs_when_the_time_is_up)
     recs = records(res);
     for (const char *l = recs; *l; l = strchr(l, '\n') + 1)
         cr_assert_eq(atol(l) % 2, 1, "%s", recs);
+    cr_assert(strstr(e2e_out(p), "runs for 0.5 s in 2 shards; shard 2 (--shard) runs the runs "
+                                 "whose index mod 2 is 1, 1 at a time"),
+              "the first line says which runs: %s", e2e_describe(p));
 }
 
 Test(shard, off_a_terminal_progress_is_printed_per_tenth_of_the_runs_not_per_second)
