@@ -38,7 +38,7 @@ void usage_port(FILE *f)
           "reaches is printed, and a line on stderr says which and lists the others.\n"
           "\n"
           "Exit status: 0 found, 1 no live listener (or none before the wait ran out),\n"
-          "2 usage error or unreadable manifest.\n",
+          "2 usage error, unreadable or untrusted manifest, or no such --worker.\n",
           f);
 }
 
