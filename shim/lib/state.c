@@ -22,6 +22,7 @@
 #include "core/unixname.h"
 #include "lib/counts.h"
 #include "lib/real.h"
+#include "lib/umem.h"
 
 #define EXIT_CONFIG 78
 
@@ -660,6 +661,9 @@ static void atfork_prepare(void)
         t_fork = FORK_BORROWED;
         return;
     }
+    /* The child is this thread, in a copy of memory taken while the other
+     * threads ran: whatever it must find by allocating is found here. */
+    ps_umem_prime();
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &t_fork_mask);

@@ -22,22 +22,34 @@ static bool g_plain;
 static __thread uintptr_t t_lo __attribute__((tls_model("initial-exec")));
 static __thread uintptr_t t_hi __attribute__((tls_model("initial-exec")));
 
+/* Finds the calling thread's stack once. pthread_getattr_np allocates, so
+ * the fork handler calls this in the parent (ps_umem_prime): a child of a
+ * multithreaded parent must not allocate for it, where an allocator that is
+ * not fork-safe (AddressSanitizer's) may have been locked by another thread
+ * at the fork. */
+static void stack_bounds(void)
+{
+    if (t_hi)
+        return;
+    pthread_attr_t at;
+    void *lo = NULL;
+    size_t sz = 0;
+    t_hi = 1;   /* not known: never "on the stack" */
+    if (pthread_getattr_np(pthread_self(), &at) == 0) {
+        if (pthread_attr_getstack(&at, &lo, &sz) == 0 && sz) {
+            t_lo = (uintptr_t)lo;
+            t_hi = (uintptr_t)lo + sz;
+        }
+        pthread_attr_destroy(&at);
+    }
+}
+
+void ps_umem_prime(void) { stack_bounds(); }
+
 static bool on_stack(const void *p, size_t n)
 {
     uintptr_t sp = (uintptr_t)__builtin_frame_address(0), a = (uintptr_t)p;
-    if (!t_hi) {
-        pthread_attr_t at;
-        void *lo = NULL;
-        size_t sz = 0;
-        t_hi = 1;   /* not known: never "on the stack" */
-        if (pthread_getattr_np(pthread_self(), &at) == 0) {
-            if (pthread_attr_getstack(&at, &lo, &sz) == 0 && sz) {
-                t_lo = (uintptr_t)lo;
-                t_hi = (uintptr_t)lo + sz;
-            }
-            pthread_attr_destroy(&at);
-        }
-    }
+    stack_bounds();
     /* sp outside that stack: a signal handler on an alternate stack */
     return sp >= t_lo && sp < t_hi && a >= sp && n <= t_hi - a;
 }

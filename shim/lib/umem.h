@@ -15,4 +15,8 @@ int ps_uread(void *dst, const void *src, size_t n);
  * unwritable byte as the kernel's copies do: 0, or -1 with errno EFAULT. */
 int ps_uwrite(void *d1, const void *s1, size_t n1, void *d2, const void *s2, size_t n2);
 
+/* Before fork(), in the parent: the forking thread's stack is found now, so
+ * that its child never allocates for it (see umem.c). */
+void ps_umem_prime(void);
+
 #endif
