@@ -118,11 +118,8 @@ static int share_fd(int fd, const char *path, bool dir, const struct run_opts *o
 {
     if (!o->share)
         return 0;
-    bool group = o->share_gid >= 0;
-    uid_t uid = group ? (uid_t)-1 : (uid_t)o->share_uid;
-    gid_t gid = group ? (gid_t)o->share_gid : (gid_t)-1;
-    mode_t mode = (dir ? 0700 : 0600) | (group ? (dir ? 0070 : 0060) : 0);
-    if (fchown(fd, uid, gid) || fchmod(fd, mode)) {
+    struct ps_trust t = run_trust(o);
+    if (ps_trust_give(fd, dir, &t)) {
         cli_log(PS_LOG_ERROR, "--share-with '%.64s': cannot give %s to it: %s", o->share, path,
                 strerror(errno));
         return -1;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/trust.h"
 
 int cli_worker_root(const char *manifest_opt, const char *manifest, char *root, size_t len)
 {
@@ -42,11 +43,29 @@ static int by_name(const void *a, const void *b)
 
 /* Only directories of this user that nobody else may open: another user's
  * "w-x" planted in a shared directory is never read as a worker's. */
+/* A worker's sub-namespace directory, judged as the library judges it: a
+ * directory (not a link) of this user alone, or, in a run with
+ * --share-with, one the share's rule allows (its owner's word, as
+ * cli_open_manifest reads another user's manifest; never one others may
+ * write). The manifest inside is then opened and judged on its own. */
 static bool private_dir(const char *path)
 {
     struct stat st;
-    return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
-           !(st.st_mode & 077);
+    if (lstat(path, &st) < 0)
+        return false;
+    if (!S_ISDIR(st.st_mode) || (st.st_mode & 002)) {
+        errno = EACCES;
+        return false;
+    }
+    if (st.st_uid == geteuid() && !(st.st_mode & 077))
+        return true;
+    /* Shared: group bits are for the share's group, the owner its user. */
+    struct ps_trust t = {geteuid(), (long)st.st_uid, (long)st.st_gid};
+    char why[200];
+    if (ps_trust_check(&st, true, &t, why, sizeof why) == PS_TRUST_OK)
+        return true;
+    errno = EACCES;
+    return false;
 }
 
 size_t cli_workers_list(const char *root, char (**names)[PS_WORKER_NAME_MAX + 1])

@@ -93,6 +93,17 @@ bool ps_path_in_dir(const char *path, const char *dir)
     return *name && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
 }
 
+int ps_trust_give(int fd, bool dir, const struct ps_trust *t)
+{
+    bool group = t->share_gid >= 0;
+    if (!group && t->share_uid < 0)
+        return 0;
+    uid_t uid = group ? (uid_t)-1 : (uid_t)t->share_uid;
+    gid_t gid = group ? (gid_t)t->share_gid : (gid_t)-1;
+    mode_t mode = (dir ? 0700 : 0600) | (group ? (dir ? 0070 : 0060) : 0);
+    return fchown(fd, uid, gid) || fchmod(fd, mode) ? -1 : 0;
+}
+
 int ps_trust_id_parse(const char *s, long *id)
 {
     long long v = 0;

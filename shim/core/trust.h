@@ -51,6 +51,13 @@ int ps_trust_open(const char *path, int flags, bool follow, const struct ps_trus
  * route to. An empty dir contains nothing. */
 bool ps_path_in_dir(const char *path, const char *dir);
 
+/* Gives the namespace file or directory open on fd to the shared group
+ * (mode 0660/0770) or, failing that, the shared user (0600/0700): what
+ * `run --share-with` does to the namespace, and the library to a worker's
+ * sub-namespace (docs/design.md). Nothing to do without a share: 0.
+ * -1 with errno when fchown or fchmod fails. */
+int ps_trust_give(int fd, bool dir, const struct ps_trust *t);
+
 /* "1001" as a uid or gid for PORTSHIM_SHARE_*: decimal, 0..4294967294. */
 int ps_trust_id_parse(const char *s, long *id);
 

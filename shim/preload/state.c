@@ -221,29 +221,66 @@ static const char *live_env(const char *name) { return getenv(name); }
  * process of the worker. Read from the environment as it is now, not at
  * exec: pytest-xdist sets PYTEST_XDIST_WORKER in the worker before its
  * first test. Decided once: the process keeps it for its life. */
+/* With --share-with, a worker's sub-namespace is the shared user's or
+ * group's as the run's own is (run.c): its directory, made by whichever
+ * process of the worker comes first, and its manifest and connect counters,
+ * made here before anyone opens them with O_CREAT as their own 0600 file
+ * (the other side would then stop with status 78). Each process of the
+ * worker gives away what it finds its own, so the order does not matter. */
+static void share_worker(const struct ps_trust *t)
+{
+    char path[PS_PATH_MAX + 8], why[200];
+    enum ps_trust_verdict v;
+    int fd = open(g.cfg.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid())
+        ps_trust_give(fd, true, t);
+    if (fd >= 0)
+        real_close(fd);
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s%s", g.cfg.manifest, i ? ".cnt" : "");
+        fd = ps_trust_open(path, O_RDWR | O_CREAT | O_CLOEXEC, false, t, &v, why, sizeof why);
+        if (fd < 0)
+            continue;   /* the open that uses it says why */
+        if (fstat(fd, &st) == 0 && st.st_uid == geteuid() && ps_trust_give(fd, false, t))
+            ps_log(PS_LOG_WARN, "worker %s: cannot give %s to the shared user or group: %s",
+                   g.cfg.worker, path, strerror(errno));
+        real_close(fd);
+    }
+}
+
 static void enter_worker(void)
 {
-    char note[256], err[PS_PATH_MAX + 200];
+    char note[256], err[PS_PATH_MAX + 200], why[200];
     struct stat st;
     int r = ps_config_worker(&g.cfg, live_env, note, sizeof note, err, sizeof err);
     if (r < 0)
         fatal_config(err);
     if (r == 0)
         return;
+    struct ps_trust t = trust();
+    bool shared = t.share_uid >= 0 || t.share_gid >= 0;
     if (mkdir(g.cfg.dir, 0700) == 0) {
         if (note[0])   /* once per worker: its first process */
             ps_log(PS_LOG_WARN, "%s", note);
+        if (shared)
+            share_worker(&t);
         return;
     }
-    /* Made by another process of the worker; or planted: then refuse it. */
+    /* Made by another process of the worker; or planted: then refuse it.
+     * Unshared, it must be this user's alone; shared, the run's own rule. */
     int e = errno;
-    if (e != EEXIST || lstat(g.cfg.dir, &st) || !S_ISDIR(st.st_mode) ||
-        st.st_uid != geteuid() || (st.st_mode & 077)) {
+    bool ok = e == EEXIST && lstat(g.cfg.dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+              (shared ? ps_trust_check(&st, true, &t, why, sizeof why) == PS_TRUST_OK
+                      : st.st_uid == geteuid() && !(st.st_mode & 077));
+    if (!ok) {
         snprintf(err, sizeof err, "worker %s: '%s' must be a directory of this user that nobody "
                  "else may open (mode 0700)%s%s", g.cfg.worker, g.cfg.dir,
                  e != EEXIST ? ": " : "", e != EEXIST ? strerror(e) : "");
         fatal_config(err);
     }
+    if (shared)
+        share_worker(&t);
 }
 
 static void act_unlock(void)

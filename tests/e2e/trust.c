@@ -636,10 +636,15 @@ Test(trust, eaddrinuse_warnings_inside_the_namespace_are_rate_limited)
  * build's preloaded library, where runuser crashes), and a client of the
  * run that reaches it; and the run's own server reached by a client of
  * that user. */
-static void shared_server_is_reached(const char *mode, const char *share, const char *user)
+static void shared_server_is_reached_in(const char *mode, const char *share, const char *user,
+                                       bool worker)
 {
     struct e2e_env env;
     e2e_env_plain(&env);
+    /* With --per-worker, every process of the script is worker gw0: the
+     * sub-namespace must be shared as the run's own is. */
+    if (worker)
+        e2e_env_set(&env, "PYTEST_XDIST_WORKER", "gw0");
     e2e_env_set(&env, "H", e2e_build());
     e2e_env_set(&env, "U", user);
     const char *script =
@@ -655,8 +660,11 @@ static void shared_server_is_reached(const char *mode, const char *share, const 
         "if setpriv --reuid=nobody --regid=nogroup --clear-groups cat \"$PORTSHIM_MANIFEST\" >/dev/null 2>&1; then "
         "echo NOBODY-READ; fi\n"
         "cat \"$TMPDIR/server.log\" \"$TMPDIR/own.log\" >&2; exit $st\n";
-    struct e2e_proc *r = e2e_runl(&env, 30000, e2e_portshim(), "run", "--mode", mode,
-                                  "--reap", "--share-with", share, "--", "/bin/sh", "-c", script);
+    struct e2e_proc *r =
+        worker ? e2e_runl(&env, 30000, e2e_portshim(), "run", "--mode", mode, "--reap",
+                          "--per-worker", "--share-with", share, "--", "/bin/sh", "-c", script)
+               : e2e_runl(&env, 30000, e2e_portshim(), "run", "--mode", mode, "--reap",
+                          "--share-with", share, "--", "/bin/sh", "-c", script);
     cr_assert_eq(e2e_status(r), 0, "%s: %s", mode, e2e_describe(r));
     cr_assert(strstr(e2e_out(r), "REPLY S 8000 hello"), "%s: %s", mode, e2e_describe(r));
     cr_assert(strstr(e2e_out(r), "REPLY R 8001 hello"), "%s: %s", mode, e2e_describe(r));
@@ -665,6 +673,24 @@ static void shared_server_is_reached(const char *mode, const char *share, const 
     cr_assert(!strstr(e2e_err(r), "status 78"), "%s", e2e_describe(r));
     cr_assert(!strstr(e2e_err(r), "connect counters"), "the counters are not shared: %s: %s",
               mode, e2e_describe(r));
+}
+
+static void shared_server_is_reached(const char *mode, const char *share, const char *user)
+{
+    shared_server_is_reached_in(mode, share, user, false);
+}
+
+Test(trust, a_shared_run_shares_each_workers_sub_namespace_too)
+{
+    e2e_need_lib();
+    need_root();
+    const char *g = throwaway_group();
+    const char *u = throwaway_user(0, NULL);
+    const char *gu = throwaway_user(1, g);
+    shared_server_is_reached_in("remap", u, u, true);
+    shared_server_is_reached_in("unix", u, u, true);
+    shared_server_is_reached_in("remap", g, gu, true);
+    shared_server_is_reached_in("unix", g, gu, true);
 }
 
 Test(trust, a_server_dropping_to_the_shared_user_joins_the_namespace)
