@@ -74,6 +74,8 @@ int cli_open_manifest(const char *path, bool refuse_writable);
 
 /* Seconds since the epoch (real time) and a monotonic clock in seconds. */
 double cli_now(void);
+/* Writes s as a JSON string (quotes included) to f. */
+void cli_json_str(FILE *f, const char *s);
 double cli_mono(void);
 
 /* ps_log with control characters in the message replaced by '?'. */

@@ -4,32 +4,12 @@
  * absent values are null, so every object of a list has the same keys. */
 #include "cli/report.h"
 
-static void jstr(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fprintf(f, "\\%c", *c);
-        else if (*c < 0x20 || *c == 0x7f)
-            fprintf(f, "\\u%04x", *c);
-        else if (*c >= 0x80) {   /* a manifest's bytes: valid UTF-8 out, whatever came in */
-            size_t n = ps_utf8_seq((const char *)c);
-            if (n) {
-                fwrite(c, 1, n, f);
-                c += n - 1;
-            } else {
-                fputc('?', f);
-            }
-        } else
-            fputc(*c, f);
-    }
-    fputc('"', f);
-}
+#include "cli/cli.h"
 
 static void jstr_or_null(FILE *f, const char *s)
 {
     if (s && *s)
-        jstr(f, s);
+        cli_json_str(f, s);
     else
         fputs("null", f);
 }
@@ -51,9 +31,9 @@ static void jint_or_null(FILE *f, long v)
 static void socket_obj(FILE *f, const struct rsock *s, double t0)
 {
     fputs("{\"sid\":", f);
-    jstr(f, s->sid);
+    cli_json_str(f, s->sid);
     fprintf(f, ",\"pid\":%d,\"prog\":", s->pid);
-    jstr(f, s->prog);
+    cli_json_str(f, s->prog);
     fputs(",\"mode\":", f);
     jstr_or_null(f, s->mode);
     fputs(",\"fam\":", f);
@@ -87,9 +67,9 @@ static void failure_obj(FILE *f, const struct rfail *x, double t0)
 {
     const struct ps_event *e = &x->e;
     fprintf(f, "{\"t\":%.6f,\"ts\":%.6f,\"pid\":%d,\"prog\":", e->ts - t0, e->ts, e->pid);
-    jstr(f, e->prog);
+    cli_json_str(f, e->prog);
     fputs(",\"call\":", f);
-    jstr(f, ps_ev_name(e->ev));
+    cli_json_str(f, ps_ev_name(e->ev));
     fputs(",\"sid\":", f);
     jstr_or_null(f, e->sid);
     fputs(",\"fam\":", f);
@@ -132,7 +112,7 @@ static void failure_obj(FILE *f, const struct rfail *x, double t0)
 static void report_obj(const struct report *r, FILE *f)
 {
     fputs("{\"manifest\":", f);
-    jstr(f, r->path);
+    cli_json_str(f, r->path);
     fputs(",\"worker\":", f);
     jstr_or_null(f, r->worker);
     fputs(",\"mode\":", f);
@@ -141,7 +121,7 @@ static void report_obj(const struct report *r, FILE *f)
     for (int i = 0; i < r->nmodes; i++) {
         if (i)
             fputc(',', f);
-        jstr(f, r->modes[i]);
+        cli_json_str(f, r->modes[i]);
     }
     fprintf(f, "],\"events\":%ld,\"t0\":", r->events);
     if (r->events)
@@ -169,7 +149,7 @@ static void report_obj(const struct report *r, FILE *f)
         for (int j = 0; j < d->nprogs; j++) {
             if (j)
                 fputc(',', f);
-            jstr(f, d->progs[j]);
+            cli_json_str(f, d->progs[j]);
         }
         fprintf(f, "],\"more_progs\":%s}", d->more_progs ? "true" : "false");
     }

@@ -145,33 +145,11 @@ char *stress_tail(const char *path, int want)
 
 /* ---- writing --------------------------------------------------------------- */
 
-/* A JSON string: escapes, and valid UTF-8 whatever the bytes ('?' else). */
-static void jstr(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fprintf(f, "\\%c", *c);
-        else if (*c < 0x20 || *c == 0x7f)
-            fprintf(f, "\\u%04x", *c);
-        else if (*c >= 0x80) {
-            size_t n = ps_utf8_seq((const char *)c);
-            if (n) {
-                fwrite(c, 1, n, f);
-                c += n - 1;
-            } else {
-                fputc('?', f);
-            }
-        } else
-            fputc(*c, f);
-    }
-    fputc('"', f);
-}
 
 static void jstr_or_null(FILE *f, const char *s)
 {
     if (s)
-        jstr(f, s);
+        cli_json_str(f, s);
     else
         fputs("null", f);
 }
@@ -207,7 +185,7 @@ int results_write(FILE *f, const struct stress_plan *p, const struct stress_run 
         if (!first)
             fputc(',', f);
         first = false;
-        jstr(f, line ? line : "");
+        cli_json_str(f, line ? line : "");
         free(line);
         s += n + (nl != NULL);
     }

@@ -170,3 +170,28 @@ void cli_log(enum ps_loglevel level, const char *fmt, ...)
             *p = '?';
     ps_log(level, "%s", msg);
 }
+
+/* A JSON string of s: escaped, and valid UTF-8 whatever the bytes (a
+ * manifest's or a program's output: '?' for a byte that starts no
+ * well-formed sequence). */
+void cli_json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf(f, "\\%c", *c);
+        else if (*c < 0x20 || *c == 0x7f)
+            fprintf(f, "\\u%04x", *c);
+        else if (*c >= 0x80) {   /* a manifest's bytes: valid UTF-8 out, whatever came in */
+            size_t n = ps_utf8_seq((const char *)c);
+            if (n) {
+                fwrite(c, 1, n, f);
+                c += n - 1;
+            } else {
+                fputc('?', f);
+            }
+        } else
+            fputc(*c, f);
+    }
+    fputc('"', f);
+}
