@@ -14,6 +14,28 @@
  * any address of its family, and a listener on addr counts for a wildcard
  * query), 0 if none, -1 if /proc/net/tcp{,6} cannot be read. */
 int ps_probe_tcp_listening(const struct ps_addr *addr, uint16_t port);
+/* TCP states as /proc/net/tcp prints them. */
+#define PS_TCP_TIME_WAIT 0x06
+#define PS_TCP_LISTEN 0x0A
+
+/* One row of <proc>/net/tcp{,6}: "  0: 0100007F:1F40 00000000:0000 0A
+ * 00000000:00000000 00:00000000 00000000  1000        0 12345 1 ...". */
+struct ps_tcp_row {
+    struct ps_addr addr;      /* local address (a v4 one v4-mapped) */
+    unsigned port;            /* local port */
+    unsigned state;           /* PS_TCP_* */
+    long uid;
+    unsigned long inode;      /* 0: no process's (time-wait) */
+};
+/* The one parser of those rows: 0 with *r filled, -1 for a line that is
+ * not one (the header, a cut line). */
+int ps_proc_tcp_row(const char *line, bool v6, struct ps_tcp_row *r);
+/* Calls fn for each row of the file at path (fam v6 or not) until fn
+ * returns nonzero; lines that are not rows are skipped. Returns fn's
+ * nonzero value, 0 when every row was seen, -1 when the file cannot be
+ * read. */
+int ps_proc_tcp_scan(const char *path, bool v6,
+                     int (*fn)(void *ctx, const struct ps_tcp_row *r), void *ctx);
 /* 1 if an AF_UNIX socket bound to the socket file path listens, 0 if none,
  * -1 if /proc/net/unix cannot be read. */
 int ps_probe_unix_listening(const char *path);
