@@ -203,3 +203,19 @@ int ps_probe_unix_listening(const char *path)
     free(buf);
     return found;
 }
+
+bool ps_probe_entry_live(const struct ps_entry *e, int self)
+{
+    if (!ps_probe_any_alive(&e->holders, self))
+        return false;
+    /* A live pid may be a reused one, or hold the socket no more (closed
+     * unseen): a socket that was never listened on would keep its port
+     * forever. Its inode must still be among a holder's descriptors. */
+    if (e->ino && !e->rpath[0] && ps_probe_sock_held(&e->holders, e->ino, "/proc") == 0)
+        return false;
+    if (e->listening && !e->rpath[0] && ps_probe_tcp_listening(&e->raddr, e->rport) == 0)
+        return false;
+    if (e->listening && e->rpath[0] && ps_probe_unix_listening(e->rpath) == 0)
+        return false;
+    return true;
+}

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/ns.h"
 #include "core/pidset.h"
 #include "core/sockaddr.h"
 
@@ -54,5 +55,16 @@ int ps_probe_sock_held(const struct ps_pidset *s, unsigned long long ino, const 
 bool ps_probe_pid_alive(int pid);
 /* Some pid of the set is alive (self counts without a system call). */
 bool ps_probe_any_alive(const struct ps_pidset *s, int self);
+
+/* The one definition of a live entry of the namespace, for the library (a
+ * bind conflict) and the command (`portshim port`): some holder exists
+ * (self counts without a system call; 0: none is self), and a holder still
+ * has the socket open when its inode is recorded (not in unix mode: a
+ * swapped socket that dials out is swapped back to TCP, another inode, and
+ * still holds its port); a listener still listens — on its real TCP
+ * endpoint, or on its socket file in unix mode (a listener closed with no
+ * close call, at an exec with FD_CLOEXEC, leaves its pid alive and its file
+ * behind). What /proc cannot tell (unreadable) counts as live. */
+bool ps_probe_entry_live(const struct ps_entry *e, int self);
 
 #endif

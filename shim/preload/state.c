@@ -577,22 +577,7 @@ bool ps_entry_pid_alive(void *ctx, const struct ps_entry *e)
 
 bool ps_entry_still_held(const struct ps_entry *e)
 {
-    if (!ps_entry_pid_alive(NULL, e))
-        return false;
-    /* A live pid may be a reused one, or hold the socket no more (closed
-     * unseen): a socket that was never listened on would keep its port
-     * forever. Its inode must still be among a holder's descriptors. Not
-     * in unix mode: a swapped socket that dials out is swapped back to a
-     * TCP socket, another inode, and still holds its port. */
-    if (e->ino && !e->rpath[0] && ps_probe_sock_held(&e->holders, e->ino, "/proc") == 0)
-        return false;
-    if (e->listening && !e->rpath[0] && ps_probe_tcp_listening(&e->raddr, e->rport) == 0)
-        return false;
-    /* unix mode: a listener closed with no close call (FD_CLOEXEC at an
-     * exec) leaves its pid alive and its file behind, listened on by none. */
-    if (e->listening && e->rpath[0] && ps_probe_unix_listening(e->rpath) == 0)
-        return false;
-    return true;
+    return ps_probe_entry_live(e, g.proc.pid);
 }
 
 /* Under ps_lock, as this process lets go of sk: unix mode's socket file goes

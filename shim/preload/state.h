@@ -53,7 +53,7 @@ void ps_record_locked(int fd, struct ps_event *e, bool track);
 /* Under ps_lock. Cheap: some holder's pid exists (kill(pid, 0)). */
 bool ps_entry_pid_alive(void *ctx, const struct ps_entry *e);
 /* Under ps_lock. Thorough, for conflicts: a holder still has the socket
- * open, and a listener still listens (/proc). */
+ * open, and a listener still listens (/proc; ps_probe_entry_live). */
 bool ps_entry_still_held(const struct ps_entry *e);
 
 /* Under ps_lock: the last descriptor of a bound socket is gone here. */
