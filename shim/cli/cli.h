@@ -62,6 +62,9 @@ size_t cli_workers_list(const char *root, char (**names)[PS_WORKER_NAME_MAX + 1]
 /* The manifest (PS_PATH_MAX bytes) of worker W (its variable's value, or the
  * name a report shows) under root; -1 (message printed) when it has none. */
 int cli_worker_manifest(const char *root, const char *worker, char *out);
+/* The same, saying nothing when the sub-namespace does not exist yet (it
+ * returns 1 then): for 'port --wait', whose worker may not have started. */
+int cli_worker_manifest_wait(const char *root, const char *worker, char *out);
 /* Opens a manifest to read (port, report): a descriptor; -2 when it does
  * not exist (nothing said); -1 (said) when it cannot be read or is not a
  * regular file (a FIFO, /dev/zero: never blocks). Owned by another user:

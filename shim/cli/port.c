@@ -29,7 +29,8 @@ void usage_port(FILE *f)
           "  --manifest FILE  the namespace's manifest\n"
           "  --worker W       the sub-namespace of worker W of a 'run --per-worker'\n"
           "                   (W: the value of its variable, e.g. gw0)\n"
-          "  --wait SECONDS   wait up to SECONDS (e.g. 5 or 0.5) for a listener\n"
+          "  --wait SECONDS   wait up to SECONDS (e.g. 5 or 0.5) for a listener (and,\n"
+          "                   with --worker, for that worker's sub-namespace)\n"
           "  --all            every live listener on PORT, one a line: REAL VIRTUAL\n"
           "                   (a dual-stack server has one on 0.0.0.0 and one on ::)\n"
           "\n"
@@ -37,7 +38,7 @@ void usage_port(FILE *f)
           "reaches is printed, and a line on stderr says which and lists the others.\n"
           "\n"
           "Exit status: 0 found, 1 no live listener (or none before the wait ran out),\n"
-          "2 usage error or unreadable manifest.\n",
+          "2 usage error, unreadable or untrusted manifest, or no such --worker.\n",
           f);
 }
 
@@ -321,8 +322,24 @@ int cmd_port(int argc, char **argv)
                     "(not a 'portshim run --per-worker' manifest)", s.path);
             return EXIT_USAGE;
         }
-        if (cli_worker_manifest(root, worker, wpath))
+        /* With --wait, the worker may not have used a socket yet: its
+         * sub-namespace is waited for like a manifest that is not there
+         * yet, and checked as always once it is. */
+        double deadline = cli_mono() + wait;
+        while ((r = wait_s ? cli_worker_manifest_wait(root, worker, wpath)
+                           : cli_worker_manifest(root, worker, wpath)) == 1 &&
+               cli_mono() < deadline)
+            sleep_for(POLL_INTERVAL);
+        if (r == 1) {
+            cli_log(PS_LOG_ERROR, "port %u: worker '%.40s' had no sub-namespace after %gs "
+                    "(no process of that worker used a socket)", (unsigned)port, worker, wait);
+            return EXIT_NOTFOUND;
+        }
+        if (r)
             return EXIT_USAGE;
+        wait = deadline - cli_mono();
+        if (wait < 0)
+            wait = 0;
         s.path = wpath;
     }
     ps_ns_init(&s.ns);

@@ -38,7 +38,10 @@ void usage_report(FILE *f)
           "                   HTML file (a lane per process, listeners as bars,\n"
           "                   connects and accepts as marks, failures highlighted)\n"
           "  --compare OTHER  draw manifest OTHER beside it, aligned by virtual port\n"
-          "                   (relative and absolute times; docs/report.md)\n",
+          "                   (relative and absolute times; docs/report.md)\n"
+          "\n"
+          "Exit status: 0; 2 usage error, unreadable manifest, or (with --worker) a\n"
+          "worker with no sub-namespace.\n",
           f);
 }
 
@@ -468,6 +471,25 @@ static int read_workers(struct report *r, const char *root, char (*names)[PS_WOR
     return 0;
 }
 
+/* Says that a --per-worker run's picture is of its own namespace only, and
+ * how to draw a worker's. */
+static void html_workers_note(const char *path, const char *root, const char *how)
+{
+    char (*names)[PS_WORKER_NAME_MAX + 1] = NULL;
+    size_t n = cli_workers_list(root, &names);
+    if (n) {
+        char wpath[PS_PATH_MAX];
+        bool compare = strncmp(how, "--worker", 8) != 0;
+        if (compare && cli_worker_manifest(root, names[0], wpath))
+            wpath[0] = 0;
+        cli_log(PS_LOG_WARN, "report: the picture of %s is of the run's own namespace; its %zu "
+                "worker%s (%s%s) %s own: %s %s draws one", path, n, n == 1 ? "" : "s", names[0],
+                n > 1 ? ", ..." : "", n == 1 ? "has its" : "have their", how,
+                compare ? wpath : names[0]);
+    }
+    free(names);
+}
+
 int cmd_report(int argc, char **argv)
 {
     const char *manifest = NULL, *worker = NULL, *html = NULL, *compare = NULL;
@@ -555,7 +577,14 @@ int cmd_report(int argc, char **argv)
         if (!rc && !html && has_root && (nnames = cli_workers_list(root, &names)) &&
             (paths = calloc(nnames, sizeof *paths)))
             rc = read_workers(&r, root, names, paths, nnames);
+        /* A --per-worker run's own namespace is mostly empty (its workers
+         * bind in theirs): an empty picture must not pass for the run's. */
+        if (!rc && html && has_root)
+            html_workers_note(path, root, "--worker");
     }
+    char oroot[PATH_MAX];
+    if (!rc && compare && cli_worker_root(compare, compare, oroot, sizeof oroot) == 0)
+        html_workers_note(compare, oroot, "--compare with its worker's manifest");
     if (!rc && compare)
         rc = report_load(&other, compare);
     if (rc) {

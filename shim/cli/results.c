@@ -676,8 +676,8 @@ void usage_stress_merge(FILE *f)
           "run, its seed, exit status, output tail, kept manifest and replay command, in\n"
           "run order. A line that is not a run record is named (FILE:LINE) and skipped;\n"
           "a run found twice counts once; runs of the plan that no file holds are\n"
-          "named. Exits 0 if every run passed, 1 if any failed, 2 when no run could be\n"
-          "read or on a usage error.\n",
+          "named. Exits 0 if every run passed, 1 if any failed, else 2 when a file\n"
+          "could not be read, no run could be read, or on a usage error.\n",
           f);
 }
 
@@ -786,7 +786,7 @@ static int by_index(const void *a, const void *b)
 int cmd_stress_merge(int argc, char **argv)
 {
     struct merge m = {0};
-    int files = 0;
+    int files = 0, read = 0;   /* given; read (the summary counts only those) */
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             usage_stress_merge(stdout);
@@ -805,6 +805,8 @@ int cmd_stress_merge(int argc, char **argv)
         files++;
         if (read_file(&m, argv[i]))
             rc = EXIT_USAGE;
+        else
+            read++;
     }
     if (!files) {
         cli_log(PS_LOG_ERROR, "stress merge: no results files given (portshim stress merge "
@@ -868,8 +870,8 @@ int cmd_stress_merge(int argc, char **argv)
         free(m.v);
         return EXIT_USAGE;
     }
-    printf("stress merge: %zu run%s from %d file%s\n", m.n, m.n == 1 ? "" : "s", files,
-           files == 1 ? "" : "s");
+    printf("stress merge: %zu run%s from %d file%s\n", m.n, m.n == 1 ? "" : "s", read,
+           read == 1 ? "" : "s");
     stress_summary(stdout, (long)m.n, failed, -1);
     for (size_t i = 0; i < m.n; i++)
         if (stress_run_failed(&m.v[i].r))

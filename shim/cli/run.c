@@ -57,7 +57,10 @@ void usage_run(FILE *f)
           "  --share-with NAME\n"
           "                   make the namespace usable by user NAME (needs root) or,\n"
           "                   when no such user exists, group NAME, and no one else:\n"
-          "                   for a server that drops to that user (runuser, su, User=)\n",
+          "                   for a server that drops to that user (runuser, su, User=)\n"
+          "\n"
+          "Exit status: CMD's (128+N if a signal N killed it); 127 CMD not found, 126\n"
+          "not executable; 2 usage error or a manifest not to be trusted (CMD not run).\n",
           f);
 }
 
@@ -141,6 +144,28 @@ static int share_dir(const char *path, const struct run_opts *o)
     return r;
 }
 
+/* A shared namespace's connect counters (MANIFEST.cnt, docs/manifest.md)
+ * are made here, empty, and given away like the manifest. Left to the
+ * library, the first process to connect would make them its own, 0600:
+ * with a group share, or a user share whose first connect is the caller's,
+ * the other side then distrusts them or cannot open them (a warning in
+ * every such run, and connects written as lines). */
+static void share_counters(const char *manifest, const struct run_opts *o)
+{
+    char path[PATH_MAX + 8], why[200];
+    struct ps_trust t = run_trust(o);
+    enum ps_trust_verdict v;
+    if (!o->share || (size_t)snprintf(path, sizeof path, "%s.cnt", manifest) >= sizeof path)
+        return;
+    int fd = ps_trust_open(path, O_RDWR | O_CREAT | O_CLOEXEC, false, &t, &v, why, sizeof why);
+    if (fd < 0) {   /* the library will say so too, and count in lines */
+        cli_log(PS_LOG_WARN, "--share-with: connect counters %s %s", path, why);
+        return;
+    }
+    share_fd(fd, path, false, o);
+    close(fd);
+}
+
 /* --inject and --seed: validated here, exported by export_inject. */
 static int check_inject(const struct run_opts *o)
 {
@@ -215,6 +240,10 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
         /* No "--per-worker VARS" form: a bare --per-worker never takes the
          * next argument (the command) as its value. */
         if (!strcmp(a, "--per-worker") || !strncmp(a, "--per-worker=", 13)) {
+            if (o->workers) {   /* as every option: last-wins would hide a mistake */
+                cli_log(PS_LOG_ERROR, "--per-worker given twice");
+                return usage_hint("run");
+            }
             o->workers = a[12] ? a + 13 : PS_WORKER_DEFAULT_VARS;
             i++;
             continue;
@@ -367,7 +396,10 @@ static int create_namespace_in(struct nspace *ns, const char *tmp, const struct 
         cli_log(PS_LOG_ERROR, "cannot create manifest %s: %s", ns->manifest, strerror(errno));
         return -1;
     }
-    return share_fd(ns->fd, ns->manifest, false, o) || share_dir(ns->dir, o) ? -1 : 0;
+    if (share_fd(ns->fd, ns->manifest, false, o) || share_dir(ns->dir, o))
+        return -1;
+    share_counters(ns->manifest, o);
+    return 0;
 }
 
 static int create_namespace(struct nspace *ns, const struct run_opts *o)
@@ -430,6 +462,7 @@ static int join_namespace(struct nspace *ns, const char *path, const struct run_
         cli_log(PS_LOG_ERROR, "--manifest '%s': %s", path, strerror(errno));
         return -1;
     }
+    share_counters(ns->manifest, o);
     /* Workers' sub-namespaces need a private directory in every mode. */
     if (mode == PS_MODE_UNIX || o->workers)
         return join_socket_dir(ns, o);

@@ -34,8 +34,8 @@ void usage_stress(FILE *f)
 {
     fputs("usage: portshim stress [-n RUNS] [-j PARALLEL] [--timeout S] [--inject SPEC] [--seed S]\n"
           "                       [--mode remap|unix|observe] [--ports SPEC] [--shard K/N]\n"
-          "                       [--for DURATION] [--until-fail] [--results FILE] [--junit FILE]\n"
-          "                       [--per-worker[=VAR[,VAR...]]] -- CMD [ARG...]\n"
+          "                       [--shards N] [--for DURATION] [--until-fail] [--results FILE]\n"
+          "                       [--junit FILE] [--per-worker[=VAR[,VAR...]]] -- CMD [ARG...]\n"
           "       portshim stress merge FILE...\n"
           "\n"
           "Runs CMD RUNS times, PARALLEL at once, each copy under its own 'portshim run\n"
@@ -43,7 +43,8 @@ void usage_stress(FILE *f)
           "collide), then prints the failure rate with a 95% confidence interval and,\n"
           "for each failed run, its seed, exit status, the end of its output, its kept\n"
           "manifest and the command that replays it. Exits 0 if every run passed, 1 if\n"
-          "any failed, 2 on a usage error.\n"
+          "any failed, 2 on a usage error (or when a copy could not be started and none\n"
+          "failed), 128+N when stopped by signal N.\n"
           "\n"
           "  -n, --runs RUNS  how many runs (default 20)\n"
           "  -j, --jobs PARALLEL\n"
@@ -155,6 +156,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         }
         if (!strcmp(a, "--per-worker") || !strncmp(a, "--per-worker=", 13)) {
             char why[160];
+            if (o->workers) {   /* as every option: last-wins would hide a mistake */
+                cli_log(PS_LOG_ERROR, "--per-worker given twice");
+                return usage_hint("stress");
+            }
             o->workers = a[12] ? a + 13 : PS_WORKER_DEFAULT_VARS;
             o->workers_arg = a;
             if (ps_workervars_parse(o->workers, why, sizeof why) < 0) {
@@ -585,10 +590,11 @@ int cmd_stress(int argc, char **argv)
     else
         printf("runs for %g s", o.for_secs);
     if (o.shard.n > 1)
-        printf(" in %ld shards; shard %ld (%s) runs %s%ld", o.shard.n, o.shard.k, o.shard.from,
-               mine >= 0 ? "" : "every ", mine >= 0 ? mine : o.shard.n);
-    if (o.shard.n > 1 && mine < 0)
-        printf("th from %ld", o.shard.k - 1);
+        printf(" in %ld shards; shard %ld (%s) runs ", o.shard.n, o.shard.k, o.shard.from);
+    if (o.shard.n > 1 && mine >= 0)
+        printf("%ld", mine);
+    else if (o.shard.n > 1)   /* no "every 2th": the indices it takes */
+        printf("the runs whose index mod %ld is %ld", o.shard.n, o.shard.k - 1);
     if (o.for_secs > 0 && o.runs >= 0)
         printf(", for at most %g s", o.for_secs);
     printf(", %ld at a time, timeout %g s%s\n", o.jobs, o.timeout,

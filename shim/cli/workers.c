@@ -81,7 +81,7 @@ size_t cli_workers_list(const char *root, char (**names)[PS_WORKER_NAME_MAX + 1]
     return n;
 }
 
-int cli_worker_manifest(const char *root, const char *worker, char *out)
+static int worker_manifest(const char *root, const char *worker, char *out, bool quiet)
 {
     char name[PS_WORKER_NAME_MAX + 1], dir[PS_PATH_MAX];
     struct stat st;
@@ -96,12 +96,24 @@ int cli_worker_manifest(const char *root, const char *worker, char *out)
         return -1;
     }
     if (!private_dir(dir)) {
+        if (quiet && errno == ENOENT)
+            return 1;
         cli_log(PS_LOG_ERROR, "worker '%.40s': no sub-namespace %s (%s)", worker, dir,
                 errno == ENOENT ? "no process of that worker used a socket"
                                 : "not a private directory of this user");
         return -1;
     }
     return 0;
+}
+
+int cli_worker_manifest(const char *root, const char *worker, char *out)
+{
+    return worker_manifest(root, worker, out, false);
+}
+
+int cli_worker_manifest_wait(const char *root, const char *worker, char *out)
+{
+    return worker_manifest(root, worker, out, true);
 }
 
 static const char *env_get(const char *name) { return getenv(name); }

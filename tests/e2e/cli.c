@@ -425,3 +425,121 @@ Test(cli, report_shows_listeners_and_failures)
     cr_assert(real > 0 && strstr(out, realstr), "the real port %d is not in the report: %s", real,
               e2e_describe(r));
 }
+
+/* ---- every synopsis names every option -------------------------------------- */
+
+/* Whether option opt (e.g. "--worker") appears in text as a whole option
+ * name: not as the start of a longer one ("--worker" in "--per-worker"). */
+static bool names_option(const char *text, const char *opt)
+{
+    size_t n = strlen(opt);
+    for (const char *p = text; (p = strstr(p, opt)); p++) {
+        char before = p == text ? ' ' : p[-1], after = p[n];
+        bool word = (after >= 'a' && after <= 'z') || after == '-' ||
+                    (after >= '0' && after <= '9');
+        if (before != '-' && !(before >= 'a' && before <= 'z') && !word)
+            return true;
+    }
+    return false;
+}
+
+/* The options in a command's usage (its --help up to the first blank line):
+ * "--name" words and the short -n and -j, each once, into opts. */
+static size_t usage_options(const char *help, char opts[][32], size_t max)
+{
+    const char *end = strstr(help, "\n\n");
+    size_t n = 0;
+    for (const char *p = help; p < end && *p; p++) {
+        bool start = p == help || p[-1] == ' ' || p[-1] == '[' || p[-1] == '|';
+        if (!start || p[0] != '-' || !p[1] || p[1] == ' ')
+            continue;
+        size_t len = 1;
+        while (p[len] == '-' || (p[len] >= 'a' && p[len] <= 'z'))
+            len++;
+        if (len < 2 || len >= 32 || !strncmp(p, "--help", len) || (len == 2 && p[1] == '-'))
+            continue;
+        char o[32];
+        memcpy(o, p, len);
+        o[len] = 0;
+        bool seen = false;
+        for (size_t k = 0; k < n; k++)
+            seen |= !strcmp(opts[k], o);
+        if (!seen && n < max)
+            strcpy(opts[n++], o);
+    }
+    return n;
+}
+
+/* From text, the part about command cmd: from "PREFIXportshim CMDSUFFIX"
+ * (the first match after from) to stop. malloc'd. */
+static char *section(const char *text, const char *from, const char *prefix, const char *cmd,
+                     const char *suffix, const char *stop)
+{
+    char head[64];
+    snprintf(head, sizeof head, "%sportshim %s%s", prefix, cmd, suffix);
+    const char *a = strstr(from ? strstr(text, from) : text, head);
+    cr_assert(a, "no '%s' in the synopsis", head);
+    const char *b = strstr(a + strlen(head), stop);
+    size_t len = b ? (size_t)(b - a) : strlen(a);
+    char *s = strndup(a, len);
+    cr_assert(s);
+    return s;
+}
+
+/* The man page source with "\-" as "-" (groff's escaped hyphen). */
+static char *man_text(const char *path)
+{
+    const char *raw = e2e_slurp(path);
+    char *s = strdup(raw), *w = s;
+    cr_assert(s && raw[0], "cannot read %s", path);
+    for (const char *r = raw; *r; r++) {
+        if (r[0] == '\\' && r[1] == '-')
+            r++;
+        *w++ = *r;
+    }
+    *w = 0;
+    return s;
+}
+
+Test(cli, every_synopsis_names_every_option_of_each_commands_help)
+{
+    e2e_need_lib();
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    char root[1100], path[1200];
+    snprintf(root, sizeof root, "%s", e2e_portshim());   /* ROOT/scripts/portshim */
+    *strrchr(root, '/') = 0;
+    *strrchr(root, '/') = 0;
+    snprintf(path, sizeof path, "%s/README.md", root);
+    char *readme = strdup(e2e_slurp(path));
+    snprintf(path, sizeof path, "%s/docs/portshim.1", root);
+    char *man = man_text(path);
+    struct e2e_proc *top = e2e_runl(&env, 30000, e2e_portshim(), "--help");
+    cr_assert_eq(e2e_status(top), 0, "%s", e2e_describe(top));
+    char *top_usage = strndup(e2e_out(top), strstr(e2e_out(top), "\n\n") - e2e_out(top));
+    static const char *const cmds[] = {"run", "port", "report", "stress"};
+    for (size_t c = 0; c < sizeof cmds / sizeof *cmds; c++) {
+        struct e2e_proc *h = e2e_runl(&env, 30000, e2e_portshim(), cmds[c], "--help");
+        cr_assert_eq(e2e_status(h), 0, "%s", e2e_describe(h));
+        char opts[40][32];
+        size_t n = usage_options(e2e_out(h), opts, 40);
+        cr_assert_geq(n, 3, "%s --help: %s", cmds[c], e2e_out(h));
+        char *in_top = section(top_usage, NULL, "", cmds[c], " ", "portshim ");
+        char *in_readme = section(readme, "## Commands", "| `", cmds[c], " ", "|\n");
+        char *in_man = section(man, ".SH SYNOPSIS", ".B ", cmds[c], "\n", ".br");
+        for (size_t k = 0; k < n; k++) {
+            cr_expect(names_option(in_top, opts[k]), "portshim --help lacks %s %s", cmds[c],
+                      opts[k]);
+            cr_expect(names_option(in_readme, opts[k]), "README's Commands table lacks %s %s",
+                      cmds[c], opts[k]);
+            cr_expect(names_option(in_man, opts[k]), "portshim(1)'s SYNOPSIS lacks %s %s",
+                      cmds[c], opts[k]);
+        }
+        free(in_top);
+        free(in_readme);
+        free(in_man);
+    }
+    free(top_usage);
+    free(readme);
+    free(man);
+}

@@ -284,6 +284,19 @@ Test(shard, merge_names_bad_lines_and_never_crashes_on_them)
               e2e_describe(m));
     m = e2e_runl(&env, 60000, e2e_portshim(), "stress", "merge");
     cr_assert_eq(e2e_status(m), 2, "%s", e2e_describe(m));
+
+    /* a missing shard's file: named, not counted as read; a failed run
+     * read elsewhere is still the verdict (1), else the missing file is (2) */
+    m = e2e_runl(&env, 60000, e2e_portshim(), "stress", "merge", good, e2e_path("nothere"));
+    cr_assert_eq(e2e_status(m), 1, "%s", e2e_describe(m));
+    cr_assert(strstr(e2e_out(m), "stress merge: 3 runs from 1 file\n"), "%s", e2e_describe(m));
+    cr_assert(strstr(e2e_err(m), "portshim: stress merge: cannot read "), "%s", e2e_describe(m));
+    const char *pass = e2e_path("pass.jsonl");
+    p = stressl(60000, "-n", "2", "--seed", "0", "--results", pass, "--", "/bin/true");
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    m = e2e_runl(&env, 60000, e2e_portshim(), "stress", "merge", pass, e2e_path("nothere"));
+    cr_assert_eq(e2e_status(m), 2, "%s", e2e_describe(m));
+    cr_assert(strstr(e2e_out(m), "stress merge: 2 runs from 1 file\n"), "%s", e2e_describe(m));
 }
 
 Test(shard, until_fail_starts_no_run_after_the_first_failure)
@@ -335,6 +348,9 @@ Test(shard, for_duration_stops_starting_runs_when_the_time_is_up)
     recs = records(res);
     for (const char *l = recs; *l; l = strchr(l, '\n') + 1)
         cr_assert_eq(atol(l) % 2, 1, "%s", recs);
+    cr_assert(strstr(e2e_out(p), "runs for 0.5 s in 2 shards; shard 2 (--shard) runs the runs "
+                                 "whose index mod 2 is 1, 1 at a time"),
+              "the first line says which runs: %s", e2e_describe(p));
 }
 
 Test(shard, off_a_terminal_progress_is_printed_per_tenth_of_the_runs_not_per_second)

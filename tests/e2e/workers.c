@@ -363,6 +363,74 @@ Test(workers, port_and_report_show_each_worker)
     cr_assert(strstr(e2e_err(r), "portshim: worker 'nosuch'"), "%s", e2e_describe(r));
 }
 
+/* The picture is of one namespace, and a --per-worker run's own is mostly
+ * empty: an HTML report of the run must say the workers are elsewhere and
+ * how to draw one, and --worker must draw that worker's listener. */
+Test(workers, html_report_of_a_per_worker_run_names_its_workers)
+{
+    const char *m = e2e_path("ns.jsonl");
+    const char *const opts[] = {"--per-worker=W", "--manifest", m, NULL};
+    struct e2e_proc *p = run_script("W=a \"$H/binder\" 127.0.0.1 8000 >/dev/null\n", opts);
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    const char *whole = e2e_path("whole.html"), *wa = e2e_path("a.html");
+    struct e2e_proc *r = e2e_runl(&env, 30000, e2e_portshim(), "report", "--manifest", m,
+                                  "--html", whole);
+    cr_assert_eq(e2e_status(r), 0, "%s", e2e_describe(r));
+    cr_assert(!strncmp(e2e_err(r), "portshim: report: the picture of ", 33) &&
+                  strstr(e2e_err(r), " is of the run's own namespace; its 1 worker (a) has its "
+                                     "own: --worker a draws one\n"),
+              "%s", e2e_describe(r));
+    cr_assert_null(strstr(e2e_slurp(whole), "\"binder\""), "the run's picture has the "
+                   "worker's process");
+
+    r = e2e_runl(&env, 30000, e2e_portshim(), "report", "--manifest", m, "--worker", "a",
+                 "--html", wa);
+    cr_assert_eq(e2e_status(r), 0, "%s", e2e_describe(r));
+    cr_assert_str_empty(e2e_err(r), "%s", e2e_describe(r));
+    cr_assert(strstr(e2e_slurp(wa), "\"binder\""), "worker a's picture lacks its binder");
+
+    /* the same run as the other side of --compare: its worker's manifest */
+    const char *plain = e2e_path("plain.jsonl");
+    e2e_write_file(plain, "", false);
+    chmod(plain, 0600);
+    r = e2e_runl(&env, 30000, e2e_portshim(), "report", "--manifest", plain, "--html", whole,
+                 "--compare", m);
+    cr_assert_eq(e2e_status(r), 0, "%s", e2e_describe(r));
+    cr_assert(strstr(e2e_err(r), "own: --compare with its worker's manifest ") &&
+                  strstr(e2e_err(r), "/w-a/manifest.jsonl draws one\n"),
+              "%s", e2e_describe(r));
+}
+
+/* A script starts a worker in the background and asks for its port: the
+ * worker's sub-namespace does not exist until it first uses a socket, and
+ * --wait waits for it as for a manifest not there yet. Without --wait, or
+ * when the wait runs out, it says so. */
+Test(workers, port_wait_waits_for_a_worker_not_started_yet)
+{
+    const char *const opts[] = {"--per-worker=W", NULL};
+    struct e2e_proc *p = run_script(
+        "\"$P\" port --worker a --wait 60 8000 >\"$T/port.out\" & pp=$!\n"
+        "sleep 0.3\n"
+        "W=a \"$H/echo-server\" 127.0.0.1 8000 --name A --lifetime 50 >/dev/null & sp=$!\n"
+        "wait $pp; echo \"PORT rc=$? $(cat \"$T/port.out\")\"\n"
+        "\"$P\" port --worker b --wait 0.1 8000; echo \"WAITED rc=$?\"\n"
+        "\"$P\" port --worker b 8000; echo \"NOWAIT rc=$?\"\n"
+        "kill $sp; wait\n",
+        opts);
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    int rc = -1, real = 0;
+    const char *line = strstr(e2e_out(p), "PORT rc=");
+    cr_assert(line && sscanf(line, "PORT rc=%d %d", &rc, &real) == 2, "%s", e2e_describe(p));
+    cr_assert(rc == 0 && real > 0 && real != 8000, "%s", e2e_describe(p));
+    cr_assert(strstr(e2e_out(p), "WAITED rc=1\n"), "%s", e2e_describe(p));
+    cr_assert(strstr(e2e_err(p), "portshim: port 8000: worker 'b' had no sub-namespace after "
+                                 "0.1s"), "%s", e2e_describe(p));
+    cr_assert(strstr(e2e_out(p), "NOWAIT rc=2\n"), "%s", e2e_describe(p));
+}
+
 Test(workers, a_listener_leaked_in_a_worker_is_reported_at_exit)
 {
     const char *const opts[] = {"--per-worker=W", "--reap", NULL};
