@@ -255,45 +255,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 /* ---- one copy --------------------------------------------------------------- */
 
-/* Unix mode names sockets DIR/manifest.jsonl.d/NAME (run's socket directory
- * for a manifest it joins), which must fit sun_path: from a TMPDIR too long
- * for that, namespaces go to /tmp instead (as run's do). */
-static bool socket_dir_fits(const char *dir, bool workers)
-{
-    char sd[PATH_MAX];
-    char real[PATH_MAX];
-    if (realpath(dir, real))
-        dir = real;
-    return (size_t)snprintf(sd, sizeof sd, "%s/manifest.jsonl.d", dir) < sizeof sd &&
-           (workers ? strlen(sd) <= PS_WORKER_ROOT_MAX : ps_uname_dir_fits(sd));
-}
-
+/* Each copy joins DIR/manifest.jsonl (run keeps its private directory
+ * beside it, cli_make_ns_dir judges whether unix mode's names fit there). */
 static int make_dir(const struct opts *o, struct copy *c)
 {
-    const char *tmp = getenv("TMPDIR");
-    char templ[PATH_MAX];
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
-again:
-    if ((size_t)snprintf(templ, sizeof templ, "%s/portshim.XXXXXX", tmp) >= sizeof templ - 32) {
-        cli_log(PS_LOG_ERROR, "TMPDIR='%.64s...' is too long", tmp);
+    char dir[PATH_MAX];
+    if (cli_make_ns_dir(o->mode && !strcmp(o->mode, "unix"), o->workers != NULL, true, dir))
         return -1;
-    }
-    if (!mkdtemp(templ)) {
-        cli_log(PS_LOG_ERROR, "cannot create a namespace directory in '%s' (TMPDIR): %s", tmp,
-                strerror(errno));
-        return -1;
-    }
-    if (o->mode && !strcmp(o->mode, "unix") && !socket_dir_fits(templ, o->workers != NULL) && strcmp(tmp, "/tmp")) {
-        rmdir(templ);
-        tmp = "/tmp";
-        goto again;
-    }
-    char real[PATH_MAX];
-    c->dir = strdup(realpath(templ, real) ? real : templ);
-    if (!c->dir) {
+    if (!(c->dir = strdup(dir))) {
         cli_log(PS_LOG_ERROR, "stress: out of memory");
-        rmdir(templ);
+        rmdir(dir);
         return -1;
     }
     return 0;
@@ -324,7 +295,7 @@ static int start_copy(const struct opts *o, struct copy *c, const sigset_t *oldm
     char manifest[PATH_MAX + 32], log[PATH_MAX + 32], seed[24], idx[24];
     if (make_dir(o, c))
         return -1;
-    snprintf(manifest, sizeof manifest, "%s/manifest.jsonl", c->dir);
+    snprintf(manifest, sizeof manifest, "%s/" CLI_MANIFEST_NAME, c->dir);
     snprintf(log, sizeof log, "%s/output.log", c->dir);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)c->seed);
     snprintf(idx, sizeof idx, "%ld", c->idx);
@@ -531,7 +502,7 @@ static void finish_run(const struct opts *o, struct copy *c, double now)
     snprintf(log, sizeof log, "%s/output.log", c->dir);
     r->tail = stress_tail(log, TAIL_LINES);
     if (failed(c)) {
-        if (asprintf(&r->manifest, "%s/manifest.jsonl", c->dir) < 0)
+        if (asprintf(&r->manifest, "%s/" CLI_MANIFEST_NAME, c->dir) < 0)
             r->manifest = NULL;
         r->replay = replay_cmd(o, c->seed);
     }
