@@ -76,7 +76,8 @@ struct opts {
     char inject_buf[512];
     uint64_t seed;
     bool seed_given;
-    const char *mode, *ports;
+    const char *mode, *ports;   /* as given, passed on to run */
+    bool unix_mode;             /* --mode parsed: unix */
     const char *workers;        /* --per-worker's variables, or NULL */
     const char *workers_arg;    /* that option as given, passed on to run */
     const char *timeout_arg;    /* --timeout as given, or NULL */
@@ -239,6 +240,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         cli_log(PS_LOG_ERROR, "--mode='%.64s': expected remap, unix or observe", o->mode);
         return EXIT_USAGE;
     }
+    o->unix_mode = o->mode && m == PS_MODE_UNIX;
     if (o->ports) {
         struct ps_portspec spec;
         char why[160];
@@ -260,7 +262,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 static int make_dir(const struct opts *o, struct copy *c)
 {
     char dir[PATH_MAX];
-    if (cli_make_ns_dir(o->mode && !strcmp(o->mode, "unix"), o->workers != NULL, true, dir))
+    if (cli_make_ns_dir(o->unix_mode, o->workers != NULL, true, dir))
         return -1;
     if (!(c->dir = strdup(dir))) {
         cli_log(PS_LOG_ERROR, "stress: out of memory");
