@@ -518,6 +518,75 @@ static int by_finish(const void *a, const void *b)
 
 /* ---- the loop ----------------------------------------------------------------- */
 
+/* The plan, before the runs. Not in the shape of the summary line, which
+ * tests and scripts grep. */
+static void announce(const struct opts *o, long mine)
+{
+    printf("stress: base seed %llu%s, ", (unsigned long long)o->seed,
+           o->seed_given ? "" : " (random)");
+    if (o->runs >= 0)
+        printf("%ld run%s", o->runs, o->runs == 1 ? "" : "s");
+    else
+        printf("runs for %g s", o->for_secs);
+    if (o->shard.n > 1)
+        printf(" in %ld shards; shard %ld (%s) runs ", o->shard.n, o->shard.k, o->shard.from);
+    if (o->shard.n > 1 && mine >= 0)
+        printf("%ld", mine);
+    else if (o->shard.n > 1)   /* no "every 2th": the indices it takes */
+        printf("the runs whose index mod %ld is %ld", o->shard.n, o->shard.k - 1);
+    if (o->for_secs > 0 && o->runs >= 0)
+        printf(", for at most %g s", o->for_secs);
+    printf(", %ld at a time, timeout %g s%s\n", o->jobs, o->timeout,
+           o->until_fail ? ", until the first failure" : "");
+    fflush(stdout);
+}
+
+/* A copy past its timeout gets SIGTERM (its whole group), one that
+ * outlived KILL_GRACE after that SIGKILL. */
+static void enforce_deadlines(const struct opts *o, struct copy *c, long from, long to, double now)
+{
+    for (long i = from; i < to; i++) {
+        if (!c[i].running)
+            continue;
+        if (!c[i].t_term && now >= c[i].t_start + o->timeout) {
+            c[i].timed_out = true;
+            c[i].t_term = now;
+            killpg(c[i].pid, SIGTERM);
+        } else if (c[i].t_term && !c[i].killed && now >= c[i].t_term + KILL_GRACE) {
+            c[i].killed = true;
+            killpg(c[i].pid, SIGKILL);
+        }
+    }
+}
+
+/* The failed runs, in the order they finished. */
+static void print_failures(const struct copy *c, long n, long nfailed)
+{
+    const struct copy **f = calloc((size_t)(nfailed ? nfailed : 1), sizeof *f);
+    long nf = 0;
+    for (long i = 0; f && i < n; i++)
+        if (c[i].done && failed(&c[i]))
+            f[nf++] = &c[i];
+    if (f)
+        qsort(f, (size_t)nf, sizeof *f, by_finish);
+    for (long i = 0; i < nf; i++)
+        stress_print_failure(stdout, &f[i]->run);
+    fflush(stdout);
+    free(f);
+}
+
+static void free_copies(struct copy *c, long n)
+{
+    for (long i = 0; i < n; i++) {
+        free(c[i].dir);
+        free(c[i].run.tail);
+        free(c[i].run.manifest);
+        free(c[i].run.replay);
+    }
+    free(c);
+}
+
+
 int cmd_stress(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "merge"))
@@ -555,24 +624,7 @@ int cmd_stress(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct stress_plan plan = {o.seed, o.runs, o.shard};
-    /* Not in the shape of the summary line, which tests and scripts grep. */
-    printf("stress: base seed %llu%s, ", (unsigned long long)o.seed,
-           o.seed_given ? "" : " (random)");
-    if (o.runs >= 0)
-        printf("%ld run%s", o.runs, o.runs == 1 ? "" : "s");
-    else
-        printf("runs for %g s", o.for_secs);
-    if (o.shard.n > 1)
-        printf(" in %ld shards; shard %ld (%s) runs ", o.shard.n, o.shard.k, o.shard.from);
-    if (o.shard.n > 1 && mine >= 0)
-        printf("%ld", mine);
-    else if (o.shard.n > 1)   /* no "every 2th": the indices it takes */
-        printf("the runs whose index mod %ld is %ld", o.shard.n, o.shard.k - 1);
-    if (o.for_secs > 0 && o.runs >= 0)
-        printf(", for at most %g s", o.for_secs);
-    printf(", %ld at a time, timeout %g s%s\n", o.jobs, o.timeout,
-           o.until_fail ? ", until the first failure" : "");
-    fflush(stdout);
+    announce(&o, mine);
 
     sigset_t set, old;
     sigemptyset(&set);
@@ -672,18 +724,7 @@ int cmd_stress(int argc, char **argv)
         while (first_live < next && c[first_live].done)
             first_live++;
         now = cli_mono();
-        for (long i = first_live; i < next; i++) {
-            if (!c[i].running)
-                continue;
-            if (!c[i].t_term && now >= c[i].t_start + o.timeout) {
-                c[i].timed_out = true;
-                c[i].t_term = now;
-                killpg(c[i].pid, SIGTERM);
-            } else if (c[i].t_term && !c[i].killed && now >= c[i].t_term + KILL_GRACE) {
-                c[i].killed = true;
-                killpg(c[i].pid, SIGKILL);
-            }
-        }
+        enforce_deadlines(&o, c, first_live, next, now);
         if (tty ? now - last_shown >= 0.1 : log_progress_due(done, mine, shown_done,
                                                              now - last_shown)) {
             if (tty || done < mine || mine < 0)   /* the last one is the final line */
@@ -708,17 +749,7 @@ int cmd_stress(int argc, char **argv)
         stress_summary(stdout, done, nfailed, secs);
     else
         printf("stress: 0 runs%s\n", mine == 0 ? " (this shard has none of the plan's runs)" : "");
-    struct copy **f = calloc((size_t)(nfailed ? nfailed : 1), sizeof *f);
-    long nf = 0;
-    for (long i = 0; f && i < next; i++)
-        if (c[i].done && failed(&c[i]))
-            f[nf++] = &c[i];
-    if (f)
-        qsort(f, (size_t)nf, sizeof *f, by_finish);
-    for (long i = 0; i < nf; i++)
-        stress_print_failure(stdout, &f[i]->run);
-    fflush(stdout);
-    free(f);
+    print_failures(c, next, nfailed);
 
     int rc = nfailed ? 1 : 0;
     if (results && (fclose(results) || results_failed)) {
@@ -739,13 +770,7 @@ int cmd_stress(int argc, char **argv)
         free(line);
         free(runs);
     }
-    for (long i = 0; i < next; i++) {
-        free(c[i].dir);
-        free(c[i].run.tail);
-        free(c[i].run.manifest);
-        free(c[i].run.replay);
-    }
-    free(c);
+    free_copies(c, next);
     if (stop_sig)
         return 128 + stop_sig;
     if (setup_failed && !nfailed)
