@@ -72,6 +72,24 @@ int cli_worker_manifest_wait(const char *root, const char *worker, char *out);
  * warning, or with refuse_writable an error. */
 int cli_open_manifest(const char *path, bool refuse_writable);
 
+/* A namespace's layout, shared by run (which makes it) and stress (which
+ * makes directories for runs that join them): a created namespace is a
+ * directory holding CLI_MANIFEST_NAME; a joined manifest FILE keeps its
+ * private directory (unix mode's sockets, workers' sub-namespaces) at
+ * FILE.d. */
+#define CLI_MANIFEST_NAME "manifest.jsonl"
+/* FILE.d into out; -1 when it does not fit len. */
+int cli_joined_dir(const char *manifest, char *out, size_t len);
+/* Unix mode's socket names must fit sun_path under dir, and with workers
+ * under every worker's directory in it. Other modes: always. */
+bool cli_socket_dir_fits(const char *dir, bool unix_mode, bool workers);
+/* Creates $TMPDIR/portshim.XXXXXX (/tmp without TMPDIR), its real path in
+ * out (PATH_MAX bytes). When the socket directory it will have (the
+ * directory itself, or with joined that of its manifest, FILE.d) does not
+ * fit (cli_socket_dir_fits), it is removed and made in /tmp instead. -1
+ * (said) on failure. */
+int cli_make_ns_dir(bool unix_mode, bool workers, bool joined, char *out);
+
 /* Seconds since the epoch (real time) and a monotonic clock in seconds. */
 double cli_now(void);
 /* Writes s as a JSON string (quotes included) to f. */

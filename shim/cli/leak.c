@@ -268,8 +268,9 @@ static int check_one(struct scan *s, const char *path, const char *manifest, con
         const struct ps_entry *e = &s->ns.v[i];
         if (!e->listening || !ours(s, e->sid))
             continue;
-        /* remap and observe: the kernel must still have it listening */
-        if (!e->rpath[0] && ps_probe_tcp_listening(&e->raddr, e->rport) == 0)
+        /* Still a listener, by the library's rule (ps_probe_entry_live): the
+         * kernel lists it listening on its real port or socket file. */
+        if (!ps_probe_entry_live(e, 0))
             continue;
         char held[1024] = "";
         size_t hl = 0;

@@ -88,17 +88,12 @@ static void badline(void *ctx, uint64_t lineno, const char *line, size_t len)
     cli_log(PS_LOG_WARN, "%s:%" PRIu64 ": skipped malformed line", s->path, lineno);
 }
 
-/* Live: a holder still exists (and has the socket open, when its inode is
- * recorded) and, for a remap entry, the kernel still has
- * a listener on the real endpoint (unreadable /proc: trust the holder). */
+/* Live as the library judges a conflict (ps_probe_entry_live): in unix
+ * mode a socket file that nobody listens on any more is not a listener. */
 static bool entry_live(void *ctx, const struct ps_entry *e)
 {
-    if (!ps_probe_any_alive(&e->holders, 0) ||
-        (e->ino && !e->rpath[0] && ps_probe_sock_held(&e->holders, e->ino, "/proc") == 0))
-        return false;
-    if (e->rpath[0])
-        return access(e->rpath, F_OK) == 0;
-    return ps_probe_tcp_listening(&e->raddr, e->rport) != 0;
+    (void)ctx;
+    return ps_probe_entry_live(e, 0);
 }
 
 /* Several listeners may share a virtual port (distinct addresses,

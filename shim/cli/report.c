@@ -119,7 +119,7 @@ static struct rsock *sock_by_sid(const struct report *r, const char *sid)
     return sock_by(r, &r->by_sid, sid);
 }
 
-/* ---- socket lifetimes (the same holder rules as core/ns.c) ------------- */
+/* ---- socket lifetimes (core/ns.h's holder rules, ps_holders_*) ---------- */
 
 static void close_sock(struct report *r, struct rsock *s, double ts, bool stale)
 {
@@ -366,20 +366,19 @@ static void on_event(void *ctx, const struct ps_event *e)
         break;
     case PS_EV_INHERIT:
         if ((s = sock_by_sid(r, e->sid)) && !s->closed && e->holder > 0) {
-            ps_pidset_add(&s->holders, e->holder);
+            ps_holders_inherit(&s->holders, e);
             ps_pidmap_note(&r->pids, e->holder, e->sid, holds, r);
         }
         break;
     case PS_EV_RELEASE:
-        if ((s = sock_by_sid(r, e->sid)) && !s->closed &&
-            ps_pidset_drop(&s->holders, e->holder > 0 ? e->holder : e->pid) && s->holders.n == 0)
+        if ((s = sock_by_sid(r, e->sid)) && !s->closed && ps_holders_release(&s->holders, e))
             close_sock(r, s, e->ts, false);
         break;
     case PS_EV_EXIT: {
         const struct ps_pidsids *p = ps_pidmap_get(&r->pids, e->pid);
         for (unsigned i = 0; p && i < p->n; i++)
             if ((s = sock_by_sid(r, p->sid[i])) && !s->closed &&
-                ps_pidset_drop(&s->holders, e->pid) && s->holders.n == 0)
+                ps_holders_exit(&s->holders, e->pid))
                 close_sock(r, s, e->ts, false);
         ps_pidmap_forget(&r->pids, e->pid);
         break;

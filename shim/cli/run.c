@@ -351,39 +351,12 @@ struct nspace {
     int fd;
 };
 
-/* Unix mode's socket names must fit sun_path under the namespace's
- * directory, and with --per-worker under every worker's directory in it. */
-static bool dir_fits(const char *dir, enum ps_mode mode, bool workers)
+static int create_namespace(struct nspace *ns, const struct run_opts *o)
 {
-    if (mode != PS_MODE_UNIX)
-        return true;
-    return workers ? strlen(dir) <= PS_WORKER_ROOT_MAX : ps_uname_dir_fits(dir);
-}
-
-static int create_namespace_in(struct nspace *ns, const char *tmp, const struct run_opts *o)
-{
-    enum ps_mode mode = o->mode;
-    char templ[PATH_MAX];
-    if ((size_t)snprintf(templ, sizeof templ, "%s/portshim.XXXXXX", tmp) >= sizeof templ) {
-        cli_log(PS_LOG_ERROR, "TMPDIR='%.64s...' is too long", tmp);
+    if (cli_make_ns_dir(o->mode == PS_MODE_UNIX, o->workers != NULL, false, ns->dir))
         return -1;
-    }
-    if (!mkdtemp(templ)) {
-        cli_log(PS_LOG_ERROR, "cannot create a namespace directory in '%s' (TMPDIR): %s", tmp,
-               strerror(errno));
-        return -1;
-    }
     ns->created = true;
-    if (!realpath(templ, ns->dir))
-        snprintf(ns->dir, sizeof ns->dir, "%s", templ);
-    /* Unix mode's socket names must fit sun_path: from a long TMPDIR, go
-     * to /tmp instead. */
-    if (!dir_fits(ns->dir, mode, o->workers != NULL) && strcmp(tmp, "/tmp")) {
-        rmdir(templ);
-        cli_log(PS_LOG_DEBUG, "TMPDIR='%s' is too long for unix socket names: using /tmp", tmp);
-        return create_namespace_in(ns, "/tmp", o);
-    }
-    if ((size_t)snprintf(ns->manifest, sizeof ns->manifest, "%s/manifest.jsonl", ns->dir) >=
+    if ((size_t)snprintf(ns->manifest, sizeof ns->manifest, "%s/" CLI_MANIFEST_NAME, ns->dir) >=
         sizeof ns->manifest) {
         cli_log(PS_LOG_ERROR, "namespace path '%.64s...' is too long", ns->dir);
         return -1;
@@ -399,12 +372,6 @@ static int create_namespace_in(struct nspace *ns, const char *tmp, const struct 
     return 0;
 }
 
-static int create_namespace(struct nspace *ns, const struct run_opts *o)
-{
-    const char *tmp = getenv("TMPDIR");
-    return create_namespace_in(ns, tmp && *tmp ? tmp : "/tmp", o);
-}
-
 /* Unix mode in a namespace named by --manifest: its socket files go to a
  * private 0700 directory beside the manifest, "<manifest>.d", which every
  * run joining that manifest finds again. Never the manifest's own directory:
@@ -415,8 +382,8 @@ static int join_socket_dir(struct nspace *ns, const struct run_opts *o)
     struct stat st;
     struct ps_trust t = run_trust(o);
     char why[200] = "is not private";
-    if ((size_t)snprintf(ns->dir, sizeof ns->dir, "%s.d", ns->manifest) >= sizeof ns->dir ||
-        !dir_fits(ns->dir, o->mode, o->workers != NULL)) {
+    if (cli_joined_dir(ns->manifest, ns->dir, sizeof ns->dir) ||
+        !cli_socket_dir_fits(ns->dir, o->mode == PS_MODE_UNIX, o->workers != NULL)) {
         cli_log(PS_LOG_ERROR, "--manifest '%s': the socket directory '%s.d' is too long for "
                 "unix socket names (at most %d bytes%s); use a shorter manifest path",
                 ns->manifest, ns->manifest, o->workers ? PS_WORKER_ROOT_MAX : PS_UNAME_DIR_MAX,

@@ -76,7 +76,8 @@ struct opts {
     char inject_buf[512];
     uint64_t seed;
     bool seed_given;
-    const char *mode, *ports;
+    const char *mode, *ports;   /* as given, passed on to run */
+    bool unix_mode;             /* --mode parsed: unix */
     const char *workers;        /* --per-worker's variables, or NULL */
     const char *workers_arg;    /* that option as given, passed on to run */
     const char *timeout_arg;    /* --timeout as given, or NULL */
@@ -239,6 +240,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         cli_log(PS_LOG_ERROR, "--mode='%.64s': expected remap, unix or observe", o->mode);
         return EXIT_USAGE;
     }
+    o->unix_mode = o->mode && m == PS_MODE_UNIX;
     if (o->ports) {
         struct ps_portspec spec;
         char why[160];
@@ -255,45 +257,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 /* ---- one copy --------------------------------------------------------------- */
 
-/* Unix mode names sockets DIR/manifest.jsonl.d/NAME (run's socket directory
- * for a manifest it joins), which must fit sun_path: from a TMPDIR too long
- * for that, namespaces go to /tmp instead (as run's do). */
-static bool socket_dir_fits(const char *dir, bool workers)
-{
-    char sd[PATH_MAX];
-    char real[PATH_MAX];
-    if (realpath(dir, real))
-        dir = real;
-    return (size_t)snprintf(sd, sizeof sd, "%s/manifest.jsonl.d", dir) < sizeof sd &&
-           (workers ? strlen(sd) <= PS_WORKER_ROOT_MAX : ps_uname_dir_fits(sd));
-}
-
+/* Each copy joins DIR/manifest.jsonl (run keeps its private directory
+ * beside it, cli_make_ns_dir judges whether unix mode's names fit there). */
 static int make_dir(const struct opts *o, struct copy *c)
 {
-    const char *tmp = getenv("TMPDIR");
-    char templ[PATH_MAX];
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
-again:
-    if ((size_t)snprintf(templ, sizeof templ, "%s/portshim.XXXXXX", tmp) >= sizeof templ - 32) {
-        cli_log(PS_LOG_ERROR, "TMPDIR='%.64s...' is too long", tmp);
+    char dir[PATH_MAX];
+    if (cli_make_ns_dir(o->unix_mode, o->workers != NULL, true, dir))
         return -1;
-    }
-    if (!mkdtemp(templ)) {
-        cli_log(PS_LOG_ERROR, "cannot create a namespace directory in '%s' (TMPDIR): %s", tmp,
-                strerror(errno));
-        return -1;
-    }
-    if (o->mode && !strcmp(o->mode, "unix") && !socket_dir_fits(templ, o->workers != NULL) && strcmp(tmp, "/tmp")) {
-        rmdir(templ);
-        tmp = "/tmp";
-        goto again;
-    }
-    char real[PATH_MAX];
-    c->dir = strdup(realpath(templ, real) ? real : templ);
-    if (!c->dir) {
+    if (!(c->dir = strdup(dir))) {
         cli_log(PS_LOG_ERROR, "stress: out of memory");
-        rmdir(templ);
+        rmdir(dir);
         return -1;
     }
     return 0;
@@ -324,7 +297,7 @@ static int start_copy(const struct opts *o, struct copy *c, const sigset_t *oldm
     char manifest[PATH_MAX + 32], log[PATH_MAX + 32], seed[24], idx[24];
     if (make_dir(o, c))
         return -1;
-    snprintf(manifest, sizeof manifest, "%s/manifest.jsonl", c->dir);
+    snprintf(manifest, sizeof manifest, "%s/" CLI_MANIFEST_NAME, c->dir);
     snprintf(log, sizeof log, "%s/output.log", c->dir);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)c->seed);
     snprintf(idx, sizeof idx, "%ld", c->idx);
@@ -531,7 +504,7 @@ static void finish_run(const struct opts *o, struct copy *c, double now)
     snprintf(log, sizeof log, "%s/output.log", c->dir);
     r->tail = stress_tail(log, TAIL_LINES);
     if (failed(c)) {
-        if (asprintf(&r->manifest, "%s/manifest.jsonl", c->dir) < 0)
+        if (asprintf(&r->manifest, "%s/" CLI_MANIFEST_NAME, c->dir) < 0)
             r->manifest = NULL;
         r->replay = replay_cmd(o, c->seed);
     }
@@ -544,6 +517,75 @@ static int by_finish(const void *a, const void *b)
 }
 
 /* ---- the loop ----------------------------------------------------------------- */
+
+/* The plan, before the runs. Not in the shape of the summary line, which
+ * tests and scripts grep. */
+static void announce(const struct opts *o, long mine)
+{
+    printf("stress: base seed %llu%s, ", (unsigned long long)o->seed,
+           o->seed_given ? "" : " (random)");
+    if (o->runs >= 0)
+        printf("%ld run%s", o->runs, o->runs == 1 ? "" : "s");
+    else
+        printf("runs for %g s", o->for_secs);
+    if (o->shard.n > 1)
+        printf(" in %ld shards; shard %ld (%s) runs ", o->shard.n, o->shard.k, o->shard.from);
+    if (o->shard.n > 1 && mine >= 0)
+        printf("%ld", mine);
+    else if (o->shard.n > 1)   /* no "every 2th": the indices it takes */
+        printf("the runs whose index mod %ld is %ld", o->shard.n, o->shard.k - 1);
+    if (o->for_secs > 0 && o->runs >= 0)
+        printf(", for at most %g s", o->for_secs);
+    printf(", %ld at a time, timeout %g s%s\n", o->jobs, o->timeout,
+           o->until_fail ? ", until the first failure" : "");
+    fflush(stdout);
+}
+
+/* A copy past its timeout gets SIGTERM (its whole group), one that
+ * outlived KILL_GRACE after that SIGKILL. */
+static void enforce_deadlines(const struct opts *o, struct copy *c, long from, long to, double now)
+{
+    for (long i = from; i < to; i++) {
+        if (!c[i].running)
+            continue;
+        if (!c[i].t_term && now >= c[i].t_start + o->timeout) {
+            c[i].timed_out = true;
+            c[i].t_term = now;
+            killpg(c[i].pid, SIGTERM);
+        } else if (c[i].t_term && !c[i].killed && now >= c[i].t_term + KILL_GRACE) {
+            c[i].killed = true;
+            killpg(c[i].pid, SIGKILL);
+        }
+    }
+}
+
+/* The failed runs, in the order they finished. */
+static void print_failures(const struct copy *c, long n, long nfailed)
+{
+    const struct copy **f = calloc((size_t)(nfailed ? nfailed : 1), sizeof *f);
+    long nf = 0;
+    for (long i = 0; f && i < n; i++)
+        if (c[i].done && failed(&c[i]))
+            f[nf++] = &c[i];
+    if (f)
+        qsort(f, (size_t)nf, sizeof *f, by_finish);
+    for (long i = 0; i < nf; i++)
+        stress_print_failure(stdout, &f[i]->run);
+    fflush(stdout);
+    free(f);
+}
+
+static void free_copies(struct copy *c, long n)
+{
+    for (long i = 0; i < n; i++) {
+        free(c[i].dir);
+        free(c[i].run.tail);
+        free(c[i].run.manifest);
+        free(c[i].run.replay);
+    }
+    free(c);
+}
+
 
 int cmd_stress(int argc, char **argv)
 {
@@ -582,24 +624,7 @@ int cmd_stress(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct stress_plan plan = {o.seed, o.runs, o.shard};
-    /* Not in the shape of the summary line, which tests and scripts grep. */
-    printf("stress: base seed %llu%s, ", (unsigned long long)o.seed,
-           o.seed_given ? "" : " (random)");
-    if (o.runs >= 0)
-        printf("%ld run%s", o.runs, o.runs == 1 ? "" : "s");
-    else
-        printf("runs for %g s", o.for_secs);
-    if (o.shard.n > 1)
-        printf(" in %ld shards; shard %ld (%s) runs ", o.shard.n, o.shard.k, o.shard.from);
-    if (o.shard.n > 1 && mine >= 0)
-        printf("%ld", mine);
-    else if (o.shard.n > 1)   /* no "every 2th": the indices it takes */
-        printf("the runs whose index mod %ld is %ld", o.shard.n, o.shard.k - 1);
-    if (o.for_secs > 0 && o.runs >= 0)
-        printf(", for at most %g s", o.for_secs);
-    printf(", %ld at a time, timeout %g s%s\n", o.jobs, o.timeout,
-           o.until_fail ? ", until the first failure" : "");
-    fflush(stdout);
+    announce(&o, mine);
 
     sigset_t set, old;
     sigemptyset(&set);
@@ -699,18 +724,7 @@ int cmd_stress(int argc, char **argv)
         while (first_live < next && c[first_live].done)
             first_live++;
         now = cli_mono();
-        for (long i = first_live; i < next; i++) {
-            if (!c[i].running)
-                continue;
-            if (!c[i].t_term && now >= c[i].t_start + o.timeout) {
-                c[i].timed_out = true;
-                c[i].t_term = now;
-                killpg(c[i].pid, SIGTERM);
-            } else if (c[i].t_term && !c[i].killed && now >= c[i].t_term + KILL_GRACE) {
-                c[i].killed = true;
-                killpg(c[i].pid, SIGKILL);
-            }
-        }
+        enforce_deadlines(&o, c, first_live, next, now);
         if (tty ? now - last_shown >= 0.1 : log_progress_due(done, mine, shown_done,
                                                              now - last_shown)) {
             if (tty || done < mine || mine < 0)   /* the last one is the final line */
@@ -735,17 +749,7 @@ int cmd_stress(int argc, char **argv)
         stress_summary(stdout, done, nfailed, secs);
     else
         printf("stress: 0 runs%s\n", mine == 0 ? " (this shard has none of the plan's runs)" : "");
-    struct copy **f = calloc((size_t)(nfailed ? nfailed : 1), sizeof *f);
-    long nf = 0;
-    for (long i = 0; f && i < next; i++)
-        if (c[i].done && failed(&c[i]))
-            f[nf++] = &c[i];
-    if (f)
-        qsort(f, (size_t)nf, sizeof *f, by_finish);
-    for (long i = 0; i < nf; i++)
-        stress_print_failure(stdout, &f[i]->run);
-    fflush(stdout);
-    free(f);
+    print_failures(c, next, nfailed);
 
     int rc = nfailed ? 1 : 0;
     if (results && (fclose(results) || results_failed)) {
@@ -766,13 +770,7 @@ int cmd_stress(int argc, char **argv)
         free(line);
         free(runs);
     }
-    for (long i = 0; i < next; i++) {
-        free(c[i].dir);
-        free(c[i].run.tail);
-        free(c[i].run.manifest);
-        free(c[i].run.replay);
-    }
-    free(c);
+    free_copies(c, next);
     if (stop_sig)
         return 128 + stop_sig;
     if (setup_failed && !nfailed)

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 
 #include "core/log.h"
 #include "core/trust.h"
+#include "core/unixname.h"
 
 int usage_hint(const char *cmd)
 {
@@ -194,4 +197,58 @@ void cli_json_str(FILE *f, const char *s)
             fputc(*c, f);
     }
     fputc('"', f);
+}
+
+int cli_joined_dir(const char *manifest, char *out, size_t len)
+{
+    return (size_t)snprintf(out, len, "%s.d", manifest) < len ? 0 : -1;
+}
+
+bool cli_socket_dir_fits(const char *dir, bool unix_mode, bool workers)
+{
+    if (!unix_mode)
+        return true;
+    return workers ? strlen(dir) <= PS_WORKER_ROOT_MAX : ps_uname_dir_fits(dir);
+}
+
+static bool ns_dir_fits(const char *dir, bool unix_mode, bool workers, bool joined)
+{
+    char sd[PATH_MAX];
+    if (!unix_mode)
+        return true;
+    if (joined) {
+        if ((size_t)snprintf(sd, sizeof sd, "%s/" CLI_MANIFEST_NAME ".d", dir) >= sizeof sd)
+            return false;
+        dir = sd;
+    }
+    return cli_socket_dir_fits(dir, unix_mode, workers);
+}
+
+int cli_make_ns_dir(bool unix_mode, bool workers, bool joined, char *out)
+{
+    const char *tmp = getenv("TMPDIR");
+    char templ[PATH_MAX];
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    for (;;) {
+        /* Room for the manifest's and the log's names after it. */
+        if ((size_t)snprintf(templ, sizeof templ, "%s/portshim.XXXXXX", tmp) >= sizeof templ - 32) {
+            cli_log(PS_LOG_ERROR, "TMPDIR='%.64s...' is too long", tmp);
+            return -1;
+        }
+        if (!mkdtemp(templ)) {
+            cli_log(PS_LOG_ERROR, "cannot create a namespace directory in '%s' (TMPDIR): %s",
+                    tmp, strerror(errno));
+            return -1;
+        }
+        if (!realpath(templ, out))
+            snprintf(out, PATH_MAX, "%s", templ);
+        /* Unix mode's socket names must fit sun_path: from a long TMPDIR,
+         * go to /tmp instead. */
+        if (ns_dir_fits(out, unix_mode, workers, joined) || !strcmp(tmp, "/tmp"))
+            return 0;
+        rmdir(templ);
+        cli_log(PS_LOG_DEBUG, "TMPDIR='%s' is too long for unix socket names: using /tmp", tmp);
+        tmp = "/tmp";
+    }
 }

@@ -13,34 +13,28 @@
 #include "core/probe.h"
 #include "core/procfs.h"
 
-#define TCP_LISTEN 0x0A
-#define TCP_TIME_WAIT 0x06
-
 struct cand { unsigned long inode; long uid; unsigned state; int score; };
 
-/* One line of net/tcp{,6}: "  0: 0100007F:1F40 00000000:0000 0A 00000000:00000000
- * 00:00000000 00000000  1000        0 12345 1 ...". */
-static int parse_line(const char *line, bool v6, struct ps_addr *a, unsigned *port,
-                      unsigned *state, long *uid, unsigned long *inode)
+struct holder_q {
+    const struct ps_addr *want;
+    uint16_t port;
+    struct cand *best;
+};
+
+static int holder_row(void *ctx, const struct ps_tcp_row *r)
 {
-    char local[40], st[8];
-    if (sscanf(line, " %*[0-9]: %39s %*s %7s %*s %*s %*s %ld %*d %lu", local, st, uid,
-               inode) != 4)
-        return -1;
-    size_t alen = v6 ? 32 : 8;
-    uint8_t raw[16];
-    if (strlen(local) != alen + 5 || local[alen] != ':' || ps_proc_hexaddr(local, v6 ? 4 : 1, raw))
-        return -1;
-    *port = (unsigned)strtoul(local + alen + 1, NULL, 16);
-    *state = (unsigned)strtoul(st, NULL, 16);
-    memset(a, 0, sizeof *a);
-    if (v6) {
-        a->fam = 6;
-        memcpy(a->b, raw, 16);
-    } else {
-        a->fam = 4;
-        a->b[10] = a->b[11] = 0xff;
-        memcpy(a->b + 12, raw, 4);
+    struct holder_q *q = ctx;
+    if (r->port != q->port)
+        return 0;
+    bool overlap = ps_addr_equal(&r->addr, q->want) || ps_addr_is_wildcard(&r->addr) ||
+                   ps_addr_is_wildcard(q->want);
+    /* A process's socket before a kernel-only one (time-wait, inode 0). */
+    int score = (overlap ? 4 : 0) + (r->state == PS_TCP_LISTEN ? 2 : 0) + (r->inode ? 1 : 0);
+    if (score > q->best->score) {
+        q->best->score = score;
+        q->best->inode = r->inode;
+        q->best->uid = r->uid;
+        q->best->state = r->state;
     }
     return 0;
 }
@@ -50,33 +44,8 @@ static void scan(const char *procroot, bool v6, const struct ps_addr *want, uint
 {
     char path[512];
     snprintf(path, sizeof path, "%s/net/%s", procroot, v6 ? "tcp6" : "tcp");
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return;
-    char line[512];
-    if (!fgets(line, sizeof line, f)) {   /* the header */
-        fclose(f);
-        return;
-    }
-    while (fgets(line, sizeof line, f)) {
-        struct ps_addr got;
-        unsigned lport, state;
-        long uid;
-        unsigned long inode;
-        if (parse_line(line, v6, &got, &lport, &state, &uid, &inode) || lport != port)
-            continue;
-        bool overlap = ps_addr_equal(&got, want) || ps_addr_is_wildcard(&got) ||
-                       ps_addr_is_wildcard(want);
-        /* A process's socket before a kernel-only one (time-wait, inode 0). */
-        int score = (overlap ? 4 : 0) + (state == TCP_LISTEN ? 2 : 0) + (inode ? 1 : 0);
-        if (score > best->score) {
-            best->score = score;
-            best->inode = inode;
-            best->uid = uid;
-            best->state = state;
-        }
-    }
-    fclose(f);
+    struct holder_q q = {want, port, best};
+    ps_proc_tcp_scan(path, v6, holder_row, &q);
 }
 
 /* The pid with a descriptor "socket:[inode]"; 0 if none; *denied counts fd
@@ -264,7 +233,7 @@ void ps_holder_format(const struct ps_holder *h, char *buf, size_t len)
         if (h->other_user)
             snprintf(buf, len, "another user (uid %ld%s%s)", h->uid, h->user[0] ? ", " : "",
                      h->user);
-        else if (h->state == TCP_TIME_WAIT)
+        else if (h->state == PS_TCP_TIME_WAIT)
             snprintf(buf, len, "a socket in TIME_WAIT (no process)");
         else
             snprintf(buf, len, "a socket with no process found (uid %ld)", h->uid);

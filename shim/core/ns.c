@@ -177,7 +177,7 @@ static void pid_exit(struct ps_ns *ns, int pid)
     const struct ps_pidsids *p = ps_pidmap_get(&ns->pids, pid);
     for (unsigned i = 0; p && i < p->n; i++) {
         struct ps_entry *e = find(ns, p->sid[i]);
-        if (e && ps_pidset_drop(&e->holders, pid) && e->holders.n == 0)
+        if (e && ps_holders_exit(&e->holders, pid))
             remove_entry(ns, e);
     }
     ps_pidmap_forget(&ns->pids, pid);
@@ -186,6 +186,22 @@ static void pid_exit(struct ps_ns *ns, int pid)
 bool ps_entry_held_by(const struct ps_entry *e, int pid)
 {
     return ps_pidset_has(&e->holders, pid);
+}
+
+void ps_holders_inherit(struct ps_pidset *h, const struct ps_event *e)
+{
+    if (e->holder > 0)
+        ps_pidset_add(h, e->holder);
+}
+
+bool ps_holders_release(struct ps_pidset *h, const struct ps_event *e)
+{
+    return ps_holders_exit(h, e->holder > 0 ? e->holder : e->pid);
+}
+
+bool ps_holders_exit(struct ps_pidset *h, int pid)
+{
+    return ps_pidset_drop(h, pid) && h->n == 0;
 }
 
 static void apply_bind(struct ps_ns *ns, const struct ps_event *ev)
@@ -261,14 +277,12 @@ void ps_ns_apply(struct ps_ns *ns, const struct ps_event *ev)
         break;
     case PS_EV_INHERIT:
         if ((e = find(ns, ev->sid)) && ev->holder > 0) {
-            ps_pidset_add(&e->holders, ev->holder);
+            ps_holders_inherit(&e->holders, ev);
             pid_note(ns, ev->holder, e->sid);
         }
         break;
     case PS_EV_RELEASE:
-        if ((e = find(ns, ev->sid)) &&
-            ps_pidset_drop(&e->holders, ev->holder > 0 ? ev->holder : ev->pid) &&
-            e->holders.n == 0)
+        if ((e = find(ns, ev->sid)) && ps_holders_release(&e->holders, ev))
             remove_entry(ns, e);
         break;
     case PS_EV_EXIT:

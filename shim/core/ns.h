@@ -60,6 +60,15 @@ struct ps_ns {
 void ps_ns_init(struct ps_ns *ns);
 void ps_ns_free(struct ps_ns *ns);
 void ps_ns_apply(struct ps_ns *ns, const struct ps_event *e);
+/* The holder rules, in one place for every reader that follows a socket's
+ * holders (this table, the report's socket lifetimes): an inherit adds
+ * e->holder (when the event names one); a release drops e->holder, or e->pid
+ * when it names none; an exit drops e->pid from every socket it held. Each
+ * returns true when the socket was held and is now held by nobody: it is
+ * closed for everyone. */
+void ps_holders_inherit(struct ps_pidset *h, const struct ps_event *e);
+bool ps_holders_release(struct ps_pidset *h, const struct ps_event *e);
+bool ps_holders_exit(struct ps_pidset *h, int pid);
 /* ps_event_fn-shaped wrapper: ctx is the struct ps_ns. */
 void ps_ns_apply_cb(void *ns, const struct ps_event *e);
 

@@ -1,4 +1,4 @@
-/* probe.c — /proc/net/tcp{,6}, /proc/net/unix, /proc/PID/fd and kill(pid, 0). */
+/* probe.c — /proc/net/tcp{,6} (the one parser of its rows), /proc/net/unix, /proc/PID/fd and kill(pid, 0). */
 #include "core/probe.h"
 
 #include <dirent.h>
@@ -12,8 +12,6 @@
 #include <unistd.h>
 
 #include "core/procfs.h"
-
-#define TCP_LISTEN_STATE 0x0A
 
 bool ps_probe_pid_alive(int pid)
 {
@@ -83,51 +81,78 @@ int ps_proc_hexaddr(const char *p, size_t nwords, uint8_t *out)
     return 0;
 }
 
-static int scan(const char *path, bool v6, const struct ps_addr *want, uint16_t port)
+int ps_proc_tcp_row(const char *line, bool v6, struct ps_tcp_row *r)
 {
-    /* Lines are fixed-width. */
+    char local[40], st[8];
+    if (sscanf(line, " %*[0-9]: %39s %*s %7s %*s %*s %*s %ld %*d %lu", local, st, &r->uid,
+               &r->inode) != 4)
+        return -1;
+    size_t alen = v6 ? 32 : 8;
+    uint8_t raw[16];
+    if (strlen(local) != alen + 5 || local[alen] != ':' || ps_proc_hexaddr(local, v6 ? 4 : 1, raw))
+        return -1;
+    r->port = (unsigned)strtoul(local + alen + 1, NULL, 16);
+    r->state = (unsigned)strtoul(st, NULL, 16);
+    memset(&r->addr, 0, sizeof r->addr);
+    if (v6) {
+        r->addr.fam = 6;
+        memcpy(r->addr.b, raw, 16);
+    } else {
+        r->addr.fam = 4;
+        r->addr.b[10] = r->addr.b[11] = 0xff;
+        memcpy(r->addr.b + 12, raw, 4);
+    }
+    return 0;
+}
+
+int ps_proc_tcp_scan(const char *path, bool v6,
+                     int (*fn)(void *ctx, const struct ps_tcp_row *r), void *ctx)
+{
     char *buf = ps_proc_read_all(path);
     if (!buf)
         return -1;
-    int found = 0;
-    char *line = strchr(buf, '\n');   /* skip the header */
-    while (line && !found) {
-        line++;
-        char *colon = strchr(line, ':');
-        if (!colon)
-            break;
-        const char *a = colon + 2;  /* "  0: 0100007F:1F90 ..." */
-        size_t alen = v6 ? 32 : 8;
-        size_t need = alen + 1 + 4 + 1 + (alen + 5) + 3;
-        if (strnlen(a, need) < need)   /* strlen would scan the whole rest: O(n^2) */
-            break;
-        struct ps_addr got;
-        memset(&got, 0, sizeof got);
-        uint8_t raw[16];
-        if (ps_proc_hexaddr(a, v6 ? 4 : 1, raw) == 0 && a[alen] == ':') {
-            unsigned lport = (unsigned)strtoul(a + alen + 1, NULL, 16);
-            const char *st = a + alen + 1 + 4 + 1 + alen + 1 + 4 + 1;
-            unsigned state = (unsigned)strtoul(st, NULL, 16);
-            if (v6) {
-                got.fam = 6;
-                memcpy(got.b, raw, 16);
-            } else {
-                uint32_t ip;
-                memcpy(&ip, raw, 4);
-                got.fam = 4;
-                got.b[10] = got.b[11] = 0xff;
-                memcpy(got.b + 12, &ip, 4);
-            }
-            if (state == TCP_LISTEN_STATE && lport == port &&
-                (ps_addr_equal(&got, want) ||
-                 (ps_addr_is_wildcard(&got) && (v6 || ps_addr_is_v4(want))) ||
-                 ps_addr_is_wildcard(want)))
-                found = 1;
-        }
-        line = strchr(line, '\n');
+    int rc = 0;
+    char line[512];
+    const char *p = strchr(buf, '\n');   /* skip the header */
+    while (p && !rc) {
+        p++;
+        /* Each row is copied out before sscanf: glibc's sscanf takes the
+         * strlen of its input, which over the rest of a large file would
+         * make the scan quadratic. */
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (n >= sizeof line)
+            n = sizeof line - 1;
+        memcpy(line, p, n);
+        line[n] = 0;
+        struct ps_tcp_row r;
+        if (ps_proc_tcp_row(line, v6, &r) == 0)
+            rc = fn(ctx, &r);
+        p = nl;
     }
     free(buf);
-    return found;
+    return rc;
+}
+
+struct listening_q {
+    const struct ps_addr *want;
+    uint16_t port;
+    bool v6;
+};
+
+static int listening_row(void *ctx, const struct ps_tcp_row *r)
+{
+    const struct listening_q *q = ctx;
+    return r->state == PS_TCP_LISTEN && r->port == q->port &&
+           (ps_addr_equal(&r->addr, q->want) ||
+            (ps_addr_is_wildcard(&r->addr) && (q->v6 || ps_addr_is_v4(q->want))) ||
+            ps_addr_is_wildcard(q->want));
+}
+
+static int scan(const char *path, bool v6, const struct ps_addr *want, uint16_t port)
+{
+    struct listening_q q = {want, port, v6};
+    return ps_proc_tcp_scan(path, v6, listening_row, &q);
 }
 
 int ps_probe_tcp_listening(const struct ps_addr *addr, uint16_t port)
@@ -177,4 +202,20 @@ int ps_probe_unix_listening(const char *path)
     }
     free(buf);
     return found;
+}
+
+bool ps_probe_entry_live(const struct ps_entry *e, int self)
+{
+    if (!ps_probe_any_alive(&e->holders, self))
+        return false;
+    /* A live pid may be a reused one, or hold the socket no more (closed
+     * unseen): a socket that was never listened on would keep its port
+     * forever. Its inode must still be among a holder's descriptors. */
+    if (e->ino && !e->rpath[0] && ps_probe_sock_held(&e->holders, e->ino, "/proc") == 0)
+        return false;
+    if (e->listening && !e->rpath[0] && ps_probe_tcp_listening(&e->raddr, e->rport) == 0)
+        return false;
+    if (e->listening && e->rpath[0] && ps_probe_unix_listening(e->rpath) == 0)
+        return false;
+    return true;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/unixname.h"
 
@@ -30,13 +31,31 @@ enum ps_bind_kind ps_engine_bind_kind(const struct ps_config *cfg, uint16_t port
     return port == 0 && cfg->mode != PS_MODE_UNIX ? PS_BIND_ANY : PS_BIND_CLAIM;
 }
 
+void ps_engine_event_new(const struct ps_proc *p, struct ps_event *e, enum ps_ev ev)
+{
+    struct timespec ts;
+    ps_event_init(e, ev);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    e->ts = (double)ts.tv_sec + (double)(ts.tv_nsec / 1000) / 1e6;
+    e->pid = p->pid;
+    const char *prog = p->prog ? p->prog : "";
+    size_t n = strnlen(prog, sizeof e->prog - 1);
+    memcpy(e->prog, prog, n);
+    e->prog[n] = 0;
+}
+
+long ps_engine_uid(const struct ps_proc *p)
+{
+    return p->uid >= 0 ? p->uid : (long)geteuid();
+}
+
 static uint16_t pick_vport(struct ps_session *s, uint16_t want, uint16_t lo, uint16_t hi)
 {
     ps_ns_used_ports(s->table, &s->used);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint32_t start = want ? want * 2654435761u
-                          : (uint32_t)ts.tv_nsec ^ (uint32_t)s->pid * 2654435761u;
+                          : (uint32_t)ts.tv_nsec ^ (uint32_t)s->proc->pid * 2654435761u;
     return ps_reserve_pick(&s->table->res, &s->used, want, lo, hi, start);
 }
 

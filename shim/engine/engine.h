@@ -42,6 +42,20 @@ struct ps_engine_ops {
     bool (*local_address)(void *ctx, const struct ps_addr *dst);
 };
 
+/* The process a call and its events are about. For the LD_PRELOAD backend
+ * it is the calling process itself; a supervisor backend (seccomp user
+ * notification, ptrace) answers calls of another process and records
+ * events about that one, not about itself. */
+struct ps_proc {
+    int pid;
+    /* Its short program name, read at each event: a program that rewrites
+     * its argv[0] (setproctitle) is named as it names itself then. */
+    const char *prog;
+    /* Its effective uid, or -1: the caller's own at the call (geteuid), as
+     * a program may drop privileges between two binds. */
+    long uid;
+};
+
 /* One namespace as one process sees it: the configuration, the table the
  * backend keeps current from the manifest, and the process the events are
  * about. */
@@ -50,9 +64,17 @@ struct ps_session {
     struct ps_ns *table;
     const struct ps_engine_ops *ops;
     void *ctx;
-    int pid;                    /* the process a call is about */
+    const struct ps_proc *proc; /* the process a call is about */
     struct ps_portset used;     /* scratch for picking a number (8 KiB) */
 };
+
+/* ---- events ------------------------------------------------------------------ */
+
+/* A new event of kind ev about process p (a session's proc): the time now,
+ * p's pid and program name. Needs no lock (p is written before any call). */
+void ps_engine_event_new(const struct ps_proc *p, struct ps_event *e, enum ps_ev ev);
+/* p's effective uid for a bind event (geteuid() when p->uid is -1). */
+long ps_engine_uid(const struct ps_proc *p);
 
 /* The protocols the namespace serves (a ps_sock_proto-like value; -1: not
  * a socket): TCP. The one place that says so; adding UDP starts here. */

@@ -42,7 +42,7 @@ static void describe_bind(struct ps_event *e, int fd, const struct ps_addr *a, u
     e->port = port;
     e->reuseaddr = sockopt_int(fd, SOL_SOCKET, SO_REUSEADDR);
     e->reuseport = sockopt_int(fd, SOL_SOCKET, SO_REUSEPORT);
-    e->uid = (long)geteuid();
+    e->uid = ps_engine_uid(ps_proc());
 }
 
 static int real_port(int fd, uint16_t *port)

@@ -75,6 +75,6 @@ struct ps_session *ps_session(void)
     g_session.table = ps_table();
     g_session.ops = &g_ops;
     g_session.ctx = NULL;
-    g_session.pid = ps_pid();
+    g_session.proc = ps_proc();
     return &g_session;
 }

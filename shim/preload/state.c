@@ -20,6 +20,7 @@
 #include "core/probe.h"
 #include "core/trust.h"
 #include "core/unixname.h"
+#include "engine/engine.h"
 #include "preload/counts.h"
 #include "preload/real.h"
 #include "preload/umem.h"
@@ -60,8 +61,9 @@ static struct {
     /* [once, atomic] The process whose memory this is: set at configure and
      * by fork's child handler. Another pid running this code (a vfork
      * child, a clone(CLONE_VM) child) shares the memory without being that
-     * process. */
-    int pid;
+     * process. Its program name and uid are read at each event (prog
+     * points at the libc's program_invocation_short_name; uid -1: geteuid). */
+    struct ps_proc proc;
     unsigned bad_warned, write_warned;   /* [mu] log once */
     char open_why[200];        /* [mu] why the last reopen failed (ensure_mfd) */
     uint64_t fresh_at;         /* [mu] see ps_emit */
@@ -70,6 +72,7 @@ static struct {
     .act_mu = PTHREAD_MUTEX_INITIALIZER,
     .mfd = -1,
     .fresh_at = UINT64_MAX,
+    .proc = {.uid = -1},
 };
 
 /* initial-exec: no __tls_get_addr, so no allocation on first access. */
@@ -86,7 +89,7 @@ static PS_TLS int t_holds;
  * call; it is made only where a call would touch the shim's state. */
 static bool borrowed(void)
 {
-    return getpid() != __atomic_load_n(&g.pid, __ATOMIC_RELAXED);
+    return getpid() != __atomic_load_n(&g.proc.pid, __ATOMIC_RELAXED);
 }
 
 static void fatal_config(const char *msg)
@@ -203,7 +206,8 @@ static void configure(void)
                                      __ATOMIC_ACQUIRE))
         return;
     char err[PS_PATH_MAX + 200];
-    __atomic_store_n(&g.pid, getpid(), __ATOMIC_RELAXED);
+    __atomic_store_n(&g.proc.pid, getpid(), __ATOMIC_RELAXED);
+    g.proc.prog = program_invocation_short_name;
     scan_env();
     if (ps_config_load(&g.cfg, env, err, sizeof err))
         fatal_config(err);
@@ -395,7 +399,8 @@ bool ps_active(void) { return __atomic_load_n(&g.init, __ATOMIC_ACQUIRE) == INIT
 
 void ps_leave(void) { t_in_shim = 0; }
 const struct ps_config *ps_cfg(void) { return &g.cfg; }
-int ps_pid(void) { return g.pid; }
+int ps_pid(void) { return g.proc.pid; }
+const struct ps_proc *ps_proc(void) { return &g.proc; }
 
 void ps_lock(void)
 {
@@ -441,7 +446,7 @@ static bool ensure_mfd(void)
     if (fd < 0) {
         if (!g.write_warned++)
             ps_log(PS_LOG_ERROR, "manifest %s %s: cannot reopen it (pid %d)", g.cfg.manifest,
-                   g.open_why, g.pid);
+                   g.open_why, g.proc.pid);
         return false;
     }
     if (g.mfd >= 0 && real_dup3(fd, g.mfd, O_CLOEXEC) >= 0) {
@@ -511,7 +516,7 @@ void ps_refresh(void)
         return;
     if (ps_reader_poll(&g.rd, apply_event, bad_line, &g.ns) < 0 && !g.write_warned++)
         ps_log(PS_LOG_ERROR, "cannot read manifest %s: %s (pid %d)", g.cfg.manifest,
-               strerror(errno), g.pid);
+               strerror(errno), g.proc.pid);
 }
 
 void ps_claim_begin(void)
@@ -530,14 +535,7 @@ void ps_claim_end(void)
 
 void ps_event_new(struct ps_event *e, enum ps_ev ev)
 {
-    struct timespec ts;
-    ps_event_init(e, ev);
-    clock_gettime(CLOCK_REALTIME, &ts);
-    e->ts = (double)ts.tv_sec + (double)(ts.tv_nsec / 1000) / 1e6;
-    e->pid = g.pid;
-    size_t n = strnlen(program_invocation_short_name, sizeof e->prog - 1);
-    memcpy(e->prog, program_invocation_short_name, n);
-    e->prog[n] = 0;
+    ps_engine_event_new(&g.proc, e, ev);
 }
 
 /* One line, one write(2) on an O_APPEND descriptor: the kernel holds the
@@ -567,7 +565,7 @@ void ps_emit(const struct ps_event *e)
     }
     if (ps_manifest_append(g.mfd, line, n) < 0 && !g.write_warned++)
         ps_log(PS_LOG_ERROR, "cannot write manifest %s: %s (pid %d); namespace records "
-               "are incomplete from here", g.cfg.manifest, strerror(errno), g.pid);
+               "are incomplete from here", g.cfg.manifest, strerror(errno), g.proc.pid);
 }
 
 /* "pid.n", by hand: on every bind. */
@@ -586,7 +584,7 @@ static char *put_dec(char *p, unsigned long v)
 
 void ps_next_sid(char sid[PS_SID_MAX])
 {
-    char *p = put_dec(sid, (unsigned long)g.pid);
+    char *p = put_dec(sid, (unsigned long)g.proc.pid);
     *p++ = '.';
     p = put_dec(p, ++g.sid_counter);
     *p = 0;
@@ -611,27 +609,12 @@ void ps_record(int fd, struct ps_event *e, bool track)
 bool ps_entry_pid_alive(void *ctx, const struct ps_entry *e)
 {
     (void)ctx;
-    return ps_probe_any_alive(&e->holders, g.pid);
+    return ps_probe_any_alive(&e->holders, g.proc.pid);
 }
 
 bool ps_entry_still_held(const struct ps_entry *e)
 {
-    if (!ps_entry_pid_alive(NULL, e))
-        return false;
-    /* A live pid may be a reused one, or hold the socket no more (closed
-     * unseen): a socket that was never listened on would keep its port
-     * forever. Its inode must still be among a holder's descriptors. Not
-     * in unix mode: a swapped socket that dials out is swapped back to a
-     * TCP socket, another inode, and still holds its port. */
-    if (e->ino && !e->rpath[0] && ps_probe_sock_held(&e->holders, e->ino, "/proc") == 0)
-        return false;
-    if (e->listening && !e->rpath[0] && ps_probe_tcp_listening(&e->raddr, e->rport) == 0)
-        return false;
-    /* unix mode: a listener closed with no close call (FD_CLOEXEC at an
-     * exec) leaves its pid alive and its file behind, listened on by none. */
-    if (e->listening && e->rpath[0] && ps_probe_unix_listening(e->rpath) == 0)
-        return false;
-    return true;
+    return ps_probe_entry_live(e, g.proc.pid);
 }
 
 /* Under ps_lock, as this process lets go of sk: unix mode's socket file goes
@@ -648,7 +631,7 @@ static void unlink_if_last(const struct ps_sock *sk)
         if (!e)
             return;
         for (int i = 0; i < e->holders.n; i++)
-            if (e->holders.v[i] != g.pid && ps_probe_pid_alive(e->holders.v[i]))
+            if (e->holders.v[i] != g.proc.pid && ps_probe_pid_alive(e->holders.v[i]))
                 return;
     }
     ps_unlink_socket(sk->upath);
@@ -670,7 +653,7 @@ void ps_sock_gone(struct ps_sock *sk)
     retire_counts(sk);
     memcpy(e.sid, sk->sid, sizeof e.sid);
     if (sk->shared)
-        e.holder = g.pid;
+        e.holder = g.proc.pid;
     ps_emit(&e);
     ps_sock_free(sk);
 }
@@ -790,7 +773,7 @@ static void atfork_child(void)
         __atomic_store_n(&g.init, INIT_OFF, __ATOMIC_RELEASE);
         return;
     }
-    __atomic_store_n(&g.pid, getpid(), __ATOMIC_RELAXED);
+    __atomic_store_n(&g.proc.pid, getpid(), __ATOMIC_RELAXED);
     g.mfd_shared = true;
     g.mfd_checked = false;
     g.flocked = false;

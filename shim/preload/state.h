@@ -37,7 +37,8 @@ struct ps_ns *ps_table(void);
 void ps_claim_begin(void);
 void ps_claim_end(void);
 
-/* A new event with ts, pid and prog filled in. */
+/* A new event with ts, pid and prog filled in: about this process (the
+ * session's proc, ps_engine_event_new). */
 void ps_event_new(struct ps_event *e, enum ps_ev ev);
 /* Under ps_lock: append e as one whole line (one O_APPEND write). */
 void ps_emit(const struct ps_event *e);
@@ -52,7 +53,7 @@ void ps_record_locked(int fd, struct ps_event *e, bool track);
 /* Under ps_lock. Cheap: some holder's pid exists (kill(pid, 0)). */
 bool ps_entry_pid_alive(void *ctx, const struct ps_entry *e);
 /* Under ps_lock. Thorough, for conflicts: a holder still has the socket
- * open, and a listener still listens (/proc). */
+ * open, and a listener still listens (/proc; ps_probe_entry_live). */
 bool ps_entry_still_held(const struct ps_entry *e);
 
 /* Under ps_lock: the last descriptor of a bound socket is gone here. */
@@ -81,6 +82,9 @@ void ps_unlink_socket(const char *path);
 int ps_sock_proto(int fd);
 
 int ps_pid(void);
+/* The process the events are about: this one (engine/engine.h). */
+struct ps_proc;
+const struct ps_proc *ps_proc(void);
 
 /* Under ps_lock: this process's engine session (engine/engine.h), its
  * operations answered by this library (session.c). */

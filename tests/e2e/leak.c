@@ -157,3 +157,34 @@ Test(leak, listener_bound_before_the_run_is_never_touched)
     cr_assert(running(s->pid), "the older listener's process was signalled: %s",
               e2e_describe(s));
 }
+
+/* Unix mode: a listener closed with no close call (FD_CLOEXEC at an exec)
+ * leaves its holder alive and its socket file behind, listened on by none:
+ * no leak (the same rule remap mode's kernel check gives). */
+Test(leak, unix_mode_listener_closed_by_exec_is_not_reported)
+{
+    e2e_need_lib();
+    if (access("/usr/bin/python3", X_OK))
+        e2e_skip("needs /usr/bin/python3");
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    e2e_write_file(e2e_path("listen-then-exec.py"),
+                   "import os, socket, sys\n"
+                   "s = socket.socket(); s.bind(('127.0.0.1', 8000)); s.listen(8)\n"
+                   "open(os.environ['PORTSHIM_DIR'] + '/ready', 'w').close()\n"
+                   "os.execv('/bin/sleep', ['sleep', '20'])\n", false);
+    e2e_env_set(&env, "PY", e2e_path("listen-then-exec.py"));
+    struct e2e_proc *p = e2e_runl(
+        &env, 30000, e2e_portshim(), "run", "--mode", "unix", "--reap", "--", "/bin/sh", "-c",
+        "/usr/bin/python3 \"$PY\" & echo \"PID $!\"; "
+        "i=0; while [ ! -e \"$PORTSHIM_DIR/ready\" ] && [ $i -lt 500 ]; do sleep 0.02; "
+        "i=$((i+1)); done; exit 0");
+    const char *v = e2e_expect(p, "PID ", 0);
+    cr_assert(v && atoi(v) > 0, "no pid: %s", e2e_describe(p));
+    int pid = atoi(v);
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    bool reported = strstr(e2e_err(p), "leaked") != NULL;
+    if (running(pid))
+        kill(pid, SIGKILL);
+    cr_assert(!reported, "a listener closed by exec was reported: %s", e2e_describe(p));
+}

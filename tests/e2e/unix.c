@@ -867,6 +867,44 @@ Test(unix, a_listener_closed_by_exec_frees_its_port_for_the_new_program)
     cr_assert_str_eq(line_of(p, "REBIND "), "ok", "%s", e2e_describe(p));
 }
 
+Test(unix, portshim_port_does_not_hand_out_a_socket_file_nobody_listens_on)
+{
+    struct e2e_ns ns;
+    struct e2e_env env, plain;
+    shimmed(&ns, &env, NULL);
+    e2e_env_plain(&plain);
+    if (access("/usr/bin/python3", X_OK))
+        e2e_skip("needs /usr/bin/python3");
+    /* FD_CLOEXEC closes the listener at the exec with no close call: the
+     * pid lives on and the socket file stays, listened on by none. */
+    const char *prog =
+        "import os, socket, sys, time\n"
+        "if len(sys.argv) == 1:\n"
+        "    s = socket.socket(); s.bind(('127.0.0.1', 8000)); s.listen(8)\n"
+        "    print('LISTENING', flush=True)\n"
+        "    sys.stdin.readline()\n"
+        "    os.execv(sys.executable, [sys.executable, __file__, 'again'])\n"
+        "print('EXECED', flush=True)\n"
+        "sys.stdin.readline()\n";
+    e2e_write_file(e2e_path("closed-by-exec.py"), prog, false);
+    struct e2e_proc *s = e2e_startl(&env, "/usr/bin/python3", e2e_path("closed-by-exec.py"));
+    cr_assert(e2e_expect(s, "LISTENING", E2E_MS), "%s", e2e_describe(s));
+    struct e2e_proc *p = e2e_runl(&plain, E2E_MS, e2e_portshim(), "port", "--manifest",
+                                  ns.manifest, "8000");
+    cr_assert_eq(e2e_status(p), 0, "while it listens: %s", e2e_describe(p));
+    char file[640];
+    snprintf(file, sizeof file, "%s", e2e_out(p));
+    chomp(file);
+    cr_assert_eq(write(s->in, "\n", 1), 1);
+    cr_assert(e2e_expect(s, "EXECED", E2E_MS), "%s", e2e_describe(s));
+    cr_assert_eq(access(file, F_OK), 0, "the socket file %s stays behind", file);
+    p = e2e_runl(&plain, E2E_MS, e2e_portshim(), "port", "--manifest", ns.manifest, "8000");
+    cr_assert_eq(e2e_status(p), 1, "a socket file nobody listens on is no listener: %s",
+                 e2e_describe(p));
+    e2e_close_stdin(s);
+    cr_assert(e2e_wait(s, E2E_MS), "%s", e2e_describe(s));
+}
+
 Test(unix, a_bound_socket_that_dials_outside_the_namespace_goes_back_to_tcp)
 {
     struct e2e_ns ns;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/engine.h"
 
@@ -56,6 +57,7 @@ static bool f_local(void *ctx, const struct ps_addr *dst)
 
 static const struct ps_engine_ops ops = {f_alive, f_live, f_retire, f_refuses_first, f_local};
 static struct ps_session *S;
+static struct ps_proc proc;
 
 static void setup(void)
 {
@@ -69,7 +71,8 @@ static void setup(void)
     S->table = &ns;
     S->ops = &ops;
     S->ctx = &fk;
-    S->pid = 500;
+    proc = (struct ps_proc){.pid = 500, .prog = "server", .uid = -1};
+    S->proc = &proc;
 }
 
 static void teardown(void)
@@ -328,4 +331,35 @@ Test(engine, unix_mode_connect_goes_to_the_socket_file)
     ps_engine_connect_route(S, PS_CONNECT_ROUTE, &dst, 8000, &r);
     cr_assert_eq(r.kind, PS_ROUTE_PATH);
     cr_assert_str_eq(r.path, "/tmp/ps-ns/8000@127.0.0.1");
+}
+
+/* ---- events ------------------------------------------------------------------ */
+
+/* A supervisor backend records events about the process it answers for,
+ * not about itself: the event's pid, program and uid are the session's. */
+Test(engine, event_is_about_the_sessions_process_not_the_caller)
+{
+    proc.pid = getpid() + 1000;
+    proc.prog = "supervised-app";
+    proc.uid = (long)geteuid() + 7;
+    struct ps_event e;
+    ps_engine_event_new(S->proc, &e, PS_EV_BIND);
+    cr_assert_eq(e.ev, PS_EV_BIND);
+    cr_assert_eq(e.pid, getpid() + 1000);
+    cr_assert_str_eq(e.prog, "supervised-app");
+    cr_assert_gt(e.ts, 0);
+    cr_assert_eq(ps_engine_uid(S->proc), (long)geteuid() + 7);
+    char line[PS_LINE_MAX + 1];
+    size_t n = ps_event_encode(&e, line, sizeof line);
+    cr_assert_gt(n, 0);
+    struct ps_event back;
+    cr_assert_eq(ps_event_decode(line, n - 1, &back), 0, "%s", line);
+    cr_assert_eq(back.pid, getpid() + 1000);
+    cr_assert_str_eq(back.prog, "supervised-app");
+}
+
+Test(engine, event_of_the_calling_process_takes_its_uid_at_the_call)
+{
+    proc.uid = -1;
+    cr_assert_eq(ps_engine_uid(S->proc), (long)geteuid());
 }

@@ -345,3 +345,67 @@ Test(probe, own_socket_is_found_in_the_real_proc)
     cr_assert_eq(ps_probe_sock_held(&set, (unsigned long long)st.st_ino, "/proc"), 0);
     ps_pidset_free(&set);
 }
+
+/* ---- the one parser of /proc/net/tcp{,6} rows ---------------------------------- */
+
+Test(probe, tcp_row_gives_address_port_state_uid_and_inode)
+{
+    struct ps_tcp_row r;
+    cr_assert_eq(ps_proc_tcp_row("   0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 "
+                                 "00:00000000 00000000  1001        0 111 1 0000000000000000",
+                                 false, &r), 0);
+    struct ps_addr lo = A("127.0.0.1");
+    cr_assert(ps_addr_equal(&r.addr, &lo));
+    cr_assert_eq(r.port, 8000);
+    cr_assert_eq(r.state, PS_TCP_LISTEN);
+    cr_assert_eq(r.uid, 1001);
+    cr_assert_eq(r.inode, 111);
+    cr_assert_eq(ps_proc_tcp_row("   1: 00000000000000000000000001000000:1F42 "
+                                 "00000000000000000000000000000000:0000 06 00000000:00000000 "
+                                 "03:00000F9F 00000000     0        0 0 3 0000000000000000",
+                                 true, &r), 0);
+    struct ps_addr lo6 = A("::1");
+    cr_assert(ps_addr_equal(&r.addr, &lo6));
+    cr_assert_eq(r.port, 8002);
+    cr_assert_eq(r.state, PS_TCP_TIME_WAIT);
+    cr_assert_eq(r.inode, 0);
+}
+
+Test(probe, tcp_row_rejects_the_header_a_cut_line_and_the_other_familys_width)
+{
+    struct ps_tcp_row r;
+    cr_assert_eq(ps_proc_tcp_row("  sl  local_address rem_address   st tx_queue rx_queue tr "
+                                 "tm->when retrnsmt   uid  timeout inode", false, &r), -1);
+    cr_assert_eq(ps_proc_tcp_row("   0: 0100007F:1F40 00000000:0000 0A 00000000", false, &r), -1);
+    cr_assert_eq(ps_proc_tcp_row("   0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 "
+                                 "00:00000000 00000000  1001        0 111 1", true, &r), -1);
+    cr_assert_eq(ps_proc_tcp_row("   0: 0100007G:1F40 00000000:0000 0A 00000000:00000000 "
+                                 "00:00000000 00000000  1001        0 111 1", false, &r), -1);
+}
+
+static int count_rows(void *ctx, const struct ps_tcp_row *r)
+{
+    int *n = ctx;
+    (*n)++;
+    return r->port == 8001 ? 7 : 0;
+}
+
+Test(probe, tcp_scan_skips_lines_that_are_not_rows_and_stops_when_asked)
+{
+    char path[] = "/tmp/ps-tcp-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    const char body[] =
+        "  sl  local_address rem_address   st\n"
+        "   0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1\n"
+        "   garbage\n"
+        "   1: 0100007F:1F41 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2 1\n"
+        "   2: 0100007F:1F42 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3 1\n";
+    cr_assert_eq(write(fd, body, sizeof body - 1), (ssize_t)(sizeof body - 1));
+    close(fd);
+    int n = 0;
+    cr_assert_eq(ps_proc_tcp_scan(path, false, count_rows, &n), 7);
+    cr_assert_eq(n, 2, "the header and the garbage line are no rows; the scan stops at 8001");
+    unlink(path);
+    cr_assert_eq(ps_proc_tcp_scan(path, false, count_rows, &n), -1);
+}
