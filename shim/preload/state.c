@@ -243,9 +243,18 @@ static void share_worker(const struct ps_trust *t)
         real_close(fd);
     for (int i = 0; i < 2; i++) {
         snprintf(path, sizeof path, "%s%s", g.cfg.manifest, i ? ".cnt" : "");
-        fd = ps_trust_open(path, O_RDWR | O_CREAT | O_CLOEXEC, false, t, &v, why, sizeof why);
+        /* The other side's first process may be between making a file (or
+         * the directory) and giving it away: EACCES for a moment. Waited
+         * for, at most 2 s; then the open that uses it says why. */
+        for (int tries = 0;; tries++) {
+            fd = ps_trust_open(path, O_RDWR | O_CREAT | O_CLOEXEC, false, t, &v, why, sizeof why);
+            if (fd >= 0 || v != PS_TRUST_OK || errno != EACCES || tries == 400)
+                break;
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
         if (fd < 0)
-            continue;   /* the open that uses it says why */
+            continue;
         if (fstat(fd, &st) == 0 && st.st_uid == geteuid() && ps_trust_give(fd, false, t))
             ps_log(PS_LOG_WARN, "worker %s: cannot give %s to the shared user or group: %s",
                    g.cfg.worker, path, strerror(errno));
