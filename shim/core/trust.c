@@ -27,8 +27,13 @@ enum ps_trust_verdict ps_trust_check(const struct stat *st, bool dir, const stru
                  dir ? "a directory" : "a regular file");
         return PS_TRUST_TYPE;
     }
+    /* A group share trusts the group's members: any of them may write the
+     * namespace anyway, and the first of a worker's processes to make its
+     * sub-namespace may be any of them (the file is then theirs, given to
+     * the group). */
     if (st->st_uid != t->euid && st->st_uid != 0 &&
-        !(t->share_uid >= 0 && (long)st->st_uid == t->share_uid)) {
+        !(t->share_uid >= 0 && (long)st->st_uid == t->share_uid) &&
+        !(t->share_gid >= 0 && (long)st->st_gid == t->share_gid)) {
         snprintf(why, len, "is owned by uid %ld, not by this user (uid %ld)%s", (long)st->st_uid,
                  (long)t->euid, t->share_uid >= 0 ? ", root or PORTSHIM_SHARE_UID" : " or root");
         return PS_TRUST_OWNER;

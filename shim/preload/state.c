@@ -283,9 +283,18 @@ static void enter_worker(void)
     /* Made by another process of the worker; or planted: then refuse it.
      * Unshared, it must be this user's alone; shared, the run's own rule. */
     int e = errno;
-    bool ok = e == EEXIST && lstat(g.cfg.dir, &st) == 0 && S_ISDIR(st.st_mode) &&
-              (shared ? ps_trust_check(&st, true, &t, why, sizeof why) == PS_TRUST_OK
-                      : st.st_uid == geteuid() && !(st.st_mode & 077));
+    bool ok = false;
+    /* Shared, the worker's first process may be between its mkdir and
+     * giving the directory away: waited for, at most 2 s. */
+    for (int tries = 0; e == EEXIST && !ok && tries <= (shared ? 400 : 0); tries++) {
+        if (tries) {
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        ok = lstat(g.cfg.dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+             (shared ? ps_trust_check(&st, true, &t, why, sizeof why) == PS_TRUST_OK
+                     : st.st_uid == geteuid() && !(st.st_mode & 077));
+    }
     if (!ok) {
         snprintf(err, sizeof err, "worker %s: '%s' must be a directory of this user that nobody "
                  "else may open (mode 0700)%s%s", g.cfg.worker, g.cfg.dir,

@@ -51,6 +51,10 @@ Test(trust, another_users_file_is_not_trusted_unless_shared)
     struct ps_trust shared = {1000, 1001, -1};
     cr_assert_eq(judge(file(1001, 1001, S_IFREG | 0600), false, &shared), PS_TRUST_OK);
     cr_assert_eq(judge(file(1002, 1001, S_IFREG | 0600), false, &shared), PS_TRUST_OWNER);
+    /* a group share: a member's file of that group, not another group's */
+    struct ps_trust group = {1000, 1000, 77};
+    cr_assert_eq(judge(file(1002, 77, S_IFREG | 0660), false, &group), PS_TRUST_OK);
+    cr_assert_eq(judge(file(1002, 78, S_IFREG | 0600), false, &group), PS_TRUST_OWNER);
 }
 
 Test(trust, writable_by_others_or_a_foreign_group_is_not_trusted)
