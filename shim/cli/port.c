@@ -1,5 +1,6 @@
-/* port.c — `portshim port`: the real endpoint of a live listener on a
- * virtual port, read incrementally from the manifest (optionally waiting). */
+/* port.c — `portshim port`: the real endpoint of a live listener (or, with
+ * --udp, a bound UDP socket) on a virtual port, read incrementally from the
+ * manifest (optionally waiting). */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -19,10 +20,13 @@
 
 void usage_port(FILE *f)
 {
-    fputs("usage: portshim port [--manifest FILE] [--worker W] [--wait SECONDS] [--all] PORT\n"
+    fputs("usage: portshim port [--manifest FILE] [--worker W] [--wait SECONDS] [--all]\n"
+          "                     [--udp] PORT\n"
           "\n"
           "Prints the real port (remap mode) or socket path (unix mode) of the live\n"
-          "listener on virtual PORT, e.g. curl localhost:$(portshim port 8000).\n"
+          "TCP listener on virtual PORT, e.g. curl localhost:$(portshim port 8000);\n"
+          "with --udp, of the live UDP socket bound to PORT, e.g.\n"
+          "dig @127.0.0.1 -p $(portshim port --udp 5353) example.test.\n"
           "Inside 'portshim run' the manifest comes from $PORTSHIM_MANIFEST (inside a\n"
           "worker of 'run --per-worker', that worker's sub-namespace).\n"
           "\n"
@@ -33,9 +37,12 @@ void usage_port(FILE *f)
           "                   with --worker, for that worker's sub-namespace)\n"
           "  --all            every live listener on PORT, one a line: REAL VIRTUAL\n"
           "                   (a dual-stack server has one on 0.0.0.0 and one on ::)\n"
+          "  --udp            a UDP socket bound to PORT (a datagram server) instead of\n"
+          "                   a TCP listener: TCP and UDP port P are different ports\n"
           "\n"
           "When several listeners share PORT, the one a connect to 127.0.0.1 (then ::1)\n"
-          "reaches is printed, and a line on stderr says which and lists the others.\n"
+          "reaches is printed (with --udp: the one a datagram to 127.0.0.1, then ::1,\n"
+          "reaches), and a line on stderr says which and lists the others.\n"
           "\n"
           "Exit status: 0 found, 1 no live listener (or none before the wait ran out),\n"
           "2 usage error, unreadable or untrusted manifest, or no such --worker.\n",
@@ -54,6 +61,7 @@ struct port_state {
      * namespace run created) or in FILE.d (run --manifest FILE). */
     char dir[2][PATH_MAX + 8];
     unsigned warned;
+    enum ps_proto proto;        /* TCP: listeners; UDP (--udp): bound sockets */
 };
 
 static void socket_dirs(struct port_state *s)
@@ -96,6 +104,37 @@ static bool entry_live(void *ctx, const struct ps_entry *e)
     return ps_probe_entry_live(e, 0);
 }
 
+/* What the lookup is for: a TCP listener, or (--udp) a bound UDP socket,
+ * which never listens. A UDP bind's entry is no TCP listener's and the
+ * other way round: the two protocols' port P are different ports. */
+static bool wanted(const struct ps_entry *c, uint16_t port, enum ps_proto proto)
+{
+    return c->vport == port && c->proto == proto && (proto == PS_PROTO_UDP || c->listening);
+}
+
+/* The UDP socket a datagram to dst:port reaches (the kernel's rule: the
+ * most exact address, among equals one of dst's family, then the oldest). */
+static const struct ps_entry *udp_route(struct port_state *s, const struct ps_addr *dst,
+                                        uint16_t port)
+{
+    const struct ps_entry *best = NULL;
+    int best_score = 0;
+    for (size_t i = 0; i < s->ns.n; i++) {
+        const struct ps_entry *e = &s->ns.v[i];
+        if (!wanted(e, port, PS_PROTO_UDP))
+            continue;
+        int sc = ps_listener_match(&e->baddr, dst, true);
+        if (!sc)
+            continue;
+        sc = sc * 2 + (ps_addr_is_v4(dst) == (e->fam == 4));
+        if ((sc > best_score || (sc == best_score && e->seq < best->seq)) && entry_live(s, e)) {
+            best = e;
+            best_score = sc;
+        }
+    }
+    return best;
+}
+
 /* Several listeners may share a virtual port (distinct addresses,
  * SO_REUSEPORT): prefer the one a connect to localhost would reach. */
 static const struct ps_entry *find_live(struct port_state *s, uint16_t port)
@@ -103,15 +142,43 @@ static const struct ps_entry *find_live(struct port_state *s, uint16_t port)
     struct ps_addr lo4, lo6;
     ps_addr_v4(&lo4, 0x7f000001);
     ps_addr_parse("::1", &lo6);
-    const struct ps_entry *e = ps_ns_route(&s->ns, &lo4, port, true, entry_live, s);
-    if (!e)
-        e = ps_ns_route(&s->ns, &lo6, port, true, entry_live, s);
+    const struct ps_entry *e;
+    if (s->proto == PS_PROTO_UDP) {
+        if (!(e = udp_route(s, &lo4, port)))
+            e = udp_route(s, &lo6, port);
+    } else {
+        e = ps_ns_route(&s->ns, &lo4, port, true, entry_live, s);
+        if (e && e->proto != PS_PROTO_TCP)
+            e = NULL;
+        if (!e && (e = ps_ns_route(&s->ns, &lo6, port, true, entry_live, s)) &&
+            e->proto != PS_PROTO_TCP)
+            e = NULL;
+    }
     for (size_t i = 0; !e && i < s->ns.n; i++) {
         const struct ps_entry *c = &s->ns.v[i];
-        if (c->vport == port && c->listening && entry_live(s, c))
+        if (wanted(c, port, s->proto) && entry_live(s, c))
             e = c;
     }
     return e;
+}
+
+/* Not found: a live socket of the other protocol on the port is the likely
+ * mistake (a DNS server asked for without --udp), said on the same line. */
+static const char *other_proto_hint(struct port_state *s, uint16_t port, char *buf, size_t len)
+{
+    enum ps_proto other = s->proto == PS_PROTO_UDP ? PS_PROTO_TCP : PS_PROTO_UDP;
+    buf[0] = 0;
+    for (size_t i = 0; i < s->ns.n; i++) {
+        const struct ps_entry *c = &s->ns.v[i];
+        if (wanted(c, port, other) && entry_live(s, c)) {
+            snprintf(buf, len, other == PS_PROTO_UDP
+                     ? "; a UDP socket is bound to it: 'portshim port --udp %u'"
+                     : "; a TCP listener has it: 'portshim port %u', without --udp",
+                     (unsigned)port);
+            break;
+        }
+    }
+    return buf;
 }
 
 /* Opens the manifest if not yet open: 0 open, 1 not there yet, -1 error. */
@@ -202,7 +269,7 @@ static void print_found(struct port_state *s, const struct ps_entry *chosen, boo
         printf("%s\n", real(chosen, r, sizeof r));
     for (size_t i = 0; i < s->ns.n; i++) {
         const struct ps_entry *c = &s->ns.v[i];
-        if (c == chosen || c->vport != chosen->vport || !c->listening || !entry_live(s, c))
+        if (c == chosen || !wanted(c, chosen->vport, s->proto) || !entry_live(s, c))
             continue;
         live++;
         if (all)
@@ -212,11 +279,14 @@ static void print_found(struct port_state *s, const struct ps_entry *chosen, boo
                                   real(c, r, sizeof r), virt(c, v, sizeof v));
     }
     if (!all && live > 1) {
+        bool udp = s->proto == PS_PROTO_UDP;
         fflush(stdout);
-        cli_log(PS_LOG_WARN, "port %u has %zu live listeners: printed %s, the one on %s (a "
-                "connect to localhost reaches it); also %s ('portshim port --all %u' lists "
-                "them)", (unsigned)chosen->vport, live, real(chosen, r, sizeof r),
-                virt(chosen, v, sizeof v), others + 2, (unsigned)chosen->vport);
+        cli_log(PS_LOG_WARN, "%sport %u has %zu live %s: printed %s, the one on %s (a "
+                "%s localhost reaches it); also %s ('portshim port --all%s %u' lists "
+                "them)", udp ? "UDP " : "", (unsigned)chosen->vport, live,
+                udp ? "sockets" : "listeners", real(chosen, r, sizeof r),
+                virt(chosen, v, sizeof v), udp ? "datagram to" : "connect to", others + 2,
+                udp ? " --udp" : "", (unsigned)chosen->vport);
     }
 }
 
@@ -245,13 +315,18 @@ static int lookup(struct port_state *s, uint16_t port, bool waiting, double wait
                 return 0;
             }
         }
+        bool udp = s->proto == PS_PROTO_UDP;
+        char hint[96];
         if (!waiting) {
-            cli_log(PS_LOG_ERROR, "no live listener for port %u in %s", (unsigned)port, s->path);
+            cli_log(PS_LOG_ERROR, udp ? "no live UDP socket bound to port %u in %s%s"
+                                      : "no live listener for port %u in %s%s",
+                    (unsigned)port, s->path, other_proto_hint(s, port, hint, sizeof hint));
             return EXIT_NOTFOUND;
         }
         if (now >= deadline) {
-            cli_log(PS_LOG_ERROR, "port %u: no listener after %gs (%s)", (unsigned)port, wait,
-                   s->path);
+            cli_log(PS_LOG_ERROR, udp ? "port %u: no UDP socket bound to it after %gs (%s)%s"
+                                      : "port %u: no listener after %gs (%s)%s",
+                    (unsigned)port, wait, s->path, other_proto_hint(s, port, hint, sizeof hint));
             return EXIT_NOTFOUND;
         }
         sleep_for(deadline - now < POLL_INTERVAL ? deadline - now : POLL_INTERVAL);
@@ -261,7 +336,7 @@ static int lookup(struct port_state *s, uint16_t port, bool waiting, double wait
 int cmd_port(int argc, char **argv)
 {
     const char *manifest = NULL, *wait_s = NULL, *port_s = NULL, *worker = NULL;
-    bool all = false;
+    bool all = false, udp = false;
     int i = 1, r;
     while (i < argc) {
         const char *a = argv[i];
@@ -276,7 +351,7 @@ int cmd_port(int argc, char **argv)
                 return usage_hint("port");
             continue;
         }
-        if ((r = cli_flag(a, "--all", &all))) {
+        if ((r = cli_flag(a, "--all", &all)) || (r = cli_flag(a, "--udp", &udp))) {
             if (r < 0)
                 return usage_hint("port");
             i++;
@@ -313,6 +388,7 @@ int cmd_port(int argc, char **argv)
     struct port_state s;
     memset(&s, 0, sizeof s);
     s.fd = -1;
+    s.proto = udp ? PS_PROTO_UDP : PS_PROTO_TCP;
     char root[PATH_MAX], wpath[PS_PATH_MAX];
     if (!(s.path = worker ? cli_manifest_path(manifest) : cli_manifest_here(manifest)))
         return EXIT_USAGE;

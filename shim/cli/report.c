@@ -25,15 +25,16 @@ void usage_report(FILE *f)
           "real endpoint, process, whether it listened, when it opened and closed, how\n"
           "many connects were routed to it), the connects that passed through to\n"
           "the host, by destination, every failed call and conflict (newest\n"
-          "last), and the manifest lines it could not read (malformed, or a last line\n"
-          "cut short). Times count from the run's start. Inside 'portshim run' the\n"
+          "last), the datagrams an injected udp-drop lost, and the manifest lines it\n"
+          "could not read (malformed, or a last line cut short). UDP endpoints are\n"
+          "marked /udp. Times count from the run's start. Inside 'portshim run' the\n"
           "manifest comes from $PORTSHIM_MANIFEST. A 'run --per-worker' has a section\n"
           "per worker after the run's own. See docs/report.md.\n"
           "\n"
           "  --manifest FILE  the namespace's manifest\n"
           "  --worker W       only the sub-namespace of worker W (its variable's value)\n"
           "  --json           one JSON object: listeners, passthrough, failures,\n"
-          "                   skipped_lines\n"
+          "                   dropped, skipped_lines\n"
           "  --html FILE      write the run as a picture instead: one self-contained\n"
           "                   HTML file (a lane per process, listeners as bars,\n"
           "                   connects and accepts as marks, failures highlighted)\n"
@@ -155,6 +156,7 @@ static void add_sock(struct report *r, const struct ps_event *e)
     memcpy(s->prog, e->prog, sizeof s->prog);
     memcpy(s->mode, e->mode, sizeof s->mode);
     s->fam = e->fam;
+    s->proto = e->proto;
     s->has_addr = e->has_addr;
     s->addr = e->addr;
     s->port = e->port;
@@ -175,18 +177,43 @@ static void add_sock(struct report *r, const struct ps_event *e)
     ps_pidmap_note(&r->pids, e->pid, e->sid, holds, r);
 }
 
-/* A routed connect: credit the socket listening on its real endpoint. */
+/* The UDP socket bound to real addr:rport (a UDP real port is not a TCP
+ * one: ps_ns_by_real, which knows listeners, may name a TCP socket on the
+ * same number). The oldest; a wildcard real address matches its family. */
+static const struct ps_entry *udp_by_real(const struct ps_ns *ns, const struct ps_addr *addr,
+                                          uint16_t rport)
+{
+    const struct ps_entry *found = NULL;
+    for (size_t i = 0; i < ns->n; i++) {
+        const struct ps_entry *e = &ns->v[i];
+        if (e->proto != PS_PROTO_UDP || e->rport != rport || e->rpath[0] ||
+            (found && found->seq < e->seq))
+            continue;
+        if (ps_addr_equal(&e->raddr, addr) ||
+            (ps_addr_is_wildcard(&e->raddr) && ps_addr_is_v4(&e->raddr) == ps_addr_is_v4(addr)) ||
+            (ps_addr_is_wildcard(&e->raddr) && e->fam == 6 && !e->baddr.v6only))
+            found = e;
+    }
+    return found;
+}
+
+/* A routed connect (for UDP: a process's first datagram to a socket):
+ * credit the socket listening on (bound to) its real endpoint. */
 static struct rsock *credit_connect(struct report *r, const struct ps_event *e)
 {
     struct rsock *s = NULL;
     if (e->rpath[0]) {
         if ((s = sock_by(r, &r->by_rpath, e->rpath)) && s->closed)
             s = NULL;
+    } else if (e->has_raddr && e->rport >= 0 && e->proto == PS_PROTO_UDP) {
+        const struct ps_entry *en = udp_by_real(&r->ns, &e->raddr, (uint16_t)e->rport);
+        if (en)
+            s = sock_by_sid(r, en->sid);
     } else if (e->has_raddr && e->rport >= 0) {
         const struct ps_entry *en = ps_ns_by_real(&r->ns, &e->raddr, (uint16_t)e->rport, true);
         if (!en)
             en = ps_ns_by_real(&r->ns, &e->raddr, (uint16_t)e->rport, false);
-        if (en)
+        if (en && en->proto == e->proto)
             s = sock_by_sid(r, en->sid);
     }
     if (s)
@@ -196,20 +223,23 @@ static struct rsock *credit_connect(struct report *r, const struct ps_event *e)
 
 /* ---- pass-through connects, by destination -------------------------------- */
 
-static size_t dest_hash(int fam, const struct ps_addr *a, int port)
+static size_t dest_hash(int fam, enum ps_proto proto, const struct ps_addr *a, int port)
 {
     size_t h = 1469598103934665603ULL & SIZE_MAX;
-    h = (h ^ (size_t)fam) * (size_t)1099511628211ULL;
+    h = (h ^ (size_t)fam ^ ((size_t)proto << 8)) * (size_t)1099511628211ULL;
     for (int i = 0; i < 16; i++)
         h = (h ^ a->b[i]) * (size_t)1099511628211ULL;
     return (h ^ (size_t)port) * (size_t)1099511628211ULL;
 }
 
-static size_t *dest_slot(const struct report *r, int fam, const struct ps_addr *a, int port)
+static size_t *dest_slot(const struct report *r, int fam, enum ps_proto proto,
+                         const struct ps_addr *a, int port)
 {
-    for (size_t i = dest_hash(fam, a, port) & (r->dhcap - 1);; i = (i + 1) & (r->dhcap - 1)) {
+    for (size_t i = dest_hash(fam, proto, a, port) & (r->dhcap - 1);;
+         i = (i + 1) & (r->dhcap - 1)) {
         const struct rdest *d = r->dhash[i] ? &r->dests[r->dhash[i] - 1] : NULL;
-        if (!d || (d->fam == fam && d->port == port && ps_addr_equal(&d->addr, a)))
+        if (!d || (d->fam == fam && d->proto == proto && d->port == port &&
+                   ps_addr_equal(&d->addr, a)))
             return &r->dhash[i];
     }
 }
@@ -232,11 +262,11 @@ static void add_passthrough(struct report *r, const struct ps_event *e)
         for (size_t i = 0; i < oldcap; i++)
             if (old[i]) {
                 const struct rdest *d = &r->dests[old[i] - 1];
-                *dest_slot(r, d->fam, &d->addr, d->port) = old[i];
+                *dest_slot(r, d->fam, d->proto, &d->addr, d->port) = old[i];
             }
         free(old);
     }
-    size_t *slot = dest_slot(r, e->fam, a, e->port);
+    size_t *slot = dest_slot(r, e->fam, e->proto, a, e->port);
     if (!*slot) {
         if (!grow(&r->dests, &r->capdests, r->ndests, sizeof *r->dests)) {
             r->oom = true;
@@ -245,6 +275,7 @@ static void add_passthrough(struct report *r, const struct ps_event *e)
         struct rdest *d = &r->dests[r->ndests];
         memset(d, 0, sizeof *d);
         d->fam = e->fam;
+        d->proto = e->proto;
         d->addr = *a;
         d->port = e->port;
         d->ts_first = e->ts;
@@ -309,6 +340,24 @@ static void add_fail(struct report *r, const struct ps_event *e)
     r->nfails++;
 }
 
+bool report_is_drop(const struct ps_event *e)
+{
+    return e->ev == PS_EV_CONNECT && e->ok && !strcmp(e->inj, "udp-drop");
+}
+
+/* A dropped datagram went nowhere: it is neither a routed nor a
+ * passed-through send, and no failed call (the program was told it went). */
+static void add_drop(struct report *r, const struct ps_event *e)
+{
+    if (!grow(&r->drops, &r->capdrops, r->ndrops, sizeof *r->drops)) {
+        r->oom = true;
+        return;
+    }
+    r->drops[r->ndrops].e = *e;
+    r->drops[r->ndrops].line = r->rd->lineno;
+    r->ndrops++;
+}
+
 static void note_mode(struct report *r, const char *mode)
 {
     for (int i = 0; i < r->nmodes; i++)
@@ -349,7 +398,9 @@ static void on_event(void *ctx, const struct ps_event *e)
         }
         break;
     case PS_EV_CONNECT:
-        if (e->routed)
+        if (report_is_drop(e))
+            add_drop(r, e);
+        else if (e->routed)
             target = credit_connect(r, e);
         else
             add_passthrough(r, e);
@@ -420,6 +471,7 @@ void report_free(struct report *r)
         ps_pidset_free(&r->socks[i].holders);
     free(r->socks);
     free(r->fails);
+    free(r->drops);
     free(r->bad);
     free(r->open);
     free(r->by_sid.v);
@@ -443,6 +495,17 @@ const char *report_endpoint(const struct ps_addr *a, bool has, int port, char *b
         snprintf(buf, len, "[%s]:%d", ps_addr_format(a, t), port);
     else
         snprintf(buf, len, "%s:%d", ps_addr_format(a, t), port);
+    return buf;
+}
+
+const char *report_endpoint_of(const struct ps_addr *a, bool has, int port, enum ps_proto proto,
+                               char *buf, size_t len)
+{
+    report_endpoint(a, has, port, buf, len);
+    if (proto != PS_PROTO_TCP) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, len - n, "/%s", ps_proto_name(proto));
+    }
     return buf;
 }
 
@@ -659,5 +722,7 @@ int report_load(struct report *r, const char *path)
     }
     if (r->nfails > 1)
         qsort(r->fails, r->nfails, sizeof *r->fails, fail_cmp);
+    if (r->ndrops > 1)
+        qsort(r->drops, r->ndrops, sizeof *r->drops, fail_cmp);
     return 0;
 }

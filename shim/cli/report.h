@@ -20,6 +20,7 @@ struct rsock {
     char prog[PS_PROG_MAX];
     char mode[12];
     int fam;
+    enum ps_proto proto;        /* a UDP socket never listens: it is bound */
     bool has_addr, has_raddr;
     struct ps_addr addr, raddr;
     int port, rport;            /* -1 when absent */
@@ -52,6 +53,7 @@ struct rindex {
 #define RDEST_PROGS 4
 struct rdest {
     int fam;
+    enum ps_proto proto;        /* UDP and TCP port P are different destinations */
     struct ps_addr addr;
     int port;
     long connects, failed;
@@ -70,6 +72,8 @@ struct report {
     size_t nsocks, capsocks;
     struct rfail *fails;
     size_t nfails, capfails;
+    struct rfail *drops;        /* datagrams lost on purpose (inj udp-drop) */
+    size_t ndrops, capdrops;
     uint64_t *bad;              /* line numbers of malformed lines */
     size_t nbad, capbad;
     size_t *open;               /* indices of socks not yet closed */
@@ -109,6 +113,12 @@ void report_json(const struct report *r, FILE *f);
 
 /* Text helpers shared by both outputs. */
 const char *report_endpoint(const struct ps_addr *a, bool has, int port, char *buf, size_t len);
+/* The same, marked "/udp" for a UDP endpoint (as /etc/services writes
+ * 53/udp); a TCP one is unmarked, as every endpoint was before UDP. */
+const char *report_endpoint_of(const struct ps_addr *a, bool has, int port, enum ps_proto proto,
+                               char *buf, size_t len);
+/* A datagram lost on purpose: the record of an injected udp-drop. */
+bool report_is_drop(const struct ps_event *e);
 
 /* --html (report_html.c): collection while reading, then the page. */
 struct rhtml *report_html_new(void);

@@ -37,6 +37,7 @@ struct hmark {
     long sock;                  /* index in report.socks, or -1 */
     int port;
     int fam;
+    enum ps_proto proto;
     bool has_addr;
     struct ps_addr addr;
     char inj[20];
@@ -167,6 +168,7 @@ void report_html_event(struct report *r, const struct ps_event *e, const struct 
     m->ok = e->ok || e->err == EINPROGRESS;
     m->port = e->port;
     m->fam = e->fam;
+    m->proto = e->proto;
     m->has_addr = e->has_addr;
     m->addr = e->addr;
     memcpy(m->inj, e->inj, sizeof m->inj);
@@ -219,10 +221,11 @@ static void hnum(FILE *f, double v)
     fprintf(f, "%.6f", v);
 }
 
-static void endpoint(FILE *f, const struct ps_addr *a, bool has, int port)
+/* UDP endpoints carry "/udp", as in the text report. */
+static void endpoint(FILE *f, const struct ps_addr *a, bool has, int port, enum ps_proto proto)
 {
     char buf[PS_ADDRSTRLEN + 16];
-    hstr(f, report_endpoint(a, has, port, buf, sizeof buf));
+    hstr(f, report_endpoint_of(a, has, port, proto, buf, sizeof buf));
 }
 
 static void holder(FILE *f, const struct ps_event *e, double t0)
@@ -283,12 +286,12 @@ static void run_json(FILE *f, const struct report *r)
         fprintf(f, ",%d,", s->pid);
         hstr(f, s->prog);
         fputc(',', f);
-        endpoint(f, &s->addr, s->has_addr, s->port);
+        endpoint(f, &s->addr, s->has_addr, s->port, s->proto);
         fputc(',', f);
         if (s->rpath[0])
             hstr(f, s->rpath);
         else
-            endpoint(f, &s->raddr, s->has_raddr, s->rport);
+            endpoint(f, &s->raddr, s->has_raddr, s->rport, s->proto);
         fprintf(f, ",%d,", s->port);
         hnum(f, s->ts_open - t0);
         fputc(',', f);
@@ -310,7 +313,7 @@ static void run_json(FILE *f, const struct report *r)
         fputs(i ? ",[" : "[", f);
         hnum(f, m->ts - t0);
         fprintf(f, ",%d,%d,%d,%ld,%d,", m->pid, m->kind, m->ok, m->sock, m->port);
-        endpoint(f, &m->addr, m->has_addr, m->port);
+        endpoint(f, &m->addr, m->has_addr, m->port, m->proto);
         fputc(',', f);
         hstr(f, m->inj);
         fprintf(f, ",%lld,", m->inj_us);
@@ -334,7 +337,7 @@ static void run_json(FILE *f, const struct report *r)
         fputc(',', f);
         hstr(f, ps_ev_name(e->ev));
         fputc(',', f);
-        endpoint(f, &e->addr, e->has_addr, e->port);
+        endpoint(f, &e->addr, e->has_addr, e->port, e->proto);
         fputc(',', f);
         hstr(f, err);
         fputc(',', f);

@@ -38,6 +38,8 @@ static void socket_obj(FILE *f, const struct rsock *s, double t0)
     jstr_or_null(f, s->mode);
     fputs(",\"fam\":", f);
     jint_or_null(f, s->fam ? s->fam : -1);
+    fputs(",\"proto\":", f);
+    cli_json_str(f, ps_proto_name(s->proto));
     fputs(",\"addr\":", f);
     jaddr(f, &s->addr, s->has_addr);
     fputs(",\"port\":", f);
@@ -74,6 +76,8 @@ static void failure_obj(FILE *f, const struct rfail *x, double t0)
     jstr_or_null(f, e->sid);
     fputs(",\"fam\":", f);
     jint_or_null(f, e->fam ? e->fam : -1);
+    fputs(",\"proto\":", f);
+    cli_json_str(f, ps_proto_name(e->proto));
     fputs(",\"addr\":", f);
     jaddr(f, &e->addr, e->has_addr);
     fputs(",\"port\":", f);
@@ -139,6 +143,8 @@ static void report_obj(const struct report *r, FILE *f)
         const struct rdest *d = &r->dests[i];
         fputs(i ? ",{\"fam\":" : "{\"fam\":", f);
         jint_or_null(f, d->fam ? d->fam : -1);
+        fputs(",\"proto\":", f);
+        cli_json_str(f, ps_proto_name(d->proto));
         fputs(",\"addr\":", f);
         jaddr(f, &d->addr, d->fam != 0);
         fputs(",\"port\":", f);
@@ -158,6 +164,24 @@ static void report_obj(const struct report *r, FILE *f)
         if (i)
             fputc(',', f);
         failure_obj(f, &r->fails[i], r->t0);
+    }
+    fputs("],\"dropped\":[", f);
+    for (size_t i = 0; i < r->ndrops; i++) {
+        const struct ps_event *e = &r->drops[i].e;
+        fprintf(f, "%s{\"t\":%.6f,\"ts\":%.6f,\"pid\":%d,\"prog\":", i ? "," : "",
+                e->ts - r->t0, e->ts, e->pid);
+        cli_json_str(f, e->prog);
+        fputs(",\"sid\":", f);
+        jstr_or_null(f, e->sid);
+        fputs(",\"fam\":", f);
+        jint_or_null(f, e->fam ? e->fam : -1);
+        fputs(",\"proto\":", f);
+        cli_json_str(f, ps_proto_name(e->proto));
+        fputs(",\"addr\":", f);
+        jaddr(f, &e->addr, e->has_addr);
+        fputs(",\"port\":", f);
+        jint_or_null(f, e->port);
+        fprintf(f, ",\"line\":%llu}", (unsigned long long)r->drops[i].line);
     }
     fputs("],\"workers\":[", f);
     for (size_t i = 0; i < r->nworkers; i++) {

@@ -131,11 +131,11 @@ static void sockets(const struct report *r, FILE *f)
               "CONNECTS");
     for (size_t i = 0; i < r->nsocks; i++) {
         const struct rsock *s = &r->socks[i];
-        report_endpoint(&s->addr, s->has_addr, s->port, virt, sizeof virt);
+        report_endpoint_of(&s->addr, s->has_addr, s->port, s->proto, virt, sizeof virt);
         if (s->rpath[0])
             snprintf(real, sizeof real, "%s", s->rpath);
         else
-            report_endpoint(&s->raddr, s->has_raddr, s->rport, real, sizeof real);
+            report_endpoint_of(&s->raddr, s->has_raddr, s->rport, s->proto, real, sizeof real);
         snprintf(pid, sizeof pid, "%d", s->pid);
         rel(s->ts_open, r->t0, opened, sizeof opened);
         if (s->closed)
@@ -144,7 +144,9 @@ static void sockets(const struct report *r, FILE *f)
         else
             snprintf(closed, sizeof closed, "open");
         snprintf(conn, sizeof conn, "%ld", s->connects);
-        table_row(&t, s->sid, virt, real, pid, s->prog, s->listening ? "yes" : "no", opened,
+        /* A UDP socket has nothing to listen with: "-", not "no". */
+        table_row(&t, s->sid, virt, real, pid, s->prog,
+                  s->proto == PS_PROTO_UDP ? "-" : s->listening ? "yes" : "no", opened,
                   closed, conn);
     }
     fputc('\n', f);
@@ -164,7 +166,7 @@ static void passthrough(const struct report *r, FILE *f)
     table_row(&t, "DESTINATION", "CONNECTS", "FAILED", "FIRST", "LAST", "PROGRAMS");
     for (size_t i = 0; i < r->ndests; i++) {
         const struct rdest *d = &r->dests[i];
-        report_endpoint(&d->addr, d->fam != 0, d->port, dest, sizeof dest);
+        report_endpoint_of(&d->addr, d->fam != 0, d->port, d->proto, dest, sizeof dest);
         snprintf(n, sizeof n, "%ld", d->connects);
         snprintf(nf, sizeof nf, "%ld", d->failed);
         size_t k = 0;
@@ -237,7 +239,7 @@ static void failures(const struct report *r, FILE *f)
         const char *name = ps_errno_name(e->err);
         rel(e->ts, r->t0, when, sizeof when);
         snprintf(pid, sizeof pid, "%d", e->pid);
-        report_endpoint(&e->addr, e->has_addr, e->port, addr, sizeof addr);
+        report_endpoint_of(&e->addr, e->has_addr, e->port, e->proto, addr, sizeof addr);
         if (name)
             snprintf(err, sizeof err, "%s", name);
         else
@@ -256,12 +258,36 @@ static void failures(const struct report *r, FILE *f)
     table_free(&t);
 }
 
+/* Datagrams udp-drop lost on purpose: each send the program was told
+ * succeeded, and which socket sent it. */
+static void drops(const struct report *r, FILE *f)
+{
+    struct table t;
+    char when[32], pid[16], addr[PS_ADDRSTRLEN + 16];
+    if (!r->ndrops)
+        return;
+    table_init(&t, 5, 1u << 1);
+    table_row(&t, "TIME", "PID", "PROG", "DESTINATION", "SOCKET");
+    for (size_t i = 0; i < r->ndrops; i++) {
+        const struct ps_event *e = &r->drops[i].e;
+        snprintf(pid, sizeof pid, "%d", e->pid);
+        report_endpoint_of(&e->addr, e->has_addr, e->port, e->proto, addr, sizeof addr);
+        table_row(&t, rel(e->ts, r->t0, when, sizeof when), pid, e->prog, addr,
+                  e->sid[0] ? e->sid : "-");
+    }
+    fprintf(f, "\n%zu datagram%s dropped on purpose (injected udp-drop):\n", r->ndrops,
+            r->ndrops == 1 ? "" : "s");
+    table_print(&t, f);
+    table_free(&t);
+}
+
 void report_text(const struct report *r, FILE *f)
 {
     header(r, f);
     sockets(r, f);
     passthrough(r, f);
     failures(r, f);
+    drops(r, f);
     if (r->nbad) {
         fprintf(f, "\nskipped %zu malformed line%s: ", r->nbad, r->nbad == 1 ? "" : "s");
         for (size_t i = 0; i < r->nbad && i < BAD_LINES_SHOWN; i++)

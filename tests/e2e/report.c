@@ -158,7 +158,7 @@ Test(report, json_has_relative_and_absolute_times_and_stable_keys)
     static const char *const want[] = {
         "\"t0\":1795312345.100000",
         "{\"sid\":\"4101.1\",\"pid\":4101,\"prog\":\"server\",\"mode\":\"remap\",\"fam\":4,"
-        "\"addr\":\"127.0.0.1\",\"port\":8000,\"raddr\":\"127.0.0.1\",\"rport\":41234,"
+        "\"proto\":\"tcp\",\"addr\":\"127.0.0.1\",\"port\":8000,\"raddr\":\"127.0.0.1\",\"rport\":41234,"
         "\"rpath\":null,\"listen\":true,\"opened\":0.020001,\"opened_ts\":1795312345.120001,"
         "\"listened\":0.020050,\"listened_ts\":1795312345.120050,\"closed\":0.900000,"
         "\"closed_ts\":1795312346.000000,\"stale\":false,\"connects\":2,\"line\":3}",
