@@ -135,7 +135,7 @@ bool ps_inj_connect(int fd, const struct sockaddr *addr, socklen_t len)
     uint16_t port;
     t_pend.pending = false;
     if (!(c->inject.connect_delay.p > 0 || c->inject.connect_refused > 0) ||
-        ps_addr_from_sockaddr(addr, len, &a, &port) < 0 || port == 0 || !ps_engine_serves(ps_sock_proto(fd)))
+        ps_addr_from_sockaddr(addr, len, &a, &port) < 0 || port == 0 || ps_sock_proto(fd) != PS_PROTO_TCP)
         return false;
     uint64_t key = proc_key();
     uint64_t us = 0;
