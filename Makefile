@@ -164,6 +164,7 @@ demo: all
 
 bench: all $(BENCHES)
 	@PORTSHIM_BUILD=$(abspath $(B)) tests/bench/run
+	@PORTSHIM_BUILD=$(abspath $(B)) tests/bench/udp
 	@PORTSHIM_BUILD=$(abspath $(B)) tests/bench/html-render
 
 # ASan+UBSan over the unit and e2e suites, TSan on the threaded and forking
