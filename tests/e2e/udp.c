@@ -245,13 +245,14 @@ Test(udp, tcp_and_udp_on_one_virtual_port_are_apart)
     struct e2e_ns ns;
     struct e2e_env env;
     shimmed(&ns, &env, "remap", NULL);
-    int ufd;
-    struct e2e_proc *u = udp_bound(&env, 4, "127.0.0.1", 7000, NULL, &ufd);
+    /* the TCP listener first: the datagram must still find the UDP socket */
     struct e2e_proc *t = e2e_startl(&env, "sockctl");
     int tfd = e2e_cmd_fd(t, "tcp4");
     cr_assert_str_eq(e2e_cmd(t, "bind %d 127.0.0.1 7000", tfd), "OK");
     cr_assert_str_eq(e2e_cmd(t, "listen %d", tfd), "OK");
     cr_assert_str_eq(e2e_cmd(t, "serve %d tcpserver", tfd), "OK");
+    int ufd;
+    struct e2e_proc *u = udp_bound(&env, 4, "127.0.0.1", 7000, NULL, &ufd);
     struct e2e_proc *c = e2e_startl(&env, "sockctl");
     const char *r = e2e_cmd(c, "talk 127.0.0.1 7000 hi");
     cr_assert(strstr(r, "tcpserver"), "the TCP client reached the TCP listener: '%s'", r);
