@@ -296,12 +296,12 @@ void ps_ns_apply(struct ps_ns *ns, const struct ps_event *ev)
 void ps_ns_apply_cb(void *ns, const struct ps_event *e) { ps_ns_apply(ns, e); }
 
 /* Linux's inet_csk_bind_conflict, for two TCP sockets on one port, and
- * udp_lib_lport_inuse for two UDP sockets: there SO_REUSEADDR on both is
- * enough (a UDP socket never listens; multicast and broadcast receivers
- * share a port this way). */
+ * udp_lib_lport_inuse for two UDP sockets: SO_REUSEADDR on both shares a
+ * port unless the first listens, which a UDP socket never does (so two
+ * UDP receivers, a multicast or broadcast pair say, always share). */
 static bool may_share(const struct ps_entry *e, const struct ps_bindreq *r)
 {
-    if (r->reuseaddr && e->reuseaddr && (r->proto == PS_PROTO_UDP || !e->listening))
+    if (r->reuseaddr && e->reuseaddr && !e->listening)
         return true;
     if (r->reuseport && e->reuseport && r->uid == e->uid)
         return true;

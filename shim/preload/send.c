@@ -64,6 +64,13 @@ struct dst {
     const char *note;
 };
 
+static int sock_domain(int fd)
+{
+    int v = 0;
+    socklen_t l = sizeof v;
+    return real_getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &l) == 0 ? v : -1;
+}
+
 static bool v6only(int fd)
 {
     int v = 0;
@@ -90,7 +97,17 @@ static void route(int fd, const void *uaddr, socklen_t ulen, bool clamp, struct 
     d->len = len;
     struct ps_addr a;
     uint16_t port;
-    if (ps_addr_from_sockaddr((struct sockaddr *)&d->ss, len, &a, &port) < 0 || port == 0)
+    int rc = ps_addr_from_sockaddr((struct sockaddr *)&d->ss, len, &a, &port);
+    if (rc < 0 && d->ss.ss_family == AF_UNSPEC && len >= sizeof(struct sockaddr_in) &&
+        sock_domain(fd) == AF_INET) {
+        /* An IPv4 UDP socket takes AF_UNSPEC for AF_INET (udp_sendmsg; an
+         * IPv6 one reads it as "no address"): parsed as one, sent as is. */
+        struct sockaddr_in in;
+        memcpy(&in, &d->ss, sizeof in);
+        in.sin_family = AF_INET;
+        rc = ps_addr_from_sockaddr((struct sockaddr *)&in, sizeof in, &a, &port);
+    }
+    if (rc < 0 || port == 0)
         return;
     const struct ps_config *cfg = ps_cfg();
     enum ps_connect_kind k = ps_engine_connect_kind(cfg, port);
@@ -134,7 +151,8 @@ static void route(int fd, const void *uaddr, socklen_t ulen, bool clamp, struct 
         d->record = false;   /* the drop is its own line */
         return;
     }
-    ps_sockaddr_set_port((struct sockaddr *)&d->ss, r.rport);
+    /* sin_port and sin6_port are the same bytes (AF_UNSPEC's too, above). */
+    ((struct sockaddr_in *)&d->ss)->sin_port = htons(r.rport);
     d->use = true;
 }
 
