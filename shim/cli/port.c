@@ -105,55 +105,24 @@ static bool entry_live(void *ctx, const struct ps_entry *e)
 }
 
 /* What the lookup is for: a TCP listener, or (--udp) a bound UDP socket,
- * which never listens. A UDP bind's entry is no TCP listener's and the
- * other way round: the two protocols' port P are different ports. */
+ * which never listens (ps_entry_receives: the library's rule). TCP and UDP
+ * port P are different ports. */
 static bool wanted(const struct ps_entry *c, uint16_t port, enum ps_proto proto)
 {
-    return c->vport == port && c->proto == proto && (proto == PS_PROTO_UDP || c->listening);
-}
-
-/* The UDP socket a datagram to dst:port reaches (the kernel's rule: the
- * most exact address, among equals one of dst's family, then the oldest). */
-static const struct ps_entry *udp_route(struct port_state *s, const struct ps_addr *dst,
-                                        uint16_t port)
-{
-    const struct ps_entry *best = NULL;
-    int best_score = 0;
-    for (size_t i = 0; i < s->ns.n; i++) {
-        const struct ps_entry *e = &s->ns.v[i];
-        if (!wanted(e, port, PS_PROTO_UDP))
-            continue;
-        int sc = ps_listener_match(&e->baddr, dst, true);
-        if (!sc)
-            continue;
-        sc = sc * 2 + (ps_addr_is_v4(dst) == (e->fam == 4));
-        if ((sc > best_score || (sc == best_score && e->seq < best->seq)) && entry_live(s, e)) {
-            best = e;
-            best_score = sc;
-        }
-    }
-    return best;
+    return c->vport == port && ps_entry_receives(c, proto);
 }
 
 /* Several listeners may share a virtual port (distinct addresses,
- * SO_REUSEPORT): prefer the one a connect to localhost would reach. */
+ * SO_REUSEPORT): prefer the one a connect (a datagram) to localhost would
+ * reach. */
 static const struct ps_entry *find_live(struct port_state *s, uint16_t port)
 {
     struct ps_addr lo4, lo6;
     ps_addr_v4(&lo4, 0x7f000001);
     ps_addr_parse("::1", &lo6);
-    const struct ps_entry *e;
-    if (s->proto == PS_PROTO_UDP) {
-        if (!(e = udp_route(s, &lo4, port)))
-            e = udp_route(s, &lo6, port);
-    } else {
-        e = ps_ns_route(&s->ns, &lo4, port, true, entry_live, s);
-        if (e && e->proto != PS_PROTO_TCP)
-            e = NULL;
-        if (!e && (e = ps_ns_route(&s->ns, &lo6, port, true, entry_live, s)) &&
-            e->proto != PS_PROTO_TCP)
-            e = NULL;
-    }
+    const struct ps_entry *e = ps_ns_route_proto(&s->ns, s->proto, &lo4, port, true, entry_live, s);
+    if (!e)
+        e = ps_ns_route_proto(&s->ns, s->proto, &lo6, port, true, entry_live, s);
     for (size_t i = 0; !e && i < s->ns.n; i++) {
         const struct ps_entry *c = &s->ns.v[i];
         if (wanted(c, port, s->proto) && entry_live(s, c))

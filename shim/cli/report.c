@@ -177,26 +177,6 @@ static void add_sock(struct report *r, const struct ps_event *e)
     ps_pidmap_note(&r->pids, e->pid, e->sid, holds, r);
 }
 
-/* The UDP socket bound to real addr:rport (a UDP real port is not a TCP
- * one: ps_ns_by_real, which knows listeners, may name a TCP socket on the
- * same number). The oldest; a wildcard real address matches its family. */
-static const struct ps_entry *udp_by_real(const struct ps_ns *ns, const struct ps_addr *addr,
-                                          uint16_t rport)
-{
-    const struct ps_entry *found = NULL;
-    for (size_t i = 0; i < ns->n; i++) {
-        const struct ps_entry *e = &ns->v[i];
-        if (e->proto != PS_PROTO_UDP || e->rport != rport || e->rpath[0] ||
-            (found && found->seq < e->seq))
-            continue;
-        if (ps_addr_equal(&e->raddr, addr) ||
-            (ps_addr_is_wildcard(&e->raddr) && ps_addr_is_v4(&e->raddr) == ps_addr_is_v4(addr)) ||
-            (ps_addr_is_wildcard(&e->raddr) && e->fam == 6 && !e->baddr.v6only))
-            found = e;
-    }
-    return found;
-}
-
 /* A routed connect (for UDP: a process's first datagram to a socket):
  * credit the socket listening on (bound to) its real endpoint. */
 static struct rsock *credit_connect(struct report *r, const struct ps_event *e)
@@ -205,15 +185,14 @@ static struct rsock *credit_connect(struct report *r, const struct ps_event *e)
     if (e->rpath[0]) {
         if ((s = sock_by(r, &r->by_rpath, e->rpath)) && s->closed)
             s = NULL;
-    } else if (e->has_raddr && e->rport >= 0 && e->proto == PS_PROTO_UDP) {
-        const struct ps_entry *en = udp_by_real(&r->ns, &e->raddr, (uint16_t)e->rport);
-        if (en)
-            s = sock_by_sid(r, en->sid);
     } else if (e->has_raddr && e->rport >= 0) {
-        const struct ps_entry *en = ps_ns_by_real(&r->ns, &e->raddr, (uint16_t)e->rport, true);
+        /* TCP's and UDP's real ports are apart: a datagram's real port may
+         * be a TCP listener's number too. */
+        const struct ps_entry *en = ps_ns_by_real_proto(&r->ns, e->proto, &e->raddr,
+                                                        (uint16_t)e->rport, true);
         if (!en)
-            en = ps_ns_by_real(&r->ns, &e->raddr, (uint16_t)e->rport, false);
-        if (en && en->proto == e->proto)
+            en = ps_ns_by_real_proto(&r->ns, e->proto, &e->raddr, (uint16_t)e->rport, false);
+        if (en)
             s = sock_by_sid(r, en->sid);
     }
     if (s)
