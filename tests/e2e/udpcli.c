@@ -217,21 +217,6 @@ Test(udpcli, port_udp_prints_the_socket_a_datagram_to_localhost_reaches_and_all_
     cr_assert_str_eq(e2e_out(p), want, "%s", e2e_describe(p));
 }
 
-Test(udpcli, port_udp_in_unix_mode_prints_the_datagram_sockets_path)
-{
-    char l[1024], rpath[700];
-    const char *m = e2e_path("manifest.jsonl");
-    e2e_write_file(m, "", false);
-    snprintf(rpath, sizeof rpath, "%s/5353@127.0.0.1", e2e_tmp());
-    bind_line(l, sizeof l, getpid(), 1, "udp", "127.0.0.1", 5353, 0, rpath);
-    append(m, l);
-    struct e2e_proc *p = port(m, "--udp", "5353", NULL);
-    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
-    char want[720];
-    snprintf(want, sizeof want, "%s\n", rpath);
-    cr_assert_str_eq(e2e_out(p), want, "%s", e2e_describe(p));
-}
-
 /* ---- report --------------------------------------------------------------- */
 
 /* TCP listener 8000 (real 42000) and UDP socket 5353 (real 42000 too: a

@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "e2e.h"
 
@@ -131,6 +132,51 @@ Test(udpservers, four_python_udpservers_on_5353_each_answer_their_own_client_rem
 Test(udpservers, four_python_udpservers_on_5353_each_answer_their_own_client_unix)
 {
     python_copies("unix");
+}
+
+/* A client outside the run (no shim) reaches the run's UDP server through
+ * `portshim port --udp --wait`, in both modes (unix mode remaps UDP: the
+ * answer is a real port). */
+static void outside_client(const char *mode)
+{
+    e2e_need_lib();
+    if (access("/usr/bin/python3", X_OK) != 0)
+        e2e_skip("/usr/bin/python3 is not installed: the outside-client UDP test did not run");
+    e2e_write_file(e2e_path("server.py"), py_server, false);
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    const char *dir = e2e_path("ns");
+    cr_assert(mkdir(dir, 0700) == 0);
+    const char *m = e2e_path("ns/manifest.jsonl");
+    struct e2e_proc *srv = e2e_startl(&env, e2e_portshim(), "run", "--mode", mode, "--manifest",
+                                      m, "--", "timeout", "60", "/usr/bin/python3",
+                                      e2e_path("server.py"), "inside", e2e_path("ready"));
+    /* no waiting for the server: --wait is what the test relies on */
+    struct e2e_proc *port = e2e_runl(&env, 20000, e2e_portshim(), "port", "--manifest", m,
+                                     "--wait", "15", "--udp", "5353");
+    cr_assert_eq(e2e_status(port), 0, "%s\nserver: %s", e2e_describe(port), e2e_describe(srv));
+    int real = atoi(e2e_out(port));
+    cr_assert(real > 0 && real != 5353, "portshim port --udp printed '%s'", e2e_out(port));
+    char code[512];
+    snprintf(code, sizeof code,
+             "import socket\n"
+             "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+             "s.settimeout(10)\n"
+             "s.sendto(b'outside', ('127.0.0.1', %d))\n"
+             "print(s.recvfrom(100)[0].decode())\n", real);
+    struct e2e_proc *c = e2e_runl(&env, 20000, "/usr/bin/python3", "-c", code);
+    cr_assert_eq(e2e_status(c), 0, "%s", e2e_describe(c));
+    cr_assert_str_eq(e2e_out(c), "inside: outside\n", "%s", e2e_describe(c));
+}
+
+Test(udpservers, a_client_outside_the_run_reaches_its_udp_server_through_portshim_port_remap)
+{
+    outside_client("remap");
+}
+
+Test(udpservers, a_client_outside_the_run_reaches_its_udp_server_through_portshim_port_unix)
+{
+    outside_client("unix");
 }
 
 /* ---- udp-drop ------------------------------------------------------------- */
