@@ -120,7 +120,8 @@ static const struct ps_entry *find_live(struct port_state *s, uint16_t port)
     struct ps_addr lo4, lo6;
     ps_addr_v4(&lo4, 0x7f000001);
     ps_addr_parse("::1", &lo6);
-    const struct ps_entry *e = ps_ns_route_proto(&s->ns, s->proto, &lo4, port, true, entry_live, s);
+    const struct ps_entry *e =
+        ps_ns_route_proto(&s->ns, s->proto, &lo4, port, true, entry_live, s);
     if (!e)
         e = ps_ns_route_proto(&s->ns, s->proto, &lo6, port, true, entry_live, s);
     for (size_t i = 0; !e && i < s->ns.n; i++) {
