@@ -56,6 +56,7 @@
 #define MAX_LISTENERS 256
 #define MAX_PENDING 256
 #define MAX_PROCS 64
+#define MAX_OBSERVED 512
 
 /* ---- bare system calls --------------------------------------------------- */
 
@@ -93,6 +94,8 @@ struct proc {
     dev_t exe_dev;
     ino_t exe_ino;
     bool preloaded;       /* libportshim.so is mapped: its library answers */
+    bool holds;           /* it bound sockets of the namespace: its exit is recorded */
+    char prog[PS_PROG_MAX];
     unsigned long long used;   /* LRU tick */
 };
 
@@ -130,6 +133,10 @@ struct ps_supervisor {
     struct pending pend[MAX_PENDING];
     int np;
     struct proc procs[MAX_PROCS];
+    /* Observe mode: the sockets whose binds were recorded (they are not
+     * entries of the table), so that their listens name the same sid. */
+    struct { unsigned long long ino; char sid[PS_SID_MAX]; } observed[MAX_OBSERVED];
+    unsigned next_observed;
     unsigned long long tick;
     struct seccomp_notif *req;
     struct seccomp_notif_resp *resp;
@@ -324,7 +331,10 @@ static struct proc *proc_get(struct ps_supervisor *s, int tgid)
             p = &s->procs[i];
             break;
         }
-        if (s->procs[i].used < lru->used)
+        /* A process that holds sockets of the namespace is kept: its exit
+         * must be seen. */
+        if ((lru->holds && !s->procs[i].holds) ||
+            (lru->holds == s->procs[i].holds && s->procs[i].used < lru->used))
             lru = &s->procs[i];
     }
     if (p && (!have_exe || p->exe_dev != st.st_dev || p->exe_ino != st.st_ino)) {
@@ -338,7 +348,8 @@ static struct proc *proc_get(struct ps_supervisor *s, int tgid)
         if (p->pidfd >= 0)
             close(p->pidfd);
         p->tgid = tgid;
-        p->pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
+        p->holds = false;
+        p->pidfd = (int)syscall(SYS_pidfd_open, tgid, O_NONBLOCK);
         p->preloaded = maps_preloaded(tgid);
         p->exe_dev = have_exe ? st.st_dev : 0;
         p->exe_ino = have_exe ? st.st_ino : 0;
@@ -394,6 +405,15 @@ static int get_sock(struct call *c)
     if (c->p->pidfd < 0)
         return -1;
     c->sock = (int)syscall(SYS_pidfd_getfd, c->p->pidfd, (int)c->n->data.args[0], 0);
+    if (c->sock < 0 && errno == ESRCH) {
+        /* The pidfd is of a process that exited; its pid is another's now
+         * (the notification was valid after the pid was read). */
+        close(c->p->pidfd);
+        c->p->pidfd = (int)syscall(SYS_pidfd_open, c->p->tgid, O_NONBLOCK);
+        c->p->holds = false;
+        if (c->p->pidfd >= 0)
+            c->sock = (int)syscall(SYS_pidfd_getfd, c->p->pidfd, (int)c->n->data.args[0], 0);
+    }
     return c->sock;
 }
 
@@ -429,14 +449,45 @@ static void who_is(struct call *c, long euid)
     s->who_prog[strcspn(s->who_prog, "\n")] = 0;
     s->who.pid = c->p->tgid;
     s->who.prog = s->who_prog;
+    memcpy(c->p->prog, s->who_prog, sizeof c->p->prog);
     s->who.uid = euid;
 }
 
+static struct proc *proc_find(struct ps_supervisor *s, int tgid)
+{
+    for (int i = 0; i < MAX_PROCS; i++)
+        if (s->procs[i].tgid == tgid)
+            return &s->procs[i];
+    return NULL;
+}
+
+/* track: e gets a new sid, and its process's exit will be recorded (the
+ * supervisor sees no close: an entry ends with its process, or is found
+ * stale by the next conflict, as a raw close of the library's is). */
 static void record(struct ps_supervisor *s, struct ps_event *e, bool track)
 {
-    if (track)
+    if (track) {
         next_sid(s, e->sid);
+        struct proc *p = proc_find(s, e->pid);
+        if (p)
+            p->holds = true;
+    }
     emit(s, e);
+}
+
+/* A process that held sockets of the namespace exited: its entries end,
+ * as the library's destructor ends them with an exit event. */
+static void proc_exited(struct ps_supervisor *s, struct proc *p)
+{
+    struct ps_event e;
+    s->who.pid = p->tgid;
+    memcpy(s->who_prog, p->prog, sizeof s->who_prog);
+    s->who.prog = s->who_prog;
+    event_new(s, &e, PS_EV_EXIT);
+    emit(s, &e);
+    close(p->pidfd);
+    memset(p, 0, sizeof *p);
+    p->pidfd = -1;
 }
 
 /* The holder of a virtual port, into the failed bind's record, and one
@@ -507,6 +558,28 @@ static enum verdict refuse_unix(struct call *c, const char *what, struct ps_even
     return answer(c, -EAFNOSUPPORT);
 }
 
+static unsigned long long inode_of(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 ? (unsigned long long)st.st_ino : 0;
+}
+
+static void observe(struct ps_supervisor *s, int fd, const char *sid)
+{
+    unsigned i = s->next_observed++ % MAX_OBSERVED;
+    s->observed[i].ino = inode_of(fd);
+    memcpy(s->observed[i].sid, sid, PS_SID_MAX);
+}
+
+static const char *observed_sid(struct ps_supervisor *s, int fd)
+{
+    unsigned long long ino = inode_of(fd);
+    for (int i = 0; ino && i < MAX_OBSERVED; i++)
+        if (s->observed[i].ino == ino)
+            return s->observed[i].sid;
+    return NULL;
+}
+
 static enum verdict do_bind(struct call *c, long euid)
 {
     struct ps_supervisor *s = c->s;
@@ -556,7 +629,10 @@ static enum verdict do_bind(struct call *c, long euid)
             e.raddr = e.addr;
             e.rport = r;
         }
-        record(s, &e, rc == 0 && s->cfg.mode == PS_MODE_OBSERVE);
+        bool track = rc == 0 && s->cfg.mode == PS_MODE_OBSERVE;
+        record(s, &e, track);
+        if (track)
+            observe(s, fd, e.sid);
         return answer(c, rc ? -err : 0);
     }
     if (k == PS_BIND_ANY) {
@@ -675,8 +751,9 @@ static enum verdict do_listen(struct call *c, long euid)
     event_new(s, &e, PS_EV_LISTEN);
     e.ok = rc == 0;
     e.err = err;
-    if (en) {
-        memcpy(e.sid, en->sid, sizeof e.sid);
+    const char *sid = en ? en->sid : observed_sid(s, fd);
+    if (sid) {
+        memcpy(e.sid, sid, sizeof e.sid);
         emit(s, &e);
         return answer(c, rc ? -err : 0);
     }
@@ -993,7 +1070,8 @@ static void take_listener(struct ps_supervisor *s)
 static void *loop(void *arg)
 {
     struct ps_supervisor *s = arg;
-    struct pollfd pf[2 + MAX_LISTENERS + MAX_PENDING];
+    struct pollfd pf[2 + MAX_LISTENERS + MAX_PENDING + MAX_PROCS];
+    int pidx[MAX_PROCS];
     for (;;) {
         int n = 0;
         pf[n++] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
@@ -1002,6 +1080,12 @@ static void *loop(void *arg)
             pf[n++] = (struct pollfd){.fd = s->listeners[i], .events = POLLIN};
         for (int i = 0; i < s->np; i++)
             pf[n++] = (struct pollfd){.fd = s->pend[i].sock, .events = POLLOUT};
+        int base = n, nw = 0;
+        for (int i = 0; i < MAX_PROCS; i++)
+            if (s->procs[i].holds && s->procs[i].pidfd >= 0) {
+                pidx[nw++] = i;
+                pf[n++] = (struct pollfd){.fd = s->procs[i].pidfd, .events = POLLIN};
+            }
         long timeout = -1;
         long now = now_ms();
         for (int i = 0; i < s->np; i++) {
@@ -1016,6 +1100,9 @@ static void *loop(void *arg)
             break;
         if (pf[1].revents & POLLIN)
             take_listener(s);
+        for (int i = 0; i < nw; i++)
+            if (pf[base + i].revents)
+                proc_exited(s, &s->procs[pidx[i]]);
         /* Pending connects first, from the end (finishing one moves the last). */
         now = now_ms();
         int nl = s->nl, np = s->np;
