@@ -181,3 +181,30 @@ Test(seccomp, a_static_program_whose_supervisor_was_killed_gets_enosys_not_a_han
     const char *c = e2e_cmd(p, "connect %d 127.0.0.1 8000", fd2);
     cr_assert_str_eq(c, "ERR ENOSYS", "a trapped call without a supervisor: %s", c);
 }
+
+Test(seccomp, a_dynamic_program_execd_by_a_static_one_is_left_to_the_preload_library)
+{
+    need_supervisor();
+    if (access(stat_helper("spawnmany"), X_OK))
+        e2e_skip("no static spawnmany in %s/static", e2e_build());
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    const char *m = e2e_path("m.jsonl");
+    /* The static spawnmany is supervised; the dynamic binder it execs
+     * inherits the filter and has the library preloaded: its calls are the
+     * library's, passed through by the supervisor, never remapped twice. */
+    struct e2e_proc *p = e2e_runl(&env, E2E_MS, e2e_portshim(), "run", "--manifest", m, "--",
+                                  stat_helper("spawnmany"), "1", "--", e2e_helper("binder"),
+                                  "127.0.0.1", "8000", "--listen");
+    cr_assert(e2e_status(p) == 0 && strstr(e2e_out(p), "OK 8000\n"), "%s", e2e_describe(p));
+    struct e2e_events ev;
+    e2e_events_read(m, &ev);
+    size_t binds = 0, sup = 0;
+    for (size_t i = 0; i < ev.n; i++) {
+        binds += ev.v[i].ev == PS_EV_BIND;
+        sup += ev.v[i].be[0] != 0;
+    }
+    cr_assert(binds == 1 && sup == 0, "%zu binds, %zu events by the supervisor (want 1, 0)",
+              binds, sup);
+    e2e_events_free(&ev);
+}
