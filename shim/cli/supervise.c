@@ -50,6 +50,7 @@
 #include "core/sockaddr.h"
 #include "core/trust.h"
 #include "engine/engine.h"
+#include "engine/msession.h"
 #include "seccomp/attach.h"
 
 #define SUP_SOCK_NAME "supervisor"
@@ -120,10 +121,8 @@ struct ps_supervisor {
     struct ps_config cfg;
     /* The manifest session: read incrementally, appended to. */
     int mfd;
-    struct ps_reader rd;
-    struct ps_ns ns;
-    unsigned sid_counter;
-    uint64_t fresh_at;
+    struct ps_msession ms;
+    bool ms_ready;
     bool write_warned;
     struct ps_session sess;
     struct ps_proc who;       /* the process the current call is about */
@@ -152,18 +151,9 @@ static long now_ms(void)
 
 /* ---- the manifest session ------------------------------------------------ */
 
-static void apply_event(void *ctx, const struct ps_event *e)
-{
-    struct ps_supervisor *s = ctx;
-    /* A socket file outside PORTSHIM_DIR is not one this namespace made. */
-    if (e->rpath[0] && !ps_path_in_dir(e->rpath, s->cfg.dir))
-        return;
-    ps_ns_apply_cb(&s->ns, e);
-}
-
 static void refresh(struct ps_supervisor *s)
 {
-    if (ps_reader_poll(&s->rd, apply_event, NULL, s) < 0 && !s->write_warned) {
+    if (ps_ms_refresh(&s->ms) < 0 && !s->write_warned) {
         s->write_warned = true;
         cli_log(PS_LOG_ERROR, "supervisor: cannot read manifest %s: %s", s->cfg.manifest,
                 strerror(errno));
@@ -172,19 +162,8 @@ static void refresh(struct ps_supervisor *s)
 
 static void emit(struct ps_supervisor *s, struct ps_event *e)
 {
-    char buf[PS_LINE_MAX + 1];
     memcpy(e->be, "seccomp", 8);
-    size_t n = ps_event_encode(e, buf + 1, sizeof buf - 1);
-    if (!n)
-        return;
-    char *line = buf + 1;
-    uint64_t tail = s->rd.off + s->rd.len;
-    if (ps_reader_mid_line(&s->rd) && tail != s->fresh_at) {
-        *--line = '\n';
-        n++;
-        s->fresh_at = tail;
-    }
-    if (ps_manifest_append(s->mfd, line, n) < 0 && !s->write_warned) {
+    if (ps_ms_emit(&s->ms, e) < 0 && !s->write_warned) {
         s->write_warned = true;
         cli_log(PS_LOG_ERROR, "supervisor: cannot write manifest %s: %s", s->cfg.manifest,
                 strerror(errno));
@@ -195,16 +174,16 @@ static void emit(struct ps_supervisor *s, struct ps_event *e)
  * process that later execs a preloaded program never gets one twice. */
 static void next_sid(struct ps_supervisor *s, char sid[PS_SID_MAX])
 {
-    snprintf(sid, PS_SID_MAX, "%d.s%u", s->who.pid, ++s->sid_counter);
+    ps_ms_next_sid(&s->ms, s->who.pid, "s", sid);
 }
 
 static void claim_begin(struct ps_supervisor *s)
 {
-    ps_manifest_lock(s->mfd);
+    ps_ms_claim_begin(&s->ms);
     refresh(s);
 }
 
-static void claim_end(struct ps_supervisor *s) { ps_manifest_unlock(s->mfd); }
+static void claim_end(struct ps_supervisor *s) { ps_ms_claim_end(&s->ms, true); }
 
 static void event_new(struct ps_supervisor *s, struct ps_event *e, enum ps_ev ev)
 {
@@ -728,9 +707,9 @@ static const struct ps_entry *entry_of(struct ps_supervisor *s, int fd)
     struct stat st;
     if (fstat(fd, &st) < 0)
         return NULL;
-    for (size_t i = 0; i < s->ns.n; i++)
-        if (s->ns.v[i].ino == (unsigned long long)st.st_ino)
-            return &s->ns.v[i];
+    for (size_t i = 0; i < s->ms.ns.n; i++)
+        if (s->ms.ns.v[i].ino == (unsigned long long)st.st_ino)
+            return &s->ms.ns.v[i];
     return NULL;
 }
 
@@ -924,7 +903,7 @@ static enum verdict do_name(struct call *c, bool peer)
     uint16_t port;
     if (ps_addr_from_sockaddr((struct sockaddr *)&ss, l, &a, &port) == 0 && port) {
         refresh(s);
-        const struct ps_entry *en = ps_ns_by_real(&s->ns, &a, port, peer);
+        const struct ps_entry *en = ps_ns_by_real(&s->ms.ns, &a, port, peer);
         if (en && op_alive(s, en))
             ps_sockaddr_set_port((struct sockaddr *)&ss, en->vport);
     }
@@ -1152,8 +1131,8 @@ static void sup_free(struct ps_supervisor *s)
     }
     if (s->mfd >= 0)
         close(s->mfd);
-    ps_reader_free(&s->rd);
-    ps_ns_free(&s->ns);
+    if (s->ms_ready)
+        ps_ms_free(&s->ms);
     free(s->req);
     free(s->resp);
     free(s);
@@ -1172,7 +1151,6 @@ struct ps_supervisor *ps_supervise_start(const char *dir, bool dir_private)
     s->lsock = s->mfd = s->wake[0] = s->wake[1] = -1;
     for (int i = 0; i < MAX_PROCS; i++)
         s->procs[i].pidfd = -1;
-    ps_ns_init(&s->ns);
     char err[PS_PATH_MAX + 200];
     if (ps_config_load(&s->cfg, env_get, err, sizeof err)) {
         cli_log(PS_LOG_ERROR, "supervisor: %s", err);
@@ -1194,11 +1172,10 @@ struct ps_supervisor *ps_supervise_start(const char *dir, bool dir_private)
                 strerror(errno));
         goto fail;
     }
-    ps_reader_init(&s->rd, s->mfd);
-    s->rd.skip = PS_EV_BIT(PS_EV_CONNECT) | PS_EV_BIT(PS_EV_ACCEPT) | PS_EV_BIT(PS_EV_START) |
-                 PS_EV_BIT(PS_EV_CONNS);
+    ps_ms_init(&s->ms, &s->cfg, s->mfd);
+    s->ms_ready = true;
     s->sess.cfg = &s->cfg;
-    s->sess.table = &s->ns;
+    s->sess.table = &s->ms.ns;
     s->sess.ops = &sup_ops;
     s->sess.ctx = s;
     s->sess.proc = &s->who;
