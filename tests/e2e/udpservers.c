@@ -179,6 +179,43 @@ Test(udpservers, a_client_outside_the_run_reaches_its_udp_server_through_portshi
     outside_client("unix");
 }
 
+/* The report of a real run: the server's UDP socket marked /udp, the
+ * client's first datagram (the run's one record of it) credited to it. */
+Test(udpservers, report_of_a_real_udp_run_marks_the_socket_and_credits_the_datagram)
+{
+    e2e_need_lib();
+    if (access("/usr/bin/python3", X_OK) != 0)
+        e2e_skip("/usr/bin/python3 is not installed: the UDP report test did not run");
+    e2e_write_file(e2e_path("server.py"), py_server, false);
+    e2e_write_file(e2e_path("client.py"), py_client, false);
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    e2e_env_set(&env, "T", e2e_tmp());
+    const char *m = e2e_path("run.jsonl");
+    e2e_write_file(e2e_path("run.sh"),
+                   "timeout 60 /usr/bin/python3 \"$T/server.py\" copy0 \"$T/pyready.0\" &\n"
+                   "pid=$!\n"
+                   "/usr/bin/python3 \"$T/client.py\" \"$T\" 1\n"
+                   "/usr/bin/python3 \"$T/client.py\" \"$T\" 1\n"
+                   "rc=$?\nkill $pid\nwait $pid\nexit $rc\n", false);
+    struct e2e_proc *p = e2e_runl(&env, 60000, e2e_portshim(), "run", "--manifest", m, "--",
+                                  "/bin/sh", e2e_path("run.sh"));
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    p = e2e_runl(&env, E2E_MS, e2e_portshim(), "report", "--manifest", m);
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    /* SOCKET VIRTUAL REAL PID PROG LISTEN OPENED CLOSED CONNECTS: two
+     * clients, each one's first datagram recorded */
+    const char *row = strstr(e2e_out(p), "127.0.0.1:5353/udp");
+    cr_assert(row, "%s", e2e_describe(p));
+    const char *eol = strchr(row, '\n');
+    cr_assert(eol && eol[-1] == '2' && eol[-2] == ' ', "the UDP socket's row: %s",
+              e2e_describe(p));
+    cr_assert(strstr(row, "/udp") && strstr(row, " - "), "%s", e2e_describe(p));
+    p = e2e_runl(&env, E2E_MS, e2e_portshim(), "report", "--json", "--manifest", m);
+    cr_assert(strstr(e2e_out(p), "\"proto\":\"udp\",\"addr\":\"127.0.0.1\",\"port\":5353,"),
+              "%s", e2e_describe(p));
+}
+
 /* ---- udp-drop ------------------------------------------------------------- */
 
 /* Counts the datagrams it gets; on "END" writes what it got (the data
