@@ -23,6 +23,13 @@ static inline bool ps_dgram_fd(int fd)
     return ps_fd_kind(fd) != PS_FD_NONE && ps_fd_get(fd).udp;
 }
 
+/* Under ps_lock: brings the table up to date for routing a datagram. It
+ * reads the manifest only when the namespace's table generation moved
+ * since this process last read it (counts.h), so a datagram costs no
+ * system call of the shim's while the namespace's mappings stay as they
+ * are. */
+void ps_dgram_refresh(void);
+
 /* Rewrites in place the port of a datagram's source address (the kernel's
  * name of its sender, len bytes) from the real port of a UDP socket of the
  * namespace to its virtual one. Takes ps_lock itself. */

@@ -17,6 +17,7 @@
 
 #include "core/sockaddr.h"
 #include "engine/engine.h"
+#include "preload/counts.h"
 #include "preload/dgram.h"
 #include "preload/real.h"
 #include "preload/state.h"
@@ -25,6 +26,24 @@
 #ifndef UIO_MAXIOV
 #define UIO_MAXIOV 1024
 #endif
+
+/* The generation this process's table was last brought up to (the
+ * table's copy in a forked child is as new as its parent's). */
+static uint64_t g_gen;
+static bool g_have_gen;
+
+void ps_dgram_refresh(void)
+{
+    uint64_t gen;
+    bool have = ps_cnt_gen(&gen);
+    if (have && g_have_gen && gen == g_gen)
+        return;
+    /* Read before the manifest: a change appended after this read bumps
+     * the generation again, so it is read next time. */
+    ps_refresh();
+    g_gen = gen;
+    g_have_gen = have;
+}
 
 void ps_dgram_source(int fd, struct sockaddr *sa, socklen_t len)
 {
@@ -39,7 +58,7 @@ void ps_dgram_source(int fd, struct sockaddr *sa, socklen_t len)
         return;
     }
     ps_lock();
-    ps_refresh();
+    ps_dgram_refresh();
     const struct ps_entry *e = ps_ns_by_real_proto(ps_table(), PS_PROTO_UDP, &a, port, false);
     uint16_t v = e ? e->vport : 0;
     ps_unlock();

@@ -124,7 +124,7 @@ static void route(int fd, const void *uaddr, socklen_t ulen, bool clamp, struct 
         return;
     struct ps_route r;
     ps_lock();
-    ps_refresh();
+    ps_dgram_refresh();
     ps_engine_route(ps_session(), PS_PROTO_UDP, k, &a, port, &r);
     ps_unlock();
     if (r.kind == PS_ROUTE_PASS)

@@ -581,9 +581,16 @@ void ps_emit(const struct ps_event *e)
         n++;
         g.fresh_at = tail;
     }
-    if (ps_manifest_append(g.mfd, line, n) < 0 && !g.write_warned++)
-        ps_log(PS_LOG_ERROR, "cannot write manifest %s: %s (pid %d); namespace records "
-               "are incomplete from here", g.cfg.manifest, strerror(errno), g.proc.pid);
+    if (ps_manifest_append(g.mfd, line, n) < 0) {
+        if (!g.write_warned++)
+            ps_log(PS_LOG_ERROR, "cannot write manifest %s: %s (pid %d); namespace records "
+                   "are incomplete from here", g.cfg.manifest, strerror(errno), g.proc.pid);
+    } else if ((e->ev == PS_EV_BIND && e->ok && e->sid[0]) || e->ev == PS_EV_CLOSE ||
+               e->ev == PS_EV_RELEASE || e->ev == PS_EV_EXIT || e->ev == PS_EV_STALE) {
+        /* The mappings changed: readers that route datagrams by the table
+         * they have must read the manifest again (counts.h). */
+        ps_cnt_bump();
+    }
 }
 
 /* "pid.n", by hand: on every bind. */
