@@ -47,7 +47,8 @@ struct ps_opts {
 struct ps_fdinfo {
     unsigned char kind;     /* enum ps_fdkind; read with atomics */
     unsigned char ufam;     /* unix mode: an AF_UNIX socket standing in for a
-                               TCP socket of this family (4 or 6); 0: none */
+                               TCP socket of this family (AF_INET or
+                               AF_INET6); 0: none */
     unsigned char udp;      /* a UDP socket (any kind but NONE): send and
                                receive calls translate its datagrams' ports */
     struct ps_opts *opts;   /* with ufam: the emulated options (may be NULL) */

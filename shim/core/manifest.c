@@ -233,9 +233,9 @@ size_t ps_event_encode(const struct ps_event *e, char *buf, size_t len)
         const char *n = ps_errno_name(e->err);
         if (n) put_str(&o, "err", n);
     }
-    if (e->fam) {
-        put_int(&o, "fam", e->fam);
-        if (e->fam == 6) put_bool(&o, "v6only", e->v6only);
+    if (ps_fam_code(e->fam)) {
+        put_int(&o, "fam", ps_fam_code(e->fam));
+        if (e->fam == AF_INET6) put_bool(&o, "v6only", e->v6only);
     }
     if (e->proto != PS_PROTO_TCP) put_str(&o, "proto", ps_proto_name(e->proto));
     if (e->has_addr) put_str(&o, "addr", ps_addr_format(&e->addr, a));
@@ -272,6 +272,7 @@ size_t ps_event_encode(const struct ps_event *e, char *buf, size_t len)
         put_ts(&o, e->hsince);
     }
     if (e->inj[0]) put_str(&o, "inj", e->inj);
+    if (e->be[0]) put_str(&o, "be", e->be);
     if (e->inj_us >= 0) put_int(&o, "inj_us", e->inj_us);
     put(&o, "}\n", 2);
     return o.full ? 0 : len - o.left;
@@ -520,6 +521,7 @@ enum key {
     K_CSLOT,
     K_CBASE,
     K_COUNT,
+    K_BE,
 };
 
 /* Which field a key names: a switch on its first letter, then one or two
@@ -563,6 +565,7 @@ static enum key key_id(const char *key)
         {"cslot", K_CSLOT},
         {"cbase", K_CBASE},
         {"count", K_COUNT},
+        {"be", K_BE},
     };
     size_t lo, hi;
     switch (key[0]) {
@@ -581,6 +584,7 @@ static enum key key_id(const char *key)
     case 'u': lo = 28; hi = 29; break;
     case 'v': lo = 29; hi = 31; break;
     case 'c': lo = 31; hi = 35; break;
+    case 'b': lo = 35; hi = 36; break;
     default: return K_OTHER;
     }
     for (size_t i = lo; i < hi; i++)
@@ -612,6 +616,10 @@ static int field(struct ps_event *e, const char *key, const struct jval *v, int 
     } else if (k == K_SID) {
         if (v->t != J_STR) return -1;
         if (scopy(e->sid, sizeof e->sid, v->str, true)) return -1;
+    } else if (k == K_BE) {
+        /* a longer name is a newer writer's backend: cut, not refused */
+        if (v->t != J_STR) return -1;
+        if (scopy(e->be, sizeof e->be, v->str, false)) return -1;
     } else if (k == K_MODE) {
         if (v->t != J_STR) return -1;
         if (scopy(e->mode, sizeof e->mode, v->str, true)) return -1;
@@ -622,8 +630,7 @@ static int field(struct ps_event *e, const char *key, const struct jval *v, int 
         if (want_int(v, 0, 4095, &i)) return -1;
         e->err = (int)i;
     } else if (k == K_FAM) {
-        if (want_int(v, 4, 6, &i) || i == 5) return -1;
-        e->fam = (int)i;
+        if (want_int(v, 4, 6, &i) || !(e->fam = ps_fam_from_code((int)i))) return -1;
     } else if (k == K_PROTO) {
         char p[8];
         if (v->t != J_STR) return -1;

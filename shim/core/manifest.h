@@ -66,7 +66,8 @@ struct ps_event {
     char sid[PS_SID_MAX];     /* socket id "pid.n", unique in the namespace */
     bool ok;                  /* the call succeeded */
     int err;                  /* errno when !ok */
-    int fam;                  /* socket family: 4 or 6 (0: absent) */
+    int fam;                  /* socket family: AF_INET or AF_INET6 (0: absent);
+                                 the line says 4 or 6 */
     enum ps_proto proto;      /* "proto", written only when not tcp */
     bool v6only;
     bool has_addr, has_raddr;
@@ -96,6 +97,9 @@ struct ps_event {
      * delay its length. */
     char inj[20];             /* "connect-delay", ...; "" none */
     long long inj_us;         /* -1 when absent */
+    /* The backend that saw the call: "" for the preload library (never
+     * written), "seccomp" for the supervisor (docs/manifest.md). */
+    char be[8];
 };
 
 void ps_event_init(struct ps_event *e, enum ps_ev ev);

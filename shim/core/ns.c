@@ -363,7 +363,7 @@ const struct ps_entry *ps_ns_route_proto(const struct ps_ns *ns, enum ps_proto p
         if (!s)
             continue;
         /* Among equals the kernel prefers a socket of the caller's family. */
-        s = s * 2 + (ps_addr_is_v4(dst) == (e->fam == 4));
+        s = s * 2 + (ps_addr_is_v4(dst) == (e->fam == AF_INET));
         if ((s > best_score || (s == best_score && older(e, best))) &&
             (!alive || alive(ctx, e))) {
             best = e;
@@ -391,7 +391,7 @@ const struct ps_entry *ps_ns_by_real_proto(const struct ps_ns *ns, enum ps_proto
             continue;
         if ((ps_addr_equal(&e->raddr, addr) ||
              (ps_addr_is_wildcard(&e->raddr) && ps_addr_is_v4(&e->raddr) == ps_addr_is_v4(addr)) ||
-             (ps_addr_is_wildcard(&e->raddr) && e->fam == 6 && !e->baddr.v6only)) &&
+             (ps_addr_is_wildcard(&e->raddr) && e->fam == AF_INET6 && !e->baddr.v6only)) &&
             older(e, found))
             found = e;
     }

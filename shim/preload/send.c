@@ -120,7 +120,7 @@ static void route(int fd, const void *uaddr, socklen_t ulen, bool clamp, struct 
         return;
     }
     /* A v4-mapped destination on a v6-only socket: the kernel's error. */
-    if (a.fam == 6 && ps_addr_is_v4(&a) && v6only(fd))
+    if (a.fam == AF_INET6 && ps_addr_is_v4(&a) && v6only(fd))
         return;
     struct ps_route r;
     ps_lock();
