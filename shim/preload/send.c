@@ -37,9 +37,16 @@ static int g_sent_pid;
 
 static bool first_datagram(uint16_t port)
 {
-    if (__atomic_load_n(&g_sent_pid, __ATOMIC_RELAXED) != ps_pid()) {
-        memset(g_sent, 0, sizeof g_sent);
-        __atomic_store_n(&g_sent_pid, ps_pid(), __ATOMIC_RELAXED);
+    int was = __atomic_load_n(&g_sent_pid, __ATOMIC_RELAXED);
+    if (was != ps_pid() &&
+        __atomic_compare_exchange_n(&g_sent_pid, &was, ps_pid(), false, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED)) {
+        /* A new process (the first call, or a forked child): its own
+         * first datagrams. Atomic stores: another thread may be setting
+         * bits meanwhile, and a lost bit is one more line, never a wrong
+         * route. */
+        for (size_t i = 0; i < sizeof g_sent / sizeof *g_sent; i++)
+            __atomic_store_n(&g_sent[i], 0, __ATOMIC_RELAXED);
     }
     uint64_t bit = (uint64_t)1 << (port % 64);
     return !(__atomic_fetch_or(&g_sent[port / 64], bit, __ATOMIC_RELAXED) & bit);

@@ -168,6 +168,18 @@ Test(udp, connected_socket_sends_to_the_virtual_port_and_names_its_peer_so)
     e2e_events_free(&ev);
 }
 
+Test(udp, socket_inherited_over_exec_keeps_its_virtual_name)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, "remap", NULL);
+    int fd;
+    struct e2e_proc *s = udp_bound(&env, 4, "127.0.0.1", 7000, NULL, &fd);
+    cr_assert_str_eq(e2e_cmd(s, "reexec"), "OK");
+    cr_assert_str_eq(e2e_cmd(s, "name %d", fd), "OK 127.0.0.1 7000",
+                     "after exec, the UDP socket's name is still the virtual one");
+}
+
 Test(udp, second_plain_bind_of_a_virtual_port_is_eaddrinuse_naming_the_holder)
 {
     struct e2e_ns ns;
