@@ -45,6 +45,35 @@ void ps_dgram_refresh(void)
     g_have_gen = have;
 }
 
+/* Where this process's routed datagrams went, by real port (a small
+ * direct-mapped memory; a slot taken over forgets an older route). */
+#define ROUTED_MAX 64
+static struct {
+    struct ps_addr a;
+    uint16_t rport, vport;
+} g_routed[ROUTED_MAX];
+
+void ps_dgram_routed(const struct ps_addr *a, uint16_t rport, uint16_t vport)
+{
+    unsigned i = rport % ROUTED_MAX;
+    g_routed[i].a = *a;
+    g_routed[i].rport = rport;
+    g_routed[i].vport = vport;
+}
+
+static uint16_t routed_to(const struct ps_addr *a, uint16_t rport)
+{
+    unsigned i = rport % ROUTED_MAX;
+    if (!g_routed[i].vport || g_routed[i].rport != rport)
+        return 0;
+    /* The reply's source is the address sent to, or, for a wildcard
+     * destination, whichever local address the receiver answered from. */
+    const struct ps_addr *d = &g_routed[i].a;
+    return ps_addr_equal(d, a) || (ps_addr_is_wildcard(d) && ps_addr_is_v4(d) == ps_addr_is_v4(a))
+               ? g_routed[i].vport
+               : 0;
+}
+
 void ps_dgram_source(int fd, struct sockaddr *sa, socklen_t len)
 {
     struct ps_addr a;
@@ -60,7 +89,7 @@ void ps_dgram_source(int fd, struct sockaddr *sa, socklen_t len)
     ps_lock();
     ps_dgram_refresh();
     const struct ps_entry *e = ps_ns_by_real_proto(ps_table(), PS_PROTO_UDP, &a, port, false);
-    uint16_t v = e ? e->vport : 0;
+    uint16_t v = e ? e->vport : routed_to(&a, port);
     ps_unlock();
     if (v && v != port)
         ps_sockaddr_set_port(sa, v);

@@ -133,6 +133,8 @@ static void route(int fd, const void *uaddr, socklen_t ulen, bool clamp, struct 
     ps_lock();
     ps_dgram_refresh();
     ps_engine_route(ps_session(), PS_PROTO_UDP, k, &a, port, &r);
+    if (r.kind == PS_ROUTE_PORT)
+        ps_dgram_routed(&a, r.rport, port);
     ps_unlock();
     if (r.kind == PS_ROUTE_PASS)
         return;

@@ -168,6 +168,23 @@ Test(udp, connected_socket_sends_to_the_virtual_port_and_names_its_peer_so)
     e2e_events_free(&ev);
 }
 
+Test(udp, reply_from_a_server_gone_before_it_is_read_names_the_virtual_port)
+{
+    struct e2e_ns ns;
+    struct e2e_env env;
+    shimmed(&ns, &env, "remap", NULL);
+    /* a one-shot server: answers one datagram and exits (its socket leaves
+     * the table) before the client reads the answer */
+    struct e2e_proc *s = e2e_startl(&env, "udpecho", "serve", "127.0.0.1", "7000", "once", "1");
+    cr_assert(e2e_expect(s, "READY ", E2E_MS), "%s", e2e_describe(s));
+    struct e2e_proc *c = e2e_startl(&env, "sockctl");
+    int cfd = e2e_cmd_fd(c, "udp4");
+    cr_assert_str_eq(e2e_cmd(c, "sendto %d 127.0.0.1 7000 hi", cfd), "OK 1");
+    cr_assert(e2e_wait(s, E2E_MS) && e2e_status(s) == 0, "%s", e2e_describe(s));
+    cr_assert_str_eq(e2e_cmd(c, "recvfrom %d", cfd), "OK 127.0.0.1 7000 once:hi",
+                     "the answer names the port the client asked, as without the shim");
+}
+
 Test(udp, socket_inherited_over_exec_keeps_its_virtual_name)
 {
     struct e2e_ns ns;
