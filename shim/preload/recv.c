@@ -123,7 +123,7 @@ static ssize_t shim_recvfrom(int fd, void *buf, size_t n, int flags, struct sock
     if (l > sizeof ss)
         l = sizeof ss;
     ps_dgram_source(fd, (struct sockaddr *)&ss, l);
-    if (l && ps_dgram_name_out(&ss, l, addr, len) < 0)
+    if (ps_dgram_name_out(&ss, l, addr, len) < 0)
         return -1;
     return rc;
 }
@@ -153,7 +153,7 @@ static int msg_out(int fd, struct msghdr *um, const struct msghdr *k,
     void *uname;
     if (ps_uread(&uname, &m->msg_name, sizeof uname) < 0)
         return -1;
-    if (l && ps_dgram_name_out(ss, l, uname, &um->msg_namelen) < 0)
+    if (ps_dgram_name_out(ss, l, uname, &um->msg_namelen) < 0)
         return -1;
     if (ps_uwrite(&um->msg_flags, &k->msg_flags, sizeof k->msg_flags, NULL, NULL, 0) < 0 ||
         ps_uwrite(&um->msg_controllen, &k->msg_controllen, sizeof k->msg_controllen, NULL,
