@@ -151,8 +151,8 @@ static bool v6only(int fd)
 /* Decides where a datagram to the program's address (ulen bytes at uaddr)
  * goes. An address the shim cannot read, or one too long, is left to the
  * kernel (EFAULT, EINVAL); so is anything that is not an inet address with
- * a port. max: the kernel's own cap on the length it reads (sendmsg
- * clamps msg_namelen to a sockaddr_storage; sendto refuses more). */
+ * a port. clamp: a longer name is cut to a sockaddr_storage, as the
+ * kernel's sendmsg does (sendto refuses it: the kernel's EINVAL). */
 static void route(int fd, const void *uaddr, socklen_t ulen, bool clamp, struct dst *d)
 {
     memset(d, 0, sizeof *d);
