@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "core/fdtable.h"
+#include "core/sockaddr.h"
 
 /* Lock-free: fd is a UDP socket the namespace knows. One table read for
  * every other descriptor. */
@@ -22,6 +23,19 @@ static inline bool ps_dgram_fd(int fd)
 {
     return ps_fd_kind(fd) != PS_FD_NONE && ps_fd_get(fd).udp;
 }
+
+/* Under ps_lock: brings the table up to date for routing a datagram. It
+ * reads the manifest only when the namespace's table generation moved
+ * since this process last read it (counts.h), so a datagram costs no
+ * system call of the shim's while the namespace's mappings stay as they
+ * are. */
+void ps_dgram_refresh(void);
+
+/* Under ps_lock: this process routed a datagram for virtual port vport to
+ * a:rport. A reply from there names vport even once its sender's socket is
+ * gone from the table (a server that answers and exits before the reply is
+ * read): ps_dgram_source falls back on what this process sent to. */
+void ps_dgram_routed(const struct ps_addr *a, uint16_t rport, uint16_t vport);
 
 /* Rewrites in place the port of a datagram's source address (the kernel's
  * name of its sender, len bytes) from the real port of a UDP socket of the

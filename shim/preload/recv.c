@@ -17,6 +17,7 @@
 
 #include "core/sockaddr.h"
 #include "engine/engine.h"
+#include "preload/counts.h"
 #include "preload/dgram.h"
 #include "preload/real.h"
 #include "preload/state.h"
@@ -25,6 +26,53 @@
 #ifndef UIO_MAXIOV
 #define UIO_MAXIOV 1024
 #endif
+
+/* The generation this process's table was last brought up to (the
+ * table's copy in a forked child is as new as its parent's). */
+static uint64_t g_gen;
+static bool g_have_gen;
+
+void ps_dgram_refresh(void)
+{
+    uint64_t gen;
+    bool have = ps_cnt_gen(&gen);
+    if (have && g_have_gen && gen == g_gen)
+        return;
+    /* Read before the manifest: a change appended after this read bumps
+     * the generation again, so it is read next time. */
+    ps_refresh();
+    g_gen = gen;
+    g_have_gen = have;
+}
+
+/* Where this process's routed datagrams went, by real port (a small
+ * direct-mapped memory; a slot taken over forgets an older route). */
+#define ROUTED_MAX 64
+static struct {
+    struct ps_addr a;
+    uint16_t rport, vport;
+} g_routed[ROUTED_MAX];
+
+void ps_dgram_routed(const struct ps_addr *a, uint16_t rport, uint16_t vport)
+{
+    unsigned i = rport % ROUTED_MAX;
+    g_routed[i].a = *a;
+    g_routed[i].rport = rport;
+    g_routed[i].vport = vport;
+}
+
+static uint16_t routed_to(const struct ps_addr *a, uint16_t rport)
+{
+    unsigned i = rport % ROUTED_MAX;
+    if (!g_routed[i].vport || g_routed[i].rport != rport)
+        return 0;
+    /* The reply's source is the address sent to, or, for a wildcard
+     * destination, whichever local address the receiver answered from. */
+    const struct ps_addr *d = &g_routed[i].a;
+    return ps_addr_equal(d, a) || (ps_addr_is_wildcard(d) && ps_addr_is_v4(d) == ps_addr_is_v4(a))
+               ? g_routed[i].vport
+               : 0;
+}
 
 void ps_dgram_source(int fd, struct sockaddr *sa, socklen_t len)
 {
@@ -39,9 +87,9 @@ void ps_dgram_source(int fd, struct sockaddr *sa, socklen_t len)
         return;
     }
     ps_lock();
-    ps_refresh();
+    ps_dgram_refresh();
     const struct ps_entry *e = ps_ns_by_real_proto(ps_table(), PS_PROTO_UDP, &a, port, false);
-    uint16_t v = e ? e->vport : 0;
+    uint16_t v = e ? e->vport : routed_to(&a, port);
     ps_unlock();
     if (v && v != port)
         ps_sockaddr_set_port(sa, v);
@@ -75,7 +123,7 @@ static ssize_t shim_recvfrom(int fd, void *buf, size_t n, int flags, struct sock
     if (l > sizeof ss)
         l = sizeof ss;
     ps_dgram_source(fd, (struct sockaddr *)&ss, l);
-    if (l && ps_dgram_name_out(&ss, l, addr, len) < 0)
+    if (ps_dgram_name_out(&ss, l, addr, len) < 0)
         return -1;
     return rc;
 }
@@ -105,7 +153,7 @@ static int msg_out(int fd, struct msghdr *um, const struct msghdr *k,
     void *uname;
     if (ps_uread(&uname, &m->msg_name, sizeof uname) < 0)
         return -1;
-    if (l && ps_dgram_name_out(ss, l, uname, &um->msg_namelen) < 0)
+    if (ps_dgram_name_out(ss, l, uname, &um->msg_namelen) < 0)
         return -1;
     if (ps_uwrite(&um->msg_flags, &k->msg_flags, sizeof k->msg_flags, NULL, NULL, 0) < 0 ||
         ps_uwrite(&um->msg_controllen, &k->msg_controllen, sizeof k->msg_controllen, NULL,

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "core/sockaddr.h"
@@ -37,9 +38,16 @@ static int g_sent_pid;
 
 static bool first_datagram(uint16_t port)
 {
-    if (__atomic_load_n(&g_sent_pid, __ATOMIC_RELAXED) != ps_pid()) {
-        memset(g_sent, 0, sizeof g_sent);
-        __atomic_store_n(&g_sent_pid, ps_pid(), __ATOMIC_RELAXED);
+    int was = __atomic_load_n(&g_sent_pid, __ATOMIC_RELAXED);
+    if (was != ps_pid() &&
+        __atomic_compare_exchange_n(&g_sent_pid, &was, ps_pid(), false, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED)) {
+        /* A new process (the first call, or a forked child): its own
+         * first datagrams. Atomic stores: another thread may be setting
+         * bits meanwhile, and a lost bit is one more line, never a wrong
+         * route. */
+        for (size_t i = 0; i < sizeof g_sent / sizeof *g_sent; i++)
+            __atomic_store_n(&g_sent[i], 0, __ATOMIC_RELAXED);
     }
     uint64_t bit = (uint64_t)1 << (port % 64);
     return !(__atomic_fetch_or(&g_sent[port / 64], bit, __ATOMIC_RELAXED) & bit);
@@ -49,6 +57,68 @@ static bool first_datagram(uint16_t port)
 static void not_sent(uint16_t port)
 {
     __atomic_fetch_and(&g_sent[port / 64], ~((uint64_t)1 << (port % 64)), __ATOMIC_RELAXED);
+}
+
+/* The receivers a datagram was last routed to and found alive, and until
+ * when that is believed (CLOCK_MONOTONIC_COARSE, ns): a process sending a
+ * datagram a millisecond asks the kernel whether the receiver's holder
+ * still exists (kill(pid, 0)) once per ALIVE_NS, not per datagram. A holder
+ * killed without a close is noticed that much later: its datagrams are
+ * lost meanwhile, as they would be sent to its port without the shim. */
+#define ALIVE_MAX 16
+#define ALIVE_NS (100 * 1000 * 1000LL)
+static struct {
+    char sid[PS_SID_MAX];
+    long long until;
+} g_alive[ALIVE_MAX];
+static const struct ps_engine_ops *g_alive_ops;   /* the session's own */
+static struct ps_engine_ops g_memo_ops;
+
+static long long coarse_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static unsigned sid_slot(const char *sid)
+{
+    unsigned h = 2166136261u;
+    for (; *sid; sid++)
+        h = (h ^ (unsigned char)*sid) * 16777619u;
+    return h % ALIVE_MAX;
+}
+
+/* Under ps_lock: the session's alive, remembered for ALIVE_NS. */
+static bool memo_alive(void *ctx, const struct ps_entry *e)
+{
+    unsigned i = sid_slot(e->sid);
+    long long now = coarse_ns();
+    if (!strcmp(g_alive[i].sid, e->sid) && now < g_alive[i].until)
+        return true;
+    if (!g_alive_ops->alive(ctx, e))
+        return false;
+    memcpy(g_alive[i].sid, e->sid, sizeof g_alive[i].sid);
+    g_alive[i].until = now + ALIVE_NS;
+    return true;
+}
+
+/* Under ps_lock: ps_engine_route with memo_alive standing in for the
+ * session's alive for this one call (nobody else uses the session while
+ * the lock is held). */
+static void route_datagram(enum ps_connect_kind k, const struct ps_addr *a, uint16_t port,
+                           struct ps_route *r)
+{
+    struct ps_session *s = ps_session();
+    const struct ps_engine_ops *own = s->ops;
+    if (g_alive_ops != own) {
+        g_alive_ops = own;
+        g_memo_ops = *own;
+        g_memo_ops.alive = memo_alive;
+    }
+    s->ops = &g_memo_ops;
+    ps_engine_route(s, PS_PROTO_UDP, k, a, port, r);
+    s->ops = own;
 }
 
 /* One datagram's destination as the namespace sees it. */
@@ -81,8 +151,8 @@ static bool v6only(int fd)
 /* Decides where a datagram to the program's address (ulen bytes at uaddr)
  * goes. An address the shim cannot read, or one too long, is left to the
  * kernel (EFAULT, EINVAL); so is anything that is not an inet address with
- * a port. max: the kernel's own cap on the length it reads (sendmsg
- * clamps msg_namelen to a sockaddr_storage; sendto refuses more). */
+ * a port. clamp: a longer name is cut to a sockaddr_storage, as the
+ * kernel's sendmsg does (sendto refuses it: the kernel's EINVAL). */
 static void route(int fd, const void *uaddr, socklen_t ulen, bool clamp, struct dst *d)
 {
     memset(d, 0, sizeof *d);
@@ -124,8 +194,10 @@ static void route(int fd, const void *uaddr, socklen_t ulen, bool clamp, struct 
         return;
     struct ps_route r;
     ps_lock();
-    ps_refresh();
-    ps_engine_route(ps_session(), PS_PROTO_UDP, k, &a, port, &r);
+    ps_dgram_refresh();
+    route_datagram(k, &a, port, &r);
+    if (r.kind == PS_ROUTE_PORT)
+        ps_dgram_routed(&a, r.rport, port);
     ps_unlock();
     if (r.kind == PS_ROUTE_PASS)
         return;

@@ -22,6 +22,8 @@
  *                                  every one queued)        -> OK ADDR PORT TEXT[|...]
  *   reply FD                       one datagram in (recvfrom), "ECHO:TEXT"
  *                                  back to its source (sendto) -> OK ADDR PORT TEXT
+ *   reexec                         exec itself: the sockets stay open, the
+ *                                  shim starts afresh (answers OK first)
  *   rawclose FD                    close(2) by syscall(2): unseen by the shim
  *   pid | exit N | kill            kill: SIGKILL itself, no chance to clean up
  *
@@ -288,6 +290,10 @@ static void command(char *line)
         udp_recv(fd, argc > 2 ? argv[2] : "recvfrom", false);
     } else if (!strcmp(cmd, "reply") && argc == 2) {
         udp_recv(fd, "recvfrom", true);
+    } else if (!strcmp(cmd, "reexec")) {
+        say("OK");
+        execl("/proc/self/exe", "sockctl", (char *)NULL);
+        die("exec: %s", strerror(errno));
     } else if (!strcmp(cmd, "rawclose") && argc == 2) {
         result((int)syscall(SYS_close, fd));
     } else if (!strcmp(cmd, "pid")) {

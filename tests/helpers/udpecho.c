@@ -1,10 +1,12 @@
 /* udpecho — a UDP server on a fixed port and its client, as a suite's
  * fixture would write them.
  *
- *   udpecho serve ADDR PORT NAME   binds ADDR:PORT, prints "READY <port>"
+ *   udpecho serve ADDR PORT NAME [COUNT]
+ *                                  binds ADDR:PORT, prints "READY <port>"
  *                                  (getsockname), answers every datagram
  *                                  with "NAME:<datagram>" to its source,
- *                                  until killed (or 60 s pass)
+ *                                  until killed (or 60 s pass), or COUNT
+ *                                  answers (recvmsg/sendmsg for odd ones)
  *   udpecho ask ADDR PORT MSG      sends MSG (again every 500 ms, at most
  *                                  10 s, in case the server is not bound
  *                                  yet) and prints "REPLY <reply>" and
@@ -12,7 +14,9 @@
  *                                  exit 1 when no reply came */
 #include "common.h"
 
-static int serve(const char *addr, int port, const char *name)
+#include <sys/uio.h>
+
+static int serve(const char *addr, int port, const char *name, int count)
 {
     struct sockaddr_storage ss;
     socklen_t sl;
@@ -21,17 +25,25 @@ static int serve(const char *addr, int port, const char *name)
     if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sl) < 0)
         die("bind %s:%d: %s", addr, port, strerror(errno));
     say("READY %d", sock_port(fd, 0));
-    for (;;) {
+    for (int i = 0; count <= 0 || i < count; i++) {
         char in[512], out[600];
         struct sockaddr_storage from;
         socklen_t fl = sizeof from;
-        ssize_t n = recvfrom(fd, in, sizeof in, 0, (struct sockaddr *)&from, &fl);
+        struct iovec iv = {in, sizeof in};
+        struct msghdr mh = {.msg_name = &from, .msg_namelen = fl, .msg_iov = &iv, .msg_iovlen = 1};
+        ssize_t n = i % 2 ? recvmsg(fd, &mh, 0)
+                          : recvfrom(fd, in, sizeof in, 0, (struct sockaddr *)&from, &fl);
         if (n < 0)
-            die("recvfrom: %s", strerror(errno));
+            die("recv: %s", strerror(errno));
+        if (i % 2)
+            fl = mh.msg_namelen;
         int m = snprintf(out, sizeof out, "%s:%.*s", name, (int)n, in);
-        if (sendto(fd, out, (size_t)m, 0, (struct sockaddr *)&from, fl) < 0)
-            die("sendto: %s", strerror(errno));
+        struct iovec ov = {out, (size_t)m};
+        struct msghdr oh = {.msg_name = &from, .msg_namelen = fl, .msg_iov = &ov, .msg_iovlen = 1};
+        if ((i % 2 ? sendmsg(fd, &oh, 0) : sendto(fd, out, (size_t)m, 0, (struct sockaddr *)&from, fl)) < 0)
+            die("send: %s", strerror(errno));
     }
+    return 0;
 }
 
 static int ask(const char *addr, int port, const char *msg)
@@ -65,9 +77,9 @@ static int ask(const char *addr, int port, const char *msg)
 int main(int argc, char **argv)
 {
     lifetime(60);
-    if (argc == 5 && !strcmp(argv[1], "serve"))
-        return serve(argv[2], parse_port(argv[3]), argv[4]);
+    if ((argc == 5 || argc == 6) && !strcmp(argv[1], "serve"))
+        return serve(argv[2], parse_port(argv[3]), argv[4], argc == 6 ? parse_int(argv[5]) : 0);
     if (argc == 5 && !strcmp(argv[1], "ask"))
         return ask(argv[2], parse_port(argv[3]), argv[4]);
-    die("usage: udpecho serve ADDR PORT NAME | udpecho ask ADDR PORT MSG");
+    die("usage: udpecho serve ADDR PORT NAME [COUNT] | udpecho ask ADDR PORT MSG");
 }

@@ -385,7 +385,7 @@ Test(engine, udp_bind_in_unix_mode_is_remapped_not_swapped)
     struct ps_bindreq r = req("127.0.0.1", 5353, false);
     r.proto = PS_PROTO_UDP;
     struct ps_bind_plan p;
-    ps_engine_bind_decide(S, 3, 4, &r, &p);
+    ps_engine_bind_decide(S, 3, AF_INET, &r, &p);
     cr_assert_eq(p.plan, PS_PLAN_REAL_PORT, "a real port, not a socket file");
 }
 

@@ -963,3 +963,18 @@ Test(ns, udp_sockets_share_a_port_with_reuseaddr_on_both)
     cr_assert_null(ps_ns_conflict(&ns, &r));
     cr_assert_str_eq(sid_of(ps_ns_sharer(&ns, &r)), "100.1");
 }
+
+Test(ns, udp_reuseport_shares_only_between_sockets_of_one_uid)
+{
+    struct ps_event e = bindev("100.1", "127.0.0.1", 5353, 41000);
+    e.proto = PS_PROTO_UDP;
+    e.reuseport = true;
+    ps_ns_apply(&ns, &e);
+    struct ps_bindreq r = req("127.0.0.1", false, 5353);
+    r.proto = PS_PROTO_UDP;
+    r.reuseport = true;
+    cr_assert_null(ps_ns_conflict(&ns, &r), "same uid: shared");
+    cr_assert_str_eq(sid_of(ps_ns_sharer(&ns, &r)), "100.1");
+    r.uid = 1001;
+    cr_assert_str_eq(sid_of(ps_ns_conflict(&ns, &r)), "100.1", "another uid: EADDRINUSE");
+}
