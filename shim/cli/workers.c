@@ -29,7 +29,7 @@ int cli_worker_root(const char *manifest_opt, const char *manifest, char *root, 
         S_ISDIR(st.st_mode))
         return 0;
     const char *slash = strrchr(manifest, '/');
-    if (!slash || strcmp(slash + 1, "manifest.jsonl") || (size_t)(slash - manifest) >= len)
+    if (!slash || strcmp(slash + 1, CLI_MANIFEST_NAME) || (size_t)(slash - manifest) >= len)
         return -1;
     memcpy(root, manifest, (size_t)(slash - manifest));
     root[slash - manifest] = 0;

@@ -10,15 +10,6 @@
 
 TestSuite(degrade, .init = e2e_setup, .fini = e2e_teardown, .timeout = 90);
 
-/* How many lines of text start with prefix. */
-static int lines_starting(const char *text, const char *prefix)
-{
-    int n = 0;
-    for (const char *p = text; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p))
-        n += !strncmp(p, prefix, strlen(prefix));
-    return n;
-}
-
 /* sockctl under the shim with PORTSHIM_TEST_FAIL=fail (NULL: unset) binds
  * three sockets to 8000-8002, each a claim of its own, listens on them and
  * closes the first; then its stdin closes and it exits. Returns it, exited;
@@ -56,16 +47,16 @@ static struct e2e_proc *three_binds(const char *fail, struct e2e_events *ev)
 static void assert_said_once(struct e2e_proc *p, const char *line_start)
 {
     const char *err = e2e_err(p);
-    cr_assert_eq(lines_starting(err, line_start), 1, "want one '%s...' line:\n%s", line_start,
+    cr_assert_eq(e2e_lines_starting(err, line_start), 1, "want one '%s...' line:\n%s", line_start,
                  e2e_describe(p));
-    cr_assert_eq(lines_starting(err, "portshim:"), 1, "only that line:\n%s", e2e_describe(p));
+    cr_assert_eq(e2e_lines_starting(err, "portshim:"), 1, "only that line:\n%s", e2e_describe(p));
 }
 
 Test(degrade, without_test_failures_the_shim_says_nothing)
 {
     struct e2e_events ev;
     struct e2e_proc *p = three_binds(NULL, &ev);
-    cr_assert_eq(lines_starting(e2e_err(p), "portshim:"), 0, "%s", e2e_describe(p));
+    cr_assert_eq(e2e_lines_starting(e2e_err(p), "portshim:"), 0, "%s", e2e_describe(p));
     cr_assert_eq(e2e_count(&ev, PS_EV_CLOSE, -1, -1), 1, "the close is recorded");
     e2e_events_free(&ev);
 }

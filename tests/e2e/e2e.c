@@ -181,6 +181,29 @@ const char *e2e_slurp(const char *path)
     return buf;
 }
 
+bool e2e_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+int e2e_lines(const char *text)
+{
+    int n = 0;
+    for (; *text; text++)
+        n += *text == '\n';
+    return n;
+}
+
+int e2e_lines_starting(const char *text, const char *prefix)
+{
+    int n = 0;
+    size_t pl = strlen(prefix);
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        n += !strncmp(l, prefix, pl);
+    return n;
+}
+
 void e2e_need_lib(void)
 {
     if (access(e2e_lib(), R_OK) != 0)

@@ -44,6 +44,13 @@ void e2e_write_file(const char *path, const char *text, bool exec);
 /* The file's contents (up to 256 KiB), or "" when unreadable; lives until teardown. */
 const char *e2e_slurp(const char *path);
 
+/* Whether anything is at path (lstat: a dangling symbolic link counts). */
+bool e2e_exists(const char *path);
+/* How many lines text holds (its '\n's), and how many of them start with
+ * prefix (a last line without '\n' counts there too). */
+int e2e_lines(const char *text);
+int e2e_lines_starting(const char *text, const char *prefix);
+
 /* Skips the test (with a visible message) unless the library was built. */
 void e2e_need_lib(void);
 bool e2e_have_ipv6(void);
