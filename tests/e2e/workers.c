@@ -431,6 +431,28 @@ Test(workers, port_wait_waits_for_a_worker_not_started_yet)
     cr_assert(strstr(e2e_out(p), "NOWAIT rc=2\n"), "%s", e2e_describe(p));
 }
 
+/* Inside a worker that has used no socket yet, its sub-namespace does not
+ * exist: portshim port finds no listener there (status 1), as it would in
+ * an empty one, rather than a manifest it cannot read (2). */
+Test(workers, inside_a_worker_that_used_no_socket_port_finds_no_listener)
+{
+    const char *const opts[] = {"--per-worker=W", NULL};
+    struct e2e_proc *p = run_script(
+        "W=b \"$P\" port 8000; echo \"NOWAIT rc=$?\"\n"
+        "W=b \"$P\" port --wait 0.1 8000; echo \"WAITED rc=$?\"\n"
+        "[ -e \"$PORTSHIM_DIR/w-b\" ] && echo MADE; echo DONE\n",
+        opts);
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    cr_assert(strstr(e2e_out(p), "NOWAIT rc=1\n"), "%s", e2e_describe(p));
+    cr_assert(strstr(e2e_out(p), "WAITED rc=1\n"), "%s", e2e_describe(p));
+    cr_assert(strstr(e2e_out(p), "WAITED rc=1\nDONE\n"), "the worker's sub-namespace was "
+              "made: %s", e2e_describe(p));
+    cr_assert(strstr(e2e_err(p), "portshim: no live listener for port 8000 in ") &&
+              strstr(e2e_err(p), "/w-b/manifest.jsonl (not there yet: no process of this "
+                                 "worker used a socket)\n"), "%s", e2e_describe(p));
+    cr_assert_null(strstr(e2e_err(p), "cannot read manifest"), "%s", e2e_describe(p));
+}
+
 Test(workers, a_listener_leaked_in_a_worker_is_reported_at_exit)
 {
     const char *const opts[] = {"--per-worker=W", "--reap", NULL};
