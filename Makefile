@@ -38,7 +38,7 @@ endif
 CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN) $(EXTRA_CFLAGS)
 LDSAN   := $(SAN)
 
-CORE_SRC   := $(sort $(wildcard shim/core/*.c) $(wildcard shim/engine/*.c))
+CORE_SRC   := $(sort $(wildcard shim/core/*.c) $(wildcard shim/engine/*.c) $(wildcard shim/seccomp/*.c))
 LIB_SRC    := $(sort $(wildcard shim/preload/*.c))
 CLI_SRC    := $(sort $(wildcard shim/cli/*.c))
 UNIT_SRC   := $(sort $(wildcard tests/unit/*.c))
@@ -54,12 +54,19 @@ LIB      := $(B)/libportshim.so
 HELPER   := $(B)/portshim-helper
 HELPERS  := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%)
 BENCHES  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
+# Statically linked builds of the helpers the semantics tests run: the
+# preload library cannot see their calls, the seccomp backend must.
+STATIC_NAMES   := echo-server client binder sockctl forker threads errcases unixcheck
+STATIC_HELPERS := $(STATIC_NAMES:%=$(B)/static/%)
+# Go test programs (tests/go), built with the distribution's Go, off-network.
+GO_SRC   := $(sort $(wildcard tests/go/*.go))
+GO_PROGS := $(GO_SRC:tests/go/%.go=$(B)/go/%) $(GO_SRC:tests/go/%.go=$(B)/go/%-static)
 UNIT     := $(B)/tests/unit
 E2E      := $(B)/tests/e2e
 
-.PHONY: all test unit e2e musl runners demo bench install uninstall clean deps check-exports \
+.PHONY: all test unit e2e musl go runners demo bench install uninstall clean deps check-exports \
         sanitize fuzz fuzz-smoke
-all: $(LIB) $(HELPER) $(HELPERS)
+all: $(LIB) $(HELPER) $(HELPERS) $(STATIC_HELPERS)
 
 # Library objects: position independent, hidden by default.
 $(B)/shim/%.o: shim/%.c $(wildcard shim/*/*.h)
@@ -108,6 +115,13 @@ $(B)/helpers/%: tests/helpers/%.c tests/helpers/common.h
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/helpers -o $@ $< -lpthread
 
+# No sanitizer runtime links statically: these are built without SAN.
+$(B)/static/%: tests/helpers/%.c tests/helpers/common.h
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(EXTRA_CFLAGS) -static -Itests/helpers \
+	    -o $@ $< -lpthread
+
 $(B)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)
@@ -130,8 +144,8 @@ deps:
 check-exports: $(LIB)
 	@scripts/check-exports $(LIB) shim/preload/exports.map
 
-unit: $(UNIT)
-	$(UNIT) --jobs 2
+unit: $(UNIT) go
+	PORTSHIM_BUILD=$(abspath $(B)) $(UNIT) --jobs 2
 
 # The library and the echo helpers built against musl, when musl-gcc is
 # installed (scripts/ensure-deps installs it): tests/e2e/musl.c uses them.
@@ -142,12 +156,32 @@ musl:
 	        $(B)/musl/helpers/echo-server $(B)/musl/helpers/client; \
 	else echo "make: $(MUSL_CC) not found: the musl e2e test will be skipped" >&2; fi
 
+# Go programs (a net/http server and client) when Go is installed
+# (scripts/ensure-deps installs golang-go): PROG, linked as Go links it by
+# default (dynamically, with cgo), and PROG-static (CGO_ENABLED=0). Off the
+# network, standard library only; Go's cache and GOPATH stay inside $(B).
+GOENV_VARS = GOCACHE=$(abspath $(B))/go/cache GOPATH=$(abspath $(B))/go/path GOFLAGS=-mod=mod \
+             GOPROXY=off GOENV=off GOTOOLCHAIN=local
+go:
+	@if command -v go >/dev/null 2>&1; then $(MAKE) -s $(GO_PROGS); \
+	else echo "make: go not found: the Go e2e tests will be skipped" >&2; fi
+
+$(B)/go/%: tests/go/%.go
+	@mkdir -p $(dir $@)
+	$(call say,GO,$@)
+	$(Q)$(GOENV_VARS) go build -o $@ $<
+
+$(B)/go/%-static: tests/go/%.go
+	@mkdir -p $(dir $@)
+	$(call say,GO,$@)
+	$(Q)$(GOENV_VARS) CGO_ENABLED=0 go build -o $@ $<
+
 # JavaScript test runners from npm (Mocha), into build/runners: the e2e test
 # of `mocha --parallel` under --per-worker skips, saying so, without them.
 runners:
 	@scripts/ensure-runners $(B)/runners
 
-e2e: all musl runners $(E2E)
+e2e: all musl go runners $(E2E)
 	PORTSHIM_BUILD=$(abspath $(B)) $(E2E) --jobs 2
 
 test: all check-exports unit e2e fuzz-smoke
