@@ -107,6 +107,16 @@ void e2e_parallel_runs(const char *script, int copies, const char *pre, const ch
 struct e2e_proc *e2e_run(const struct e2e_env *env, int timeout_ms, const char *const *argv);
 #define e2e_runl(env, ms, ...) e2e_run((env), (ms), (const char *const[]){__VA_ARGS__, NULL})
 
+/* e2e_run inside a network namespace of its own with its loopback up
+ * (unshare -n as root, unshare -rn otherwise; ip link set lo up): for a
+ * program run bare, without the shim, that binds fixed ports, so that it
+ * never meets another suite's on this machine. Skips the test, visibly,
+ * when no such namespace can be made here. */
+struct e2e_proc *e2e_run_netns(const struct e2e_env *env, int timeout_ms,
+                               const char *const *argv);
+#define e2e_runl_netns(env, ms, ...) \
+    e2e_run_netns((env), (ms), (const char *const[]){__VA_ARGS__, NULL})
+
 /* Next stdout line (without '\n') within timeout_ms: 0, or -1 on EOF/timeout. */
 int e2e_line(struct e2e_proc *p, char *buf, size_t len, int timeout_ms);
 /* Reads lines until one starts with prefix; returns the rest of that line

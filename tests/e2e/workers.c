@@ -84,14 +84,9 @@ Test(workers, pytest_n4_fixed_port_suite_collides_bare)
 {
     struct e2e_env env;
     const char *dir = pytest_suite(&env);
-    /* Bare in a network namespace of its own when one can be made, so that
-     * the real port 8000 of the machine is never touched. */
-    struct e2e_proc *u = e2e_runl(&env, 30000, "unshare", "-rn", "true");
-    struct e2e_proc *p =
-        e2e_status(u) == 0
-            ? e2e_runl(&env, 150000, "unshare", "-rn", "/bin/sh", "-c",
-                       "ip link set lo up 2>/dev/null; exec \"$@\"", "sh", PYTEST, dir)
-            : e2e_runl(&env, 150000, PYTEST, dir);
+    /* Bare in a network namespace of its own, so that the real port 8000
+     * of the machine is never touched. */
+    struct e2e_proc *p = e2e_runl_netns(&env, 150000, PYTEST, dir);
     assert_collided(p);
     cr_assert(strstr(e2e_out(p), "Address already in use"), "%s", e2e_describe(p));
 }
