@@ -50,12 +50,14 @@
 #include "core/sockaddr.h"
 #include "core/trust.h"
 #include "engine/engine.h"
+#include "engine/msession.h"
 #include "seccomp/attach.h"
 
 #define SUP_SOCK_NAME "supervisor"
 #define MAX_LISTENERS 256
 #define MAX_PENDING 256
 #define MAX_PROCS 64
+#define MAX_OBSERVED 512
 
 /* ---- bare system calls --------------------------------------------------- */
 
@@ -93,6 +95,8 @@ struct proc {
     dev_t exe_dev;
     ino_t exe_ino;
     bool preloaded;       /* libportshim.so is mapped: its library answers */
+    bool holds;           /* it bound sockets of the namespace: its exit is recorded */
+    char prog[PS_PROG_MAX];
     unsigned long long used;   /* LRU tick */
 };
 
@@ -117,10 +121,8 @@ struct ps_supervisor {
     struct ps_config cfg;
     /* The manifest session: read incrementally, appended to. */
     int mfd;
-    struct ps_reader rd;
-    struct ps_ns ns;
-    unsigned sid_counter;
-    uint64_t fresh_at;
+    struct ps_msession ms;
+    bool ms_ready;
     bool write_warned;
     struct ps_session sess;
     struct ps_proc who;       /* the process the current call is about */
@@ -130,6 +132,10 @@ struct ps_supervisor {
     struct pending pend[MAX_PENDING];
     int np;
     struct proc procs[MAX_PROCS];
+    /* Observe mode: the sockets whose binds were recorded (they are not
+     * entries of the table), so that their listens name the same sid. */
+    struct { unsigned long long ino; char sid[PS_SID_MAX]; } observed[MAX_OBSERVED];
+    unsigned next_observed;
     unsigned long long tick;
     struct seccomp_notif *req;
     struct seccomp_notif_resp *resp;
@@ -145,18 +151,9 @@ static long now_ms(void)
 
 /* ---- the manifest session ------------------------------------------------ */
 
-static void apply_event(void *ctx, const struct ps_event *e)
-{
-    struct ps_supervisor *s = ctx;
-    /* A socket file outside PORTSHIM_DIR is not one this namespace made. */
-    if (e->rpath[0] && !ps_path_in_dir(e->rpath, s->cfg.dir))
-        return;
-    ps_ns_apply_cb(&s->ns, e);
-}
-
 static void refresh(struct ps_supervisor *s)
 {
-    if (ps_reader_poll(&s->rd, apply_event, NULL, s) < 0 && !s->write_warned) {
+    if (ps_ms_refresh(&s->ms) < 0 && !s->write_warned) {
         s->write_warned = true;
         cli_log(PS_LOG_ERROR, "supervisor: cannot read manifest %s: %s", s->cfg.manifest,
                 strerror(errno));
@@ -165,19 +162,8 @@ static void refresh(struct ps_supervisor *s)
 
 static void emit(struct ps_supervisor *s, struct ps_event *e)
 {
-    char buf[PS_LINE_MAX + 1];
     memcpy(e->be, "seccomp", 8);
-    size_t n = ps_event_encode(e, buf + 1, sizeof buf - 1);
-    if (!n)
-        return;
-    char *line = buf + 1;
-    uint64_t tail = s->rd.off + s->rd.len;
-    if (ps_reader_mid_line(&s->rd) && tail != s->fresh_at) {
-        *--line = '\n';
-        n++;
-        s->fresh_at = tail;
-    }
-    if (ps_manifest_append(s->mfd, line, n) < 0 && !s->write_warned) {
+    if (ps_ms_emit(&s->ms, e) < 0 && !s->write_warned) {
         s->write_warned = true;
         cli_log(PS_LOG_ERROR, "supervisor: cannot write manifest %s: %s", s->cfg.manifest,
                 strerror(errno));
@@ -188,16 +174,16 @@ static void emit(struct ps_supervisor *s, struct ps_event *e)
  * process that later execs a preloaded program never gets one twice. */
 static void next_sid(struct ps_supervisor *s, char sid[PS_SID_MAX])
 {
-    snprintf(sid, PS_SID_MAX, "%d.s%u", s->who.pid, ++s->sid_counter);
+    ps_ms_next_sid(&s->ms, s->who.pid, "s", sid);
 }
 
 static void claim_begin(struct ps_supervisor *s)
 {
-    ps_manifest_lock(s->mfd);
+    ps_ms_claim_begin(&s->ms);
     refresh(s);
 }
 
-static void claim_end(struct ps_supervisor *s) { ps_manifest_unlock(s->mfd); }
+static void claim_end(struct ps_supervisor *s) { ps_ms_claim_end(&s->ms, true); }
 
 static void event_new(struct ps_supervisor *s, struct ps_event *e, enum ps_ev ev)
 {
@@ -324,7 +310,10 @@ static struct proc *proc_get(struct ps_supervisor *s, int tgid)
             p = &s->procs[i];
             break;
         }
-        if (s->procs[i].used < lru->used)
+        /* A process that holds sockets of the namespace is kept: its exit
+         * must be seen. */
+        if ((lru->holds && !s->procs[i].holds) ||
+            (lru->holds == s->procs[i].holds && s->procs[i].used < lru->used))
             lru = &s->procs[i];
     }
     if (p && (!have_exe || p->exe_dev != st.st_dev || p->exe_ino != st.st_ino)) {
@@ -338,7 +327,8 @@ static struct proc *proc_get(struct ps_supervisor *s, int tgid)
         if (p->pidfd >= 0)
             close(p->pidfd);
         p->tgid = tgid;
-        p->pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
+        p->holds = false;
+        p->pidfd = (int)syscall(SYS_pidfd_open, tgid, O_NONBLOCK);
         p->preloaded = maps_preloaded(tgid);
         p->exe_dev = have_exe ? st.st_dev : 0;
         p->exe_ino = have_exe ? st.st_ino : 0;
@@ -394,6 +384,15 @@ static int get_sock(struct call *c)
     if (c->p->pidfd < 0)
         return -1;
     c->sock = (int)syscall(SYS_pidfd_getfd, c->p->pidfd, (int)c->n->data.args[0], 0);
+    if (c->sock < 0 && errno == ESRCH) {
+        /* The pidfd is of a process that exited; its pid is another's now
+         * (the notification was valid after the pid was read). */
+        close(c->p->pidfd);
+        c->p->pidfd = (int)syscall(SYS_pidfd_open, c->p->tgid, O_NONBLOCK);
+        c->p->holds = false;
+        if (c->p->pidfd >= 0)
+            c->sock = (int)syscall(SYS_pidfd_getfd, c->p->pidfd, (int)c->n->data.args[0], 0);
+    }
     return c->sock;
 }
 
@@ -429,14 +428,45 @@ static void who_is(struct call *c, long euid)
     s->who_prog[strcspn(s->who_prog, "\n")] = 0;
     s->who.pid = c->p->tgid;
     s->who.prog = s->who_prog;
+    memcpy(c->p->prog, s->who_prog, sizeof c->p->prog);
     s->who.uid = euid;
 }
 
+static struct proc *proc_find(struct ps_supervisor *s, int tgid)
+{
+    for (int i = 0; i < MAX_PROCS; i++)
+        if (s->procs[i].tgid == tgid)
+            return &s->procs[i];
+    return NULL;
+}
+
+/* track: e gets a new sid, and its process's exit will be recorded (the
+ * supervisor sees no close: an entry ends with its process, or is found
+ * stale by the next conflict, as a raw close of the library's is). */
 static void record(struct ps_supervisor *s, struct ps_event *e, bool track)
 {
-    if (track)
+    if (track) {
         next_sid(s, e->sid);
+        struct proc *p = proc_find(s, e->pid);
+        if (p)
+            p->holds = true;
+    }
     emit(s, e);
+}
+
+/* A process that held sockets of the namespace exited: its entries end,
+ * as the library's destructor ends them with an exit event. */
+static void proc_exited(struct ps_supervisor *s, struct proc *p)
+{
+    struct ps_event e;
+    s->who.pid = p->tgid;
+    memcpy(s->who_prog, p->prog, sizeof s->who_prog);
+    s->who.prog = s->who_prog;
+    event_new(s, &e, PS_EV_EXIT);
+    emit(s, &e);
+    close(p->pidfd);
+    memset(p, 0, sizeof *p);
+    p->pidfd = -1;
 }
 
 /* The holder of a virtual port, into the failed bind's record, and one
@@ -507,6 +537,28 @@ static enum verdict refuse_unix(struct call *c, const char *what, struct ps_even
     return answer(c, -EAFNOSUPPORT);
 }
 
+static unsigned long long inode_of(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 ? (unsigned long long)st.st_ino : 0;
+}
+
+static void observe(struct ps_supervisor *s, int fd, const char *sid)
+{
+    unsigned i = s->next_observed++ % MAX_OBSERVED;
+    s->observed[i].ino = inode_of(fd);
+    memcpy(s->observed[i].sid, sid, PS_SID_MAX);
+}
+
+static const char *observed_sid(struct ps_supervisor *s, int fd)
+{
+    unsigned long long ino = inode_of(fd);
+    for (int i = 0; ino && i < MAX_OBSERVED; i++)
+        if (s->observed[i].ino == ino)
+            return s->observed[i].sid;
+    return NULL;
+}
+
 static enum verdict do_bind(struct call *c, long euid)
 {
     struct ps_supervisor *s = c->s;
@@ -556,7 +608,10 @@ static enum verdict do_bind(struct call *c, long euid)
             e.raddr = e.addr;
             e.rport = r;
         }
-        record(s, &e, rc == 0 && s->cfg.mode == PS_MODE_OBSERVE);
+        bool track = rc == 0 && s->cfg.mode == PS_MODE_OBSERVE;
+        record(s, &e, track);
+        if (track)
+            observe(s, fd, e.sid);
         return answer(c, rc ? -err : 0);
     }
     if (k == PS_BIND_ANY) {
@@ -652,9 +707,9 @@ static const struct ps_entry *entry_of(struct ps_supervisor *s, int fd)
     struct stat st;
     if (fstat(fd, &st) < 0)
         return NULL;
-    for (size_t i = 0; i < s->ns.n; i++)
-        if (s->ns.v[i].ino == (unsigned long long)st.st_ino)
-            return &s->ns.v[i];
+    for (size_t i = 0; i < s->ms.ns.n; i++)
+        if (s->ms.ns.v[i].ino == (unsigned long long)st.st_ino)
+            return &s->ms.ns.v[i];
     return NULL;
 }
 
@@ -675,8 +730,9 @@ static enum verdict do_listen(struct call *c, long euid)
     event_new(s, &e, PS_EV_LISTEN);
     e.ok = rc == 0;
     e.err = err;
-    if (en) {
-        memcpy(e.sid, en->sid, sizeof e.sid);
+    const char *sid = en ? en->sid : observed_sid(s, fd);
+    if (sid) {
+        memcpy(e.sid, sid, sizeof e.sid);
         emit(s, &e);
         return answer(c, rc ? -err : 0);
     }
@@ -847,7 +903,7 @@ static enum verdict do_name(struct call *c, bool peer)
     uint16_t port;
     if (ps_addr_from_sockaddr((struct sockaddr *)&ss, l, &a, &port) == 0 && port) {
         refresh(s);
-        const struct ps_entry *en = ps_ns_by_real(&s->ns, &a, port, peer);
+        const struct ps_entry *en = ps_ns_by_real(&s->ms.ns, &a, port, peer);
         if (en && op_alive(s, en))
             ps_sockaddr_set_port((struct sockaddr *)&ss, en->vport);
     }
@@ -993,7 +1049,8 @@ static void take_listener(struct ps_supervisor *s)
 static void *loop(void *arg)
 {
     struct ps_supervisor *s = arg;
-    struct pollfd pf[2 + MAX_LISTENERS + MAX_PENDING];
+    struct pollfd pf[2 + MAX_LISTENERS + MAX_PENDING + MAX_PROCS];
+    int pidx[MAX_PROCS];
     for (;;) {
         int n = 0;
         pf[n++] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
@@ -1002,6 +1059,12 @@ static void *loop(void *arg)
             pf[n++] = (struct pollfd){.fd = s->listeners[i], .events = POLLIN};
         for (int i = 0; i < s->np; i++)
             pf[n++] = (struct pollfd){.fd = s->pend[i].sock, .events = POLLOUT};
+        int base = n, nw = 0;
+        for (int i = 0; i < MAX_PROCS; i++)
+            if (s->procs[i].holds && s->procs[i].pidfd >= 0) {
+                pidx[nw++] = i;
+                pf[n++] = (struct pollfd){.fd = s->procs[i].pidfd, .events = POLLIN};
+            }
         long timeout = -1;
         long now = now_ms();
         for (int i = 0; i < s->np; i++) {
@@ -1016,6 +1079,9 @@ static void *loop(void *arg)
             break;
         if (pf[1].revents & POLLIN)
             take_listener(s);
+        for (int i = 0; i < nw; i++)
+            if (pf[base + i].revents)
+                proc_exited(s, &s->procs[pidx[i]]);
         /* Pending connects first, from the end (finishing one moves the last). */
         now = now_ms();
         int nl = s->nl, np = s->np;
@@ -1065,8 +1131,8 @@ static void sup_free(struct ps_supervisor *s)
     }
     if (s->mfd >= 0)
         close(s->mfd);
-    ps_reader_free(&s->rd);
-    ps_ns_free(&s->ns);
+    if (s->ms_ready)
+        ps_ms_free(&s->ms);
     free(s->req);
     free(s->resp);
     free(s);
@@ -1085,7 +1151,6 @@ struct ps_supervisor *ps_supervise_start(const char *dir, bool dir_private)
     s->lsock = s->mfd = s->wake[0] = s->wake[1] = -1;
     for (int i = 0; i < MAX_PROCS; i++)
         s->procs[i].pidfd = -1;
-    ps_ns_init(&s->ns);
     char err[PS_PATH_MAX + 200];
     if (ps_config_load(&s->cfg, env_get, err, sizeof err)) {
         cli_log(PS_LOG_ERROR, "supervisor: %s", err);
@@ -1107,11 +1172,10 @@ struct ps_supervisor *ps_supervise_start(const char *dir, bool dir_private)
                 strerror(errno));
         goto fail;
     }
-    ps_reader_init(&s->rd, s->mfd);
-    s->rd.skip = PS_EV_BIT(PS_EV_CONNECT) | PS_EV_BIT(PS_EV_ACCEPT) | PS_EV_BIT(PS_EV_START) |
-                 PS_EV_BIT(PS_EV_CONNS);
+    ps_ms_init(&s->ms, &s->cfg, s->mfd);
+    s->ms_ready = true;
     s->sess.cfg = &s->cfg;
-    s->sess.table = &s->ns;
+    s->sess.table = &s->ms.ns;
     s->sess.ops = &sup_ops;
     s->sess.ctx = s;
     s->sess.proc = &s->who;

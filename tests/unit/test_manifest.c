@@ -60,6 +60,7 @@ static void fill(struct ps_event *e, enum ps_ev ev, const char *addr, const char
     e->hsince = 1795312000.5;
     strcpy(e->inj, "bind-eaddrinuse");
     e->inj_us = 30000;
+    strcpy(e->be, "seccomp");
 }
 
 static void assert_addr_eq(const struct ps_addr *got, const struct ps_addr *want,
@@ -109,6 +110,7 @@ static void assert_event_eq(const struct ps_event *got, const struct ps_event *w
     cr_assert_float_eq(got->hsince, want->hsince, 1e-7, "%s: hsince", k);
     cr_assert_str_eq(got->inj, want->inj, "%s: inj", k);
     cr_assert_eq(got->inj_us, want->inj_us, "%s: inj_us", k);
+    cr_assert_str_eq(got->be, want->be, "%s: be", k);
 }
 
 static void round_trip(const struct ps_event *e)
@@ -947,4 +949,26 @@ Test(manifest, protocol_absent_is_tcp_and_unknown_is_other)
     cr_assert_eq(dec("{\"v\":2,\"ev\":\"bind\",\"pid\":1,\"proto\":\"a-very-long-name\"}", &e), 0);
     cr_assert_eq(e.proto, PS_PROTO_OTHER);
     assert_malformed("{\"v\":2,\"ev\":\"bind\",\"pid\":1,\"proto\":6}");
+}
+
+Test(manifest, the_backend_is_written_only_when_not_the_library)
+{
+    struct ps_event e, back;
+    char line[PS_LINE_MAX];
+    ps_event_init(&e, PS_EV_CONNECT);
+    size_t n = ps_event_encode(&e, line, sizeof line);
+    line[n] = 0;
+    cr_assert_null(strstr(line, "\"be\""), "the library's record names a backend: %s", line);
+    strcpy(e.be, "seccomp");
+    n = ps_event_encode(&e, line, sizeof line);
+    line[n] = 0;
+    cr_assert(strstr(line, ",\"be\":\"seccomp\"}"), "%s", line);
+    cr_assert_eq(ps_event_decode(line, n - 1, &back), 0);
+    cr_assert_str_eq(back.be, "seccomp");
+    /* a newer writer's longer backend name is cut, not a malformed line */
+    const char doc[] = "{\"v\":2,\"ev\":\"bind\",\"be\":\"a-much-longer-backend\"}";
+    cr_assert_eq(ps_event_decode(doc, sizeof doc - 1, &back), 0);
+    cr_assert_str_eq(back.be, "a-much-");
+    const char bad[] = "{\"v\":2,\"ev\":\"bind\",\"be\":7}";
+    cr_assert_eq(ps_event_decode(bad, sizeof bad - 1, &back), -1);
 }
