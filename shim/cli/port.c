@@ -61,6 +61,7 @@ struct port_state {
      * namespace run created) or in FILE.d (run --manifest FILE). */
     char dir[2][PATH_MAX + 8];
     unsigned warned;
+    bool sub;   /* this worker's own sub-namespace (cli_manifest_here) */
     enum ps_proto proto;        /* TCP: listeners; UDP (--udp): bound sockets */
 };
 
@@ -264,7 +265,9 @@ static int lookup(struct port_state *s, uint16_t port, bool waiting, double wait
 {
     double start = cli_mono(), deadline = start + wait, last_check = -1;
     for (;;) {
-        int o = open_manifest(s, waiting);
+        /* A worker's own sub-namespace not there yet: no process of the
+         * worker used a socket, so nothing listens. */
+        int o = open_manifest(s, waiting || s->sub);
         if (o < 0)
             return EXIT_USAGE;
         long n = 0;
@@ -288,9 +291,11 @@ static int lookup(struct port_state *s, uint16_t port, bool waiting, double wait
         bool udp = s->proto == PS_PROTO_UDP;
         char hint[96];
         if (!waiting) {
-            cli_log(PS_LOG_ERROR, udp ? "no live UDP socket bound to port %u in %s%s"
-                                      : "no live listener for port %u in %s%s",
-                    (unsigned)port, s->path, other_proto_hint(s, port, hint, sizeof hint));
+            cli_log(PS_LOG_ERROR, udp ? "no live UDP socket bound to port %u in %s%s%s"
+                                      : "no live listener for port %u in %s%s%s",
+                    (unsigned)port, s->path,
+                    o == 1 ? " (not there yet: no process of this worker used a socket)" : "",
+                    other_proto_hint(s, port, hint, sizeof hint));
             return EXIT_NOTFOUND;
         }
         if (now >= deadline) {
@@ -360,7 +365,7 @@ int cmd_port(int argc, char **argv)
     s.fd = -1;
     s.proto = udp ? PS_PROTO_UDP : PS_PROTO_TCP;
     char root[PATH_MAX], wpath[PS_PATH_MAX];
-    if (!(s.path = worker ? cli_manifest_path(manifest) : cli_manifest_here(manifest)))
+    if (!(s.path = worker ? cli_manifest_path(manifest) : cli_manifest_here(manifest, &s.sub)))
         return EXIT_USAGE;
     if (worker) {
         if (cli_worker_root(manifest, s.path, root, sizeof root)) {

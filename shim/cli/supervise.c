@@ -217,7 +217,7 @@ static bool op_refuses_first(void *ctx, int fd, int fam)
     uint16_t port;
     if (sys_getsockname(fd, &ss, &l) < 0)
         return true;
-    return ss.ss_family != (fam == 4 ? AF_INET : AF_INET6) ||
+    return ss.ss_family != fam ||
            ps_addr_from_sockaddr((struct sockaddr *)&ss, l, &a, &port) < 0 || port != 0;
 }
 
@@ -225,7 +225,7 @@ static bool op_local_address(void *ctx, const struct ps_addr *dst)
 {
     struct ps_addr tmp = *dst;
     if (ps_addr_is_v4(&tmp))
-        tmp.fam = 4;
+        tmp.fam = AF_INET;
     struct sockaddr_storage ss;
     socklen_t l = ps_addr_to_sockaddr(&tmp, 0, &ss);
     int u = (int)syscall(SYS_socket, ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -583,8 +583,8 @@ static enum verdict do_bind(struct call *c, long euid)
     who_is(c, euid);
     struct ps_event e;
     event_new(s, &e, PS_EV_BIND);
-    e.fam = dom == AF_INET ? 4 : 6;
-    if (e.fam == 6)
+    e.fam = dom;
+    if (e.fam == AF_INET6)
         e.v6only = sockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY);
     e.has_addr = true;
     e.addr = a;
@@ -841,7 +841,7 @@ static enum verdict do_connect(struct call *c, long euid)
     if (dom != ss.ss_family)
         return V_CONTINUE;
     /* A v4-mapped destination on a v6-only socket: the kernel's ENETUNREACH. */
-    if (a.fam == 6 && ps_addr_is_v4(&a) && sockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY))
+    if (a.fam == AF_INET6 && ps_addr_is_v4(&a) && sockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY))
         return V_CONTINUE;
     who_is(c, euid);
     struct ps_event e;
