@@ -156,6 +156,45 @@ void ps_inj_connect_done(const struct sockaddr *addr, socklen_t len, int rc, int
     ps_unlock();
 }
 
+bool ps_inj_udp_drop(int fd, const struct sockaddr *dst, socklen_t len, uint16_t vport)
+{
+    const struct ps_config *c = ps_cfg();
+    if (!(c->inject.udp_drop > 0) || vport == 0 ||
+        !ps_inject_fail(&c->inject, c->seed, proc_key(), PS_INJ_UDP_DROP, vport,
+                        next_n(PS_INJ_UDP_DROP, vport)))
+        return false;
+    /* Every drop is a line, as every other injected decision is: a replay
+     * is checked against the manifest. The datagram's "connect" record is
+     * the manifest's one event for "this socket addressed that port". */
+    struct ps_event e;
+    struct ps_addr a;
+    uint16_t port;
+    ps_event_new(&e, PS_EV_CONNECT);
+    e.proto = PS_PROTO_UDP;
+    if (dst && ps_addr_from_sockaddr(dst, len, &a, &port) == 0) {
+        e.fam = a.fam;
+        e.has_addr = true;
+        e.addr = a;
+    }
+    e.port = vport;
+    e.ok = true;   /* the program is told it was sent: it was lost on the way */
+    strcpy(e.inj, ps_inject_kind_name(PS_INJ_UDP_DROP));
+    strcpy(e.note, "dropped");
+    ps_lock();
+    if (ps_fd_kind(fd) == PS_FD_BOUND) {
+        struct ps_fdinfo fi = ps_fd_get(fd);
+        if (fi.sock)
+            memcpy(e.sid, fi.sock->sid, sizeof e.sid);
+    }
+    ps_emit(&e);
+    ps_unlock();
+    char ab[PS_ADDRSTRLEN];
+    ps_log(PS_LOG_INFO, "datagram to %s:%u in pid %d: dropped (udp-drop injected, seed %llu)",
+           e.has_addr ? ps_addr_format(&a, ab) : "its peer", (unsigned)vport, ps_pid(),
+           (unsigned long long)c->seed);
+    return true;
+}
+
 /* The listener's virtual port: ours, or its real name (observe, pass). */
 static int listener_port(int lfd, uint16_t *port)
 {
