@@ -50,6 +50,7 @@
 #include "core/sockaddr.h"
 #include "core/trust.h"
 #include "engine/engine.h"
+#include "engine/faults.h"
 #include "engine/msession.h"
 #include "seccomp/attach.h"
 
@@ -98,17 +99,38 @@ struct proc {
     bool holds;           /* it bound sockets of the namespace: its exit is recorded */
     char prog[PS_PROG_MAX];
     unsigned long long used;   /* LRU tick */
+    /* Injected faults: its command line's key and its own counters (a
+     * forked child starts its own; the library's continues its parent's). */
+    bool key_done;
+    uint64_t key;
+    struct ps_inj_counts *cnt;
 };
 
-/* A connect the kernel is still completing (a blocking socket's). */
-struct pending {
-    int lfd;              /* a dup of the listener it came through */
+/* A connect, as far as the supervisor carries it: what it needs to go on
+ * later (after an injected delay) without the notification at hand. */
+struct cctx {
+    int lfd;              /* the listener it came through (a dup when pending) */
     uint64_t id;
-    int sock;             /* our copy of the target's socket */
-    int fl;               /* its status flags, to restore */
-    long deadline_ms;
-    struct ps_event ev;   /* the connect's record, ok/err filled on completion */
-    bool record;
+    int sock;             /* our copy of the target's socket (owned) */
+    struct sockaddr_storage ss;
+    socklen_t len;
+    struct ps_addr a;
+    uint16_t port;
+    enum ps_connect_kind k;
+    struct ps_inj_connect inj;
+    struct ps_proc who;
+    char prog[PS_PROG_MAX];
+    long long val;        /* V_ANSWER: the result, or -errno */
+};
+
+/* A connect waiting: for its injected delay to pass (DELAY), or for the
+ * kernel to complete it (WAIT, a blocking socket's). */
+struct pending {
+    enum { P_DELAY, P_WAIT } phase;
+    struct cctx x;        /* x.lfd and x.sock are owned here */
+    int fl;               /* WAIT: the socket's status flags, to restore */
+    long deadline_ms;     /* DELAY: when to go on; WAIT: when TCP would give up */
+    struct ps_event ev;   /* WAIT: the connect's record, ok/err filled on completion */
 };
 
 struct ps_supervisor {
@@ -326,6 +348,9 @@ static struct proc *proc_get(struct ps_supervisor *s, int tgid)
         p = lru;
         if (p->pidfd >= 0)
             close(p->pidfd);
+        free(p->cnt);
+        p->cnt = NULL;
+        p->key_done = false;
         p->tgid = tgid;
         p->holds = false;
         p->pidfd = (int)syscall(SYS_pidfd_open, tgid, O_NONBLOCK);
@@ -335,6 +360,26 @@ static struct proc *proc_get(struct ps_supervisor *s, int tgid)
     }
     p->used = ++s->tick;
     return p;
+}
+
+static uint64_t proc_inj_key(struct proc *p)
+{
+    if (!p->key_done) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/cmdline", p->tgid);
+        p->key = ps_inj_cmdline_key(path);
+        p->key_done = true;
+    }
+    return p->key;
+}
+
+static struct ps_inj_counts *proc_counts(struct proc *p)
+{
+    /* Out of memory: one shared set, decisions still seeded. */
+    static struct ps_inj_counts fallback;
+    if (!p->cnt)
+        p->cnt = calloc(1, sizeof *p->cnt);
+    return p->cnt ? p->cnt : &fallback;
 }
 
 static bool id_valid(int lfd, uint64_t id)
@@ -465,6 +510,7 @@ static void proc_exited(struct ps_supervisor *s, struct proc *p)
     event_new(s, &e, PS_EV_EXIT);
     emit(s, &e);
     close(p->pidfd);
+    free(p->cnt);
     memset(p, 0, sizeof *p);
     p->pidfd = -1;
 }
@@ -522,9 +568,8 @@ static void note_inode(int fd, struct ps_event *e)
 /* Unix mode for a supervised program would replace its socket by an
  * AF_UNIX one (SECCOMP_IOCTL_NOTIF_ADDFD); not done yet: refused, loudly,
  * never a silent TCP socket outside the namespace. */
-static enum verdict refuse_unix(struct call *c, const char *what, struct ps_event *e)
+static enum verdict refuse_unix(struct ps_supervisor *s, const char *what, struct ps_event *e)
 {
-    struct ps_supervisor *s = c->s;
     static unsigned said;
     if (said++ < 10)
         cli_log(PS_LOG_ERROR, "%s of port %d in pid %d (%s): unix mode is not available to "
@@ -534,7 +579,7 @@ static enum verdict refuse_unix(struct call *c, const char *what, struct ps_even
     e->err = EAFNOSUPPORT;
     snprintf(e->note, sizeof e->note, "unix mode: not for supervised programs");
     record(s, e, false);
-    return answer(c, -EAFNOSUPPORT);
+    return V_ANSWER;   /* -EAFNOSUPPORT */
 }
 
 static unsigned long long inode_of(int fd)
@@ -593,6 +638,14 @@ static enum verdict do_bind(struct call *c, long euid)
     e.reuseport = sockopt_int(fd, SOL_SOCKET, SO_REUSEPORT);
     e.uid = ps_engine_uid(&s->who);
     e.proto = PS_PROTO_TCP;
+    if (s->cfg.inject.any && ps_engine_inj_bind(&s->cfg, proc_inj_key(c->p), proc_counts(c->p), &e)) {
+        record(s, &e, false);
+        char ab[PS_ADDRSTRLEN];
+        cli_log(PS_LOG_INFO, "bind %s:%u in pid %d (%s): EADDRINUSE injected (seed %llu)",
+               ps_addr_format(&e.addr, ab), port, e.pid, e.prog,
+               (unsigned long long)s->cfg.seed);
+        return answer(c, -EADDRINUSE);
+    }
     const char *mode;
     enum ps_bind_kind k = ps_engine_bind_kind(&s->cfg, port, &mode);
     snprintf(e.mode, sizeof e.mode, "%s", mode);
@@ -667,7 +720,8 @@ static enum verdict do_bind(struct call *c, long euid)
         c->val = -plan.err;
         break;
     case PS_PLAN_UNIX_PATH:
-        v = refuse_unix(c, "bind", &e);
+        v = refuse_unix(s, "bind", &e);
+        c->val = -EAFNOSUPPORT;
         break;
     case PS_PLAN_REAL_PORT: {
         struct sockaddr_storage rs = ss;
@@ -691,7 +745,7 @@ static enum verdict do_bind(struct call *c, long euid)
         c->val = rc ? -err : 0;
         if (rc == 0) {
             char ab[PS_ADDRSTRLEN];
-            ps_log(PS_LOG_DEBUG, "bind %s:%u -> real port %u (pid %d, %s, seccomp)",
+            cli_log(PS_LOG_DEBUG, "bind %s:%u -> real port %u (pid %d, %s, seccomp)",
                    ps_addr_format(&e.addr, ab), port, (unsigned)r, e.pid, e.prog);
         }
         break;
@@ -764,118 +818,198 @@ static void connect_event(struct ps_supervisor *s, struct ps_event *e, const str
     e->routed = routed;
 }
 
-static void connect_done(struct ps_supervisor *s, struct ps_event *e, int rc, int err)
+static void connect_done(struct ps_supervisor *s, struct ps_event *e, int rc, int err,
+                         const struct ps_inj_connect *inj)
 {
     e->ok = rc == 0;
     e->err = rc ? err : 0;
-    bool started = rc == 0 || err == EINPROGRESS;
+    ps_engine_inj_take(inj, e);
     record(s, e, false);
-    (void)started;
+}
+
+static void be_who(struct ps_supervisor *s, const struct cctx *x)
+{
+    s->who = x->who;
+    memcpy(s->who_prog, x->prog, sizeof s->who_prog);
+    s->who.prog = s->who_prog;
+}
+
+static enum verdict cx_answer(struct cctx *x, long long val)
+{
+    x->val = val;
+    return V_ANSWER;
+}
+
+/* Waits in the poll loop, owning a dup of x's listener and x's socket. */
+static struct pending *park(struct ps_supervisor *s, struct cctx *x, int phase)
+{
+    if (s->np == MAX_PENDING)
+        return NULL;
+    int lfd = fcntl(x->lfd, F_DUPFD_CLOEXEC, 0);
+    if (lfd < 0)
+        return NULL;
+    struct pending *p = &s->pend[s->np++];
+    memset(p, 0, sizeof *p);
+    p->phase = phase;
+    p->x = *x;
+    p->x.lfd = lfd;
+    x->sock = -1;   /* the pending connect keeps it */
+    return p;
 }
 
 /* The connect itself, on the target's socket: at once for a non-blocking
  * socket (EINPROGRESS as the kernel says it); for a blocking one, made
  * non-blocking for the call and, when the kernel needs time, answered
  * when the socket becomes writable (pending), as long as TCP would try. */
-static enum verdict connect_now(struct call *c, const struct sockaddr_storage *to, socklen_t len,
-                                struct ps_event *e)
+static enum verdict connect_now(struct ps_supervisor *s, struct cctx *x,
+                                const struct sockaddr_storage *to, struct ps_event *e)
 {
-    struct ps_supervisor *s = c->s;
-    int fd = c->sock;
+    int fd = x->sock;
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || (fl & O_NONBLOCK)) {
-        int rc = sys_connect(fd, to, len);
+        int rc = sys_connect(fd, to, x->len);
         int err = rc ? errno : 0;
-        connect_done(s, e, rc, err);
-        return answer(c, rc ? -err : 0);
+        connect_done(s, e, rc, err, &x->inj);
+        return cx_answer(x, rc ? -err : 0);
     }
     fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-    int rc = sys_connect(fd, to, len);
+    int rc = sys_connect(fd, to, x->len);
     int err = rc ? errno : 0;
-    if (rc == 0 || err != EINPROGRESS || s->np == MAX_PENDING) {
+    struct pending *p = rc < 0 && err == EINPROGRESS ? park(s, x, P_WAIT) : NULL;
+    if (!p) {
         fcntl(fd, F_SETFL, fl);
-        if (rc < 0 && err == EINPROGRESS) {
-            /* No room to wait here: the kernel's own wait, with the
-             * original address... not possible any more; say so. */
+        /* No room to wait here (256 connects under way): the caller
+         * hears the kernel's word for a busy moment. */
+        if (rc < 0 && err == EINPROGRESS)
             err = EAGAIN;
-        }
-        connect_done(s, e, rc, err);
-        return answer(c, rc ? -err : 0);
+        connect_done(s, e, rc, err, &x->inj);
+        return cx_answer(x, rc ? -err : 0);
     }
-    struct pending *p = &s->pend[s->np];
-    p->lfd = fcntl(c->lfd, F_DUPFD_CLOEXEC, 0);
-    if (p->lfd < 0) {
-        fcntl(fd, F_SETFL, fl);
-        connect_done(s, e, -1, EAGAIN);
-        return answer(c, -EAGAIN);
-    }
-    s->np++;
-    p->id = c->n->id;
-    p->sock = fd;
-    c->sock = -1;   /* the pending connect keeps it */
     p->fl = fl;
     p->deadline_ms = now_ms() + 127 * 1000;
     p->ev = *e;
     return V_LATER;
 }
 
+/* A connect the namespace does not route, with an injected decision to
+ * record: made here, as asked, so that its outcome is in the record. */
+static enum verdict connect_plain(struct ps_supervisor *s, struct cctx *x)
+{
+    struct ps_event e;
+    event_new(s, &e, PS_EV_CONNECT);
+    e.fam = x->a.fam;
+    e.has_addr = true;
+    e.addr = x->a;
+    e.port = x->port;
+    return connect_now(s, x, &x->ss, &e);
+}
+
+/* Everything after the injected delay: the injected refusal, the route,
+ * the connect. */
+static enum verdict connect_go(struct ps_supervisor *s, struct cctx *x)
+{
+    be_who(s, x);
+    struct ps_event e;
+    if (x->inj.refused) {
+        char ab[PS_ADDRSTRLEN];
+        cli_log(PS_LOG_INFO, "connect %s:%u in pid %d: ECONNREFUSED injected (seed %llu)",
+               ps_addr_format(&x->a, ab), x->port, s->who.pid,
+               (unsigned long long)s->cfg.seed);
+        event_new(s, &e, PS_EV_CONNECT);
+        e.fam = x->a.fam;
+        e.has_addr = true;
+        e.addr = x->a;
+        e.port = x->port;
+        connect_done(s, &e, -1, ECONNREFUSED, &x->inj);
+        return cx_answer(x, -ECONNREFUSED);
+    }
+    if (x->k == PS_CONNECT_PASS)
+        return x->inj.kind >= 0 ? connect_plain(s, x) : V_CONTINUE;
+    if (x->k == PS_CONNECT_OBSERVE) {
+        connect_event(s, &e, &x->a, x->port, x->port, false);
+        return connect_now(s, x, &x->ss, &e);
+    }
+    struct ps_route r;
+    refresh(s);
+    ps_engine_connect_route(&s->sess, x->k, &x->a, x->port, &r);
+    switch (r.kind) {
+    case PS_ROUTE_PASS:
+        return x->inj.kind >= 0 ? connect_plain(s, x) : V_CONTINUE;
+    case PS_ROUTE_REFUSE: {
+        char ab[PS_ADDRSTRLEN];
+        cli_log(PS_LOG_INFO, "connect %s:%u in pid %d: ECONNREFUSED: no listener for this "
+               "strictly virtual port", ps_addr_format(&x->a, ab), x->port, s->who.pid);
+        connect_event(s, &e, &x->a, x->port, -1, true);
+        e.has_raddr = false;
+        snprintf(e.note, sizeof e.note, "no listener in the namespace");
+        connect_done(s, &e, -1, ECONNREFUSED, &x->inj);
+        return cx_answer(x, -ECONNREFUSED);
+    }
+    case PS_ROUTE_PATH: {
+        connect_event(s, &e, &x->a, x->port, -1, true);
+        e.has_raddr = false;
+        ps_engine_inj_take(&x->inj, &e);
+        enum verdict v = refuse_unix(s, "connect", &e);
+        x->val = -EAFNOSUPPORT;
+        return v;
+    }
+    case PS_ROUTE_PORT:
+        break;
+    }
+    connect_event(s, &e, &x->a, x->port, r.rport, true);
+    struct sockaddr_storage to = x->ss;
+    ps_sockaddr_set_port((struct sockaddr *)&to, r.rport);
+    return connect_now(s, x, &to, &e);
+}
+
 static enum verdict do_connect(struct call *c, long euid)
 {
     struct ps_supervisor *s = c->s;
-    struct sockaddr_storage ss;
-    socklen_t len;
-    struct ps_addr a;
-    uint16_t port;
-    if (read_addr(c, &ss, &len) < 0 ||
-        ps_addr_from_sockaddr((struct sockaddr *)&ss, len, &a, &port) < 0 || port == 0)
+    struct cctx x;
+    memset(&x, 0, sizeof x);
+    x.lfd = c->lfd;
+    x.id = c->n->id;
+    x.sock = -1;
+    if (read_addr(c, &x.ss, &x.len) < 0 ||
+        ps_addr_from_sockaddr((struct sockaddr *)&x.ss, x.len, &x.a, &x.port) < 0 || x.port == 0)
         return V_CONTINUE;
     if (!id_valid(c->lfd, c->n->id))
         return V_DROP;
-    enum ps_connect_kind k = ps_engine_connect_kind(&s->cfg, port);
-    if (k == PS_CONNECT_PASS)
+    x.k = ps_engine_connect_kind(&s->cfg, x.port);
+    if (x.k == PS_CONNECT_PASS && !s->cfg.inject.any)
         return V_CONTINUE;
     int fd = get_sock(c);
     if (fd < 0 || !is_tcp(fd))
         return V_CONTINUE;
     int dom = sockopt_int(fd, SOL_SOCKET, SO_DOMAIN);
-    if (dom != ss.ss_family)
+    if (dom != x.ss.ss_family)
         return V_CONTINUE;
     /* A v4-mapped destination on a v6-only socket: the kernel's ENETUNREACH. */
-    if (a.fam == 6 && ps_addr_is_v4(&a) && sockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY))
+    if (x.a.fam == 6 && ps_addr_is_v4(&x.a) && sockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY))
         return V_CONTINUE;
     who_is(c, euid);
-    struct ps_event e;
-    if (k == PS_CONNECT_OBSERVE) {
-        connect_event(s, &e, &a, port, port, false);
-        return connect_now(c, &ss, len, &e);
+    x.who = s->who;
+    memcpy(x.prog, s->who_prog, sizeof x.prog);
+    x.inj.kind = -1;
+    x.inj.us = -1;
+    if (s->cfg.inject.any)
+        ps_engine_inj_connect(&s->cfg, proc_inj_key(c->p), proc_counts(c->p), x.port, &x.inj);
+    /* x owns the socket from here: c must not close it. */
+    x.sock = c->sock;
+    c->sock = -1;
+    enum verdict v;
+    struct pending *p;
+    if (x.inj.delay_us && (p = park(s, &x, P_DELAY))) {
+        /* The delay passes in the poll loop: other calls go on. */
+        p->deadline_ms = now_ms() + (long)((x.inj.delay_us + 999) / 1000);
+        v = V_LATER;
+    } else {
+        v = connect_go(s, &x);
     }
-    struct ps_route r;
-    refresh(s);
-    ps_engine_connect_route(&s->sess, k, &a, port, &r);
-    switch (r.kind) {
-    case PS_ROUTE_PASS:
-        return V_CONTINUE;
-    case PS_ROUTE_REFUSE: {
-        char ab[PS_ADDRSTRLEN];
-        ps_log(PS_LOG_INFO, "connect %s:%u in pid %d: ECONNREFUSED: no listener for this "
-               "strictly virtual port", ps_addr_format(&a, ab), port, s->who.pid);
-        connect_event(s, &e, &a, port, -1, true);
-        e.has_raddr = false;
-        snprintf(e.note, sizeof e.note, "no listener in the namespace");
-        connect_done(s, &e, -1, ECONNREFUSED);
-        return answer(c, -ECONNREFUSED);
-    }
-    case PS_ROUTE_PATH:
-        connect_event(s, &e, &a, port, -1, true);
-        e.has_raddr = false;
-        return refuse_unix(c, "connect", &e);
-    case PS_ROUTE_PORT:
-        break;
-    }
-    connect_event(s, &e, &a, port, r.rport, true);
-    struct sockaddr_storage to = ss;
-    ps_sockaddr_set_port((struct sockaddr *)&to, r.rport);
-    return connect_now(c, &to, len, &e);
+    if (x.sock >= 0)
+        close(x.sock);
+    c->val = x.val;
+    return v;
 }
 
 /* getsockname/getpeername: the kernel's answer, real ports of the
@@ -977,23 +1111,46 @@ out:
         send_resp(s, lfd, id, v, c.val);
 }
 
-/* A pending connect's socket is writable (or its time is up). */
+static void drop_pending(struct ps_supervisor *s, int i)
+{
+    struct pending *p = &s->pend[i];
+    if (p->x.sock >= 0)
+        close(p->x.sock);
+    close(p->x.lfd);
+    s->pend[i] = s->pend[--s->np];
+}
+
+/* A pending connect's time has come: its delay passed (DELAY), or its
+ * socket is writable or TCP's time is up (WAIT). */
 static void finish_pending(struct ps_supervisor *s, int i, bool timed_out)
 {
     struct pending *p = &s->pend[i];
+    if (p->phase == P_DELAY) {
+        struct cctx x = p->x;
+        if (!id_valid(x.lfd, x.id)) {
+            drop_pending(s, i);   /* its process is gone */
+            return;
+        }
+        enum verdict v = connect_go(s, &x);
+        if (v == V_CONTINUE || v == V_ANSWER)
+            send_resp(s, x.lfd, x.id, v, x.val);
+        /* Parked again (WAIT): x's socket went with it; the dup of the
+         * listener here is this entry's own. */
+        p->x.sock = x.sock;
+        drop_pending(s, i);
+        return;
+    }
     int err = 0;
     socklen_t l = sizeof err;
     if (timed_out)
         err = ETIMEDOUT;
-    else if (sys_getsockopt(p->sock, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
+    else if (sys_getsockopt(p->x.sock, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
         err = errno;
-    fcntl(p->sock, F_SETFL, p->fl);
-    s->who.pid = p->ev.pid;
-    connect_done(s, &p->ev, err ? -1 : 0, err);
-    send_resp(s, p->lfd, p->id, V_ANSWER, err ? -err : 0);
-    close(p->sock);
-    close(p->lfd);
-    s->pend[i] = s->pend[--s->np];
+    fcntl(p->x.sock, F_SETFL, p->fl);
+    be_who(s, &p->x);
+    connect_done(s, &p->ev, err ? -1 : 0, err, &p->x.inj);
+    send_resp(s, p->x.lfd, p->x.id, V_ANSWER, err ? -err : 0);
+    drop_pending(s, i);
 }
 
 /* ---- attaching ----------------------------------------------------------- */
@@ -1058,7 +1215,8 @@ static void *loop(void *arg)
         for (int i = 0; i < s->nl; i++)
             pf[n++] = (struct pollfd){.fd = s->listeners[i], .events = POLLIN};
         for (int i = 0; i < s->np; i++)
-            pf[n++] = (struct pollfd){.fd = s->pend[i].sock, .events = POLLOUT};
+            pf[n++] = (struct pollfd){.fd = s->pend[i].phase == P_WAIT ? s->pend[i].x.sock : -1,
+                                      .events = POLLOUT};
         int base = n, nw = 0;
         for (int i = 0; i < MAX_PROCS; i++)
             if (s->procs[i].holds && s->procs[i].pidfd >= 0) {
@@ -1087,7 +1245,7 @@ static void *loop(void *arg)
         int nl = s->nl, np = s->np;
         for (int i = np - 1; i >= 0; i--) {
             short re = pf[2 + nl + i].revents;
-            if (re || s->pend[i].deadline_ms <= now)
+            if (i < s->np && (re || s->pend[i].deadline_ms <= now))
                 finish_pending(s, i, !re);
         }
         for (int i = nl - 1; i >= 0; i--) {
@@ -1118,13 +1276,13 @@ static void sup_free(struct ps_supervisor *s)
         rmdir(s->own_dir);
     for (int i = 0; i < s->nl; i++)
         close(s->listeners[i]);
-    for (int i = 0; i < s->np; i++) {
-        close(s->pend[i].sock);
-        close(s->pend[i].lfd);
-    }
-    for (int i = 0; i < MAX_PROCS; i++)
+    while (s->np)
+        drop_pending(s, s->np - 1);
+    for (int i = 0; i < MAX_PROCS; i++) {
         if (s->procs[i].pidfd >= 0)
             close(s->procs[i].pidfd);
+        free(s->procs[i].cnt);
+    }
     if (s->wake[0] >= 0) {
         close(s->wake[0]);
         close(s->wake[1]);

@@ -208,3 +208,73 @@ Test(seccomp, a_dynamic_program_execd_by_a_static_one_is_left_to_the_preload_lib
               binds, sup);
     e2e_events_free(&ev);
 }
+
+/* One run of a static sockctl that listens on 8000 and dials it n times
+ * under --inject spec --seed seed: "+" per connect made, "x" per refusal. */
+static void injected_dials(const char *m, const char *spec, const char *seed, int n, char *seq)
+{
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    struct e2e_proc *p = e2e_startl(&env, e2e_portshim(), "run", "--manifest", m, "--inject",
+                                    spec, "--seed", seed, "--", stat_helper("sockctl"));
+    int l = e2e_cmd_fd(p, "tcp4");
+    cr_assert(!strncmp(e2e_cmd(p, "bind %d 127.0.0.1 8000", l), "OK", 2));
+    cr_assert(!strncmp(e2e_cmd(p, "listen %d", l), "OK", 2));
+    for (int i = 0; i < n; i++) {
+        int fd = e2e_cmd_fd(p, "tcp4");
+        const char *r = e2e_cmd(p, "connect %d 127.0.0.1 8000", fd);
+        cr_assert(!strcmp(r, "OK") || !strcmp(r, "ERR ECONNREFUSED"), "connect %d: %s", i, r);
+        seq[i] = r[0] == 'O' ? '+' : 'x';
+        cr_assert(!strncmp(e2e_cmd(p, "close %d", fd), "OK", 2));
+    }
+    seq[n] = 0;
+    e2e_close_stdin(p);
+    cr_assert(e2e_wait(p, E2E_MS), "sockctl did not exit");
+}
+
+Test(seccomp, seeded_faults_apply_to_a_static_program_and_replay)
+{
+    need_supervisor();
+    const char *spec = "connect-refused=50%,connect-delay=1ms-3ms@0.5";
+    char a[32], b[32];
+    const char *m1 = e2e_path("one.jsonl"), *m2 = e2e_path("two.jsonl");
+    injected_dials(m1, spec, "11", 24, a);
+    injected_dials(m2, spec, "11", 24, b);
+    cr_assert_str_eq(a, b, "the same seed gave another sequence");
+    cr_assert(strchr(a, '+') && strchr(a, 'x'), "50%% refusals gave '%s'", a);
+    struct e2e_events ev;
+    e2e_events_read(m1, &ev);
+    size_t refused = 0, delayed = 0;
+    for (size_t i = 0; i < ev.n; i++) {
+        if (ev.v[i].ev != PS_EV_CONNECT || !ev.v[i].inj[0])
+            continue;
+        cr_assert_str_eq(ev.v[i].be, "seccomp");
+        refused += !strcmp(ev.v[i].inj, "connect-refused");
+        delayed += !strcmp(ev.v[i].inj, "connect-delay");
+    }
+    size_t xs = 0;
+    for (const char *c = a; *c; c++)
+        xs += *c == 'x';
+    cr_assert_eq(refused, xs, "%zu refusals recorded, %zu seen", refused, xs);
+    cr_assert(delayed > 0, "no connect-delay recorded in '%s'", a);
+    e2e_events_free(&ev);
+}
+
+Test(seccomp, an_injected_bind_failure_reaches_a_static_program_and_is_recorded)
+{
+    need_supervisor();
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    const char *m = e2e_path("m.jsonl");
+    struct e2e_proc *p = e2e_runl(&env, E2E_MS, e2e_portshim(), "run", "--manifest", m,
+                                  "--inject", "bind-eaddrinuse=100%", "--seed", "1", "--",
+                                  stat_helper("binder"), "127.0.0.1", "8000");
+    cr_assert(strstr(e2e_out(p), "ERR EADDRINUSE"), "%s", e2e_describe(p));
+    struct e2e_events ev;
+    e2e_events_read(m, &ev);
+    const struct ps_event *b = find_ev(&ev, PS_EV_BIND, 0, 8000);
+    cr_assert(b && !strcmp(b->inj, "bind-eaddrinuse") && !strcmp(b->note, "injected") &&
+                  !strcmp(b->be, "seccomp"),
+              "no injected bind failure recorded by the supervisor");
+    e2e_events_free(&ev);
+}
