@@ -121,12 +121,18 @@ struct cctx {
     struct ps_proc who;
     char prog[PS_PROG_MAX];
     long long val;        /* V_ANSWER: the result, or -errno */
+    int tid, tgid;
+    int tfd;              /* the target's descriptor number */
+    /* accept: the program's address and length pointers, its length, flags */
+    uint64_t aptr, lptr;
+    socklen_t want;
+    int aflags;
 };
 
 /* A connect waiting: for its injected delay to pass (DELAY), or for the
  * kernel to complete it (WAIT, a blocking socket's). */
 struct pending {
-    enum { P_DELAY, P_WAIT } phase;
+    enum { P_DELAY, P_WAIT, P_ACCEPT } phase;
     struct cctx x;        /* x.lfd and x.sock are owned here */
     int fl;               /* WAIT: the socket's status flags, to restore */
     long deadline_ms;     /* DELAY: when to go on; WAIT: when TCP would give up */
@@ -239,7 +245,7 @@ static bool op_refuses_first(void *ctx, int fd, int fam)
     uint16_t port;
     if (sys_getsockname(fd, &ss, &l) < 0)
         return true;
-    return ss.ss_family != (fam == 4 ? AF_INET : AF_INET6) ||
+    return ss.ss_family != fam ||
            ps_addr_from_sockaddr((struct sockaddr *)&ss, l, &a, &port) < 0 || port != 0;
 }
 
@@ -247,7 +253,7 @@ static bool op_local_address(void *ctx, const struct ps_addr *dst)
 {
     struct ps_addr tmp = *dst;
     if (ps_addr_is_v4(&tmp))
-        tmp.fam = 4;
+        tmp.fam = AF_INET;
     struct sockaddr_storage ss;
     socklen_t l = ps_addr_to_sockaddr(&tmp, 0, &ss);
     int u = (int)syscall(SYS_socket, ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -402,7 +408,7 @@ static int mem_write(int tid, uint64_t dst, const void *src, size_t len)
 /* ---- one call -------------------------------------------------------------- */
 
 /* What a handler says to do with the notification. */
-enum verdict { V_CONTINUE, V_ANSWER, V_DROP, V_LATER };
+enum verdict { V_CONTINUE, V_ANSWER, V_DROP, V_LATER, V_SENT /* answered by ADDFD_FLAG_SEND */ };
 
 struct call {
     struct ps_supervisor *s;
@@ -565,23 +571,6 @@ static void note_inode(int fd, struct ps_event *e)
         e->ino = (unsigned long long)st.st_ino;
 }
 
-/* Unix mode for a supervised program would replace its socket by an
- * AF_UNIX one (SECCOMP_IOCTL_NOTIF_ADDFD); not done yet: refused, loudly,
- * never a silent TCP socket outside the namespace. */
-static enum verdict refuse_unix(struct ps_supervisor *s, const char *what, struct ps_event *e)
-{
-    static unsigned said;
-    if (said++ < 10)
-        cli_log(PS_LOG_ERROR, "%s of port %d in pid %d (%s): unix mode is not available to "
-                "programs under the seccomp supervisor (static and Go programs); refused "
-                "with EAFNOSUPPORT: use --mode remap", what, e->port, s->who.pid, s->who.prog);
-    e->ok = false;
-    e->err = EAFNOSUPPORT;
-    snprintf(e->note, sizeof e->note, "unix mode: not for supervised programs");
-    record(s, e, false);
-    return V_ANSWER;   /* -EAFNOSUPPORT */
-}
-
 static unsigned long long inode_of(int fd)
 {
     struct stat st;
@@ -602,6 +591,202 @@ static const char *observed_sid(struct ps_supervisor *s, int fd)
         if (s->observed[i].ino == ino)
             return s->observed[i].sid;
     return NULL;
+}
+
+
+/* ---- unix mode ------------------------------------------------------------ */
+
+/* The target's descriptor fd has FD_CLOEXEC (its fdinfo's flags). */
+static bool target_cloexec(int tgid, int fd)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", tgid, fd);
+    if (read_small(path, buf, sizeof buf) < 0)
+        return false;
+    const char *f = strstr(buf, "flags:");
+    unsigned long v = 0;
+    return f && sscanf(f + 6, "%lo", &v) == 1 && (v & O_CLOEXEC);
+}
+
+/* Puts our socket src in the target's place of its descriptor tfd (the
+ * TCP socket goes, as with dup2), keeping its FD_CLOEXEC. */
+static int replace_fd(int lfd, uint64_t id, int tgid, int src, int tfd)
+{
+    struct seccomp_notif_addfd a = {
+        .id = id,
+        .flags = SECCOMP_ADDFD_FLAG_SETFD,
+        .srcfd = (uint32_t)src,
+        .newfd = (uint32_t)tfd,
+        .newfd_flags = target_cloexec(tgid, tfd) ? O_CLOEXEC : 0,
+    };
+    return ioctl(lfd, SECCOMP_IOCTL_NOTIF_ADDFD, &a) < 0 ? -1 : 0;
+}
+
+static socklen_t unix_sockaddr(const char *name, size_t len, struct sockaddr_un *su)
+{
+    memset(su, 0, sizeof *su);
+    su->sun_family = AF_UNIX;
+    memcpy(su->sun_path, name, len);
+    /* A path's length includes its NUL; an abstract name's is exact. */
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (name[0] ? 1 : 0));
+}
+
+static void unlink_socket(struct ps_supervisor *s, const char *path)
+{
+    struct stat st;
+    if (ps_path_in_dir(path, s->cfg.dir) && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);
+}
+
+/* A bind of a virtual port in unix mode (PS_PLAN_UNIX_PATH): a new AF_UNIX
+ * socket bound to the socket file takes the place of the program's TCP
+ * socket, as the library's swap does, before the program registers the
+ * descriptor with its poller (Go binds and listens first). Under the claim. */
+static int bind_unix(struct call *c, int fd, struct ps_event *e, const char *path)
+{
+    struct ps_supervisor *s = c->s;
+    int fl = fcntl(fd, F_GETFL);
+    int u = (int)syscall(SYS_socket, AF_UNIX,
+                         SOCK_STREAM | SOCK_CLOEXEC | (fl >= 0 && (fl & O_NONBLOCK) ? SOCK_NONBLOCK : 0), 0);
+    if (u < 0)
+        return -ENOBUFS;
+    /* A file left by a holder that died without closing. */
+    unlink_socket(s, path);
+    struct sockaddr_un su;
+    socklen_t sl = unix_sockaddr(path, strlen(path), &su);
+    int err = 0;
+    if (sys_bind(u, &su, sl) < 0) {
+        err = errno;
+        cli_log(PS_LOG_WARN, "bind %s in pid %d (%s): %s", path, e->pid, e->prog, strerror(err));
+    } else {
+        /* A namespace shared with another user: the private directory
+         * decides who may reach it, not the file's mode. */
+        if (s->cfg.share_uid >= 0 || s->cfg.share_gid >= 0)
+            chmod(path, 0666);
+        if (!id_valid(c->lfd, c->n->id) ||
+            replace_fd(c->lfd, c->n->id, c->p->tgid, u, (int)c->n->data.args[0]) < 0) {
+            err = errno == ENOENT ? ENOENT : EBADF;
+            unlink(path);
+        }
+    }
+    if (err) {
+        close(u);
+        return -err;
+    }
+    snprintf(e->rpath, sizeof e->rpath, "%s", path);
+    e->ino = inode_of(u);
+    close(u);
+    return 0;
+}
+
+/* A fresh client's abstract name "\0DIR/c/<port>@<addr>", a port of the
+ * ephemeral range; the kernel keeps abstract names unique. */
+static void name_client(struct ps_supervisor *s, int u, const struct ps_addr *dst)
+{
+    enum { LO = 32768, HI = 60999 };
+    struct ps_uname un = {.client = true, .addr = *dst};
+    if (ps_addr_is_wildcard(dst)) {
+        struct ps_addr lo = ps_addr_loopback(ps_addr_is_v4(dst) ? AF_INET : AF_INET6);
+        un.addr = ps_addr_as_family(&lo, dst->fam);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    unsigned span = HI - LO + 1, start = (unsigned)ts.tv_nsec % span;
+    for (unsigned i = 0; i < span; i++) {
+        un.port = (uint16_t)(LO + (start + i) % span);
+        char name[PS_SUN_PATH];
+        size_t n = ps_uname_format(name, sizeof name, s->cfg.dir, &un);
+        if (!n)
+            return;
+        struct sockaddr_un su;
+        socklen_t sl = unix_sockaddr(name, n, &su);
+        if (sys_bind(u, &su, sl) == 0 || errno != EADDRINUSE)
+            return;
+    }
+}
+
+/* A routed connect in unix mode (PS_ROUTE_PATH): a new AF_UNIX socket,
+ * named as a client of the namespace and connected to the listener's file,
+ * takes the place of the program's TCP socket. AF_UNIX connects at once or
+ * not at all: a full backlog (listeners take the deepest the kernel
+ * allows) is ECONNREFUSED here, a gone file too. */
+static int connect_unix(struct ps_supervisor *s, struct cctx *x, const char *path)
+{
+    int fl = fcntl(x->sock, F_GETFL);
+    int u = (int)syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (u < 0)
+        return -ENOBUFS;
+    name_client(s, u, &x->a);
+    struct sockaddr_un su;
+    socklen_t sl = unix_sockaddr(path, strlen(path), &su);
+    int err = sys_connect(u, &su, sl) < 0 ? errno : 0;
+    if (err == EAGAIN || err == ENOENT)
+        err = ECONNREFUSED;
+    if (!err && fl >= 0 && !(fl & O_NONBLOCK))
+        fcntl(u, F_SETFL, fl & ~O_NONBLOCK);
+    if (!err && (!id_valid(x->lfd, x->id) || replace_fd(x->lfd, x->id, x->tgid, u, x->tfd) < 0))
+        err = ECONNREFUSED;
+    close(u);
+    return -err;
+}
+
+static int uname_of(struct ps_supervisor *s, const struct sockaddr_storage *k, socklen_t kl,
+                    struct ps_uname *u)
+{
+    const struct sockaddr_un *su = (const struct sockaddr_un *)k;
+    size_t off = offsetof(struct sockaddr_un, sun_path);
+    if (k->ss_family != AF_UNIX)
+        return -1;
+    if (kl <= off)
+        return 1;   /* unnamed */
+    return ps_uname_parse(su->sun_path, kl - off, s->cfg.dir, u);
+}
+
+/* The peer p (prc: 0 named, else unnamed) as a socket whose own name is
+ * self sees it (the library's rule, preload/unix.c). */
+static socklen_t peer_seen_by(const struct ps_uname *self, int prc, const struct ps_uname *p,
+                              struct sockaddr_storage *out)
+{
+    int fam = self->addr.fam;
+    if (prc != 0) {
+        struct ps_addr lo = ps_addr_loopback(fam);
+        return ps_addr_to_sockaddr(&lo, 0, out);
+    }
+    struct ps_addr a = ps_addr_as_family(&p->addr, fam);
+    if (ps_addr_is_wildcard(&p->addr))
+        a = ps_addr_is_wildcard(&self->addr) ? ps_addr_loopback(fam) : self->addr;
+    return ps_addr_to_sockaddr(&a, p->port, out);
+}
+
+/* A swapped socket's inet name (peer: its peer's) as the program would
+ * see it, from the AF_UNIX names alone. false: not a socket of the
+ * namespace. */
+static bool unix_inet_name(struct ps_supervisor *s, int fd, bool peer,
+                           struct sockaddr_storage *out, socklen_t *outl)
+{
+    struct sockaddr_storage k, pk;
+    socklen_t kl = sizeof k, pkl = sizeof pk;
+    struct ps_uname self, p;
+    if (sys_getsockname(fd, &k, &kl) < 0 || uname_of(s, &k, kl, &self) != 0)
+        return false;
+    int prc = sys_getpeername(fd, &pk, &pkl) < 0 ? -2 : uname_of(s, &pk, pkl, &p);
+    if (peer) {
+        if (prc == -2)
+            return false;
+        *outl = peer_seen_by(&self, prc == 0 ? 0 : 1, &p, out);
+        return true;
+    }
+    struct ps_addr a = self.addr;
+    /* A wildcard name on a connected socket (accepted from a wildcard
+     * listener): the address it was reached on, for loopback the client's. */
+    if (ps_addr_is_wildcard(&a)) {
+        if (prc == 0 && !ps_addr_is_wildcard(&p.addr))
+            a = ps_addr_as_family(&p.addr, self.addr.fam);
+        else if (prc != -2)
+            a = ps_addr_loopback(self.addr.fam);
+    }
+    *outl = ps_addr_to_sockaddr(&a, self.port, out);
+    return true;
 }
 
 static enum verdict do_bind(struct call *c, long euid)
@@ -628,8 +813,8 @@ static enum verdict do_bind(struct call *c, long euid)
     who_is(c, euid);
     struct ps_event e;
     event_new(s, &e, PS_EV_BIND);
-    e.fam = dom == AF_INET ? 4 : 6;
-    if (e.fam == 6)
+    e.fam = dom;
+    if (e.fam == AF_INET6)
         e.v6only = sockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY);
     e.has_addr = true;
     e.addr = a;
@@ -701,6 +886,17 @@ static enum verdict do_bind(struct call *c, long euid)
         .reuseport = e.reuseport,
         .uid = e.uid,
     };
+    /* Unix mode binds no inet address: the kernel's check that it is one
+     * of this host's (EADDRNOTAVAIL) is asked of a UDP socket, as the
+     * library asks it. */
+    if (s->cfg.mode == PS_MODE_UNIX && !ps_addr_is_wildcard(&a) &&
+        !(a.fam == AF_INET && ps_addr_is_loopback(&a)) && !sockopt_int(fd, IPPROTO_IP, IP_FREEBIND) &&
+        !sockopt_int(fd, IPPROTO_IP, IP_TRANSPARENT) && !op_local_address(s, &a)) {
+        e.ok = false;
+        e.err = EADDRNOTAVAIL;
+        record(s, &e, false);
+        return answer(c, -EADDRNOTAVAIL);
+    }
     struct ps_bind_plan plan;
     claim_begin(s);
     ps_engine_bind_decide(&s->sess, fd, e.fam, &req, &plan);
@@ -719,10 +915,20 @@ static enum verdict do_bind(struct call *c, long euid)
         record(s, &e, false);
         c->val = -plan.err;
         break;
-    case PS_PLAN_UNIX_PATH:
-        v = refuse_unix(s, "bind", &e);
-        c->val = -EAFNOSUPPORT;
+    case PS_PLAN_UNIX_PATH: {
+        int r2 = bind_unix(c, fd, &e, plan.path);
+        if (r2 == 0) {
+            record(s, &e, true);
+            cli_log(PS_LOG_DEBUG, "bind port %u -> %s (pid %d, %s, seccomp)", (unsigned)e.port,
+                    e.rpath, e.pid, e.prog);
+        } else {
+            e.ok = false;
+            e.err = -r2;
+            record(s, &e, false);
+        }
+        c->val = r2;
         break;
+    }
     case PS_PLAN_REAL_PORT: {
         struct sockaddr_storage rs = ss;
         ps_sockaddr_set_port((struct sockaddr *)&rs, plan.rport);
@@ -771,14 +977,19 @@ static enum verdict do_listen(struct call *c, long euid)
 {
     struct ps_supervisor *s = c->s;
     int fd = get_sock(c);
-    if (fd < 0 || !is_tcp(fd))
+    if (fd < 0)
         return V_CONTINUE;
     refresh(s);
+    /* Ours by its inode: a TCP socket, or the AF_UNIX one of unix mode. */
     const struct ps_entry *en = entry_of(s, fd);
-    if (s->cfg.mode != PS_MODE_OBSERVE && (!en || en->listening))
+    if (!en && (s->cfg.mode != PS_MODE_OBSERVE || !is_tcp(fd)))
+        return V_CONTINUE;
+    if (en && en->listening)
         return V_CONTINUE;
     who_is(c, euid);
-    int rc = sys_listen(fd, (int)c->n->data.args[1]);
+    /* A listener standing in for TCP takes the deepest backlog the kernel
+     * allows: AF_UNIX refuses a connect to a full one (the library's rule). */
+    int rc = sys_listen(fd, en && en->rpath[0] ? INT_MAX : (int)c->n->data.args[1]);
     int err = rc ? errno : 0;
     struct ps_event e;
     event_new(s, &e, PS_EV_LISTEN);
@@ -946,12 +1157,12 @@ static enum verdict connect_go(struct ps_supervisor *s, struct cctx *x)
         return cx_answer(x, -ECONNREFUSED);
     }
     case PS_ROUTE_PATH: {
+        int r2 = connect_unix(s, x, r.path);
         connect_event(s, &e, &x->a, x->port, -1, true);
         e.has_raddr = false;
-        ps_engine_inj_take(&x->inj, &e);
-        enum verdict v = refuse_unix(s, "connect", &e);
-        x->val = -EAFNOSUPPORT;
-        return v;
+        snprintf(e.rpath, sizeof e.rpath, "%s", r.path);
+        connect_done(s, &e, r2 ? -1 : 0, -r2, &x->inj);
+        return cx_answer(x, r2);
     }
     case PS_ROUTE_PORT:
         break;
@@ -970,6 +1181,9 @@ static enum verdict do_connect(struct call *c, long euid)
     x.lfd = c->lfd;
     x.id = c->n->id;
     x.sock = -1;
+    x.tid = c->tid;
+    x.tgid = c->p->tgid;
+    x.tfd = (int)c->n->data.args[0];
     if (read_addr(c, &x.ss, &x.len) < 0 ||
         ps_addr_from_sockaddr((struct sockaddr *)&x.ss, x.len, &x.a, &x.port) < 0 || x.port == 0)
         return V_CONTINUE;
@@ -985,7 +1199,7 @@ static enum verdict do_connect(struct call *c, long euid)
     if (dom != x.ss.ss_family)
         return V_CONTINUE;
     /* A v4-mapped destination on a v6-only socket: the kernel's ENETUNREACH. */
-    if (x.a.fam == 6 && ps_addr_is_v4(&x.a) && sockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY))
+    if (x.a.fam == AF_INET6 && ps_addr_is_v4(&x.a) && sockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY))
         return V_CONTINUE;
     who_is(c, euid);
     x.who = s->who;
@@ -1005,6 +1219,114 @@ static enum verdict do_connect(struct call *c, long euid)
         v = V_LATER;
     } else {
         v = connect_go(s, &x);
+    }
+    if (x.sock >= 0)
+        close(x.sock);
+    c->val = x.val;
+    return v;
+}
+
+
+/* ---- accept (unix mode) ------------------------------------------------ */
+
+/* One accept on the listener x->sock, never blocking: the connection goes
+ * into the target (SECCOMP_IOCTL_NOTIF_ADDFD with ADDFD_FLAG_SEND, which
+ * answers the call with its new descriptor number), its peer written as
+ * the inet address the program would have seen. V_LATER: nothing to
+ * accept yet on a blocking listener. */
+static enum verdict accept_try(struct ps_supervisor *s, struct cctx *x, bool blocking)
+{
+    struct sockaddr_storage k;
+    socklen_t kl = sizeof k;
+    int nfd = (int)syscall(SYS_accept4, x->sock, &k, &kl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (nfd < 0) {
+        if ((errno == EAGAIN || errno == EWOULDBLOCK) && blocking)
+            return V_LATER;
+        return cx_answer(x, -errno);
+    }
+    if (!(x->aflags & SOCK_NONBLOCK))
+        fcntl(nfd, F_SETFL, fcntl(nfd, F_GETFL) & ~O_NONBLOCK);
+    if (x->aptr) {
+        struct sockaddr_storage out, lk;
+        socklen_t ol, lkl = sizeof lk;
+        struct ps_uname self, p;
+        if (sys_getsockname(x->sock, &lk, &lkl) == 0 && uname_of(s, &lk, lkl, &self) == 0) {
+            int prc = uname_of(s, &k, kl, &p);
+            ol = peer_seen_by(&self, prc == 0 ? 0 : 1, &p, &out);
+        } else {
+            out = k;
+            ol = kl;
+        }
+        socklen_t n = x->want < ol ? x->want : ol;
+        if (!id_valid(x->lfd, x->id)) {
+            close(nfd);
+            return V_DROP;
+        }
+        if ((n && mem_write(x->tid, x->aptr, &out, n) < 0) ||
+            mem_write(x->tid, x->lptr, &ol, sizeof ol) < 0) {
+            close(nfd);
+            return cx_answer(x, -EFAULT);
+        }
+    }
+    struct seccomp_notif_addfd a = {
+        .id = x->id,
+        .flags = SECCOMP_ADDFD_FLAG_SEND,
+        .srcfd = (uint32_t)nfd,
+        .newfd_flags = (x->aflags & SOCK_CLOEXEC) ? O_CLOEXEC : 0,
+    };
+    int r = ioctl(x->lfd, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
+    int err = errno;
+    close(nfd);
+    if (r >= 0)
+        return V_SENT;
+    /* The target is gone (ENOENT): the connection goes with it. */
+    return err == ENOENT ? V_DROP : cx_answer(x, -ECONNABORTED);
+}
+
+/* accept/accept4 in unix mode, on a listener of the namespace: the
+ * AF_UNIX peer the kernel would report becomes the inet address the
+ * program expects (Go takes its RemoteAddr from accept's own result).
+ * Other modes, other sockets: the kernel's call. */
+static enum verdict do_accept(struct call *c, bool four)
+{
+    struct ps_supervisor *s = c->s;
+    if (s->cfg.mode != PS_MODE_UNIX)
+        return V_CONTINUE;
+    struct cctx x;
+    memset(&x, 0, sizeof x);
+    x.lfd = c->lfd;
+    x.id = c->n->id;
+    x.tid = c->tid;
+    x.tgid = c->p->tgid;
+    x.aptr = c->n->data.args[1];
+    x.lptr = c->n->data.args[2];
+    x.aflags = four ? (int)c->n->data.args[3] : 0;
+    /* What the kernel refuses before accepting is its own to say. */
+    if (x.aflags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
+        return V_CONTINUE;
+    if (x.aptr && (!x.lptr || mem_read(c->tid, &x.want, x.lptr, sizeof x.want) < 0 ||
+                   (int)x.want < 0))
+        return V_CONTINUE;
+    int fd = get_sock(c);
+    struct sockaddr_storage k;
+    socklen_t kl = sizeof k;
+    struct ps_uname self;
+    if (fd < 0 || sys_getsockname(fd, &k, &kl) < 0 || uname_of(s, &k, kl, &self) != 0 ||
+        self.client || !id_valid(c->lfd, c->n->id))
+        return V_CONTINUE;
+    x.sock = fd;
+    c->sock = -1;
+    int fl = fcntl(fd, F_GETFL);
+    enum verdict v = accept_try(s, &x, fl >= 0 && !(fl & O_NONBLOCK));
+    if (v == V_LATER) {
+        /* A blocking accept waits in the poll loop; its notification is
+         * checked every second, so a call abandoned by a signal or an exit
+         * never takes a connection meant for the next one. */
+        struct pending *p = park(s, &x, P_ACCEPT);
+        if (p)
+            p->deadline_ms = now_ms() + 1000;
+        else
+            v = cx_answer(&x, -EAGAIN);
     }
     if (x.sock >= 0)
         close(x.sock);
@@ -1033,6 +1355,14 @@ static enum verdict do_name(struct call *c, bool peer)
     int rc = peer ? sys_getpeername(fd, &ss, &l) : sys_getsockname(fd, &ss, &l);
     if (rc < 0)
         return answer(c, -errno);
+    if (ss.ss_family == AF_UNIX && s->cfg.mode == PS_MODE_UNIX) {
+        struct sockaddr_storage in;
+        socklen_t il;
+        if (unix_inet_name(s, fd, peer, &in, &il)) {
+            ss = in;
+            l = il;
+        }
+    }
     struct ps_addr a;
     uint16_t port;
     if (ps_addr_from_sockaddr((struct sockaddr *)&ss, l, &a, &port) == 0 && port) {
@@ -1101,6 +1431,10 @@ static void handle(struct ps_supervisor *s, int lfd)
     case __NR_getpeername:
         v = do_name(&c, true);
         break;
+    case __NR_accept:
+    case __NR_accept4:
+        v = do_accept(&c, n->data.nr == __NR_accept4);
+        break;
     default:
         break;
     }
@@ -1137,6 +1471,21 @@ static void finish_pending(struct ps_supervisor *s, int i, bool timed_out)
         /* Parked again (WAIT): x's socket went with it; the dup of the
          * listener here is this entry's own. */
         p->x.sock = x.sock;
+        drop_pending(s, i);
+        return;
+    }
+    if (p->phase == P_ACCEPT) {
+        if (!id_valid(p->x.lfd, p->x.id)) {
+            drop_pending(s, i);
+            return;
+        }
+        enum verdict v = timed_out ? V_LATER : accept_try(s, &p->x, true);
+        if (v == V_LATER) {
+            p->deadline_ms = now_ms() + 1000;
+            return;
+        }
+        if (v == V_ANSWER)
+            send_resp(s, p->x.lfd, p->x.id, v, p->x.val);
         drop_pending(s, i);
         return;
     }
@@ -1215,8 +1564,8 @@ static void *loop(void *arg)
         for (int i = 0; i < s->nl; i++)
             pf[n++] = (struct pollfd){.fd = s->listeners[i], .events = POLLIN};
         for (int i = 0; i < s->np; i++)
-            pf[n++] = (struct pollfd){.fd = s->pend[i].phase == P_WAIT ? s->pend[i].x.sock : -1,
-                                      .events = POLLOUT};
+            pf[n++] = (struct pollfd){.fd = s->pend[i].phase == P_DELAY ? -1 : s->pend[i].x.sock,
+                                      .events = s->pend[i].phase == P_ACCEPT ? POLLIN : POLLOUT};
         int base = n, nw = 0;
         for (int i = 0; i < MAX_PROCS; i++)
             if (s->procs[i].holds && s->procs[i].pidfd >= 0) {
@@ -1341,7 +1690,10 @@ struct ps_supervisor *ps_supervise_start(const char *dir, bool dir_private)
     /* The socket: in the run's own private directory when the name fits,
      * else in a private directory of its own. */
     struct sockaddr_un su = {.sun_family = AF_UNIX};
-    if (!dir_private || (size_t)snprintf(s->path, sizeof s->path, "%s/" SUP_SOCK_NAME, dir) >=
+    /* Named by the run's pid: runs joining one --manifest share its
+     * directory, each with a supervisor of its own. */
+    if (!dir_private || (size_t)snprintf(s->path, sizeof s->path, "%s/" SUP_SOCK_NAME ".%d", dir,
+                                         (int)getpid()) >=
                             sizeof su.sun_path) {
         const char *tmp = getenv("TMPDIR");
         snprintf(s->own_dir, sizeof s->own_dir, "%s/portshim-sup.XXXXXX",
@@ -1353,7 +1705,7 @@ struct ps_supervisor *ps_supervise_start(const char *dir, bool dir_private)
             s->path[0] = 0;
             goto fail;
         }
-        snprintf(s->path, sizeof s->path, "%s/" SUP_SOCK_NAME, s->own_dir);
+        snprintf(s->path, sizeof s->path, "%s/" SUP_SOCK_NAME ".%d", s->own_dir, (int)getpid());
     }
     memcpy(su.sun_path, s->path, strlen(s->path) + 1);
     s->lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

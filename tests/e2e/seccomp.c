@@ -278,3 +278,76 @@ Test(seccomp, an_injected_bind_failure_reaches_a_static_program_and_is_recorded)
               "no injected bind failure recorded by the supervisor");
     e2e_events_free(&ev);
 }
+
+Test(seccomp, unix_mode_static_servers_and_clients_meet_through_socket_files_with_inet_names)
+{
+    need_supervisor();
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    const char *m[2] = {e2e_path("a.jsonl"), e2e_path("b.jsonl")};
+    const char *name[2] = {"alpha", "beta"};
+    for (int i = 0; i < 2; i++) {
+        struct e2e_proc *s = e2e_startl(&env, e2e_portshim(), "run", "--mode", "unix",
+                                        "--manifest", m[i], "--", stat_helper("echo-server"),
+                                        "127.0.0.1", "8000", "--name", name[i]);
+        const char *r = e2e_expect(s, "READY ", E2E_MS);
+        cr_assert(r && atoi(r) == 8000, "unix-mode static server %d:\n%s", i, e2e_describe(s));
+    }
+    for (int i = 0; i < 2; i++) {
+        const char *clients[2] = {stat_helper("client"), e2e_helper("client")};
+        for (int k = 0; k < 2; k++) {
+            struct e2e_proc *c = e2e_runl(&env, E2E_MS, e2e_portshim(), "run", "--mode", "unix",
+                                          "--manifest", m[i], "--", clients[k], "127.0.0.1",
+                                          "8000", "hi");
+            char want[64];
+            snprintf(want, sizeof want, "REPLY %s 8000 hi\n", name[i]);
+            cr_assert(e2e_status(c) == 0 && strstr(e2e_out(c), want) &&
+                          strstr(e2e_out(c), "PEER 8000\n"),
+                      "client %d of namespace %d:\n%s", k, i, e2e_describe(c));
+        }
+        struct e2e_events ev;
+        e2e_events_read(m[i], &ev);
+        const struct ps_event *b = e2e_last_bind(&ev, 8000);
+        cr_assert(b && b->rpath[0] && b->rport < 0 && !strcmp(b->be, "seccomp"),
+                  "the static server's bind is not a socket file of the supervisor's");
+        e2e_events_free(&ev);
+    }
+}
+
+Test(seccomp, unix_mode_accept_connect_and_names_of_a_static_program_are_inet)
+{
+    need_supervisor();
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    const char *m = e2e_path("m.jsonl");
+    struct e2e_proc *p = e2e_startl(&env, e2e_portshim(), "run", "--mode", "unix", "--manifest",
+                                    m, "--", stat_helper("sockctl"));
+    int l = e2e_cmd_fd(p, "tcp4");
+    cr_assert_str_eq(e2e_cmd(p, "bind %d 127.0.0.1 8000", l), "OK");
+    cr_assert_str_eq(e2e_cmd(p, "listen %d", l), "OK");
+    cr_assert_str_eq(e2e_cmd(p, "name %d", l), "OK 127.0.0.1 8000");
+    int c = e2e_cmd_fd(p, "tcp4");
+    cr_assert_str_eq(e2e_cmd(p, "connect %d 127.0.0.1 8000", c), "OK");
+    const char *cn = e2e_cmd(p, "name %d", c);
+    int cport = -1;
+    cr_assert(sscanf(cn, "OK 127.0.0.1 %d", &cport) == 1 && cport > 0, "client name: %s", cn);
+    cr_assert_str_eq(e2e_cmd(p, "peer %d", c), "OK 127.0.0.1 8000");
+    /* accept's own address is the client's inet name, as TCP's would be */
+    const char *a = e2e_cmd(p, "acceptfrom %d", l);
+    int nfd = -1, aport = -1;
+    char want[64];
+    cr_assert(sscanf(a, "OK %d 127.0.0.1 %d", &nfd, &aport) == 2, "accept: %s", a);
+    cr_assert_eq(aport, cport, "accept returned port %d, the client is %d", aport, cport);
+    snprintf(want, sizeof want, "OK 127.0.0.1 %d", cport);
+    cr_assert_str_eq(e2e_cmd(p, "peer %d", nfd), want);
+    cr_assert_str_eq(e2e_cmd(p, "name %d", nfd), "OK 127.0.0.1 8000");
+    cr_assert_str_eq(e2e_cmd(p, "send %d ping", c), "OK");
+    cr_assert_str_eq(e2e_cmd(p, "recv %d", nfd), "OK ping");
+    /* no TCP socket was left behind: the listener is the socket file */
+    struct e2e_events ev;
+    e2e_events_read(m, &ev);
+    const struct ps_event *b = e2e_last_bind(&ev, 8000);
+    cr_assert(b && b->rpath[0], "no socket file recorded");
+    cr_assert_eq(access(b->rpath, F_OK), 0, "%s is not there", b->rpath);
+    e2e_events_free(&ev);
+}
