@@ -162,7 +162,7 @@ musl:
 # network, standard library only; Go's cache and GOPATH stay inside $(B).
 GOENV_VARS = GOCACHE=$(abspath $(B))/go/cache GOPATH=$(abspath $(B))/go/path GOFLAGS=-mod=mod \
              GOPROXY=off GOENV=off GOTOOLCHAIN=local
-go:
+go: | deps
 	@if command -v go >/dev/null 2>&1; then $(MAKE) -s $(GO_PROGS); \
 	else echo "make: go not found: the Go e2e tests will be skipped" >&2; fi
 
