@@ -38,7 +38,7 @@ endif
 CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN) $(EXTRA_CFLAGS)
 LDSAN   := $(SAN)
 
-CORE_SRC   := $(sort $(wildcard shim/core/*.c) $(wildcard shim/engine/*.c))
+CORE_SRC   := $(sort $(wildcard shim/core/*.c) $(wildcard shim/engine/*.c) $(wildcard shim/seccomp/*.c))
 LIB_SRC    := $(sort $(wildcard shim/preload/*.c))
 CLI_SRC    := $(sort $(wildcard shim/cli/*.c))
 UNIT_SRC   := $(sort $(wildcard tests/unit/*.c))

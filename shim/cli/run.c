@@ -16,10 +16,13 @@
 #include <unistd.h>
 
 #include "cli/leak.h"
+#include "cli/supervise.h"
 #include "core/config.h"
+#include "core/execkind.h"
 #include "core/log.h"
 #include "core/trust.h"
 #include "core/unixname.h"
+#include "seccomp/attach.h"
 
 void usage_run(FILE *f)
 {
@@ -521,8 +524,10 @@ static void forward_signal(int sig)
     errno = saved;
 }
 
-/* Starts cmd; returns its pid, or -1 with the exec errno in *exec_err. */
-static pid_t spawn(char **cmd, int *exec_err)
+/* Starts cmd; returns its pid, or -1 with the exec errno in *exec_err
+ * (negative: putting it under the supervisor at sup failed). sup: the
+ * supervisor's socket when cmd needs it (a static or Go program), else NULL. */
+static pid_t spawn(char **cmd, const char *sup, int *exec_err)
 {
     int pfd[2];
     sigset_t block, old;
@@ -544,8 +549,11 @@ static pid_t spawn(char **cmd, int *exec_err)
     if (pid == 0) {
         close(pfd[0]);
         sigprocmask(SIG_SETMASK, &old, NULL);
-        execvp(cmd[0], cmd);
-        int e = errno;
+        int e = sup ? ps_seccomp_attach(sup) : 0;
+        if (e == 0) {
+            execvp(cmd[0], cmd);
+            e = errno;
+        }
         ssize_t w = write(pfd[1], &e, sizeof e);
         (void)w;
         _exit(127);
@@ -625,15 +633,32 @@ int cmd_run(int argc, char **argv)
         remove_namespace(&ns);
         return EXIT_USAGE;
     }
+    /* The backend for the programs the library cannot see (static, Go):
+     * the command itself when it is one, and any such program a process of
+     * the run execs (the library's exec wrappers attach it). Its socket is
+     * in the namespace's directory when that is the run's alone. */
+    struct ps_supervisor *sup =
+        ps_supervise_start(ns.dir, ns.created || o.mode == PS_MODE_UNIX || o.workers);
+    char resolved[PATH_MAX];
+    const char *attach = sup && ps_exec_resolve(o.cmd[0], resolved, sizeof resolved) &&
+                                 ps_exec_needs_supervisor(ps_exec_kind_of(resolved))
+                             ? getenv(PS_SUPERVISOR_ENV)
+                             : NULL;
 
     int exec_err = 0, sig;
-    pid_t pid = spawn(o.cmd, &exec_err);
+    pid_t pid = spawn(o.cmd, attach, &exec_err);
     if (pid < 0) {
-        cli_log(PS_LOG_ERROR, "cannot run '%s': %s", o.cmd[0], strerror(exec_err));
+        if (exec_err < 0)
+            cli_log(PS_LOG_ERROR, "cannot put '%s' under the seccomp supervisor: %s", o.cmd[0],
+                    strerror(-exec_err));
+        else
+            cli_log(PS_LOG_ERROR, "cannot run '%s': %s", o.cmd[0], strerror(exec_err));
+        ps_supervise_stop(sup);
         remove_namespace(&ns);
         return exec_err == ENOENT ? 127 : 126;
     }
     int status = wait_status(pid, &sig);
+    ps_supervise_stop(sup);
     /* A leak is reported (and reaped with --reap), never a failure: the
      * status stays CMD's. */
     leak_check(ns.manifest, o.workers ? ns.dir : NULL, o.reap);

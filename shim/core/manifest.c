@@ -272,6 +272,7 @@ size_t ps_event_encode(const struct ps_event *e, char *buf, size_t len)
         put_ts(&o, e->hsince);
     }
     if (e->inj[0]) put_str(&o, "inj", e->inj);
+    if (e->be[0]) put_str(&o, "be", e->be);
     if (e->inj_us >= 0) put_int(&o, "inj_us", e->inj_us);
     put(&o, "}\n", 2);
     return o.full ? 0 : len - o.left;
@@ -520,6 +521,7 @@ enum key {
     K_CSLOT,
     K_CBASE,
     K_COUNT,
+    K_BE,
 };
 
 /* Which field a key names: a switch on its first letter, then one or two
@@ -563,6 +565,7 @@ static enum key key_id(const char *key)
         {"cslot", K_CSLOT},
         {"cbase", K_CBASE},
         {"count", K_COUNT},
+        {"be", K_BE},
     };
     size_t lo, hi;
     switch (key[0]) {
@@ -581,6 +584,7 @@ static enum key key_id(const char *key)
     case 'u': lo = 28; hi = 29; break;
     case 'v': lo = 29; hi = 31; break;
     case 'c': lo = 31; hi = 35; break;
+    case 'b': lo = 35; hi = 36; break;
     default: return K_OTHER;
     }
     for (size_t i = lo; i < hi; i++)
@@ -612,6 +616,10 @@ static int field(struct ps_event *e, const char *key, const struct jval *v, int 
     } else if (k == K_SID) {
         if (v->t != J_STR) return -1;
         if (scopy(e->sid, sizeof e->sid, v->str, true)) return -1;
+    } else if (k == K_BE) {
+        /* a longer name is a newer writer's backend: cut, not refused */
+        if (v->t != J_STR) return -1;
+        if (scopy(e->be, sizeof e->be, v->str, false)) return -1;
     } else if (k == K_MODE) {
         if (v->t != J_STR) return -1;
         if (scopy(e->mode, sizeof e->mode, v->str, true)) return -1;

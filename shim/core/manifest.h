@@ -95,6 +95,9 @@ struct ps_event {
      * delay its length. */
     char inj[20];             /* "connect-delay", ...; "" none */
     long long inj_us;         /* -1 when absent */
+    /* The backend that saw the call: "" for the preload library (never
+     * written), "seccomp" for the supervisor (docs/manifest.md). */
+    char be[8];
 };
 
 void ps_event_init(struct ps_event *e, enum ps_ev ev);
