@@ -58,9 +58,10 @@ BENCHES  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 # preload library cannot see their calls, the seccomp backend must.
 STATIC_NAMES   := echo-server client binder sockctl forker threads errcases unixcheck execvia
 STATIC_HELPERS := $(STATIC_NAMES:%=$(B)/static/%)
-# Go test programs (tests/go), built with the distribution's Go, off-network.
+# Go test programs (tests/go), built with the distribution's Go, off-network:
+# each as Go links it by default (dynamically, with cgo), gohttp statically too.
 GO_SRC   := $(sort $(wildcard tests/go/*.go))
-GO_PROGS := $(GO_SRC:tests/go/%.go=$(B)/go/%) $(GO_SRC:tests/go/%.go=$(B)/go/%-static)
+GO_PROGS := $(GO_SRC:tests/go/%.go=$(B)/go/%) $(B)/go/gohttp-static
 UNIT     := $(B)/tests/unit
 E2E      := $(B)/tests/e2e
 

@@ -197,3 +197,27 @@ Test(gohttp, seeded_faults_apply_to_a_go_client_and_replay)
                  refused, e2e_slurp(m1));
     e2e_events_free(&ev);
 }
+
+/* A Go program's call through libc (cgo) is the supervisor's like the rest:
+ * the library loaded into the program stays off, so the bind is
+ * translated and recorded once, not once by each backend. */
+Test(gohttp, a_go_programs_socket_calls_through_cgo_are_translated_once)
+{
+    e2e_need_lib();
+    need_supervisor();
+    const char *prog = go("gocgo");
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    const char *m = e2e_path("m.jsonl");
+    struct e2e_proc *p = e2e_runl(&env, E2E_MS, e2e_portshim(), "run", "--manifest", m, "--",
+                                  prog, "8000");
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    cr_assert_str_eq(e2e_out(p), "BOUND 8000\n", "%s", e2e_describe(p));
+    struct e2e_events ev;
+    e2e_events_read(m, &ev);
+    cr_assert_eq(e2e_count(&ev, PS_EV_BIND, -1, -1), 1, "one bind, not one per backend:\n%s",
+                 e2e_slurp(m));
+    const struct ps_event *b = e2e_last_bind(&ev, 8000);
+    cr_assert(b && !strcmp(b->be, "seccomp") && b->rport != 8000, "%s", e2e_slurp(m));
+    e2e_events_free(&ev);
+}
