@@ -56,7 +56,8 @@ HELPERS  := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%)
 BENCHES  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 # Statically linked builds of the helpers the semantics tests run: the
 # preload library cannot see their calls, the seccomp backend must.
-STATIC_NAMES   := echo-server client binder sockctl forker threads errcases unixcheck execvia
+STATIC_NAMES   := echo-server client binder sockctl forker threads errcases unixcheck spawnmany \
+                  execvia
 STATIC_HELPERS := $(STATIC_NAMES:%=$(B)/static/%)
 # Go test programs (tests/go), built with the distribution's Go, off-network:
 # each as Go links it by default (dynamically, with cgo), gohttp statically too.

@@ -151,7 +151,7 @@ static void endpoint(const struct ps_addr *a, int port, char *buf, size_t len)
 {
     char t[PS_ADDRSTRLEN];
     ps_addr_format(a, t);
-    snprintf(buf, len, a->fam == 6 ? "[%s]:%d" : "%s:%d", t, port);
+    snprintf(buf, len, a->fam == AF_INET6 ? "[%s]:%d" : "%s:%d", t, port);
 }
 
 /* pid, if it is a live process of the namespace (pinned then, so that

@@ -176,7 +176,7 @@ static const char *virt(const struct ps_entry *e, char *buf, size_t len)
 {
     char a[PS_ADDRSTRLEN];
     ps_addr_format(&e->baddr.addr, a);
-    snprintf(buf, len, e->baddr.addr.fam == 6 ? "[%s]:%u" : "%s:%u", a, (unsigned)e->vport);
+    snprintf(buf, len, e->baddr.addr.fam == AF_INET6 ? "[%s]:%u" : "%s:%u", a, (unsigned)e->vport);
     return buf;
 }
 

@@ -439,7 +439,7 @@ const char *report_endpoint(const struct ps_addr *a, bool has, int port, char *b
         snprintf(buf, len, "*:%d", port);
     else if (port < 0)
         snprintf(buf, len, "%s", ps_addr_format(a, t));
-    else if (a->fam == 6)
+    else if (a->fam == AF_INET6)
         snprintf(buf, len, "[%s]:%d", ps_addr_format(a, t), port);
     else
         snprintf(buf, len, "%s:%d", ps_addr_format(a, t), port);

@@ -37,7 +37,7 @@ static void socket_obj(FILE *f, const struct rsock *s, double t0)
     fputs(",\"mode\":", f);
     jstr_or_null(f, s->mode);
     fputs(",\"fam\":", f);
-    jint_or_null(f, s->fam ? s->fam : -1);
+    jint_or_null(f, s->fam ? ps_fam_code(s->fam) : -1);
     fputs(",\"addr\":", f);
     jaddr(f, &s->addr, s->has_addr);
     fputs(",\"port\":", f);
@@ -73,7 +73,7 @@ static void failure_obj(FILE *f, const struct rfail *x, double t0)
     fputs(",\"sid\":", f);
     jstr_or_null(f, e->sid);
     fputs(",\"fam\":", f);
-    jint_or_null(f, e->fam ? e->fam : -1);
+    jint_or_null(f, e->fam ? ps_fam_code(e->fam) : -1);
     fputs(",\"addr\":", f);
     jaddr(f, &e->addr, e->has_addr);
     fputs(",\"port\":", f);
@@ -138,7 +138,7 @@ static void report_obj(const struct report *r, FILE *f)
     for (size_t i = 0; i < r->ndests; i++) {
         const struct rdest *d = &r->dests[i];
         fputs(i ? ",{\"fam\":" : "{\"fam\":", f);
-        jint_or_null(f, d->fam ? d->fam : -1);
+        jint_or_null(f, d->fam ? ps_fam_code(d->fam) : -1);
         fputs(",\"addr\":", f);
         jaddr(f, &d->addr, d->fam != 0);
         fputs(",\"port\":", f);

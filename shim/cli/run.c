@@ -45,7 +45,7 @@ void usage_run(FILE *f)
           "                   connect to one with no listener is refused; binds of\n"
           "                   other ports are left alone\n"
           "  --inject SPEC    seeded faults, e.g. accept-delay=30ms@0.3,connect-refused=2%\n"
-          "                   (docs/inject.md)\n"
+          "                   or udp-drop=10% (docs/inject.md)\n"
           "  --seed S         the seed of --inject's decisions (decimal); without it a\n"
           "                   random one, printed for replay\n"
           "  --per-worker[=VAR,...]\n"

@@ -51,12 +51,15 @@
 #include "core/sockaddr.h"
 #include "core/trust.h"
 #include "engine/engine.h"
+#include "engine/faults.h"
+#include "engine/msession.h"
 #include "seccomp/attach.h"
 
 #define SUP_SOCK_NAME "supervisor"
 #define MAX_LISTENERS 256
 #define MAX_PENDING 256
 #define MAX_PROCS 64
+#define MAX_OBSERVED 512
 
 /* ---- bare system calls --------------------------------------------------- */
 
@@ -94,18 +97,47 @@ struct proc {
     dev_t exe_dev;
     ino_t exe_ino;
     bool preloaded;       /* libportshim.so is mapped: its library answers */
+    bool holds;           /* it bound sockets of the namespace: its exit is recorded */
+    char prog[PS_PROG_MAX];
     unsigned long long used;   /* LRU tick */
+    /* Injected faults: its command line's key and its own counters (a
+     * forked child starts its own; the library's continues its parent's). */
+    bool key_done;
+    uint64_t key;
+    struct ps_inj_counts *cnt;
 };
 
-/* A connect the kernel is still completing (a blocking socket's). */
-struct pending {
-    int lfd;              /* a dup of the listener it came through */
+/* A connect, as far as the supervisor carries it: what it needs to go on
+ * later (after an injected delay) without the notification at hand. */
+struct cctx {
+    int lfd;              /* the listener it came through (a dup when pending) */
     uint64_t id;
-    int sock;             /* our copy of the target's socket */
-    int fl;               /* its status flags, to restore */
-    long deadline_ms;
-    struct ps_event ev;   /* the connect's record, ok/err filled on completion */
-    bool record;
+    int sock;             /* our copy of the target's socket (owned) */
+    struct sockaddr_storage ss;
+    socklen_t len;
+    struct ps_addr a;
+    uint16_t port;
+    enum ps_connect_kind k;
+    struct ps_inj_connect inj;
+    struct ps_proc who;
+    char prog[PS_PROG_MAX];
+    long long val;        /* V_ANSWER: the result, or -errno */
+    int tid, tgid;
+    int tfd;              /* the target's descriptor number */
+    /* accept: the program's address and length pointers, its length, flags */
+    uint64_t aptr, lptr;
+    socklen_t want;
+    int aflags;
+};
+
+/* A connect waiting: for its injected delay to pass (DELAY), or for the
+ * kernel to complete it (WAIT, a blocking socket's). */
+struct pending {
+    enum { P_DELAY, P_WAIT, P_ACCEPT } phase;
+    struct cctx x;        /* x.lfd and x.sock are owned here */
+    int fl;               /* WAIT: the socket's status flags, to restore */
+    long deadline_ms;     /* DELAY: when to go on; WAIT: when TCP would give up */
+    struct ps_event ev;   /* WAIT: the connect's record, ok/err filled on completion */
 };
 
 struct ps_supervisor {
@@ -118,10 +150,8 @@ struct ps_supervisor {
     struct ps_config cfg;
     /* The manifest session: read incrementally, appended to. */
     int mfd;
-    struct ps_reader rd;
-    struct ps_ns ns;
-    unsigned sid_counter;
-    uint64_t fresh_at;
+    struct ps_msession ms;
+    bool ms_ready;
     bool write_warned;
     struct ps_session sess;
     struct ps_proc who;       /* the process the current call is about */
@@ -131,6 +161,10 @@ struct ps_supervisor {
     struct pending pend[MAX_PENDING];
     int np;
     struct proc procs[MAX_PROCS];
+    /* Observe mode: the sockets whose binds were recorded (they are not
+     * entries of the table), so that their listens name the same sid. */
+    struct { unsigned long long ino; char sid[PS_SID_MAX]; } observed[MAX_OBSERVED];
+    unsigned next_observed;
     unsigned long long tick;
     struct seccomp_notif *req;
     struct seccomp_notif_resp *resp;
@@ -146,18 +180,9 @@ static long now_ms(void)
 
 /* ---- the manifest session ------------------------------------------------ */
 
-static void apply_event(void *ctx, const struct ps_event *e)
-{
-    struct ps_supervisor *s = ctx;
-    /* A socket file outside PORTSHIM_DIR is not one this namespace made. */
-    if (e->rpath[0] && !ps_path_in_dir(e->rpath, s->cfg.dir))
-        return;
-    ps_ns_apply_cb(&s->ns, e);
-}
-
 static void refresh(struct ps_supervisor *s)
 {
-    if (ps_reader_poll(&s->rd, apply_event, NULL, s) < 0 && !s->write_warned) {
+    if (ps_ms_refresh(&s->ms) < 0 && !s->write_warned) {
         s->write_warned = true;
         cli_log(PS_LOG_ERROR, "supervisor: cannot read manifest %s: %s", s->cfg.manifest,
                 strerror(errno));
@@ -166,19 +191,8 @@ static void refresh(struct ps_supervisor *s)
 
 static void emit(struct ps_supervisor *s, struct ps_event *e)
 {
-    char buf[PS_LINE_MAX + 1];
     memcpy(e->be, "seccomp", 8);
-    size_t n = ps_event_encode(e, buf + 1, sizeof buf - 1);
-    if (!n)
-        return;
-    char *line = buf + 1;
-    uint64_t tail = s->rd.off + s->rd.len;
-    if (ps_reader_mid_line(&s->rd) && tail != s->fresh_at) {
-        *--line = '\n';
-        n++;
-        s->fresh_at = tail;
-    }
-    if (ps_manifest_append(s->mfd, line, n) < 0 && !s->write_warned) {
+    if (ps_ms_emit(&s->ms, e) < 0 && !s->write_warned) {
         s->write_warned = true;
         cli_log(PS_LOG_ERROR, "supervisor: cannot write manifest %s: %s", s->cfg.manifest,
                 strerror(errno));
@@ -189,16 +203,16 @@ static void emit(struct ps_supervisor *s, struct ps_event *e)
  * process that later execs a preloaded program never gets one twice. */
 static void next_sid(struct ps_supervisor *s, char sid[PS_SID_MAX])
 {
-    snprintf(sid, PS_SID_MAX, "%d.s%u", s->who.pid, ++s->sid_counter);
+    ps_ms_next_sid(&s->ms, s->who.pid, "s", sid);
 }
 
 static void claim_begin(struct ps_supervisor *s)
 {
-    ps_manifest_lock(s->mfd);
+    ps_ms_claim_begin(&s->ms);
     refresh(s);
 }
 
-static void claim_end(struct ps_supervisor *s) { ps_manifest_unlock(s->mfd); }
+static void claim_end(struct ps_supervisor *s) { ps_ms_claim_end(&s->ms, true); }
 
 static void event_new(struct ps_supervisor *s, struct ps_event *e, enum ps_ev ev)
 {
@@ -232,7 +246,7 @@ static bool op_refuses_first(void *ctx, int fd, int fam)
     uint16_t port;
     if (sys_getsockname(fd, &ss, &l) < 0)
         return true;
-    return ss.ss_family != (fam == 4 ? AF_INET : AF_INET6) ||
+    return ss.ss_family != fam ||
            ps_addr_from_sockaddr((struct sockaddr *)&ss, l, &a, &port) < 0 || port != 0;
 }
 
@@ -240,7 +254,7 @@ static bool op_local_address(void *ctx, const struct ps_addr *dst)
 {
     struct ps_addr tmp = *dst;
     if (ps_addr_is_v4(&tmp))
-        tmp.fam = 4;
+        tmp.fam = AF_INET;
     struct sockaddr_storage ss;
     socklen_t l = ps_addr_to_sockaddr(&tmp, 0, &ss);
     int u = (int)syscall(SYS_socket, ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -332,7 +346,10 @@ static struct proc *proc_get(struct ps_supervisor *s, int tgid)
             p = &s->procs[i];
             break;
         }
-        if (s->procs[i].used < lru->used)
+        /* A process that holds sockets of the namespace is kept: its exit
+         * must be seen. */
+        if ((lru->holds && !s->procs[i].holds) ||
+            (lru->holds == s->procs[i].holds && s->procs[i].used < lru->used))
             lru = &s->procs[i];
     }
     if (p && (!have_exe || p->exe_dev != st.st_dev || p->exe_ino != st.st_ino)) {
@@ -345,14 +362,38 @@ static struct proc *proc_get(struct ps_supervisor *s, int tgid)
         p = lru;
         if (p->pidfd >= 0)
             close(p->pidfd);
+        free(p->cnt);
+        p->cnt = NULL;
+        p->key_done = false;
         p->tgid = tgid;
-        p->pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
+        p->holds = false;
+        p->pidfd = (int)syscall(SYS_pidfd_open, tgid, O_NONBLOCK);
         p->preloaded = maps_preloaded(tgid);
         p->exe_dev = have_exe ? st.st_dev : 0;
         p->exe_ino = have_exe ? st.st_ino : 0;
     }
     p->used = ++s->tick;
     return p;
+}
+
+static uint64_t proc_inj_key(struct proc *p)
+{
+    if (!p->key_done) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/cmdline", p->tgid);
+        p->key = ps_inj_cmdline_key(path);
+        p->key_done = true;
+    }
+    return p->key;
+}
+
+static struct ps_inj_counts *proc_counts(struct proc *p)
+{
+    /* Out of memory: one shared set, decisions still seeded. */
+    static struct ps_inj_counts fallback;
+    if (!p->cnt)
+        p->cnt = calloc(1, sizeof *p->cnt);
+    return p->cnt ? p->cnt : &fallback;
 }
 
 static bool id_valid(int lfd, uint64_t id)
@@ -375,7 +416,7 @@ static int mem_write(int tid, uint64_t dst, const void *src, size_t len)
 /* ---- one call -------------------------------------------------------------- */
 
 /* What a handler says to do with the notification. */
-enum verdict { V_CONTINUE, V_ANSWER, V_DROP, V_LATER };
+enum verdict { V_CONTINUE, V_ANSWER, V_DROP, V_LATER, V_SENT /* answered by ADDFD_FLAG_SEND */ };
 
 struct call {
     struct ps_supervisor *s;
@@ -402,6 +443,15 @@ static int get_sock(struct call *c)
     if (c->p->pidfd < 0)
         return -1;
     c->sock = (int)syscall(SYS_pidfd_getfd, c->p->pidfd, (int)c->n->data.args[0], 0);
+    if (c->sock < 0 && errno == ESRCH) {
+        /* The pidfd is of a process that exited; its pid is another's now
+         * (the notification was valid after the pid was read). */
+        close(c->p->pidfd);
+        c->p->pidfd = (int)syscall(SYS_pidfd_open, c->p->tgid, O_NONBLOCK);
+        c->p->holds = false;
+        if (c->p->pidfd >= 0)
+            c->sock = (int)syscall(SYS_pidfd_getfd, c->p->pidfd, (int)c->n->data.args[0], 0);
+    }
     return c->sock;
 }
 
@@ -437,14 +487,46 @@ static void who_is(struct call *c, long euid)
     s->who_prog[strcspn(s->who_prog, "\n")] = 0;
     s->who.pid = c->p->tgid;
     s->who.prog = s->who_prog;
+    memcpy(c->p->prog, s->who_prog, sizeof c->p->prog);
     s->who.uid = euid;
 }
 
+static struct proc *proc_find(struct ps_supervisor *s, int tgid)
+{
+    for (int i = 0; i < MAX_PROCS; i++)
+        if (s->procs[i].tgid == tgid)
+            return &s->procs[i];
+    return NULL;
+}
+
+/* track: e gets a new sid, and its process's exit will be recorded (the
+ * supervisor sees no close: an entry ends with its process, or is found
+ * stale by the next conflict, as a raw close of the library's is). */
 static void record(struct ps_supervisor *s, struct ps_event *e, bool track)
 {
-    if (track)
+    if (track) {
         next_sid(s, e->sid);
+        struct proc *p = proc_find(s, e->pid);
+        if (p)
+            p->holds = true;
+    }
     emit(s, e);
+}
+
+/* A process that held sockets of the namespace exited: its entries end,
+ * as the library's destructor ends them with an exit event. */
+static void proc_exited(struct ps_supervisor *s, struct proc *p)
+{
+    struct ps_event e;
+    s->who.pid = p->tgid;
+    memcpy(s->who_prog, p->prog, sizeof s->who_prog);
+    s->who.prog = s->who_prog;
+    event_new(s, &e, PS_EV_EXIT);
+    emit(s, &e);
+    close(p->pidfd);
+    free(p->cnt);
+    memset(p, 0, sizeof *p);
+    p->pidfd = -1;
 }
 
 /* The holder of a virtual port, into the failed bind's record, and one
@@ -497,22 +579,222 @@ static void note_inode(int fd, struct ps_event *e)
         e->ino = (unsigned long long)st.st_ino;
 }
 
-/* Unix mode for a supervised program would replace its socket by an
- * AF_UNIX one (SECCOMP_IOCTL_NOTIF_ADDFD); not done yet: refused, loudly,
- * never a silent TCP socket outside the namespace. */
-static enum verdict refuse_unix(struct call *c, const char *what, struct ps_event *e)
+static unsigned long long inode_of(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 ? (unsigned long long)st.st_ino : 0;
+}
+
+static void observe(struct ps_supervisor *s, int fd, const char *sid)
+{
+    unsigned i = s->next_observed++ % MAX_OBSERVED;
+    s->observed[i].ino = inode_of(fd);
+    memcpy(s->observed[i].sid, sid, PS_SID_MAX);
+}
+
+static const char *observed_sid(struct ps_supervisor *s, int fd)
+{
+    unsigned long long ino = inode_of(fd);
+    for (int i = 0; ino && i < MAX_OBSERVED; i++)
+        if (s->observed[i].ino == ino)
+            return s->observed[i].sid;
+    return NULL;
+}
+
+
+/* ---- unix mode ------------------------------------------------------------ */
+
+/* The target's descriptor fd has FD_CLOEXEC (its fdinfo's flags). */
+static bool target_cloexec(int tgid, int fd)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", tgid, fd);
+    if (read_small(path, buf, sizeof buf) < 0)
+        return false;
+    const char *f = strstr(buf, "flags:");
+    unsigned long v = 0;
+    return f && sscanf(f + 6, "%lo", &v) == 1 && (v & O_CLOEXEC);
+}
+
+/* Puts our socket src in the target's place of its descriptor tfd (the
+ * TCP socket goes, as with dup2), keeping its FD_CLOEXEC. */
+static int replace_fd(int lfd, uint64_t id, int tgid, int src, int tfd)
+{
+    struct seccomp_notif_addfd a = {
+        .id = id,
+        .flags = SECCOMP_ADDFD_FLAG_SETFD,
+        .srcfd = (uint32_t)src,
+        .newfd = (uint32_t)tfd,
+        .newfd_flags = target_cloexec(tgid, tfd) ? O_CLOEXEC : 0,
+    };
+    return ioctl(lfd, SECCOMP_IOCTL_NOTIF_ADDFD, &a) < 0 ? -1 : 0;
+}
+
+static socklen_t unix_sockaddr(const char *name, size_t len, struct sockaddr_un *su)
+{
+    memset(su, 0, sizeof *su);
+    su->sun_family = AF_UNIX;
+    memcpy(su->sun_path, name, len);
+    /* A path's length includes its NUL; an abstract name's is exact. */
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (name[0] ? 1 : 0));
+}
+
+static void unlink_socket(struct ps_supervisor *s, const char *path)
+{
+    struct stat st;
+    if (ps_path_in_dir(path, s->cfg.dir) && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);
+}
+
+/* A bind of a virtual port in unix mode (PS_PLAN_UNIX_PATH): a new AF_UNIX
+ * socket bound to the socket file takes the place of the program's TCP
+ * socket, as the library's swap does, before the program registers the
+ * descriptor with its poller (Go binds and listens first). Under the claim. */
+static int bind_unix(struct call *c, int fd, struct ps_event *e, const char *path)
 {
     struct ps_supervisor *s = c->s;
-    static unsigned said;
-    if (said++ < 10)
-        cli_log(PS_LOG_ERROR, "%s of port %d in pid %d (%s): unix mode is not available to "
-                "programs under the seccomp supervisor (static and Go programs); refused "
-                "with EAFNOSUPPORT: use --mode remap", what, e->port, s->who.pid, s->who.prog);
-    e->ok = false;
-    e->err = EAFNOSUPPORT;
-    snprintf(e->note, sizeof e->note, "unix mode: not for supervised programs");
-    record(s, e, false);
-    return answer(c, -EAFNOSUPPORT);
+    int fl = fcntl(fd, F_GETFL);
+    int u = (int)syscall(SYS_socket, AF_UNIX,
+                         SOCK_STREAM | SOCK_CLOEXEC | (fl >= 0 && (fl & O_NONBLOCK) ? SOCK_NONBLOCK : 0), 0);
+    if (u < 0)
+        return -ENOBUFS;
+    /* A file left by a holder that died without closing. */
+    unlink_socket(s, path);
+    struct sockaddr_un su;
+    socklen_t sl = unix_sockaddr(path, strlen(path), &su);
+    int err = 0;
+    if (sys_bind(u, &su, sl) < 0) {
+        err = errno;
+        cli_log(PS_LOG_WARN, "bind %s in pid %d (%s): %s", path, e->pid, e->prog, strerror(err));
+    } else {
+        /* A namespace shared with another user: the private directory
+         * decides who may reach it, not the file's mode. */
+        if (s->cfg.share_uid >= 0 || s->cfg.share_gid >= 0)
+            chmod(path, 0666);
+        if (!id_valid(c->lfd, c->n->id) ||
+            replace_fd(c->lfd, c->n->id, c->p->tgid, u, (int)c->n->data.args[0]) < 0) {
+            err = errno == ENOENT ? ENOENT : EBADF;
+            unlink(path);
+        }
+    }
+    if (err) {
+        close(u);
+        return -err;
+    }
+    snprintf(e->rpath, sizeof e->rpath, "%s", path);
+    e->ino = inode_of(u);
+    close(u);
+    return 0;
+}
+
+/* A fresh client's abstract name "\0DIR/c/<port>@<addr>", a port of the
+ * ephemeral range; the kernel keeps abstract names unique. */
+static void name_client(struct ps_supervisor *s, int u, const struct ps_addr *dst)
+{
+    enum { LO = 32768, HI = 60999 };
+    struct ps_uname un = {.client = true, .addr = *dst};
+    if (ps_addr_is_wildcard(dst)) {
+        struct ps_addr lo = ps_addr_loopback(ps_addr_is_v4(dst) ? AF_INET : AF_INET6);
+        un.addr = ps_addr_as_family(&lo, dst->fam);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    unsigned span = HI - LO + 1, start = (unsigned)ts.tv_nsec % span;
+    for (unsigned i = 0; i < span; i++) {
+        un.port = (uint16_t)(LO + (start + i) % span);
+        char name[PS_SUN_PATH];
+        size_t n = ps_uname_format(name, sizeof name, s->cfg.dir, &un);
+        if (!n)
+            return;
+        struct sockaddr_un su;
+        socklen_t sl = unix_sockaddr(name, n, &su);
+        if (sys_bind(u, &su, sl) == 0 || errno != EADDRINUSE)
+            return;
+    }
+}
+
+/* A routed connect in unix mode (PS_ROUTE_PATH): a new AF_UNIX socket,
+ * named as a client of the namespace and connected to the listener's file,
+ * takes the place of the program's TCP socket. AF_UNIX connects at once or
+ * not at all: a full backlog (listeners take the deepest the kernel
+ * allows) is ECONNREFUSED here, a gone file too. */
+static int connect_unix(struct ps_supervisor *s, struct cctx *x, const char *path)
+{
+    int fl = fcntl(x->sock, F_GETFL);
+    int u = (int)syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (u < 0)
+        return -ENOBUFS;
+    name_client(s, u, &x->a);
+    struct sockaddr_un su;
+    socklen_t sl = unix_sockaddr(path, strlen(path), &su);
+    int err = sys_connect(u, &su, sl) < 0 ? errno : 0;
+    if (err == EAGAIN || err == ENOENT)
+        err = ECONNREFUSED;
+    if (!err && fl >= 0 && !(fl & O_NONBLOCK))
+        fcntl(u, F_SETFL, fl & ~O_NONBLOCK);
+    if (!err && (!id_valid(x->lfd, x->id) || replace_fd(x->lfd, x->id, x->tgid, u, x->tfd) < 0))
+        err = ECONNREFUSED;
+    close(u);
+    return -err;
+}
+
+static int uname_of(struct ps_supervisor *s, const struct sockaddr_storage *k, socklen_t kl,
+                    struct ps_uname *u)
+{
+    const struct sockaddr_un *su = (const struct sockaddr_un *)k;
+    size_t off = offsetof(struct sockaddr_un, sun_path);
+    if (k->ss_family != AF_UNIX)
+        return -1;
+    if (kl <= off)
+        return 1;   /* unnamed */
+    return ps_uname_parse(su->sun_path, kl - off, s->cfg.dir, u);
+}
+
+/* The peer p (prc: 0 named, else unnamed) as a socket whose own name is
+ * self sees it (the library's rule, preload/unix.c). */
+static socklen_t peer_seen_by(const struct ps_uname *self, int prc, const struct ps_uname *p,
+                              struct sockaddr_storage *out)
+{
+    int fam = self->addr.fam;
+    if (prc != 0) {
+        struct ps_addr lo = ps_addr_loopback(fam);
+        return ps_addr_to_sockaddr(&lo, 0, out);
+    }
+    struct ps_addr a = ps_addr_as_family(&p->addr, fam);
+    if (ps_addr_is_wildcard(&p->addr))
+        a = ps_addr_is_wildcard(&self->addr) ? ps_addr_loopback(fam) : self->addr;
+    return ps_addr_to_sockaddr(&a, p->port, out);
+}
+
+/* A swapped socket's inet name (peer: its peer's) as the program would
+ * see it, from the AF_UNIX names alone. false: not a socket of the
+ * namespace. */
+static bool unix_inet_name(struct ps_supervisor *s, int fd, bool peer,
+                           struct sockaddr_storage *out, socklen_t *outl)
+{
+    struct sockaddr_storage k, pk;
+    socklen_t kl = sizeof k, pkl = sizeof pk;
+    struct ps_uname self, p;
+    if (sys_getsockname(fd, &k, &kl) < 0 || uname_of(s, &k, kl, &self) != 0)
+        return false;
+    int prc = sys_getpeername(fd, &pk, &pkl) < 0 ? -2 : uname_of(s, &pk, pkl, &p);
+    if (peer) {
+        if (prc == -2)
+            return false;
+        *outl = peer_seen_by(&self, prc == 0 ? 0 : 1, &p, out);
+        return true;
+    }
+    struct ps_addr a = self.addr;
+    /* A wildcard name on a connected socket (accepted from a wildcard
+     * listener): the address it was reached on, for loopback the client's. */
+    if (ps_addr_is_wildcard(&a)) {
+        if (prc == 0 && !ps_addr_is_wildcard(&p.addr))
+            a = ps_addr_as_family(&p.addr, self.addr.fam);
+        else if (prc != -2)
+            a = ps_addr_loopback(self.addr.fam);
+    }
+    *outl = ps_addr_to_sockaddr(&a, self.port, out);
+    return true;
 }
 
 static enum verdict do_bind(struct call *c, long euid)
@@ -539,8 +821,8 @@ static enum verdict do_bind(struct call *c, long euid)
     who_is(c, euid);
     struct ps_event e;
     event_new(s, &e, PS_EV_BIND);
-    e.fam = dom == AF_INET ? 4 : 6;
-    if (e.fam == 6)
+    e.fam = dom;
+    if (e.fam == AF_INET6)
         e.v6only = sockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY);
     e.has_addr = true;
     e.addr = a;
@@ -549,6 +831,14 @@ static enum verdict do_bind(struct call *c, long euid)
     e.reuseport = sockopt_int(fd, SOL_SOCKET, SO_REUSEPORT);
     e.uid = ps_engine_uid(&s->who);
     e.proto = PS_PROTO_TCP;
+    if (s->cfg.inject.any && ps_engine_inj_bind(&s->cfg, proc_inj_key(c->p), proc_counts(c->p), &e)) {
+        record(s, &e, false);
+        char ab[PS_ADDRSTRLEN];
+        cli_log(PS_LOG_INFO, "bind %s:%u in pid %d (%s): EADDRINUSE injected (seed %llu)",
+               ps_addr_format(&e.addr, ab), port, e.pid, e.prog,
+               (unsigned long long)s->cfg.seed);
+        return answer(c, -EADDRINUSE);
+    }
     const char *mode;
     enum ps_bind_kind k = ps_engine_bind_kind(&s->cfg, port, &mode);
     snprintf(e.mode, sizeof e.mode, "%s", mode);
@@ -564,7 +854,10 @@ static enum verdict do_bind(struct call *c, long euid)
             e.raddr = e.addr;
             e.rport = r;
         }
-        record(s, &e, rc == 0 && s->cfg.mode == PS_MODE_OBSERVE);
+        bool track = rc == 0 && s->cfg.mode == PS_MODE_OBSERVE;
+        record(s, &e, track);
+        if (track)
+            observe(s, fd, e.sid);
         return answer(c, rc ? -err : 0);
     }
     if (k == PS_BIND_ANY) {
@@ -601,6 +894,17 @@ static enum verdict do_bind(struct call *c, long euid)
         .reuseport = e.reuseport,
         .uid = e.uid,
     };
+    /* Unix mode binds no inet address: the kernel's check that it is one
+     * of this host's (EADDRNOTAVAIL) is asked of a UDP socket, as the
+     * library asks it. */
+    if (s->cfg.mode == PS_MODE_UNIX && !ps_addr_is_wildcard(&a) &&
+        !(a.fam == AF_INET && ps_addr_is_loopback(&a)) && !sockopt_int(fd, IPPROTO_IP, IP_FREEBIND) &&
+        !sockopt_int(fd, IPPROTO_IP, IP_TRANSPARENT) && !op_local_address(s, &a)) {
+        e.ok = false;
+        e.err = EADDRNOTAVAIL;
+        record(s, &e, false);
+        return answer(c, -EADDRNOTAVAIL);
+    }
     struct ps_bind_plan plan;
     claim_begin(s);
     ps_engine_bind_decide(&s->sess, fd, e.fam, &req, &plan);
@@ -619,9 +923,20 @@ static enum verdict do_bind(struct call *c, long euid)
         record(s, &e, false);
         c->val = -plan.err;
         break;
-    case PS_PLAN_UNIX_PATH:
-        v = refuse_unix(c, "bind", &e);
+    case PS_PLAN_UNIX_PATH: {
+        int r2 = bind_unix(c, fd, &e, plan.path);
+        if (r2 == 0) {
+            record(s, &e, true);
+            cli_log(PS_LOG_DEBUG, "bind port %u -> %s (pid %d, %s, seccomp)", (unsigned)e.port,
+                    e.rpath, e.pid, e.prog);
+        } else {
+            e.ok = false;
+            e.err = -r2;
+            record(s, &e, false);
+        }
+        c->val = r2;
         break;
+    }
     case PS_PLAN_REAL_PORT: {
         struct sockaddr_storage rs = ss;
         ps_sockaddr_set_port((struct sockaddr *)&rs, plan.rport);
@@ -644,7 +959,7 @@ static enum verdict do_bind(struct call *c, long euid)
         c->val = rc ? -err : 0;
         if (rc == 0) {
             char ab[PS_ADDRSTRLEN];
-            ps_log(PS_LOG_DEBUG, "bind %s:%u -> real port %u (pid %d, %s, seccomp)",
+            cli_log(PS_LOG_DEBUG, "bind %s:%u -> real port %u (pid %d, %s, seccomp)",
                    ps_addr_format(&e.addr, ab), port, (unsigned)r, e.pid, e.prog);
         }
         break;
@@ -660,9 +975,9 @@ static const struct ps_entry *entry_of(struct ps_supervisor *s, int fd)
     struct stat st;
     if (fstat(fd, &st) < 0)
         return NULL;
-    for (size_t i = 0; i < s->ns.n; i++)
-        if (s->ns.v[i].ino == (unsigned long long)st.st_ino)
-            return &s->ns.v[i];
+    for (size_t i = 0; i < s->ms.ns.n; i++)
+        if (s->ms.ns.v[i].ino == (unsigned long long)st.st_ino)
+            return &s->ms.ns.v[i];
     return NULL;
 }
 
@@ -670,21 +985,27 @@ static enum verdict do_listen(struct call *c, long euid)
 {
     struct ps_supervisor *s = c->s;
     int fd = get_sock(c);
-    if (fd < 0 || !is_tcp(fd))
+    if (fd < 0)
         return V_CONTINUE;
     refresh(s);
+    /* Ours by its inode: a TCP socket, or the AF_UNIX one of unix mode. */
     const struct ps_entry *en = entry_of(s, fd);
-    if (s->cfg.mode != PS_MODE_OBSERVE && (!en || en->listening))
+    if (!en && (s->cfg.mode != PS_MODE_OBSERVE || !is_tcp(fd)))
+        return V_CONTINUE;
+    if (en && en->listening)
         return V_CONTINUE;
     who_is(c, euid);
-    int rc = sys_listen(fd, (int)c->n->data.args[1]);
+    /* A listener standing in for TCP takes the deepest backlog the kernel
+     * allows: AF_UNIX refuses a connect to a full one (the library's rule). */
+    int rc = sys_listen(fd, en && en->rpath[0] ? INT_MAX : (int)c->n->data.args[1]);
     int err = rc ? errno : 0;
     struct ps_event e;
     event_new(s, &e, PS_EV_LISTEN);
     e.ok = rc == 0;
     e.err = err;
-    if (en) {
-        memcpy(e.sid, en->sid, sizeof e.sid);
+    const char *sid = en ? en->sid : observed_sid(s, fd);
+    if (sid) {
+        memcpy(e.sid, sid, sizeof e.sid);
         emit(s, &e);
         return answer(c, rc ? -err : 0);
     }
@@ -716,118 +1037,309 @@ static void connect_event(struct ps_supervisor *s, struct ps_event *e, const str
     e->routed = routed;
 }
 
-static void connect_done(struct ps_supervisor *s, struct ps_event *e, int rc, int err)
+static void connect_done(struct ps_supervisor *s, struct ps_event *e, int rc, int err,
+                         const struct ps_inj_connect *inj)
 {
     e->ok = rc == 0;
     e->err = rc ? err : 0;
-    bool started = rc == 0 || err == EINPROGRESS;
+    ps_engine_inj_take(inj, e);
     record(s, e, false);
-    (void)started;
+}
+
+static void be_who(struct ps_supervisor *s, const struct cctx *x)
+{
+    s->who = x->who;
+    memcpy(s->who_prog, x->prog, sizeof s->who_prog);
+    s->who.prog = s->who_prog;
+}
+
+static enum verdict cx_answer(struct cctx *x, long long val)
+{
+    x->val = val;
+    return V_ANSWER;
+}
+
+/* Waits in the poll loop, owning a dup of x's listener and x's socket. */
+static struct pending *park(struct ps_supervisor *s, struct cctx *x, int phase)
+{
+    if (s->np == MAX_PENDING)
+        return NULL;
+    int lfd = fcntl(x->lfd, F_DUPFD_CLOEXEC, 0);
+    if (lfd < 0)
+        return NULL;
+    struct pending *p = &s->pend[s->np++];
+    memset(p, 0, sizeof *p);
+    p->phase = phase;
+    p->x = *x;
+    p->x.lfd = lfd;
+    x->sock = -1;   /* the pending connect keeps it */
+    return p;
 }
 
 /* The connect itself, on the target's socket: at once for a non-blocking
  * socket (EINPROGRESS as the kernel says it); for a blocking one, made
  * non-blocking for the call and, when the kernel needs time, answered
  * when the socket becomes writable (pending), as long as TCP would try. */
-static enum verdict connect_now(struct call *c, const struct sockaddr_storage *to, socklen_t len,
-                                struct ps_event *e)
+static enum verdict connect_now(struct ps_supervisor *s, struct cctx *x,
+                                const struct sockaddr_storage *to, struct ps_event *e)
 {
-    struct ps_supervisor *s = c->s;
-    int fd = c->sock;
+    int fd = x->sock;
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || (fl & O_NONBLOCK)) {
-        int rc = sys_connect(fd, to, len);
+        int rc = sys_connect(fd, to, x->len);
         int err = rc ? errno : 0;
-        connect_done(s, e, rc, err);
-        return answer(c, rc ? -err : 0);
+        connect_done(s, e, rc, err, &x->inj);
+        return cx_answer(x, rc ? -err : 0);
     }
     fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-    int rc = sys_connect(fd, to, len);
+    int rc = sys_connect(fd, to, x->len);
     int err = rc ? errno : 0;
-    if (rc == 0 || err != EINPROGRESS || s->np == MAX_PENDING) {
+    struct pending *p = rc < 0 && err == EINPROGRESS ? park(s, x, P_WAIT) : NULL;
+    if (!p) {
         fcntl(fd, F_SETFL, fl);
-        if (rc < 0 && err == EINPROGRESS) {
-            /* No room to wait here: the kernel's own wait, with the
-             * original address... not possible any more; say so. */
+        /* No room to wait here (256 connects under way): the caller
+         * hears the kernel's word for a busy moment. */
+        if (rc < 0 && err == EINPROGRESS)
             err = EAGAIN;
-        }
-        connect_done(s, e, rc, err);
-        return answer(c, rc ? -err : 0);
+        connect_done(s, e, rc, err, &x->inj);
+        return cx_answer(x, rc ? -err : 0);
     }
-    struct pending *p = &s->pend[s->np];
-    p->lfd = fcntl(c->lfd, F_DUPFD_CLOEXEC, 0);
-    if (p->lfd < 0) {
-        fcntl(fd, F_SETFL, fl);
-        connect_done(s, e, -1, EAGAIN);
-        return answer(c, -EAGAIN);
-    }
-    s->np++;
-    p->id = c->n->id;
-    p->sock = fd;
-    c->sock = -1;   /* the pending connect keeps it */
     p->fl = fl;
     p->deadline_ms = now_ms() + 127 * 1000;
     p->ev = *e;
     return V_LATER;
 }
 
+/* A connect the namespace does not route, with an injected decision to
+ * record: made here, as asked, so that its outcome is in the record. */
+static enum verdict connect_plain(struct ps_supervisor *s, struct cctx *x)
+{
+    struct ps_event e;
+    event_new(s, &e, PS_EV_CONNECT);
+    e.fam = x->a.fam;
+    e.has_addr = true;
+    e.addr = x->a;
+    e.port = x->port;
+    return connect_now(s, x, &x->ss, &e);
+}
+
+/* Everything after the injected delay: the injected refusal, the route,
+ * the connect. */
+static enum verdict connect_go(struct ps_supervisor *s, struct cctx *x)
+{
+    be_who(s, x);
+    struct ps_event e;
+    if (x->inj.refused) {
+        char ab[PS_ADDRSTRLEN];
+        cli_log(PS_LOG_INFO, "connect %s:%u in pid %d: ECONNREFUSED injected (seed %llu)",
+               ps_addr_format(&x->a, ab), x->port, s->who.pid,
+               (unsigned long long)s->cfg.seed);
+        event_new(s, &e, PS_EV_CONNECT);
+        e.fam = x->a.fam;
+        e.has_addr = true;
+        e.addr = x->a;
+        e.port = x->port;
+        connect_done(s, &e, -1, ECONNREFUSED, &x->inj);
+        return cx_answer(x, -ECONNREFUSED);
+    }
+    if (x->k == PS_CONNECT_PASS)
+        return x->inj.kind >= 0 ? connect_plain(s, x) : V_CONTINUE;
+    if (x->k == PS_CONNECT_OBSERVE) {
+        connect_event(s, &e, &x->a, x->port, x->port, false);
+        return connect_now(s, x, &x->ss, &e);
+    }
+    struct ps_route r;
+    refresh(s);
+    ps_engine_connect_route(&s->sess, x->k, &x->a, x->port, &r);
+    switch (r.kind) {
+    case PS_ROUTE_PASS:
+        return x->inj.kind >= 0 ? connect_plain(s, x) : V_CONTINUE;
+    case PS_ROUTE_REFUSE: {
+        char ab[PS_ADDRSTRLEN];
+        cli_log(PS_LOG_INFO, "connect %s:%u in pid %d: ECONNREFUSED: no listener for this "
+               "strictly virtual port", ps_addr_format(&x->a, ab), x->port, s->who.pid);
+        connect_event(s, &e, &x->a, x->port, -1, true);
+        e.has_raddr = false;
+        snprintf(e.note, sizeof e.note, "no listener in the namespace");
+        connect_done(s, &e, -1, ECONNREFUSED, &x->inj);
+        return cx_answer(x, -ECONNREFUSED);
+    }
+    case PS_ROUTE_PATH: {
+        int r2 = connect_unix(s, x, r.path);
+        connect_event(s, &e, &x->a, x->port, -1, true);
+        e.has_raddr = false;
+        snprintf(e.rpath, sizeof e.rpath, "%s", r.path);
+        connect_done(s, &e, r2 ? -1 : 0, -r2, &x->inj);
+        return cx_answer(x, r2);
+    }
+    case PS_ROUTE_PORT:
+        break;
+    }
+    connect_event(s, &e, &x->a, x->port, r.rport, true);
+    struct sockaddr_storage to = x->ss;
+    ps_sockaddr_set_port((struct sockaddr *)&to, r.rport);
+    return connect_now(s, x, &to, &e);
+}
+
 static enum verdict do_connect(struct call *c, long euid)
 {
     struct ps_supervisor *s = c->s;
-    struct sockaddr_storage ss;
-    socklen_t len;
-    struct ps_addr a;
-    uint16_t port;
-    if (read_addr(c, &ss, &len) < 0 ||
-        ps_addr_from_sockaddr((struct sockaddr *)&ss, len, &a, &port) < 0 || port == 0)
+    struct cctx x;
+    memset(&x, 0, sizeof x);
+    x.lfd = c->lfd;
+    x.id = c->n->id;
+    x.sock = -1;
+    x.tid = c->tid;
+    x.tgid = c->p->tgid;
+    x.tfd = (int)c->n->data.args[0];
+    if (read_addr(c, &x.ss, &x.len) < 0 ||
+        ps_addr_from_sockaddr((struct sockaddr *)&x.ss, x.len, &x.a, &x.port) < 0 || x.port == 0)
         return V_CONTINUE;
     if (!id_valid(c->lfd, c->n->id))
         return V_DROP;
-    enum ps_connect_kind k = ps_engine_connect_kind(&s->cfg, port);
-    if (k == PS_CONNECT_PASS)
+    x.k = ps_engine_connect_kind(&s->cfg, x.port);
+    if (x.k == PS_CONNECT_PASS && !s->cfg.inject.any)
         return V_CONTINUE;
     int fd = get_sock(c);
     if (fd < 0 || !is_tcp(fd))
         return V_CONTINUE;
     int dom = sockopt_int(fd, SOL_SOCKET, SO_DOMAIN);
-    if (dom != ss.ss_family)
+    if (dom != x.ss.ss_family)
         return V_CONTINUE;
     /* A v4-mapped destination on a v6-only socket: the kernel's ENETUNREACH. */
-    if (a.fam == 6 && ps_addr_is_v4(&a) && sockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY))
+    if (x.a.fam == AF_INET6 && ps_addr_is_v4(&x.a) && sockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY))
         return V_CONTINUE;
     who_is(c, euid);
-    struct ps_event e;
-    if (k == PS_CONNECT_OBSERVE) {
-        connect_event(s, &e, &a, port, port, false);
-        return connect_now(c, &ss, len, &e);
+    x.who = s->who;
+    memcpy(x.prog, s->who_prog, sizeof x.prog);
+    x.inj.kind = -1;
+    x.inj.us = -1;
+    if (s->cfg.inject.any)
+        ps_engine_inj_connect(&s->cfg, proc_inj_key(c->p), proc_counts(c->p), x.port, &x.inj);
+    /* x owns the socket from here: c must not close it. */
+    x.sock = c->sock;
+    c->sock = -1;
+    enum verdict v;
+    struct pending *p;
+    if (x.inj.delay_us && (p = park(s, &x, P_DELAY))) {
+        /* The delay passes in the poll loop: other calls go on. */
+        p->deadline_ms = now_ms() + (long)((x.inj.delay_us + 999) / 1000);
+        v = V_LATER;
+    } else {
+        v = connect_go(s, &x);
     }
-    struct ps_route r;
-    refresh(s);
-    ps_engine_connect_route(&s->sess, k, &a, port, &r);
-    switch (r.kind) {
-    case PS_ROUTE_PASS:
+    if (x.sock >= 0)
+        close(x.sock);
+    c->val = x.val;
+    return v;
+}
+
+
+/* ---- accept (unix mode) ------------------------------------------------ */
+
+/* One accept on the listener x->sock, never blocking: the connection goes
+ * into the target (SECCOMP_IOCTL_NOTIF_ADDFD with ADDFD_FLAG_SEND, which
+ * answers the call with its new descriptor number), its peer written as
+ * the inet address the program would have seen. V_LATER: nothing to
+ * accept yet on a blocking listener. */
+static enum verdict accept_try(struct ps_supervisor *s, struct cctx *x, bool blocking)
+{
+    struct sockaddr_storage k;
+    socklen_t kl = sizeof k;
+    int nfd = (int)syscall(SYS_accept4, x->sock, &k, &kl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (nfd < 0) {
+        if ((errno == EAGAIN || errno == EWOULDBLOCK) && blocking)
+            return V_LATER;
+        return cx_answer(x, -errno);
+    }
+    if (!(x->aflags & SOCK_NONBLOCK))
+        fcntl(nfd, F_SETFL, fcntl(nfd, F_GETFL) & ~O_NONBLOCK);
+    if (x->aptr) {
+        struct sockaddr_storage out, lk;
+        socklen_t ol, lkl = sizeof lk;
+        struct ps_uname self, p;
+        if (sys_getsockname(x->sock, &lk, &lkl) == 0 && uname_of(s, &lk, lkl, &self) == 0) {
+            int prc = uname_of(s, &k, kl, &p);
+            ol = peer_seen_by(&self, prc == 0 ? 0 : 1, &p, &out);
+        } else {
+            out = k;
+            ol = kl;
+        }
+        socklen_t n = x->want < ol ? x->want : ol;
+        if (!id_valid(x->lfd, x->id)) {
+            close(nfd);
+            return V_DROP;
+        }
+        if ((n && mem_write(x->tid, x->aptr, &out, n) < 0) ||
+            mem_write(x->tid, x->lptr, &ol, sizeof ol) < 0) {
+            close(nfd);
+            return cx_answer(x, -EFAULT);
+        }
+    }
+    struct seccomp_notif_addfd a = {
+        .id = x->id,
+        .flags = SECCOMP_ADDFD_FLAG_SEND,
+        .srcfd = (uint32_t)nfd,
+        .newfd_flags = (x->aflags & SOCK_CLOEXEC) ? O_CLOEXEC : 0,
+    };
+    int r = ioctl(x->lfd, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
+    int err = errno;
+    close(nfd);
+    if (r >= 0)
+        return V_SENT;
+    /* The target is gone (ENOENT): the connection goes with it. */
+    return err == ENOENT ? V_DROP : cx_answer(x, -ECONNABORTED);
+}
+
+/* accept/accept4 in unix mode, on a listener of the namespace: the
+ * AF_UNIX peer the kernel would report becomes the inet address the
+ * program expects (Go takes its RemoteAddr from accept's own result).
+ * Other modes, other sockets: the kernel's call. */
+static enum verdict do_accept(struct call *c, bool four)
+{
+    struct ps_supervisor *s = c->s;
+    if (s->cfg.mode != PS_MODE_UNIX)
         return V_CONTINUE;
-    case PS_ROUTE_REFUSE: {
-        char ab[PS_ADDRSTRLEN];
-        ps_log(PS_LOG_INFO, "connect %s:%u in pid %d: ECONNREFUSED: no listener for this "
-               "strictly virtual port", ps_addr_format(&a, ab), port, s->who.pid);
-        connect_event(s, &e, &a, port, -1, true);
-        e.has_raddr = false;
-        snprintf(e.note, sizeof e.note, "no listener in the namespace");
-        connect_done(s, &e, -1, ECONNREFUSED);
-        return answer(c, -ECONNREFUSED);
+    struct cctx x;
+    memset(&x, 0, sizeof x);
+    x.lfd = c->lfd;
+    x.id = c->n->id;
+    x.tid = c->tid;
+    x.tgid = c->p->tgid;
+    x.aptr = c->n->data.args[1];
+    x.lptr = c->n->data.args[2];
+    x.aflags = four ? (int)c->n->data.args[3] : 0;
+    /* What the kernel refuses before accepting is its own to say. */
+    if (x.aflags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
+        return V_CONTINUE;
+    if (x.aptr && (!x.lptr || mem_read(c->tid, &x.want, x.lptr, sizeof x.want) < 0 ||
+                   (int)x.want < 0))
+        return V_CONTINUE;
+    int fd = get_sock(c);
+    struct sockaddr_storage k;
+    socklen_t kl = sizeof k;
+    struct ps_uname self;
+    if (fd < 0 || sys_getsockname(fd, &k, &kl) < 0 || uname_of(s, &k, kl, &self) != 0 ||
+        self.client || !id_valid(c->lfd, c->n->id))
+        return V_CONTINUE;
+    x.sock = fd;
+    c->sock = -1;
+    int fl = fcntl(fd, F_GETFL);
+    enum verdict v = accept_try(s, &x, fl >= 0 && !(fl & O_NONBLOCK));
+    if (v == V_LATER) {
+        /* A blocking accept waits in the poll loop; its notification is
+         * checked every second, so a call abandoned by a signal or an exit
+         * never takes a connection meant for the next one. */
+        struct pending *p = park(s, &x, P_ACCEPT);
+        if (p)
+            p->deadline_ms = now_ms() + 1000;
+        else
+            v = cx_answer(&x, -EAGAIN);
     }
-    case PS_ROUTE_PATH:
-        connect_event(s, &e, &a, port, -1, true);
-        e.has_raddr = false;
-        return refuse_unix(c, "connect", &e);
-    case PS_ROUTE_PORT:
-        break;
-    }
-    connect_event(s, &e, &a, port, r.rport, true);
-    struct sockaddr_storage to = ss;
-    ps_sockaddr_set_port((struct sockaddr *)&to, r.rport);
-    return connect_now(c, &to, len, &e);
+    if (x.sock >= 0)
+        close(x.sock);
+    c->val = x.val;
+    return v;
 }
 
 /* getsockname/getpeername: the kernel's answer, real ports of the
@@ -851,11 +1363,19 @@ static enum verdict do_name(struct call *c, bool peer)
     int rc = peer ? sys_getpeername(fd, &ss, &l) : sys_getsockname(fd, &ss, &l);
     if (rc < 0)
         return answer(c, -errno);
+    if (ss.ss_family == AF_UNIX && s->cfg.mode == PS_MODE_UNIX) {
+        struct sockaddr_storage in;
+        socklen_t il;
+        if (unix_inet_name(s, fd, peer, &in, &il)) {
+            ss = in;
+            l = il;
+        }
+    }
     struct ps_addr a;
     uint16_t port;
     if (ps_addr_from_sockaddr((struct sockaddr *)&ss, l, &a, &port) == 0 && port) {
         refresh(s);
-        const struct ps_entry *en = ps_ns_by_real(&s->ns, &a, port, peer);
+        const struct ps_entry *en = ps_ns_by_real(&s->ms.ns, &a, port, peer);
         if (en && op_alive(s, en))
             ps_sockaddr_set_port((struct sockaddr *)&ss, en->vport);
     }
@@ -919,6 +1439,10 @@ static void handle(struct ps_supervisor *s, int lfd)
     case __NR_getpeername:
         v = do_name(&c, true);
         break;
+    case __NR_accept:
+    case __NR_accept4:
+        v = do_accept(&c, n->data.nr == __NR_accept4);
+        break;
     default:
         break;
     }
@@ -929,23 +1453,61 @@ out:
         send_resp(s, lfd, id, v, c.val);
 }
 
-/* A pending connect's socket is writable (or its time is up). */
+static void drop_pending(struct ps_supervisor *s, int i)
+{
+    struct pending *p = &s->pend[i];
+    if (p->x.sock >= 0)
+        close(p->x.sock);
+    close(p->x.lfd);
+    s->pend[i] = s->pend[--s->np];
+}
+
+/* A pending connect's time has come: its delay passed (DELAY), or its
+ * socket is writable or TCP's time is up (WAIT). */
 static void finish_pending(struct ps_supervisor *s, int i, bool timed_out)
 {
     struct pending *p = &s->pend[i];
+    if (p->phase == P_DELAY) {
+        struct cctx x = p->x;
+        if (!id_valid(x.lfd, x.id)) {
+            drop_pending(s, i);   /* its process is gone */
+            return;
+        }
+        enum verdict v = connect_go(s, &x);
+        if (v == V_CONTINUE || v == V_ANSWER)
+            send_resp(s, x.lfd, x.id, v, x.val);
+        /* Parked again (WAIT): x's socket went with it; the dup of the
+         * listener here is this entry's own. */
+        p->x.sock = x.sock;
+        drop_pending(s, i);
+        return;
+    }
+    if (p->phase == P_ACCEPT) {
+        if (!id_valid(p->x.lfd, p->x.id)) {
+            drop_pending(s, i);
+            return;
+        }
+        enum verdict v = timed_out ? V_LATER : accept_try(s, &p->x, true);
+        if (v == V_LATER) {
+            p->deadline_ms = now_ms() + 1000;
+            return;
+        }
+        if (v == V_ANSWER)
+            send_resp(s, p->x.lfd, p->x.id, v, p->x.val);
+        drop_pending(s, i);
+        return;
+    }
     int err = 0;
     socklen_t l = sizeof err;
     if (timed_out)
         err = ETIMEDOUT;
-    else if (sys_getsockopt(p->sock, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
+    else if (sys_getsockopt(p->x.sock, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
         err = errno;
-    fcntl(p->sock, F_SETFL, p->fl);
-    s->who.pid = p->ev.pid;
-    connect_done(s, &p->ev, err ? -1 : 0, err);
-    send_resp(s, p->lfd, p->id, V_ANSWER, err ? -err : 0);
-    close(p->sock);
-    close(p->lfd);
-    s->pend[i] = s->pend[--s->np];
+    fcntl(p->x.sock, F_SETFL, p->fl);
+    be_who(s, &p->x);
+    connect_done(s, &p->ev, err ? -1 : 0, err, &p->x.inj);
+    send_resp(s, p->x.lfd, p->x.id, V_ANSWER, err ? -err : 0);
+    drop_pending(s, i);
 }
 
 /* ---- attaching ----------------------------------------------------------- */
@@ -1001,7 +1563,8 @@ static void take_listener(struct ps_supervisor *s)
 static void *loop(void *arg)
 {
     struct ps_supervisor *s = arg;
-    struct pollfd pf[2 + MAX_LISTENERS + MAX_PENDING];
+    struct pollfd pf[2 + MAX_LISTENERS + MAX_PENDING + MAX_PROCS];
+    int pidx[MAX_PROCS];
     for (;;) {
         int n = 0;
         pf[n++] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
@@ -1009,7 +1572,14 @@ static void *loop(void *arg)
         for (int i = 0; i < s->nl; i++)
             pf[n++] = (struct pollfd){.fd = s->listeners[i], .events = POLLIN};
         for (int i = 0; i < s->np; i++)
-            pf[n++] = (struct pollfd){.fd = s->pend[i].sock, .events = POLLOUT};
+            pf[n++] = (struct pollfd){.fd = s->pend[i].phase == P_DELAY ? -1 : s->pend[i].x.sock,
+                                      .events = s->pend[i].phase == P_ACCEPT ? POLLIN : POLLOUT};
+        int base = n, nw = 0;
+        for (int i = 0; i < MAX_PROCS; i++)
+            if (s->procs[i].holds && s->procs[i].pidfd >= 0) {
+                pidx[nw++] = i;
+                pf[n++] = (struct pollfd){.fd = s->procs[i].pidfd, .events = POLLIN};
+            }
         long timeout = -1;
         long now = now_ms();
         for (int i = 0; i < s->np; i++) {
@@ -1024,12 +1594,15 @@ static void *loop(void *arg)
             break;
         if (pf[1].revents & POLLIN)
             take_listener(s);
+        for (int i = 0; i < nw; i++)
+            if (pf[base + i].revents)
+                proc_exited(s, &s->procs[pidx[i]]);
         /* Pending connects first, from the end (finishing one moves the last). */
         now = now_ms();
         int nl = s->nl, np = s->np;
         for (int i = np - 1; i >= 0; i--) {
             short re = pf[2 + nl + i].revents;
-            if (re || s->pend[i].deadline_ms <= now)
+            if (i < s->np && (re || s->pend[i].deadline_ms <= now))
                 finish_pending(s, i, !re);
         }
         for (int i = nl - 1; i >= 0; i--) {
@@ -1060,21 +1633,21 @@ static void sup_free(struct ps_supervisor *s)
         rmdir(s->own_dir);
     for (int i = 0; i < s->nl; i++)
         close(s->listeners[i]);
-    for (int i = 0; i < s->np; i++) {
-        close(s->pend[i].sock);
-        close(s->pend[i].lfd);
-    }
-    for (int i = 0; i < MAX_PROCS; i++)
+    while (s->np)
+        drop_pending(s, s->np - 1);
+    for (int i = 0; i < MAX_PROCS; i++) {
         if (s->procs[i].pidfd >= 0)
             close(s->procs[i].pidfd);
+        free(s->procs[i].cnt);
+    }
     if (s->wake[0] >= 0) {
         close(s->wake[0]);
         close(s->wake[1]);
     }
     if (s->mfd >= 0)
         close(s->mfd);
-    ps_reader_free(&s->rd);
-    ps_ns_free(&s->ns);
+    if (s->ms_ready)
+        ps_ms_free(&s->ms);
     free(s->req);
     free(s->resp);
     free(s);
@@ -1093,7 +1666,6 @@ struct ps_supervisor *ps_supervise_start(const char *dir, bool dir_private)
     s->lsock = s->mfd = s->wake[0] = s->wake[1] = -1;
     for (int i = 0; i < MAX_PROCS; i++)
         s->procs[i].pidfd = -1;
-    ps_ns_init(&s->ns);
     char err[PS_PATH_MAX + 200];
     if (ps_config_load(&s->cfg, env_get, err, sizeof err)) {
         cli_log(PS_LOG_ERROR, "supervisor: %s", err);
@@ -1115,11 +1687,10 @@ struct ps_supervisor *ps_supervise_start(const char *dir, bool dir_private)
                 strerror(errno));
         goto fail;
     }
-    ps_reader_init(&s->rd, s->mfd);
-    s->rd.skip = PS_EV_BIT(PS_EV_CONNECT) | PS_EV_BIT(PS_EV_ACCEPT) | PS_EV_BIT(PS_EV_START) |
-                 PS_EV_BIT(PS_EV_CONNS);
+    ps_ms_init(&s->ms, &s->cfg, s->mfd);
+    s->ms_ready = true;
     s->sess.cfg = &s->cfg;
-    s->sess.table = &s->ns;
+    s->sess.table = &s->ms.ns;
     s->sess.ops = &sup_ops;
     s->sess.ctx = s;
     s->sess.proc = &s->who;
@@ -1127,7 +1698,10 @@ struct ps_supervisor *ps_supervise_start(const char *dir, bool dir_private)
     /* The socket: in the run's own private directory when the name fits,
      * else in a private directory of its own. */
     struct sockaddr_un su = {.sun_family = AF_UNIX};
-    if (!dir_private || (size_t)snprintf(s->path, sizeof s->path, "%s/" SUP_SOCK_NAME, dir) >=
+    /* Named by the run's pid: runs joining one --manifest share its
+     * directory, each with a supervisor of its own. */
+    if (!dir_private || (size_t)snprintf(s->path, sizeof s->path, "%s/" SUP_SOCK_NAME ".%d", dir,
+                                         (int)getpid()) >=
                             sizeof su.sun_path) {
         const char *tmp = getenv("TMPDIR");
         snprintf(s->own_dir, sizeof s->own_dir, "%s/portshim-sup.XXXXXX",
@@ -1139,7 +1713,7 @@ struct ps_supervisor *ps_supervise_start(const char *dir, bool dir_private)
             s->path[0] = 0;
             goto fail;
         }
-        snprintf(s->path, sizeof s->path, "%s/" SUP_SOCK_NAME, s->own_dir);
+        snprintf(s->path, sizeof s->path, "%s/" SUP_SOCK_NAME ".%d", s->own_dir, (int)getpid());
     }
     memcpy(su.sun_path, s->path, strlen(s->path) + 1);
     s->lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -45,7 +45,8 @@ struct ps_opts {
 struct ps_fdinfo {
     unsigned char kind;     /* enum ps_fdkind; read with atomics */
     unsigned char ufam;     /* unix mode: an AF_UNIX socket standing in for a
-                               TCP socket of this family (4 or 6); 0: none */
+                               TCP socket of this family (AF_INET or
+                               AF_INET6); 0: none */
     struct ps_opts *opts;   /* with ufam: the emulated options (may be NULL) */
     uint16_t vport, rport;  /* own name: the kernel's rport reads as vport */
     uint16_t pvport, prport;/* peer's name: prport reads as pvport (0: none) */

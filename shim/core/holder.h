@@ -24,7 +24,7 @@ struct ps_holder {
     unsigned state;                  /* its TCP state (10 listen, 6 time-wait); 0 unknown */
 };
 
-/* Finds the socket holding port (fam 4 or 6, addr as requested: holders at
+/* Finds the socket holding port (addr of either family, as requested: holders at
  * an overlapping address first, listeners before other states), then the
  * process with a descriptor of it. Returns 0 with *out filled (pid 0 and
  * other_user when the owner's /proc/<pid>/fd could not be read), or -1 when

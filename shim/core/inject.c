@@ -13,6 +13,7 @@ static const char *const kind_names[PS_INJ_KINDS] = {
     [PS_INJ_ACCEPT_DELAY] = "accept-delay",
     [PS_INJ_BIND_EADDRINUSE] = "bind-eaddrinuse",
     [PS_INJ_CONNECT_REFUSED] = "connect-refused",
+    [PS_INJ_UDP_DROP] = "udp-drop",
 };
 
 const char *ps_inject_kind_name(int kind)
@@ -208,7 +209,7 @@ static int parse(const char *label, const char *s, struct ps_inject *in, char *e
         }
         if (kind < 0) {
             snprintf(err, errlen, ITEM_FMT "expected connect-delay=, accept-delay=, "
-                     "bind-eaddrinuse= or connect-refused=", ITEM_ARGS(&e));
+                     "bind-eaddrinuse=, connect-refused= or udp-drop=", ITEM_ARGS(&e));
             return -1;
         }
         if (seen & (1u << kind)) {
@@ -227,7 +228,8 @@ static int parse(const char *label, const char *s, struct ps_inject *in, char *e
             break;
         default:
             if (parse_prob(v, vn, kind == PS_INJ_BIND_EADDRINUSE ? &in->bind_eaddrinuse
-                                                                : &in->connect_refused)) {
+                                  : kind == PS_INJ_CONNECT_REFUSED ? &in->connect_refused
+                                                                   : &in->udp_drop)) {
                 snprintf(err, errlen, ITEM_FMT "bad probability '%.*s' (use 0.25 or 25%%)",
                          ITEM_ARGS(&e), (int)(vn > 40 ? 40 : vn), v);
                 return -1;
@@ -238,7 +240,7 @@ static int parse(const char *label, const char *s, struct ps_inject *in, char *e
         p = end + 1;
     }
     in->any = in->connect_delay.p > 0 || in->accept_delay.p > 0 ||
-              in->bind_eaddrinuse > 0 || in->connect_refused > 0;
+              in->bind_eaddrinuse > 0 || in->connect_refused > 0 || in->udp_drop > 0;
     return 0;
 }
 
@@ -335,11 +337,12 @@ void ps_inject_format(const struct ps_inject *in, char *buf, size_t len)
             at = put_prob(buf, len, at, d[k]->p);
         }
     }
-    const double pr[2] = {in->bind_eaddrinuse, in->connect_refused};
-    for (int k = 0; k < 2; k++) {
+    const double pr[3] = {in->bind_eaddrinuse, in->connect_refused, in->udp_drop};
+    const int prk[3] = {PS_INJ_BIND_EADDRINUSE, PS_INJ_CONNECT_REFUSED, PS_INJ_UDP_DROP};
+    for (int k = 0; k < 3; k++) {
         if (!(pr[k] > 0))
             continue;
-        at = put(buf, len, at, "%s%s=", at ? "," : "", kind_names[PS_INJ_BIND_EADDRINUSE + k]);
+        at = put(buf, len, at, "%s%s=", at ? "," : "", kind_names[prk[k]]);
         at = put_prob(buf, len, at, pr[k]);
     }
 }
@@ -385,7 +388,8 @@ bool ps_inject_fail(const struct ps_inject *in, uint64_t seed, uint64_t key, int
                     uint16_t port, uint64_t n)
 {
     double p = kind == PS_INJ_BIND_EADDRINUSE ? in->bind_eaddrinuse
-             : kind == PS_INJ_CONNECT_REFUSED ? in->connect_refused : 0;
+             : kind == PS_INJ_CONNECT_REFUSED ? in->connect_refused
+             : kind == PS_INJ_UDP_DROP ? in->udp_drop : 0;
     return happens(p, ps_inject_draw(seed, key, kind, port, n));
 }
 

@@ -11,7 +11,10 @@
 #include <stdint.h>
 
 enum ps_inj_kind { PS_INJ_CONNECT_DELAY, PS_INJ_ACCEPT_DELAY,
-                   PS_INJ_BIND_EADDRINUSE, PS_INJ_CONNECT_REFUSED, PS_INJ_KINDS };
+                   PS_INJ_BIND_EADDRINUSE, PS_INJ_CONNECT_REFUSED,
+                   /* Added last: the kinds before it keep their numbers, so a
+                    * seed replays the same decisions as before it existed. */
+                   PS_INJ_UDP_DROP, PS_INJ_KINDS };
 
 struct ps_inj_delay { uint64_t lo_us, hi_us; double p; };   /* p = 0: off */
 
@@ -19,6 +22,7 @@ struct ps_inject {
     bool any;
     struct ps_inj_delay connect_delay, accept_delay;
     double bind_eaddrinuse, connect_refused;                  /* 0: off */
+    double udp_drop;                                          /* 0: off */
 };
 
 #define PS_INJ_MAX_US 60000000ull                /* a delay is at most 60 s */
@@ -26,7 +30,7 @@ struct ps_inject {
 /* Grammar (docs/inject.md):
  *   SPEC  := ITEM [',' ITEM]...
  *   ITEM  := connect-delay=DELAY | accept-delay=DELAY
- *          | bind-eaddrinuse=PROB | connect-refused=PROB
+ *          | bind-eaddrinuse=PROB | connect-refused=PROB | udp-drop=PROB
  *   DELAY := DUR ['-' DUR] ['@' PROB]    fixed, or uniform in [lo,hi]; with probability PROB (default 1)
  *   DUR   := NUMBER ('us'|'ms'|'s')      at most 60s; lo <= hi
  *                                        (in a range a bare lo takes hi's unit: 0-50ms)
@@ -56,11 +60,12 @@ uint64_t ps_inject_key(const char *cmdline, size_t len);
  * pure function (splitmix64-style mixing). */
 uint64_t ps_inject_draw(uint64_t seed, uint64_t key, int kind, uint16_t port, uint64_t n);
 bool ps_inject_fail(const struct ps_inject *in, uint64_t seed, uint64_t key, int kind,
-                    uint16_t port, uint64_t n);              /* bind/refused kinds */
+                    uint16_t port, uint64_t n);    /* bind, refused, udp-drop kinds */
 uint64_t ps_inject_delay_us(const struct ps_inject *in, uint64_t seed, uint64_t key,
                             int kind, uint16_t port, uint64_t n);  /* 0: no delay */
 
-/* "connect-delay", "accept-delay", "bind-eaddrinuse", "connect-refused". */
+/* "connect-delay", "accept-delay", "bind-eaddrinuse", "connect-refused",
+ * "udp-drop". */
 const char *ps_inject_kind_name(int kind);
 
 #endif

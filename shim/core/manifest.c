@@ -233,9 +233,9 @@ size_t ps_event_encode(const struct ps_event *e, char *buf, size_t len)
         const char *n = ps_errno_name(e->err);
         if (n) put_str(&o, "err", n);
     }
-    if (e->fam) {
-        put_int(&o, "fam", e->fam);
-        if (e->fam == 6) put_bool(&o, "v6only", e->v6only);
+    if (ps_fam_code(e->fam)) {
+        put_int(&o, "fam", ps_fam_code(e->fam));
+        if (e->fam == AF_INET6) put_bool(&o, "v6only", e->v6only);
     }
     if (e->proto != PS_PROTO_TCP) put_str(&o, "proto", ps_proto_name(e->proto));
     if (e->has_addr) put_str(&o, "addr", ps_addr_format(&e->addr, a));
@@ -630,8 +630,7 @@ static int field(struct ps_event *e, const char *key, const struct jval *v, int 
         if (want_int(v, 0, 4095, &i)) return -1;
         e->err = (int)i;
     } else if (k == K_FAM) {
-        if (want_int(v, 4, 6, &i) || i == 5) return -1;
-        e->fam = (int)i;
+        if (want_int(v, 4, 6, &i) || !(e->fam = ps_fam_from_code((int)i))) return -1;
     } else if (k == K_PROTO) {
         char p[8];
         if (v->t != J_STR) return -1;

@@ -65,7 +65,8 @@ struct ps_event {
     char sid[PS_SID_MAX];     /* socket id "pid.n", unique in the namespace */
     bool ok;                  /* the call succeeded */
     int err;                  /* errno when !ok */
-    int fam;                  /* socket family: 4 or 6 (0: absent) */
+    int fam;                  /* socket family: AF_INET or AF_INET6 (0: absent);
+                                 the line says 4 or 6 */
     enum ps_proto proto;      /* "proto", written only when not tcp */
     bool v6only;
     bool has_addr, has_raddr;

@@ -348,7 +348,7 @@ const struct ps_entry *ps_ns_route(const struct ps_ns *ns, const struct ps_addr 
         if (!s)
             continue;
         /* Among equals the kernel prefers a socket of the caller's family. */
-        s = s * 2 + (ps_addr_is_v4(dst) == (e->fam == 4));
+        s = s * 2 + (ps_addr_is_v4(dst) == (e->fam == AF_INET));
         if ((s > best_score || (s == best_score && older(e, best))) &&
             (!alive || alive(ctx, e))) {
             best = e;
@@ -368,7 +368,7 @@ const struct ps_entry *ps_ns_by_real(const struct ps_ns *ns, const struct ps_add
             continue;
         if ((ps_addr_equal(&e->raddr, addr) ||
              (ps_addr_is_wildcard(&e->raddr) && ps_addr_is_v4(&e->raddr) == ps_addr_is_v4(addr)) ||
-             (ps_addr_is_wildcard(&e->raddr) && e->fam == 6 && !e->baddr.v6only)) &&
+             (ps_addr_is_wildcard(&e->raddr) && e->fam == AF_INET6 && !e->baddr.v6only)) &&
             older(e, found))
             found = e;
     }

@@ -21,7 +21,7 @@ struct ps_entry {
     int pid;                    /* the binding process */
     char prog[PS_PROG_MAX];
     double ts_bind, ts_listen;
-    int fam;                    /* 4 or 6 */
+    int fam;                    /* AF_INET or AF_INET6 */
     enum ps_proto proto;        /* binds of other protocols never conflict */
     struct ps_bindaddr baddr;   /* the virtual address, as bound */
     uint16_t vport;

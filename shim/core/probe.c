@@ -95,10 +95,10 @@ int ps_proc_tcp_row(const char *line, bool v6, struct ps_tcp_row *r)
     r->state = (unsigned)strtoul(st, NULL, 16);
     memset(&r->addr, 0, sizeof r->addr);
     if (v6) {
-        r->addr.fam = 6;
+        r->addr.fam = AF_INET6;
         memcpy(r->addr.b, raw, 16);
     } else {
-        r->addr.fam = 4;
+        r->addr.fam = AF_INET;
         r->addr.b[10] = r->addr.b[11] = 0xff;
         memcpy(r->addr.b + 12, raw, 4);
     }

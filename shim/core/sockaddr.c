@@ -18,7 +18,7 @@ int ps_addr_from_sockaddr(const struct sockaddr *sa, size_t len,
         if (len < sizeof(struct sockaddr_in))
             return -1;
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        a->fam = 4;
+        a->fam = AF_INET;
         memcpy(a->b, v4mapped_prefix, 12);
         memcpy(a->b + 12, &in->sin_addr, 4);
         *port = ntohs(in->sin_port);
@@ -29,7 +29,7 @@ int ps_addr_from_sockaddr(const struct sockaddr *sa, size_t len,
         if (len < offsetof(struct sockaddr_in6, sin6_scope_id))
             return -1;
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        a->fam = 6;
+        a->fam = AF_INET6;
         memcpy(a->b, &in6->sin6_addr, 16);
         *port = ntohs(in6->sin6_port);
         return 0;
@@ -49,7 +49,7 @@ socklen_t ps_addr_to_sockaddr(const struct ps_addr *a, uint16_t port,
                               struct sockaddr_storage *ss)
 {
     memset(ss, 0, sizeof *ss);
-    if (a->fam == 4) {
+    if (a->fam == AF_INET) {
         struct sockaddr_in *in = (struct sockaddr_in *)ss;
         in->sin_family = AF_INET;
         in->sin_port = htons(port);
@@ -67,14 +67,14 @@ void ps_addr_v4(struct ps_addr *a, uint32_t ip)
 {
     uint32_t n = htonl(ip);
     memset(a, 0, sizeof *a);
-    a->fam = 4;
+    a->fam = AF_INET;
     memcpy(a->b, v4mapped_prefix, 12);
     memcpy(a->b + 12, &n, 4);
 }
 
 bool ps_addr_is_v4(const struct ps_addr *a)
 {
-    return a->fam == 4 || memcmp(a->b, v4mapped_prefix, 12) == 0;
+    return a->fam == AF_INET || memcmp(a->b, v4mapped_prefix, 12) == 0;
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -106,7 +106,7 @@ bool ps_addr_equal(const struct ps_addr *x, const struct ps_addr *y)
 
 const char *ps_addr_format(const struct ps_addr *a, char buf[PS_ADDRSTRLEN])
 {
-    if (a->fam == 4) {   /* by hand: glibc's inet_ntop uses sprintf */
+    if (a->fam == AF_INET) {   /* by hand: glibc's inet_ntop uses sprintf */
         char *p = buf;
         for (int i = 12; i < 16; i++) {
             unsigned v = a->b[i];
@@ -126,16 +126,26 @@ int ps_addr_parse(const char *s, struct ps_addr *a)
     struct in_addr v4;
     memset(a, 0, sizeof *a);
     if (inet_pton(AF_INET, s, &v4) == 1) {
-        a->fam = 4;
+        a->fam = AF_INET;
         memcpy(a->b, v4mapped_prefix, 12);
         memcpy(a->b + 12, &v4, 4);
         return 0;
     }
     if (inet_pton(AF_INET6, s, a->b) == 1) {
-        a->fam = 6;
+        a->fam = AF_INET6;
         return 0;
     }
     return -1;
+}
+
+int ps_fam_code(int af)
+{
+    return af == AF_INET ? 4 : af == AF_INET6 ? 6 : 0;
+}
+
+int ps_fam_from_code(int code)
+{
+    return code == 4 ? AF_INET : code == 6 ? AF_INET6 : 0;
 }
 
 /* What a bound address covers, per family: none, one address, or all. */
@@ -144,7 +154,7 @@ enum cover { COVER_NONE, COVER_ONE, COVER_ALL };
 static enum cover covers_v4(const struct ps_bindaddr *b)
 {
     const struct ps_addr *a = &b->addr;
-    if (a->fam == 4)
+    if (a->fam == AF_INET)
         return ps_addr_is_wildcard(a) ? COVER_ALL : COVER_ONE;
     if (ps_addr_is_v4(a))        /* ::ffff:x on an AF_INET6 socket */
         return b->v6only ? COVER_NONE : (all_zero(a->b + 12, 4) ? COVER_ALL : COVER_ONE);
@@ -156,7 +166,7 @@ static enum cover covers_v4(const struct ps_bindaddr *b)
 static enum cover covers_v6(const struct ps_bindaddr *b)
 {
     const struct ps_addr *a = &b->addr;
-    if (a->fam == 4 || ps_addr_is_v4(a))
+    if (a->fam == AF_INET || ps_addr_is_v4(a))
         return COVER_NONE;
     return all_zero(a->b, 16) ? COVER_ALL : COVER_ONE;
 }

@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 
 struct ps_addr {
-    uint8_t fam;       /* 4 (AF_INET) or 6 (AF_INET6): the sockaddr's family */
+    uint8_t fam;       /* AF_INET or AF_INET6: the sockaddr's family */
     uint8_t b[16];     /* IPv6 bytes; IPv4 is stored as ::ffff:a.b.c.d */
 };
 
@@ -29,17 +29,25 @@ void ps_sockaddr_set_port(struct sockaddr *sa, uint16_t port);
 socklen_t ps_addr_to_sockaddr(const struct ps_addr *a, uint16_t port,
                               struct sockaddr_storage *ss);
 
-void ps_addr_v4(struct ps_addr *a, uint32_t host_order_ip);   /* fam 4 */
-bool ps_addr_is_v4(const struct ps_addr *a);   /* fam 4, or v4-mapped */
+void ps_addr_v4(struct ps_addr *a, uint32_t host_order_ip);   /* AF_INET */
+bool ps_addr_is_v4(const struct ps_addr *a);   /* AF_INET, or v4-mapped */
 bool ps_addr_is_wildcard(const struct ps_addr *a); /* 0.0.0.0, ::, ::ffff:0.0.0.0 */
 bool ps_addr_is_loopback(const struct ps_addr *a); /* 127/8, ::1, ::ffff:127/8 */
 bool ps_addr_equal(const struct ps_addr *x, const struct ps_addr *y); /* bytes only */
 
-/* Text form: "127.0.0.1" for v4 (and v4-mapped on a fam-4 address), "::1",
+/* Text form: "127.0.0.1" for v4 (and v4-mapped on an AF_INET address), "::1",
  * "::ffff:127.0.0.1" for a v4-mapped address of an AF_INET6 socket. */
 const char *ps_addr_format(const struct ps_addr *a, char buf[PS_ADDRSTRLEN]);
-/* Parses the text form back; fam is 4 for dotted quads, 6 otherwise. */
+/* Parses the text form back; fam is AF_INET for dotted quads, AF_INET6
+ * otherwise. */
 int ps_addr_parse(const char *s, struct ps_addr *a);
+
+/* A family as the manifest and report --json write it (docs/manifest.md):
+ * 4 for AF_INET, 6 for AF_INET6, 0 for anything else. Only those formats
+ * speak in codes; the code everywhere else holds AF_INET/AF_INET6. */
+int ps_fam_code(int af);
+/* The code back: AF_INET for 4, AF_INET6 for 6, 0 for anything else. */
+int ps_fam_from_code(int code);
 
 /* A bound socket's address as the kernel's bind-conflict rules see it. */
 struct ps_bindaddr {

@@ -87,10 +87,10 @@ bool ps_uname_dir_fits(const char *dir)
 struct ps_addr ps_addr_as_family(const struct ps_addr *a, int fam)
 {
     struct ps_addr r = *a;
-    if (fam == 6)
-        r.fam = 6;
+    if (fam == AF_INET6)
+        r.fam = AF_INET6;
     else if (ps_addr_is_v4(a))
-        r.fam = 4;
+        r.fam = AF_INET;
     return r;
 }
 
@@ -98,9 +98,9 @@ struct ps_addr ps_addr_loopback(int fam)
 {
     struct ps_addr r;
     ps_addr_v4(&r, 0x7f000001);
-    if (fam == 6) {
+    if (fam == AF_INET6) {
         memset(&r, 0, sizeof r);
-        r.fam = 6;
+        r.fam = AF_INET6;
         r.b[15] = 1;
     }
     return r;

@@ -32,7 +32,7 @@
 struct ps_uname {
     bool client;          /* the abstract client form */
     uint16_t port;
-    struct ps_addr addr;  /* fam 4 or 6, from the text */
+    struct ps_addr addr;  /* fam AF_INET or AF_INET6, from the text */
     int n;                /* 0: no #n */
 };
 
@@ -48,10 +48,10 @@ int ps_uname_parse(const char *sun_path, size_t len, const char *dir, struct ps_
 /* Does every name fit sun_path under dir? */
 bool ps_uname_dir_fits(const char *dir);
 
-/* addr as a socket of family fam (4 or 6) sees it: an IPv4 address on an
+/* addr as a socket of family fam (AF_INET or AF_INET6) sees it: an IPv4 address on an
  * AF_INET6 socket is v4-mapped, a v4-mapped one on AF_INET is plain. */
 struct ps_addr ps_addr_as_family(const struct ps_addr *a, int fam);
-/* 127.0.0.1 (fam 4) or ::1 (fam 6). */
+/* 127.0.0.1 (AF_INET) or ::1 (AF_INET6). */
 struct ps_addr ps_addr_loopback(int fam);
 
 #endif

@@ -36,7 +36,7 @@ struct ps_engine_ops {
      * stale event, remove its socket file) and bring the table up to date. */
     void (*retire)(void *ctx, const struct ps_entry *e);
     /* Would the kernel refuse a bind of sock before looking at the port
-     * (already bound, or of another family than fam, 4 or 6)? */
+     * (already bound, or of another family than fam, AF_INET or AF_INET6)? */
     bool (*refuses_first)(void *ctx, int sock, int fam);
     /* dst is an address of this host (not loopback or a wildcard). */
     bool (*local_address)(void *ctx, const struct ps_addr *dst);
@@ -110,8 +110,8 @@ struct ps_bind_plan {
 };
 
 /* Under the lock and the claim, the table current: the decision for a bind
- * of req (fam 4 or 6) on sock. Retires the stale entries it meets (ops->
- * retire). A port 0 in unix mode gets a number from the kernel's range. */
+ * of req (fam AF_INET or AF_INET6) on sock. Retires the stale entries it
+ * meets (ops->retire). A port 0 in unix mode gets a number from the kernel's range. */
 void ps_engine_bind_decide(struct ps_session *s, int sock, int fam,
                            const struct ps_bindreq *req, struct ps_bind_plan *p);
 

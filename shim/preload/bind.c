@@ -35,7 +35,7 @@ static void describe_bind(struct ps_event *e, int fd, const struct ps_addr *a, u
                           int fam)
 {
     e->fam = fam;
-    if (fam == 6)
+    if (fam == AF_INET6)
         e->v6only = sockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY);
     e->has_addr = true;
     e->addr = *a;
@@ -179,7 +179,7 @@ static int act_unix(int fd, struct ps_event *e, const char *name, int *err)
 static int unix_addr_err(int fd, const struct sockaddr *addr, socklen_t len,
                          const struct ps_addr *a)
 {
-    if (ps_addr_is_wildcard(a) || (a->fam == 4 && ps_addr_is_loopback(a)) ||
+    if (ps_addr_is_wildcard(a) || (a->fam == AF_INET && ps_addr_is_loopback(a)) ||
         sockopt_int(fd, IPPROTO_IP, IP_FREEBIND) || sockopt_int(fd, IPPROTO_IP, IP_TRANSPARENT))
         return 0;
     struct sockaddr_storage ss;
@@ -404,7 +404,7 @@ static int shim_bind(int fd, const struct sockaddr *uaddr, socklen_t len)
 
     struct ps_event e;
     ps_event_new(&e, PS_EV_BIND);
-    describe_bind(&e, fd, &a, port, domain == AF_INET ? 4 : 6);
+    describe_bind(&e, fd, &a, port, domain);
     e.proto = (enum ps_proto)proto;
     if (ps_cfg()->inject.any && ps_inj_bind(&e))
         return -1;

@@ -76,7 +76,7 @@ static struct ps_addr client_addr(const struct ps_addr *dst)
 {
     if (!ps_addr_is_wildcard(dst))
         return *dst;
-    struct ps_addr lo = ps_addr_loopback(ps_addr_is_v4(dst) ? 4 : 6);
+    struct ps_addr lo = ps_addr_loopback(ps_addr_is_v4(dst) ? AF_INET : AF_INET6);
     return ps_addr_as_family(&lo, dst->fam);
 }
 
@@ -337,7 +337,7 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
         return real_connect(fd, addr, len);
     const struct ps_config *cfg = ps_cfg();
     /* A v4-mapped destination on a v6-only socket: the kernel's ENETUNREACH. */
-    if (a.fam == 6 && ps_addr_is_v4(&a) && v6only(fd))
+    if (a.fam == AF_INET6 && ps_addr_is_v4(&a) && v6only(fd))
         return ps_fd_get(fd).ufam ? (errno = ENETUNREACH, -1) : real_connect(fd, addr, len);
 
     enum ps_connect_kind k = ps_engine_connect_kind(cfg, port);
@@ -357,7 +357,7 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
     bool swapped = fi.ufam != 0;
     if (swapped && fi.ufam != a.fam) {
         /* What the TCP socket would have said. */
-        errno = fi.ufam == 6 ? EINVAL : EAFNOSUPPORT;
+        errno = fi.ufam == AF_INET6 ? EINVAL : EAFNOSUPPORT;
         return -1;
     }
     struct ps_route r;
@@ -384,7 +384,7 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
     }
     case PS_ROUTE_PATH:
         /* A socket of the other family is the kernel's to refuse. */
-        if (!swapped && family_of(fd) != (a.fam == 4 ? AF_INET : AF_INET6))
+        if (!swapped && family_of(fd) != a.fam)
             return real_connect(fd, addr, len);
         return connect_unix(fd, &a, port, r.path, swapped, &d);
     default:

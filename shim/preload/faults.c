@@ -1,10 +1,10 @@
 /* faults.c — injected faults (docs/inject.md) and holder naming.
  *
- * A decision is ps_inject_draw(seed, key, kind, port, n): key is this
- * program's command line, n counts this process's decisions of that kind at
- * that port. The counters are a plain array (1 MiB of bss, only the pages
- * of ports in use are ever touched), bumped atomically; a forked child
- * keeps its parent's and so continues the same sequence. */
+ * The decisions are the engine's (engine/faults.h): key is this program's
+ * command line, the counters this process's (bss: only the pages of ports
+ * in use are ever touched); a forked child keeps its parent's and so
+ * continues the same sequence. What is the library's: sleeping the delays
+ * in the calling thread and handing a decision to the call's record. */
 #include "preload/faults.h"
 
 #include <errno.h>
@@ -20,6 +20,7 @@
 #include "core/probe.h"
 #include "core/sockaddr.h"
 #include "engine/engine.h"
+#include "engine/faults.h"
 #include "preload/real.h"
 #include "preload/state.h"
 
@@ -36,27 +37,16 @@ static const char *prog_of(const struct ps_event *e, char *buf, size_t len)
     return buf;
 }
 
-static uint32_t g_count[PS_INJ_KINDS][65536];
+static struct ps_inj_counts g_count;
 static uint64_t g_key;
 static int g_key_done;
 
-/* FNV-1a of /proc/self/cmdline, read in pieces (it may be long). */
+/* This program's key, read once. */
 static uint64_t proc_key(void)
 {
     if (__atomic_load_n(&g_key_done, __ATOMIC_ACQUIRE))
         return __atomic_load_n(&g_key, __ATOMIC_RELAXED);
-    uint64_t h = ps_inject_key("", 0);
-    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        char buf[1024];
-        ssize_t n;
-        while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-            for (ssize_t i = 0; i < n; i++) {
-                h ^= (unsigned char)buf[i];
-                h *= 0x100000001b3ull;
-            }
-        real_close(fd);
-    }
+    uint64_t h = ps_inj_cmdline_key("/proc/self/cmdline");
     /* Two threads may both get here: they store the same value. */
     __atomic_store_n(&g_key, h, __ATOMIC_RELAXED);
     __atomic_store_n(&g_key_done, 1, __ATOMIC_RELEASE);
@@ -65,7 +55,7 @@ static uint64_t proc_key(void)
 
 static uint64_t next_n(int kind, uint16_t port)
 {
-    return __atomic_fetch_add(&g_count[kind][port], 1, __ATOMIC_RELAXED);
+    return ps_inj_next(&g_count, kind, port);
 }
 
 static void sleep_us(uint64_t us)
@@ -105,18 +95,8 @@ bool ps_inj_bind(struct ps_event *e)
 {
     const struct ps_config *c = ps_cfg();
     uint16_t port = (uint16_t)(e->port < 0 ? 0 : e->port);
-    if (!(c->inject.bind_eaddrinuse > 0) ||
-        !ps_inject_fail(&c->inject, c->seed, proc_key(), PS_INJ_BIND_EADDRINUSE, port,
-                        next_n(PS_INJ_BIND_EADDRINUSE, port)))
+    if (!ps_engine_inj_bind(c, proc_key(), &g_count, e))
         return false;
-    if (!e->mode[0])
-        strcpy(e->mode, c->mode == PS_MODE_OBSERVE ? "observe"
-                        : port && c->ports.n && !ps_portspec_contains(&c->ports, port)
-                            ? "pass" : ps_mode_name(c->mode));
-    e->ok = false;
-    e->err = EADDRINUSE;
-    strcpy(e->note, "injected");
-    strcpy(e->inj, ps_inject_kind_name(PS_INJ_BIND_EADDRINUSE));
     ps_lock();
     ps_emit(e);
     ps_unlock();
@@ -137,21 +117,15 @@ bool ps_inj_connect(int fd, const struct sockaddr *addr, socklen_t len)
     if (!(c->inject.connect_delay.p > 0 || c->inject.connect_refused > 0) ||
         ps_addr_from_sockaddr(addr, len, &a, &port) < 0 || port == 0 || !ps_engine_serves(ps_sock_proto(fd)))
         return false;
-    uint64_t key = proc_key();
-    uint64_t us = 0;
-    if (c->inject.connect_delay.p > 0) {
-        us = ps_inject_delay_us(&c->inject, c->seed, key, PS_INJ_CONNECT_DELAY, port,
-                                next_n(PS_INJ_CONNECT_DELAY, port));
-        if (us) {
-            pend(PS_INJ_CONNECT_DELAY, (long long)us);
-            sleep_us(us);
-        }
+    struct ps_inj_connect d;
+    ps_engine_inj_connect(c, proc_key(), &g_count, port, &d);
+    if (d.delay_us) {
+        pend(PS_INJ_CONNECT_DELAY, (long long)d.delay_us);
+        sleep_us(d.delay_us);
     }
-    if (!(c->inject.connect_refused > 0) ||
-        !ps_inject_fail(&c->inject, c->seed, key, PS_INJ_CONNECT_REFUSED, port,
-                        next_n(PS_INJ_CONNECT_REFUSED, port)))
+    if (!d.refused)
         return false;
-    pend(PS_INJ_CONNECT_REFUSED, us ? (long long)us : -1);
+    pend(PS_INJ_CONNECT_REFUSED, d.us);
     char ab[PS_ADDRSTRLEN];
     ps_log(PS_LOG_INFO, "connect %s:%u in pid %d: ECONNREFUSED injected (seed %llu)",
            ps_addr_format(&a, ab), port, ps_pid(), (unsigned long long)c->seed);
@@ -180,6 +154,45 @@ void ps_inj_connect_done(const struct sockaddr *addr, socklen_t len, int rc, int
     ps_lock();
     ps_emit(&e);
     ps_unlock();
+}
+
+bool ps_inj_udp_drop(int fd, const struct sockaddr *dst, socklen_t len, uint16_t vport)
+{
+    const struct ps_config *c = ps_cfg();
+    if (!(c->inject.udp_drop > 0) || vport == 0 ||
+        !ps_inject_fail(&c->inject, c->seed, proc_key(), PS_INJ_UDP_DROP, vport,
+                        next_n(PS_INJ_UDP_DROP, vport)))
+        return false;
+    /* Every drop is a line, as every other injected decision is: a replay
+     * is checked against the manifest. The datagram's "connect" record is
+     * the manifest's one event for "this socket addressed that port". */
+    struct ps_event e;
+    struct ps_addr a;
+    uint16_t port;
+    ps_event_new(&e, PS_EV_CONNECT);
+    e.proto = PS_PROTO_UDP;
+    if (dst && ps_addr_from_sockaddr(dst, len, &a, &port) == 0) {
+        e.fam = a.fam;
+        e.has_addr = true;
+        e.addr = a;
+    }
+    e.port = vport;
+    e.ok = true;   /* the program is told it was sent: it was lost on the way */
+    strcpy(e.inj, ps_inject_kind_name(PS_INJ_UDP_DROP));
+    strcpy(e.note, "dropped");
+    ps_lock();
+    if (ps_fd_kind(fd) == PS_FD_BOUND) {
+        struct ps_fdinfo fi = ps_fd_get(fd);
+        if (fi.sock)
+            memcpy(e.sid, fi.sock->sid, sizeof e.sid);
+    }
+    ps_emit(&e);
+    ps_unlock();
+    char ab[PS_ADDRSTRLEN];
+    ps_log(PS_LOG_INFO, "datagram to %s:%u in pid %d: dropped (udp-drop injected, seed %llu)",
+           e.has_addr ? ps_addr_format(&a, ab) : "its peer", (unsigned)vport, ps_pid(),
+           (unsigned long long)c->seed);
+    return true;
 }
 
 /* The listener's virtual port: ours, or its real name (observe, pass). */

@@ -23,6 +23,14 @@ void ps_inj_accept(int lfd);
  * sleep the delay. */
 void ps_inj_connect_done(const struct sockaddr *addr, socklen_t len, int rc, int err);
 void ps_inj_accept_done(int lfd, int nfd);
+/* A datagram to virtual port vport is about to be sent on fd (dst as the
+ * program gave it; NULL for a send on a connected socket). true: drop it --
+ * the caller reports success with the full length, as a datagram lost on
+ * the way -- and the drop is recorded like the other injected faults
+ * (seeded, replayable): a "connect" event with proto "udp", inj "udp-drop".
+ * Called only when ps_cfg()->inject.any. Takes ps_lock itself: call
+ * without it. */
+bool ps_inj_udp_drop(int fd, const struct sockaddr *dst, socklen_t len, uint16_t vport);
 /* Called by the code that records a connect or accept event: moves this
  * thread's pending injected decision into e. */
 void ps_inj_take(struct ps_event *e);

@@ -38,7 +38,7 @@ static bool op_refuses_first(void *ctx, int fd, int fam)
     uint16_t port;
     if (real_getsockname(fd, (struct sockaddr *)&ss, &l) < 0)
         return true;
-    return ss.ss_family != (fam == 4 ? AF_INET : AF_INET6) ||
+    return ss.ss_family != fam ||
            ps_addr_from_sockaddr((struct sockaddr *)&ss, l, &a, &port) < 0 || port != 0;
 }
 
@@ -48,7 +48,7 @@ static bool op_local_address(void *ctx, const struct ps_addr *dst)
 {
     struct ps_addr tmp = *dst;
     if (ps_addr_is_v4(&tmp))
-        tmp.fam = 4;
+        tmp.fam = AF_INET;
     struct sockaddr_storage ss;
     socklen_t l = ps_addr_to_sockaddr(&tmp, 0, &ss);
     int s = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);

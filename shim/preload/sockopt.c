@@ -71,7 +71,7 @@ static int get_emulated(int fd, const struct ps_fdinfo *fi, int level, int name,
 {
     if (level == SOL_SOCKET) {
         switch (name) {
-        case SO_DOMAIN: *v = fi->ufam == 4 ? AF_INET : AF_INET6; return 1;
+        case SO_DOMAIN: *v = fi->ufam; return 1;
         case SO_PROTOCOL: *v = IPPROTO_TCP; return 1;
         case SO_TYPE: *v = SOCK_STREAM; return 1;
         case SO_REUSEPORT: break;
@@ -99,7 +99,7 @@ static int inherited(int fd, int level, int name, void *val, socklen_t *len, int
         return rc;
     struct ps_uname u;
     if (ps_cfg()->mode == PS_MODE_UNIX && ps_unix_uname(fd, false, &u) == 0) {
-        v = name == SO_PROTOCOL ? IPPROTO_TCP : u.addr.fam == 4 ? AF_INET : AF_INET6;
+        v = name == SO_PROTOCOL ? IPPROTO_TCP : u.addr.fam;
         memcpy(val, &v, sizeof v);
     }
     ps_leave();

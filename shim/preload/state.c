@@ -21,6 +21,7 @@
 #include "core/trust.h"
 #include "core/unixname.h"
 #include "engine/engine.h"
+#include "engine/msession.h"
 #include "preload/counts.h"
 #include "core/execkind.h"
 #include "preload/real.h"
@@ -48,7 +49,6 @@ static struct {
                                 * too, so no child inherits a half-done activation */
     int mfd;                   /* [mu] written; [atomic] read by close() */
     bool mfd_shared;           /* [mu] inherited over fork: reopen before locking */
-    bool flocked;              /* [mu] this hold of mu has the manifest's flock */
     /* [mu] The file mfd was opened on; whether its open file description
      * carries the shim's mark (see note_manifest); and whether this critical
      * section (one hold of mu) has checked that mfd is still it. */
@@ -56,23 +56,21 @@ static struct {
     ino_t mino;
     bool mfd_marked;
     bool mfd_checked;
-    struct ps_reader rd;       /* [mu] the manifest, read incrementally */
-    struct ps_ns ns;           /* [mu] the table */
-    unsigned sid_counter;      /* [mu] */
+    /* [mu] The manifest as this process reads and appends it: the reader
+     * (on mfd), the table, the claim, the sid counter (engine/msession.h). */
+    struct ps_msession ms;
     /* [once, atomic] The process whose memory this is: set at configure and
      * by fork's child handler. Another pid running this code (a vfork
      * child, a clone(CLONE_VM) child) shares the memory without being that
      * process. Its program name and uid are read at each event (prog
      * points at the libc's program_invocation_short_name; uid -1: geteuid). */
     struct ps_proc proc;
-    unsigned bad_warned, write_warned;   /* [mu] log once */
+    unsigned write_warned;     /* [mu] log once */
     char open_why[200];        /* [mu] why the last reopen failed (ensure_mfd) */
-    uint64_t fresh_at;         /* [mu] see ps_emit */
 } g = {
     .mu = PTHREAD_MUTEX_INITIALIZER,
     .act_mu = PTHREAD_MUTEX_INITIALIZER,
     .mfd = -1,
-    .fresh_at = UINT64_MAX,
     .proc = {.uid = -1},
 };
 
@@ -373,12 +371,9 @@ static void activate(void)
         fatal_config(err);
     }
     note_manifest(g.mfd);
-    ps_reader_init(&g.rd, g.mfd);
     /* The table is made of binds, listens and what ends them; connect and
      * accept records are most of a busy manifest and need no decoding. */
-    g.rd.skip = PS_EV_BIT(PS_EV_CONNECT) | PS_EV_BIT(PS_EV_ACCEPT) | PS_EV_BIT(PS_EV_START) |
-                PS_EV_BIT(PS_EV_CONNS);
-    ps_ns_init(&g.ns);
+    ps_ms_init(&g.ms, &g.cfg, g.mfd);
     __atomic_store_n(&g.init, INIT_ACTIVE, __ATOMIC_RELEASE);
     act_unlock();
 }
@@ -442,7 +437,7 @@ void ps_unlock(void)
     pthread_mutex_unlock(&g.mu);
     t_holds &= ~HOLD_MU;
 }
-struct ps_ns *ps_table(void) { return &g.ns; }
+struct ps_ns *ps_table(void) { return &g.ms.ns; }
 
 /* Is g.mfd still the file we opened? A program can close it unseen
  * (closefrom(), a raw close_range or close system call) and then reuse the
@@ -485,7 +480,7 @@ static bool ensure_mfd(void)
     g.mfd_shared = false;
     note_manifest(fd);
     g.mfd_checked = true;
-    g.rd.fd = fd;
+    ps_ms_set_fd(&g.ms, fd);
     return true;
 }
 
@@ -500,30 +495,7 @@ void ps_manifest_fd_lost(void)
     g.mfd_shared = false;
     g.mfd_checked = false;
     /* Its flock went with the description; never unlock the program's. */
-    g.flocked = false;
-}
-
-static void bad_line(void *ctx, uint64_t lineno, const char *line, size_t len)
-{
-    (void)ctx;
-    if (g.bad_warned++ < 10)
-        ps_log(PS_LOG_WARN, "manifest %s line %llu: skipped malformed line (%.40s%s)",
-               g.cfg.manifest, (unsigned long long)lineno, line, len > 40 ? "..." : "");
-}
-
-/* A socket file outside PORTSHIM_DIR is not one this namespace made: a
- * line written by someone else. Never routed to, never unlinked. */
-static void apply_event(void *ns, const struct ps_event *e)
-{
-    static unsigned warned;
-    if (e->rpath[0] && !ps_path_in_dir(e->rpath, g.cfg.dir)) {
-        if (warned++ < 10)
-            ps_log(PS_LOG_WARN, "manifest %s: ignored the %s of sid %s: its socket file '%.200s' "
-                   "is not in PORTSHIM_DIR (%s)", g.cfg.manifest, ps_ev_name(e->ev), e->sid,
-                   e->rpath, g.cfg.dir[0] ? g.cfg.dir : "unset");
-        return;
-    }
-    ps_ns_apply_cb(ns, e);
+    g.ms.flocked = false;
 }
 
 void ps_unlink_socket(const char *path)
@@ -542,23 +514,21 @@ void ps_refresh(void)
 {
     if (!ensure_mfd())
         return;
-    if (ps_reader_poll(&g.rd, apply_event, bad_line, &g.ns) < 0 && !g.write_warned++)
+    if (ps_ms_refresh(&g.ms) < 0 && !g.write_warned++)
         ps_log(PS_LOG_ERROR, "cannot read manifest %s: %s (pid %d)", g.cfg.manifest,
                strerror(errno), g.proc.pid);
 }
 
 void ps_claim_begin(void)
 {
-    if (ensure_mfd() && ps_manifest_lock(g.mfd) == 0)
-        g.flocked = true;
+    if (ensure_mfd())
+        ps_ms_claim_begin(&g.ms);
     ps_refresh();
 }
 
 void ps_claim_end(void)
 {
-    if (g.flocked && g.mfd >= 0 && mfd_is_ours())
-        ps_manifest_unlock(g.mfd);
-    g.flocked = false;
+    ps_ms_claim_end(&g.ms, g.ms.flocked && g.mfd >= 0 && mfd_is_ours());
 }
 
 void ps_event_new(struct ps_event *e, enum ps_ev ev)
@@ -566,56 +536,19 @@ void ps_event_new(struct ps_event *e, enum ps_ev ev)
     ps_engine_event_new(&g.proc, e, ev);
 }
 
-/* One line, one write(2) on an O_APPEND descriptor: the kernel holds the
- * inode's lock across it, so the line lands whole and never interleaves with
- * another writer's. The flock is only for claims (ps_claim_begin), which
- * must read, check and append with no other claim in between. */
-/* A line starts with a newline of its own when this process's last read
- * of the manifest ended mid-line: a writer killed mid-line left a fragment
- * that would swallow it. Under the claim's flock the read just went to the
- * end, so a claim's bind always starts a fresh line; other records use what
- * the last read saw (readers resynchronise on a glued line all the same,
- * docs/manifest.md). One newline per fragment seen: g.fresh_at is where. A
- * line still being written by another process costs a blank line at most. */
-
+/* One line, one write (engine/msession.c says how a line stays whole). */
 void ps_emit(const struct ps_event *e)
 {
-    char buf[PS_LINE_MAX + 1];
-    size_t n = ps_event_encode(e, buf + 1, sizeof buf - 1);
-    if (!n || !ensure_mfd())
+    if (!ensure_mfd())
         return;
-    char *line = buf + 1;
-    uint64_t tail = g.rd.off + g.rd.len;
-    if (ps_reader_mid_line(&g.rd) && tail != g.fresh_at) {
-        *--line = '\n';
-        n++;
-        g.fresh_at = tail;
-    }
-    if (ps_manifest_append(g.mfd, line, n) < 0 && !g.write_warned++)
+    if (ps_ms_emit(&g.ms, e) < 0 && !g.write_warned++)
         ps_log(PS_LOG_ERROR, "cannot write manifest %s: %s (pid %d); namespace records "
                "are incomplete from here", g.cfg.manifest, strerror(errno), g.proc.pid);
 }
 
-/* "pid.n", by hand: on every bind. */
-static char *put_dec(char *p, unsigned long v)
-{
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
-
 void ps_next_sid(char sid[PS_SID_MAX])
 {
-    char *p = put_dec(sid, (unsigned long)g.proc.pid);
-    *p++ = '.';
-    p = put_dec(p, ++g.sid_counter);
-    *p = 0;
+    ps_ms_next_sid(&g.ms, g.proc.pid, "", sid);
 }
 
 void ps_record_locked(int fd, struct ps_event *e, bool track)
@@ -655,7 +588,7 @@ static void unlink_if_last(const struct ps_sock *sk)
         return;
     if (sk->shared) {
         ps_refresh();
-        const struct ps_entry *e = ps_ns_find(&g.ns, sk->sid);
+        const struct ps_entry *e = ps_ns_find(&g.ms.ns, sk->sid);
         if (!e)
             return;
         for (int i = 0; i < e->holders.n; i++)
@@ -804,7 +737,7 @@ static void atfork_child(void)
     __atomic_store_n(&g.proc.pid, getpid(), __ATOMIC_RELAXED);
     g.mfd_shared = true;
     g.mfd_checked = false;
-    g.flocked = false;
+    g.ms.flocked = false;
     ps_sock_mark_all_shared();
     fork_done();
 }

@@ -80,7 +80,7 @@ int ps_unix_swap_nb(int fd, int fam, struct ps_opts **opts, int *flp)
     for (size_t i = 0; o && i < sizeof kept / sizeof kept[0]; i++) {
         int v = 0;
         socklen_t l = sizeof v;
-        if ((kept[i].level != IPPROTO_IPV6 || fam == 6) &&
+        if ((kept[i].level != IPPROTO_IPV6 || fam == AF_INET6) &&
             real_getsockopt(fd, kept[i].level, kept[i].name, &v, &l) == 0)
             ps_opts_set(o, kept[i].level, kept[i].name, v);
     }
@@ -99,8 +99,7 @@ int ps_unix_unswap(int fd, int fam, const struct ps_opts *opts)
     int fl = real_fcntl(fd, F_GETFL, NULL), fdfl = real_fcntl(fd, F_GETFD, NULL);
     if (fl < 0 || fdfl < 0)
         return -1;
-    int s = socket(fam == 4 ? AF_INET : AF_INET6,
-                   SOCK_STREAM | SOCK_CLOEXEC | ((fl & O_NONBLOCK) ? SOCK_NONBLOCK : 0), 0);
+    int s = socket(fam, SOCK_STREAM | SOCK_CLOEXEC | ((fl & O_NONBLOCK) ? SOCK_NONBLOCK : 0), 0);
     if (s < 0)
         return -1;
     carry(fd, s);

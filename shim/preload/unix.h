@@ -11,7 +11,7 @@
 #include "core/fdtable.h"
 #include "core/unixname.h"
 
-/* Replaces the TCP socket fd (family fam, 4 or 6) by a fresh AF_UNIX stream
+/* Replaces the TCP socket fd (family fam, AF_INET or AF_INET6) by a fresh AF_UNIX stream
  * socket on the same number, keeping O_NONBLOCK, FD_CLOEXEC, timeouts,
  * SO_LINGER, SO_KEEPALIVE and SO_REUSEADDR. The TCP-level options (and IPV6_V6ONLY,
  * SO_REUSEPORT) already set are returned in *opts for emulation. On failure

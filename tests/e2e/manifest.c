@@ -124,7 +124,7 @@ Test(manifest, remap_records_bind_listen_connect_close_and_failures)
     cr_assert_str_eq(bind->prog, "echo-server", "%s", m);
     cr_assert_str_eq(bind->mode, "remap", "%s", m);
     cr_assert(bind->sid[0], "the bind has no sid:\n%s", m);
-    cr_assert_eq(bind->fam, 4, "%s", m);
+    cr_assert_eq(bind->fam, AF_INET, "%s", m);
     cr_assert(bind->has_addr, "%s", m);
     cr_assert_str_eq(ps_addr_format(&bind->addr, addr), "127.0.0.1", "%s", m);
     cr_assert(bind->rport > 0 && bind->rport != 8000, "%s", m);

@@ -103,6 +103,7 @@ static inline const char *errname(int e)
     case ENOTCONN: return "ENOTCONN";
     case EDESTADDRREQ: return "EDESTADDRREQ";
     case ENOENT: return "ENOENT";
+    case ENOSYS: return "ENOSYS";
     }
     static __thread char other[32];
     snprintf(other, sizeof other, "E%d", e);

@@ -8,7 +8,7 @@
 
 static struct ps_sock *new_sock(const char *sid)
 {
-    struct ps_sock *s = ps_sock_new(sid, 4, 8000, 41234);
+    struct ps_sock *s = ps_sock_new(sid, AF_INET, 8000, 41234);
     cr_assert_not_null(s);
     return s;
 }
@@ -33,10 +33,10 @@ Test(fdtable, unknown_fd_is_none)
 
 Test(fdtable, sock_new_fills_and_links)
 {
-    struct ps_sock *s = ps_sock_new("4101.1", 6, 8000, 41234);
+    struct ps_sock *s = ps_sock_new("4101.1", AF_INET6, 8000, 41234);
     cr_assert_not_null(s);
     cr_assert_str_eq(s->sid, "4101.1");
-    cr_assert_eq(s->fam, 6);
+    cr_assert_eq(s->fam, AF_INET6);
     cr_assert_eq(s->vport, 8000);
     cr_assert_eq(s->rport, 41234);
     cr_assert_eq(s->refs, 0);
@@ -51,7 +51,7 @@ Test(fdtable, sock_new_cuts_an_overlong_sid)
     char sid[PS_SID_MAX * 2];
     memset(sid, '7', sizeof sid - 1);
     sid[sizeof sid - 1] = 0;
-    struct ps_sock *s = ps_sock_new(sid, 4, 1, 2);
+    struct ps_sock *s = ps_sock_new(sid, AF_INET, 1, 2);
     cr_assert_eq(strlen(s->sid), PS_SID_MAX - 1);
     ps_sock_free(s);
 }
@@ -252,13 +252,13 @@ Test(fdtable, unix_options_are_shared_by_dups_and_dropped_with_the_last)
     struct ps_sock *s = new_sock("2.1");
     ps_fd_set(40, PS_FD_BOUND, 8000, 0, s);
     cr_assert_null(ps_fd_opts(40), "not swapped: no options");
-    ps_fd_set_unix(40, 6, NULL);
+    ps_fd_set_unix(40, AF_INET6, NULL);
     struct ps_opts *o = ps_fd_opts(40);
     cr_assert_not_null(o);
-    cr_assert_eq(ps_fd_get(40).ufam, 6);
+    cr_assert_eq(ps_fd_get(40).ufam, AF_INET6);
     cr_assert(ps_opts_set(o, 6, 1, 1));
     ps_fd_dup(40, 41);
-    cr_assert_eq(ps_fd_get(41).ufam, 6);
+    cr_assert_eq(ps_fd_get(41).ufam, AF_INET6);
     cr_assert_eq(ps_fd_opts(41), o, "a dup shares the options");
     cr_assert_eq(o->refs, 2);
     int v = 0;

@@ -277,3 +277,74 @@ Test(inject, kind_names)
     cr_assert_str_eq(ps_inject_kind_name(PS_INJ_BIND_EADDRINUSE), "bind-eaddrinuse");
     cr_assert_str_eq(ps_inject_kind_name(99), "?");
 }
+
+Test(inject, udp_drop_is_a_probability_item)
+{
+    cr_assert_eq(parse("udp-drop=25%"), 0, "%s", err);
+    cr_assert(in.any);
+    cr_assert_float_eq(in.udp_drop, 0.25, 1e-12);
+    cr_assert_eq(in.connect_refused, 0);
+    cr_assert_eq(in.bind_eaddrinuse, 0);
+    cr_assert_eq(parse("udp-drop=0"), 0, "%s", err);
+    cr_assert(!in.any, "udp-drop=0 turns injection on");
+    assert_rejected("udp-drop=1.5", "'udp-drop=1.5': bad probability '1.5'");
+    assert_rejected("udp-drop=", "bad probability ''");
+    assert_rejected("udp-drop=5ms", "bad probability '5ms'");
+    assert_rejected("udp-drop=1%,udp-drop=2%", "udp-drop given twice");
+    assert_rejected("udp-loss=1%", "bind-eaddrinuse=, connect-refused= or udp-drop=");
+}
+
+Test(inject, udp_drop_canonical_text_comes_last_and_parses_back)
+{
+    roundtrip("udp-drop=10%,connect-delay=5ms", "connect-delay=5ms,udp-drop=0.1");
+    roundtrip("udp-drop=1,connect-refused=2%,bind-eaddrinuse=3%",
+              "bind-eaddrinuse=0.03,connect-refused=0.02,udp-drop=1");
+}
+
+/* 256 udp-drop decisions at virtual port 5353 as a bit pattern. */
+static void drops(const struct ps_inject *x, uint64_t seed, uint64_t key, uint64_t out[4])
+{
+    memset(out, 0, 4 * sizeof *out);
+    for (uint64_t n = 0; n < 256; n++)
+        if (ps_inject_fail(x, seed, key, PS_INJ_UDP_DROP, 5353, n))
+            out[n / 64] |= 1ull << (n % 64);
+}
+
+Test(inject, udp_drops_replay_from_the_seed)
+{
+    struct ps_inject x;
+    uint64_t a[4], b[4], c[4], d[4];
+    cr_assert_eq(ps_inject_parse("udp-drop=30%", &x, err, sizeof err), 0, "%s", err);
+    drops(&x, 8151040338ull, 7, a);
+    drops(&x, 8151040338ull, 7, b);
+    drops(&x, 8151040339ull, 7, c);
+    drops(&x, 8151040338ull, 8, d);
+    cr_assert_eq(memcmp(a, b, sizeof a), 0, "the same seed dropped other datagrams");
+    cr_assert_neq(memcmp(a, c, sizeof a), 0, "another seed dropped the same datagrams");
+    cr_assert_neq(memcmp(a, d, sizeof a), 0, "another program dropped the same datagrams");
+    int ones = 0;
+    for (int i = 0; i < 4; i++)
+        ones += __builtin_popcountll(a[i]);
+    cr_assert(ones > 40 && ones < 115, "p=0.3 dropped %d/256", ones);
+    /* Its own kind: a connect-refused probability drops nothing, and
+     * udp-drop refuses nothing. */
+    for (uint64_t n = 0; n < 100; n++) {
+        struct ps_inject r = {.any = true, .connect_refused = 1.0};
+        cr_assert(!ps_inject_fail(&r, 1, 1, PS_INJ_UDP_DROP, 5353, n));
+        struct ps_inject u = {.any = true, .udp_drop = 1.0};
+        cr_assert(ps_inject_fail(&u, 1, 1, PS_INJ_UDP_DROP, 5353, n));
+        cr_assert(!ps_inject_fail(&u, 1, 1, PS_INJ_CONNECT_REFUSED, 5353, n));
+    }
+    cr_assert_str_eq(ps_inject_kind_name(PS_INJ_UDP_DROP), "udp-drop");
+}
+
+/* Adding a kind must not change the decisions of the others: a seed
+ * printed by an older portshim replays the same faults. */
+Test(inject, adding_udp_drop_kept_the_other_kinds_numbers)
+{
+    cr_assert_eq(PS_INJ_CONNECT_DELAY, 0);
+    cr_assert_eq(PS_INJ_ACCEPT_DELAY, 1);
+    cr_assert_eq(PS_INJ_BIND_EADDRINUSE, 2);
+    cr_assert_eq(PS_INJ_CONNECT_REFUSED, 3);
+    cr_assert_eq(PS_INJ_UDP_DROP, 4);
+}

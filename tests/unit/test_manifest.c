@@ -37,7 +37,7 @@ static void fill(struct ps_event *e, enum ps_ev ev, const char *addr, const char
     strcpy(e->mode, "unix");
     e->ok = false;
     e->err = EADDRINUSE;
-    e->fam = 6;
+    e->fam = AF_INET6;
     e->v6only = true;
     e->has_addr = true;
     e->addr = A(addr);
@@ -60,6 +60,7 @@ static void fill(struct ps_event *e, enum ps_ev ev, const char *addr, const char
     e->hsince = 1795312000.5;
     strcpy(e->inj, "bind-eaddrinuse");
     e->inj_us = 30000;
+    strcpy(e->be, "seccomp");
 }
 
 static void assert_addr_eq(const struct ps_addr *got, const struct ps_addr *want,
@@ -83,7 +84,7 @@ static void assert_event_eq(const struct ps_event *got, const struct ps_event *w
     cr_assert_eq(got->ok, want->ok, "%s: ok", k);
     cr_assert_eq(got->err, want->ok ? 0 : want->err, "%s: errno", k);
     cr_assert_eq(got->fam, want->fam, "%s: fam", k);
-    cr_assert_eq(got->v6only, want->fam == 6 && want->v6only, "%s: v6only", k);
+    cr_assert_eq(got->v6only, want->fam == AF_INET6 && want->v6only, "%s: v6only", k);
     cr_assert_eq(got->has_addr, want->has_addr, "%s: has_addr", k);
     if (want->has_addr)
         assert_addr_eq(&got->addr, &want->addr, "addr");
@@ -109,6 +110,7 @@ static void assert_event_eq(const struct ps_event *got, const struct ps_event *w
     cr_assert_float_eq(got->hsince, want->hsince, 1e-7, "%s: hsince", k);
     cr_assert_str_eq(got->inj, want->inj, "%s: inj", k);
     cr_assert_eq(got->inj_us, want->inj_us, "%s: inj_us", k);
+    cr_assert_str_eq(got->be, want->be, "%s: be", k);
 }
 
 static void round_trip(const struct ps_event *e)
@@ -189,10 +191,10 @@ Test(manifest, round_trip_v4_addresses)
 {
     struct ps_event e;
     fill(&e, PS_EV_BIND, "127.0.0.1", "0.0.0.0");
-    e.fam = 4;
+    e.fam = AF_INET;
     round_trip(&e);
     fill(&e, PS_EV_CONNECT, "10.1.2.3", "127.0.0.1");
-    e.fam = 4;
+    e.fam = AF_INET;
     e.ok = true;
     round_trip(&e);
 }
@@ -218,7 +220,7 @@ Test(manifest, round_trip_v4_mapped_keeps_socket_family)
     cr_assert(strstr(line, "\"addr\":\"::ffff:127.0.0.1\""), "%s", line);
     cr_assert(strstr(line, "\"raddr\":\"::ffff:0.0.0.0\""), "%s", line);
     cr_assert_eq(ps_event_decode(line, n - 1, &back), 0);
-    cr_assert_eq(back.addr.fam, 6);
+    cr_assert_eq(back.addr.fam, AF_INET6);
     cr_assert(ps_addr_is_v4(&back.addr));
 }
 
@@ -334,7 +336,7 @@ Test(manifest, encode_matches_documented_bind_line)
     strcpy(e.prog, "server");
     strcpy(e.sid, "4101.1");
     strcpy(e.mode, "remap");
-    e.fam = 4;
+    e.fam = AF_INET;
     e.has_addr = e.has_raddr = true;
     e.addr = A("127.0.0.1");
     e.port = 8000;
@@ -364,7 +366,7 @@ Test(manifest, encode_matches_documented_failed_bind_line)
     strcpy(e.mode, "remap");
     e.ok = false;
     e.err = EADDRINUSE;
-    e.fam = 4;
+    e.fam = AF_INET;
     e.has_addr = true;
     e.addr = A("127.0.0.1");
     e.port = 8000;
@@ -402,7 +404,7 @@ Test(manifest, decode_documented_lines)
     cr_assert_eq(e.ev, PS_EV_CONNECT);
     cr_assert(e.routed);
     cr_assert_eq(e.rport, 41234);
-    cr_assert_eq(e.fam, 4);
+    cr_assert_eq(e.fam, AF_INET);
     cr_assert_eq(dec("{\"v\":1,\"ev\":\"close\",\"ts\":1795312346.000000,\"pid\":4101,"
                      "\"prog\":\"server\",\"sid\":\"4101.1\",\"ok\":true}", &e), 0);
     cr_assert_eq(e.ev, PS_EV_CLOSE);
@@ -799,7 +801,7 @@ Test(manifest, worst_case_event_fits_in_line_max)
     e.pid = 2147483647;
     e.ok = false;
     e.err = 4095;
-    e.fam = 6;
+    e.fam = AF_INET6;
     e.has_addr = e.has_raddr = true;
     ps_addr_parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", &e.addr);
     ps_addr_parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", &e.raddr);
@@ -947,4 +949,26 @@ Test(manifest, protocol_absent_is_tcp_and_unknown_is_other)
     cr_assert_eq(dec("{\"v\":2,\"ev\":\"bind\",\"pid\":1,\"proto\":\"a-very-long-name\"}", &e), 0);
     cr_assert_eq(e.proto, PS_PROTO_OTHER);
     assert_malformed("{\"v\":2,\"ev\":\"bind\",\"pid\":1,\"proto\":6}");
+}
+
+Test(manifest, the_backend_is_written_only_when_not_the_library)
+{
+    struct ps_event e, back;
+    char line[PS_LINE_MAX];
+    ps_event_init(&e, PS_EV_CONNECT);
+    size_t n = ps_event_encode(&e, line, sizeof line);
+    line[n] = 0;
+    cr_assert_null(strstr(line, "\"be\""), "the library's record names a backend: %s", line);
+    strcpy(e.be, "seccomp");
+    n = ps_event_encode(&e, line, sizeof line);
+    line[n] = 0;
+    cr_assert(strstr(line, ",\"be\":\"seccomp\"}"), "%s", line);
+    cr_assert_eq(ps_event_decode(line, n - 1, &back), 0);
+    cr_assert_str_eq(back.be, "seccomp");
+    /* a newer writer's longer backend name is cut, not a malformed line */
+    const char doc[] = "{\"v\":2,\"ev\":\"bind\",\"be\":\"a-much-longer-backend\"}";
+    cr_assert_eq(ps_event_decode(doc, sizeof doc - 1, &back), 0);
+    cr_assert_str_eq(back.be, "a-much-");
+    const char bad[] = "{\"v\":2,\"ev\":\"bind\",\"be\":7}";
+    cr_assert_eq(ps_event_decode(bad, sizeof bad - 1, &back), -1);
 }

@@ -114,7 +114,7 @@ Test(ns, bind_records_the_mapping)
     cr_assert_str_eq(x->prog, "server");
     cr_assert_eq(x->vport, 8000);
     cr_assert_eq(x->rport, 41234);
-    cr_assert_eq(x->fam, 4);
+    cr_assert_eq(x->fam, AF_INET);
     cr_assert(x->reuseaddr);
     cr_assert_not(x->reuseport);
     cr_assert_eq(x->uid, 1000);

@@ -106,7 +106,7 @@ static struct ps_event bindev(const char *sid, int vport, int rport, bool chosen
     e.ok = true;
     e.has_addr = true;
     ps_addr_parse("127.0.0.1", &e.addr);
-    e.fam = 4;
+    e.fam = AF_INET;
     e.port = vport;
     e.has_raddr = true;
     e.raddr = e.addr;

@@ -94,7 +94,7 @@ Test(sockaddr, from_sockaddr_takes_a_v6_sockaddr_without_scope_id)
     struct sockaddr_in6 s6 = sin6("::1", 80);
     cr_assert_eq(ps_addr_from_sockaddr((struct sockaddr *)&s6, 24, &a, &port), 0);
     cr_assert_eq(port, 80);
-    cr_assert_eq(a.fam, 6);
+    cr_assert_eq(a.fam, AF_INET6);
 }
 
 Test(sockaddr, from_sockaddr_rejects_other_families)
@@ -118,7 +118,7 @@ Test(sockaddr, from_sockaddr_reads_v4)
     uint16_t port = 0;
     struct sockaddr_in s = sin4("127.0.0.1", 8000);
     cr_assert_eq(ps_addr_from_sockaddr((struct sockaddr *)&s, sizeof s, &a, &port), 0);
-    cr_assert_eq(a.fam, 4);
+    cr_assert_eq(a.fam, AF_INET);
     cr_assert_eq(port, 8000);
     const uint8_t want[16] = {0,0,0,0, 0,0,0,0, 0,0,0xff,0xff, 127,0,0,1};
     cr_assert_arr_eq(a.b, want, 16);
@@ -135,7 +135,7 @@ Test(sockaddr, from_sockaddr_reads_v6)
     uint16_t port = 0;
     struct sockaddr_in6 s = sin6("2001:db8::7", 443);
     cr_assert_eq(ps_addr_from_sockaddr((struct sockaddr *)&s, sizeof s, &a, &port), 0);
-    cr_assert_eq(a.fam, 6);
+    cr_assert_eq(a.fam, AF_INET6);
     cr_assert_eq(port, 443);
     cr_assert_arr_eq(a.b, &s.sin6_addr, 16);
     cr_assert_not(ps_addr_is_v4(&a));
@@ -147,7 +147,7 @@ Test(sockaddr, from_sockaddr_reads_v4_mapped_as_v6_family)
     uint16_t port = 0;
     struct sockaddr_in6 s = sin6("::ffff:127.0.0.1", 9000);
     cr_assert_eq(ps_addr_from_sockaddr((struct sockaddr *)&s, sizeof s, &a, &port), 0);
-    cr_assert_eq(a.fam, 6);
+    cr_assert_eq(a.fam, AF_INET6);
     cr_assert_eq(port, 9000);
     cr_assert(ps_addr_is_v4(&a));
     cr_assert(ps_addr_is_loopback(&a));
@@ -201,7 +201,7 @@ Test(sockaddr, addr_v4_builds_from_host_order)
 {
     struct ps_addr a, b = A("127.0.0.1");
     ps_addr_v4(&a, 0x7f000001);
-    cr_assert_eq(a.fam, 4);
+    cr_assert_eq(a.fam, AF_INET);
     cr_assert(ps_addr_equal(&a, &b));
     cr_assert_arr_eq(a.b, b.b, 16);
 }
@@ -212,11 +212,24 @@ Test(sockaddr, parse_sets_family_by_form)
 {
     struct ps_addr a;
     cr_assert_eq(ps_addr_parse("127.0.0.1", &a), 0);
-    cr_assert_eq(a.fam, 4);
+    cr_assert_eq(a.fam, AF_INET);
     cr_assert_eq(ps_addr_parse("::1", &a), 0);
-    cr_assert_eq(a.fam, 6);
+    cr_assert_eq(a.fam, AF_INET6);
     cr_assert_eq(ps_addr_parse("::ffff:127.0.0.1", &a), 0);
-    cr_assert_eq(a.fam, 6);
+    cr_assert_eq(a.fam, AF_INET6);
+}
+
+Test(sockaddr, family_codes_are_4_and_6_and_nothing_else)
+{
+    cr_assert_eq(ps_fam_code(AF_INET), 4);
+    cr_assert_eq(ps_fam_code(AF_INET6), 6);
+    cr_assert_eq(ps_fam_code(AF_UNIX), 0);
+    cr_assert_eq(ps_fam_code(0), 0);
+    cr_assert_eq(ps_fam_from_code(4), AF_INET);
+    cr_assert_eq(ps_fam_from_code(6), AF_INET6);
+    for (int c = -1; c < 16; c++)
+        if (c != 4 && c != 6)
+            cr_assert_eq(ps_fam_from_code(c), 0, "code %d", c);
 }
 
 Test(sockaddr, parse_rejects_non_addresses)
@@ -248,7 +261,7 @@ Test(sockaddr, format_of_v4_mapped_depends_on_socket_family)
     char buf[PS_ADDRSTRLEN];
     struct ps_addr a = A("::ffff:127.0.0.1");
     cr_assert_str_eq(ps_addr_format(&a, buf), "::ffff:127.0.0.1");
-    a.fam = 4;   /* the same bytes from an AF_INET socket */
+    a.fam = AF_INET;   /* the same bytes from an AF_INET socket */
     cr_assert_str_eq(ps_addr_format(&a, buf), "127.0.0.1");
 }
 
@@ -285,7 +298,7 @@ Test(sockaddr, to_sockaddr_round_trips)
         struct ps_addr a = A(forms[i]), b;
         uint16_t port = 0;
         socklen_t len = ps_addr_to_sockaddr(&a, 5555, &ss);
-        if (a.fam == 4) {
+        if (a.fam == AF_INET) {
             cr_assert_eq(len, sizeof(struct sockaddr_in));
             cr_assert_eq(ss.ss_family, AF_INET);
         } else {

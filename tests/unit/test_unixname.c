@@ -61,9 +61,9 @@ Test(unixname, the_text_gives_the_family)
     struct ps_uname u;
     const char *v4 = DIR "/80@127.0.0.1", *v6 = DIR "/80@::ffff:127.0.0.1";
     cr_assert_eq(ps_uname_parse(v4, strlen(v4), DIR, &u), 0);
-    cr_assert_eq(u.addr.fam, 4);
+    cr_assert_eq(u.addr.fam, AF_INET);
     cr_assert_eq(ps_uname_parse(v6, strlen(v6), DIR, &u), 0);
-    cr_assert_eq(u.addr.fam, 6);
+    cr_assert_eq(u.addr.fam, AF_INET6);
 }
 
 Test(unixname, foreign_and_malformed_names_are_not_ours)
@@ -121,12 +121,12 @@ Test(unixname, family_conversion_maps_and_unmaps_v4)
 {
     struct ps_addr a, m;
     ps_addr_parse("127.0.0.1", &a);
-    m = ps_addr_as_family(&a, 6);
+    m = ps_addr_as_family(&a, AF_INET6);
     char b[PS_ADDRSTRLEN];
     cr_assert_str_eq(ps_addr_format(&m, b), "::ffff:127.0.0.1");
-    a = ps_addr_as_family(&m, 4);
+    a = ps_addr_as_family(&m, AF_INET);
     cr_assert_str_eq(ps_addr_format(&a, b), "127.0.0.1");
-    struct ps_addr l6 = ps_addr_loopback(6), l4 = ps_addr_loopback(4);
+    struct ps_addr l6 = ps_addr_loopback(AF_INET6), l4 = ps_addr_loopback(AF_INET);
     cr_assert_str_eq(ps_addr_format(&l6, b), "::1");
     cr_assert_str_eq(ps_addr_format(&l4, b), "127.0.0.1");
 }
