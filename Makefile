@@ -152,9 +152,12 @@ unit: $(UNIT) go
 # The library and the echo helpers built against musl, when musl-gcc is
 # installed (scripts/ensure-deps installs it): tests/e2e/musl.c uses them.
 MUSL_CC ?= musl-gcc
+# musl's headers have no linux/*.h (the seccomp filter needs linux/seccomp.h,
+# linux/filter.h, linux/audit.h): the kernel's, searched after musl's own.
+MUSL_KHDR := -idirafter /usr/include -idirafter /usr/include/$(shell $(CC) -print-multiarch 2>/dev/null)
 musl:
 	@if command -v $(MUSL_CC) >/dev/null 2>&1; then \
-	    $(MAKE) -s B=$(B)/musl CC=$(MUSL_CC) SAN= $(B)/musl/libportshim.so \
+	    $(MAKE) -s B=$(B)/musl CC=$(MUSL_CC) SAN= EXTRA_CFLAGS="$(MUSL_KHDR)" $(B)/musl/libportshim.so \
 	        $(B)/musl/helpers/echo-server $(B)/musl/helpers/client; \
 	else echo "make: $(MUSL_CC) not found: the musl e2e test will be skipped" >&2; fi
 
