@@ -4,7 +4,8 @@
 #   make test       install missing test packages (Criterion, redis) and run every test
 #   make demo       four copies of a hard-coded-port server at once, under the shim;
 #                   then a #2034-style race found by portshim stress and replayed
-#   make bench      benchmarks: ratios against bare runs in the same run; report --html
+#   make bench      benchmarks: ratios against bare runs in the same run (C programs under
+#                   the library, Go ones under the seccomp supervisor); report --html
 #                   drawing time in headless Chromium
 #   make fuzz       libFuzzer over the manifest reader and the config parsers,
 #                   FUZZ_SECONDS in all (default 60); `make test` runs a short smoke
@@ -201,8 +202,9 @@ fuzz-smoke: | deps
 demo: all
 	@scripts/demo
 
-bench: all $(BENCHES)
+bench: all go $(BENCHES)
 	@PORTSHIM_BUILD=$(abspath $(B)) tests/bench/run
+	@PORTSHIM_BUILD=$(abspath $(B)) tests/bench/gobench
 	@PORTSHIM_BUILD=$(abspath $(B)) tests/bench/html-render
 
 # ASan+UBSan over the unit and e2e suites, TSan on the threaded and forking
