@@ -51,6 +51,8 @@ int main(int argc, char **argv)
         return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "stress"))
         return cmd_stress(argc - 1, argv + 1);
+    if (!strcmp(cmd, "attach-exec"))
+        return cmd_attach_exec(argc - 1, argv + 1);
     if (cli_is_help(cmd) || !strcmp(cmd, "help")) {
         if (argc > 2 && !strcmp(argv[2], "run")) usage_run(stdout);
         else if (argc > 2 && !strcmp(argv[2], "port")) usage_port(stdout);

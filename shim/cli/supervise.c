@@ -41,6 +41,7 @@
 
 #include "cli/cli.h"
 #include "core/config.h"
+#include "core/execkind.h"
 #include "core/holder.h"
 #include "core/inject.h"
 #include "core/log.h"
@@ -303,9 +304,16 @@ static int task_ids(int tid, int *tgid, long *euid)
     return *tgid > 0 ? 0 : -1;
 }
 
-/* Is the preload library mapped in pid? Its maps, read in pieces. */
+/* Does the preload library answer pid's socket calls? It is mapped, and
+ * pid is not a Go program: Go makes its socket calls itself, and the
+ * library, loaded into a dynamically linked one, stays off there
+ * (preload/state.c). The maps are read in pieces. */
 static bool maps_preloaded(int pid)
 {
+    char exe[64];
+    snprintf(exe, sizeof exe, "/proc/%d/exe", pid);
+    if (ps_exec_kind_of(exe) == PS_EXEC_GO)
+        return false;
     static const char needle[] = "/libportshim.so";
     char path[64], buf[8192 + sizeof needle];
     snprintf(path, sizeof path, "/proc/%d/maps", pid);
