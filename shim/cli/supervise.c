@@ -24,6 +24,7 @@
 #include <limits.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -41,6 +42,7 @@
 
 #include "cli/cli.h"
 #include "core/config.h"
+#include "core/fdtable.h"
 #include "core/execkind.h"
 #include "core/holder.h"
 #include "core/inject.h"
@@ -60,6 +62,7 @@
 #define MAX_PENDING 256
 #define MAX_PROCS 64
 #define MAX_OBSERVED 512
+#define MAX_SWAPPED 1024
 
 /* ---- bare system calls --------------------------------------------------- */
 
@@ -165,6 +168,10 @@ struct ps_supervisor {
      * entries of the table), so that their listens name the same sid. */
     struct { unsigned long long ino; char sid[PS_SID_MAX]; } observed[MAX_OBSERVED];
     unsigned next_observed;
+    /* Unix mode: the options of the sockets standing in for TCP ones, by
+     * inode (the supervisor sees no close: the oldest make room). */
+    struct { unsigned long long ino; struct ps_opts *opts; } swapped[MAX_SWAPPED];
+    unsigned next_swapped;
     unsigned long long tick;
     struct seccomp_notif *req;
     struct seccomp_notif_resp *resp;
@@ -646,6 +653,45 @@ static void unlink_socket(struct ps_supervisor *s, const char *path)
         unlink(path);
 }
 
+/* Options AF_UNIX has no place for, read from the TCP socket at the swap
+ * (the library's list, preload/unix.c). */
+static const struct { int level, name; } kept[] = {
+    {IPPROTO_TCP, TCP_NODELAY},    {IPPROTO_TCP, TCP_KEEPIDLE}, {IPPROTO_TCP, TCP_KEEPINTVL},
+    {IPPROTO_TCP, TCP_KEEPCNT},    {IPPROTO_TCP, TCP_USER_TIMEOUT}, {IPPROTO_TCP, TCP_SYNCNT},
+    {IPPROTO_IPV6, IPV6_V6ONLY},   {SOL_SOCKET, SO_REUSEPORT},
+};
+
+static struct ps_opts *opts_of(struct ps_supervisor *s, unsigned long long ino, bool make)
+{
+    for (int i = 0; ino && i < MAX_SWAPPED; i++)
+        if (s->swapped[i].ino == ino)
+            return s->swapped[i].opts;
+    if (!make || !ino)
+        return NULL;
+    struct ps_opts *o = ps_opts_new();
+    if (!o)
+        return NULL;
+    unsigned i = s->next_swapped++ % MAX_SWAPPED;
+    ps_opts_unref(s->swapped[i].opts);
+    s->swapped[i].ino = ino;
+    s->swapped[i].opts = o;
+    return o;
+}
+
+/* u stands in for the TCP socket tcp: its options go with it. */
+static void keep_options(struct ps_supervisor *s, int tcp, int u)
+{
+    int dom = sockopt_int(tcp, SOL_SOCKET, SO_DOMAIN);
+    struct ps_opts *o = opts_of(s, inode_of(u), true);
+    for (size_t i = 0; o && i < sizeof kept / sizeof kept[0]; i++) {
+        int v = 0;
+        socklen_t l = sizeof v;
+        if ((kept[i].level != IPPROTO_IPV6 || dom == AF_INET6) &&
+            sys_getsockopt(tcp, kept[i].level, kept[i].name, &v, &l) == 0)
+            ps_opts_set(o, kept[i].level, kept[i].name, v);
+    }
+}
+
 /* A bind of a virtual port in unix mode (PS_PLAN_UNIX_PATH): a new AF_UNIX
  * socket bound to the socket file takes the place of the program's TCP
  * socket, as the library's swap does, before the program registers the
@@ -683,6 +729,7 @@ static int bind_unix(struct call *c, int fd, struct ps_event *e, const char *pat
     }
     snprintf(e->rpath, sizeof e->rpath, "%s", path);
     e->ino = inode_of(u);
+    keep_options(s, fd, u);
     close(u);
     return 0;
 }
@@ -732,6 +779,8 @@ static int connect_unix(struct ps_supervisor *s, struct cctx *x, const char *pat
         err = ECONNREFUSED;
     if (!err && fl >= 0 && !(fl & O_NONBLOCK))
         fcntl(u, F_SETFL, fl & ~O_NONBLOCK);
+    if (!err)
+        keep_options(s, x->sock, u);
     if (!err && (!id_valid(x->lfd, x->id) || replace_fd(x->lfd, x->id, x->tgid, u, x->tfd) < 0))
         err = ECONNREFUSED;
     close(u);
@@ -797,6 +846,30 @@ static bool unix_inet_name(struct ps_supervisor *s, int fd, bool peer,
     return true;
 }
 
+/* What the kernel says to this bind before it looks at the port, for the
+ * binds it might refuse for their address alone (IPv6: v4-mapped, which
+ * IPV6_V6ONLY decides; link-local, which the scope id decides): a fresh
+ * TCP socket of the family (and fd's IPV6_V6ONLY) binds the same address,
+ * port 0. The port's own answers are the namespace's (the library's rule,
+ * preload/bind.c). 0: none. */
+static int kernel_bind_err(int fd, int dom, const struct sockaddr_storage *ss, socklen_t len)
+{
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+    if (dom != AF_INET6 || (!IN6_IS_ADDR_V4MAPPED(a6) && !IN6_IS_ADDR_LINKLOCAL(a6) &&
+                            !IN6_IS_ADDR_MC_LINKLOCAL(a6)))
+        return 0;
+    struct sockaddr_storage probe = *ss;
+    ps_sockaddr_set_port((struct sockaddr *)&probe, 0);
+    int t = (int)syscall(SYS_socket, dom, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (t < 0)
+        return 0;
+    int v6only = sockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY);
+    syscall(SYS_setsockopt, t, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+    int err = sys_bind(t, &probe, len) < 0 ? errno : 0;
+    close(t);
+    return err == EADDRINUSE || err == EACCES || err == EADDRNOTAVAIL ? 0 : err;
+}
+
 static enum verdict do_bind(struct call *c, long euid)
 {
     struct ps_supervisor *s = c->s;
@@ -818,6 +891,9 @@ static enum verdict do_bind(struct call *c, long euid)
     if (dom != ss.ss_family ||
         len < (dom == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)))
         return V_CONTINUE;
+    int kerr = kernel_bind_err(fd, dom, &ss, len);
+    if (kerr)
+        return answer(c, -kerr);
     who_is(c, euid);
     struct ps_event e;
     event_new(s, &e, PS_EV_BIND);
@@ -1359,6 +1435,105 @@ static enum verdict do_accept(struct call *c, bool four)
     return v;
 }
 
+
+/* ---- socket options (unix mode) ---------------------------------------- */
+
+/* What a fresh Linux TCP socket answers (the library's table, preload/sockopt.c). */
+static const struct { int level, name, val; } defaults[] = {
+    {IPPROTO_TCP, TCP_NODELAY, 0},      {IPPROTO_TCP, TCP_MAXSEG, 536},
+    {IPPROTO_TCP, TCP_CORK, 0},         {IPPROTO_TCP, TCP_KEEPIDLE, 7200},
+    {IPPROTO_TCP, TCP_KEEPINTVL, 75},   {IPPROTO_TCP, TCP_KEEPCNT, 9},
+    {IPPROTO_TCP, TCP_SYNCNT, 6},       {IPPROTO_TCP, TCP_LINGER2, 60},
+    {IPPROTO_TCP, TCP_DEFER_ACCEPT, 0}, {IPPROTO_TCP, TCP_WINDOW_CLAMP, 0},
+    {IPPROTO_TCP, TCP_QUICKACK, 1},     {IPPROTO_TCP, TCP_USER_TIMEOUT, 0},
+    {IPPROTO_TCP, TCP_FASTOPEN, 0},     {IPPROTO_TCP, TCP_NOTSENT_LOWAT, 0},
+    {IPPROTO_IP, IP_TOS, 0},            {IPPROTO_IP, IP_TTL, 64},
+    {IPPROTO_IPV6, IPV6_V6ONLY, 0},     {IPPROTO_IPV6, IPV6_TCLASS, 0},
+    {IPPROTO_IPV6, IPV6_UNICAST_HOPS, 64},
+    {SOL_SOCKET, SO_REUSEPORT, 0},
+};
+
+static bool emulated(int level, int name)
+{
+    return level == IPPROTO_TCP || level == IPPROTO_IP || level == IPPROTO_IPV6 ||
+           (level == SOL_SOCKET && name == SO_REUSEPORT);
+}
+
+/* The family an AF_UNIX socket of the namespace stands in for, from its
+ * own name (a listener's file, an accepted socket's listener, a client's
+ * abstract name); 0: not one. */
+static int stands_for(struct ps_supervisor *s, int fd)
+{
+    struct sockaddr_storage k;
+    socklen_t kl = sizeof k;
+    struct ps_uname u;
+    if (sys_getsockname(fd, &k, &kl) < 0 || uname_of(s, &k, kl, &u) != 0)
+        return 0;
+    return u.addr.fam;
+}
+
+/* getsockopt/setsockopt(fd, level, name, val, len) on a socket standing in
+ * for TCP: the options AF_UNIX has no place for are stored and read back,
+ * SO_DOMAIN, SO_PROTOCOL and SO_TYPE say what it stands for, each pointer
+ * copied in the kernel's order (EFAULT, EINVAL as the kernel gives them).
+ * Everything else is the kernel's. */
+static enum verdict do_sockopt(struct call *c, bool set)
+{
+    struct ps_supervisor *s = c->s;
+    if (s->cfg.mode != PS_MODE_UNIX)
+        return V_CONTINUE;
+    int level = (int)c->n->data.args[1], name = (int)c->n->data.args[2];
+    bool ident = !set && level == SOL_SOCKET &&
+                 (name == SO_DOMAIN || name == SO_PROTOCOL || name == SO_TYPE);
+    if (!ident && !emulated(level, name))
+        return V_CONTINUE;
+    int fd = get_sock(c);
+    int fam;
+    if (fd < 0 || sockopt_int(fd, SOL_SOCKET, SO_DOMAIN) != AF_UNIX || !(fam = stands_for(s, fd)))
+        return V_CONTINUE;
+    uint64_t val = c->n->data.args[3], lenp = c->n->data.args[4];
+    unsigned long long ino = inode_of(fd);
+    int v = 0;
+    if (set) {
+        socklen_t len = (socklen_t)lenp;
+        if (len < sizeof(int))
+            return answer(c, -EINVAL);
+        if (mem_read(c->tid, &v, val, sizeof v) < 0)
+            return answer(c, -EFAULT);
+        if (!id_valid(c->lfd, c->n->id))
+            return V_DROP;
+        struct ps_opts *o = opts_of(s, ino, true);
+        if (!o || !ps_opts_set(o, level, name, v))
+            return answer(c, -ENOMEM);
+        if (level == SOL_SOCKET && name == SO_REUSEPORT)
+            syscall(SYS_setsockopt, fd, level, name, &v, sizeof v);   /* AF_UNIX may refuse it */
+        return answer(c, 0);
+    }
+    if (ident) {
+        v = name == SO_DOMAIN ? fam : name == SO_PROTOCOL ? IPPROTO_TCP : SOCK_STREAM;
+    } else if (!ps_opts_get(opts_of(s, ino, false), level, name, &v)) {
+        bool known = false;
+        for (size_t i = 0; i < sizeof defaults / sizeof defaults[0] && !known; i++)
+            if (defaults[i].level == level && defaults[i].name == name) {
+                v = defaults[i].val;
+                known = true;
+            }
+        if (!known)
+            return V_CONTINUE;
+    }
+    socklen_t want;
+    if (mem_read(c->tid, &want, lenp, sizeof want) < 0)
+        return answer(c, -EFAULT);
+    if ((int)want < 0)
+        return answer(c, -EINVAL);
+    socklen_t n = want < sizeof v ? want : sizeof v;
+    if (!id_valid(c->lfd, c->n->id))
+        return V_DROP;
+    if (mem_write(c->tid, lenp, &n, sizeof n) < 0 || (n && mem_write(c->tid, val, &v, n) < 0))
+        return answer(c, -EFAULT);
+    return answer(c, 0);
+}
+
 /* getsockname/getpeername: the kernel's answer, real ports of the
  * namespace's sockets named by their virtual numbers. */
 static enum verdict do_name(struct call *c, bool peer)
@@ -1456,6 +1631,12 @@ static void handle(struct ps_supervisor *s, int lfd)
     case __NR_getpeername:
         v = do_name(&c, true);
         break;
+    case __NR_getsockopt:
+        v = do_sockopt(&c, false);
+        break;
+    case __NR_setsockopt:
+        v = do_sockopt(&c, true);
+        break;
     case __NR_accept:
     case __NR_accept4:
         v = do_accept(&c, n->data.nr == __NR_accept4);
@@ -1548,6 +1729,13 @@ static void take_listener(struct ps_supervisor *s)
         return;
     struct timeval tv = {2, 0};
     setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    /* What to trap (attach.c): unix mode's sockets answer TCP's options. */
+    char hello = s->cfg.mode == PS_MODE_UNIX ? 'O' : 'S';
+    if (write(c, &hello, 1) != 1) {
+        close(c);
+        return;
+    }
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
@@ -1652,6 +1840,8 @@ static void sup_free(struct ps_supervisor *s)
         close(s->listeners[i]);
     while (s->np)
         drop_pending(s, s->np - 1);
+    for (int i = 0; i < MAX_SWAPPED; i++)
+        ps_opts_unref(s->swapped[i].opts);
     for (int i = 0; i < MAX_PROCS; i++) {
         if (s->procs[i].pidfd >= 0)
             close(s->procs[i].pidfd);
