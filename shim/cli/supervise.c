@@ -63,6 +63,8 @@
 #define MAX_PROCS 64
 #define MAX_OBSERVED 512
 #define MAX_SWAPPED 1024
+#define MAX_TASKS 512
+#define MAX_OWN 1024
 
 /* ---- bare system calls --------------------------------------------------- */
 
@@ -172,6 +174,13 @@ struct ps_supervisor {
      * inode (the supervisor sees no close: the oldest make room). */
     struct { unsigned long long ino; struct ps_opts *opts; } swapped[MAX_SWAPPED];
     unsigned next_swapped;
+    /* Threads seen, by tid (direct-mapped): their thread group. */
+    struct { int tid, tgid; } tasks[MAX_TASKS];
+    /* The sockets this supervisor bound, by inode: the process and the
+     * descriptor number, so that a conflict asks that descriptor whether
+     * it is still the socket (op_live) instead of walking /proc. */
+    struct { unsigned long long ino; int tgid, fd; } own[MAX_OWN];
+    unsigned next_own;
     unsigned long long tick;
     struct seccomp_notif *req;
     struct seccomp_notif_resp *resp;
@@ -233,7 +242,32 @@ static bool op_alive(void *ctx, const struct ps_entry *e)
     return ps_probe_any_alive(&e->holders, 0);
 }
 
-static bool op_live(void *ctx, const struct ps_entry *e) { return ps_probe_entry_live(e, 0); }
+static struct proc *proc_find(struct ps_supervisor *s, int tgid);
+
+/* Thorough, for a conflict. A socket this supervisor bound is asked
+ * directly: its process's descriptor is still that socket (its inode),
+ * and a listener still listens. Everything else as the library asks. */
+static bool op_live(void *ctx, const struct ps_entry *e)
+{
+    struct ps_supervisor *s = ctx;
+    for (int i = 0; e->ino && i < MAX_OWN; i++) {
+        if (s->own[i].ino != e->ino || s->own[i].tgid != e->pid)
+            continue;
+        struct proc *p = proc_find(s, e->pid);
+        if (!p || p->pidfd < 0)
+            break;
+        int fd = (int)syscall(SYS_pidfd_getfd, p->pidfd, s->own[i].fd, 0);
+        if (fd < 0 && errno != EBADF && errno != ESRCH)
+            break;   /* not ours to ask (EPERM): as the library asks */
+        struct stat st;
+        bool live = fd >= 0 && fstat(fd, &st) == 0 && st.st_ino == e->ino &&
+                    (!e->listening || sockopt_int(fd, SOL_SOCKET, SO_ACCEPTCONN));
+        if (fd >= 0)
+            close(fd);
+        return live;
+    }
+    return ps_probe_entry_live(e, 0);
+}
 
 static void op_retire(void *ctx, const struct ps_entry *c)
 {
@@ -359,25 +393,28 @@ static struct proc *proc_get(struct ps_supervisor *s, int tgid)
             (lru->holds == s->procs[i].holds && s->procs[i].used < lru->used))
             lru = &s->procs[i];
     }
-    if (p && (!have_exe || p->exe_dev != st.st_dev || p->exe_ino != st.st_ino)) {
-        /* An exec (or a new process with a reused pid): looked at afresh. */
-        p->preloaded = maps_preloaded(tgid);
-        p->exe_dev = have_exe ? st.st_dev : 0;
-        p->exe_ino = have_exe ? st.st_ino : 0;
-    }
+    bool fresh = !p || !have_exe || p->exe_dev != st.st_dev || p->exe_ino != st.st_ino;
     if (!p) {
         p = lru;
         if (p->pidfd >= 0)
             close(p->pidfd);
-        free(p->cnt);
-        p->cnt = NULL;
-        p->key_done = false;
         p->tgid = tgid;
         p->holds = false;
         p->pidfd = (int)syscall(SYS_pidfd_open, tgid, O_NONBLOCK);
+    }
+    if (fresh) {
+        /* A new process, or an exec: a new program, its own command line,
+         * name and fault counters. */
         p->preloaded = maps_preloaded(tgid);
         p->exe_dev = have_exe ? st.st_dev : 0;
         p->exe_ino = have_exe ? st.st_ino : 0;
+        free(p->cnt);
+        p->cnt = NULL;
+        p->key_done = false;
+        snprintf(path, sizeof path, "/proc/%d/comm", tgid);
+        if (read_small(path, p->prog, sizeof p->prog) < 0)
+            p->prog[0] = 0;
+        p->prog[strcspn(p->prog, "\n")] = 0;
     }
     p->used = ++s->tick;
     return p;
@@ -487,23 +524,53 @@ static int read_addr(struct call *c, struct sockaddr_storage *ss, socklen_t *len
 static void who_is(struct call *c, long euid)
 {
     struct ps_supervisor *s = c->s;
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/comm", c->p->tgid);
-    if (read_small(path, s->who_prog, sizeof s->who_prog) < 0)
-        s->who_prog[0] = 0;
-    s->who_prog[strcspn(s->who_prog, "\n")] = 0;
+    /* Its name as of its exec (proc_get): a program that renames itself
+     * later is named as it started. */
+    memcpy(s->who_prog, c->p->prog, sizeof s->who_prog);
     s->who.pid = c->p->tgid;
     s->who.prog = s->who_prog;
-    memcpy(c->p->prog, s->who_prog, sizeof c->p->prog);
     s->who.uid = euid;
 }
 
 static struct proc *proc_find(struct ps_supervisor *s, int tgid)
 {
-    for (int i = 0; i < MAX_PROCS; i++)
+    for (int i = 0; tgid > 0 && i < MAX_PROCS; i++)
         if (s->procs[i].tgid == tgid)
             return &s->procs[i];
     return NULL;
+}
+
+/* The socket of inode ino is the target's descriptor fd (see op_live). */
+static void own(struct ps_supervisor *s, unsigned long long ino, int tgid, int fd)
+{
+    unsigned i = s->next_own++ % MAX_OWN;
+    s->own[i].ino = ino;
+    s->own[i].tgid = tgid;
+    s->own[i].fd = fd;
+}
+
+/* tid's thread group: from the cache when its process is still there (its
+ * pidfd says so) and tid still one of its threads, else from its status. */
+static int task_tgid(struct ps_supervisor *s, int tid)
+{
+    char path[64];
+    struct stat st;
+    unsigned h = (unsigned)tid % MAX_TASKS;
+    if (s->tasks[h].tid == tid) {
+        int tgid = s->tasks[h].tgid;
+        struct proc *p = proc_find(s, tgid);
+        snprintf(path, sizeof path, "/proc/%d/task/%d", tgid, tid);
+        if (p && p->pidfd >= 0 && syscall(SYS_pidfd_send_signal, p->pidfd, 0, NULL, 0) == 0 &&
+            (tid == tgid || stat(path, &st) == 0))
+            return tgid;
+    }
+    int tgid;
+    long euid;
+    if (task_ids(tid, &tgid, &euid) < 0)
+        return -1;
+    s->tasks[h].tid = tid;
+    s->tasks[h].tgid = tgid;
+    return tgid;
 }
 
 /* track: e gets a new sid, and its process's exit will be recorded (the
@@ -729,6 +796,7 @@ static int bind_unix(struct call *c, int fd, struct ps_event *e, const char *pat
     }
     snprintf(e->rpath, sizeof e->rpath, "%s", path);
     e->ino = inode_of(u);
+    own(s, e->ino, c->p->tgid, (int)c->n->data.args[0]);
     keep_options(s, fd, u);
     close(u);
     return 0;
@@ -894,6 +962,9 @@ static enum verdict do_bind(struct call *c, long euid)
     int kerr = kernel_bind_err(fd, dom, &ss, len);
     if (kerr)
         return answer(c, -kerr);
+    int tg;
+    if (task_ids(c->tid, &tg, &euid) < 0)
+        euid = -1;
     who_is(c, euid);
     struct ps_event e;
     event_new(s, &e, PS_EV_BIND);
@@ -954,6 +1025,7 @@ static enum verdict do_bind(struct call *c, long euid)
             e.raddr = e.addr;
             e.rport = r;
             note_inode(fd, &e);
+            own(s, e.ino, c->p->tgid, (int)c->n->data.args[0]);
         } else {
             e.ok = false;
             e.err = err;
@@ -1027,6 +1099,7 @@ static enum verdict do_bind(struct call *c, long euid)
             e.raddr = e.addr;
             e.rport = r;
             note_inode(fd, &e);
+            own(s, e.ino, c->p->tgid, (int)c->n->data.args[0]);
         } else {
             e.ok = false;
             e.err = err;
@@ -1604,11 +1677,11 @@ static void handle(struct ps_supervisor *s, int lfd)
     struct call c = {.s = s, .lfd = lfd, .n = n, .tid = (int)n->pid, .sock = -1};
     enum verdict v = V_CONTINUE;
     int tgid;
-    long euid;
-    /* The task's ids are read before anything else, and believed only if
-     * the notification is still valid afterwards: its pid is then still
-     * that task's. */
-    if (task_ids(c.tid, &tgid, &euid) < 0 || !id_valid(lfd, id)) {
+    long euid = -1;   /* read for a bind's record only (do_bind) */
+    /* The task's thread group is found before anything else, and believed
+     * only if the notification is still valid afterwards: its pid is then
+     * still that task's. */
+    if ((tgid = task_tgid(s, c.tid)) < 0 || !id_valid(lfd, id)) {
         v = V_DROP;
         goto out;
     }

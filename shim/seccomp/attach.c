@@ -57,14 +57,15 @@ bool ps_seccomp_attached(const char *path)
 }
 
 #ifdef PS_AUDIT_ARCH
-/* The calls the supervisor answers; the last two only when it asks for
- * them (unix mode: a socket standing in for TCP answers TCP's options). */
+/* The calls the supervisor answers; the last four only when it asks for
+ * them (unix mode: a socket standing in for TCP hands out connections
+ * whose peers are AF_UNIX names, and answers TCP's options). */
 static const int trapped[] = {
     __NR_bind, __NR_listen, __NR_connect, __NR_getsockname, __NR_getpeername,
     __NR_accept, __NR_accept4, __NR_getsockopt, __NR_setsockopt,
 };
 #define N_TRAPPED (int)(sizeof trapped / sizeof trapped[0])
-#define N_SOCKOPT 2
+#define N_UNIX_ONLY 4
 /* arch check (3), nr load (1), x32 (1), one jump per trapped call, the
  * prctl mark (6), notify, allow. */
 #define N_INSNS(nt) (5 + (nt) + 6 + 2)
@@ -73,7 +74,7 @@ static const int trapped[] = {
 static int build_filter(struct sock_filter *f, uint32_t cookie, bool sockopt)
 {
     int i = 0;
-    const int nt = N_TRAPPED - (sockopt ? 0 : N_SOCKOPT);
+    const int nt = N_TRAPPED - (sockopt ? 0 : N_UNIX_ONLY);
     const int notify = N_INSNS(nt) - 2, allow = N_INSNS(nt) - 1;
     /* A jump's offsets count from the next instruction. */
 #define TO(target) ((unsigned char)((target) - i - 1))
@@ -181,7 +182,8 @@ int ps_seccomp_attach(const char *path)
         goto close_s;
     }
     /* The supervisor's first byte says which calls it answers: 'S' the
-     * socket calls, 'O' those and the socket options too (unix mode). */
+     * socket calls that name ports, 'O' those and accept and the socket
+     * options too (unix mode). */
     char hello = 0;
     long h;
     do

@@ -232,7 +232,7 @@ static int sockopt_then_bind(void)
     return e;
 }
 
-Test(attach, the_socket_options_are_trapped_only_when_the_supervisor_asks)
+Test(attach, accept_and_the_socket_options_are_trapped_only_when_the_supervisor_asks)
 {
     need_seccomp();
     for (int asks = 0; asks < 2; asks++) {
