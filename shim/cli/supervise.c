@@ -65,6 +65,7 @@
 #define MAX_SWAPPED 1024
 #define MAX_TASKS 512
 #define MAX_OWN 1024
+#define MAX_REPLAY 32
 
 /* ---- bare system calls --------------------------------------------------- */
 
@@ -112,6 +113,14 @@ struct proc {
     struct ps_inj_counts *cnt;
 };
 
+/* A call's identity: a system call the kernel restarts after a signal
+ * interrupted it comes back from the same thread with the same arguments. */
+struct ident {
+    int tid;
+    int nr;
+    uint64_t args[6];
+};
+
 /* A connect, as far as the supervisor carries it: what it needs to go on
  * later (after an injected delay) without the notification at hand. */
 struct cctx {
@@ -133,6 +142,7 @@ struct cctx {
     uint64_t aptr, lptr;
     socklen_t want;
     int aflags;
+    struct ident idn;
 };
 
 /* A connect waiting: for its injected delay to pass (DELAY), or for the
@@ -181,6 +191,20 @@ struct ps_supervisor {
      * it is still the socket (op_live) instead of walking /proc. */
     struct { unsigned long long ino; int tgid, fd; } own[MAX_OWN];
     unsigned next_own;
+    /* Answers a signal kept from their call after the supervisor had acted
+     * (its SEND said ENOENT): the kernel restarts the call (SA_RESTART, as
+     * Go's SIGURG preemption has), and the restarted one gets the same
+     * answer instead of being carried out twice (a second bind: EINVAL). An
+     * accepted connection waits here for the restarted accept. */
+    struct {
+        struct ident idn;
+        long long val;
+        int nfd;              /* accept: the connection, or -1 */
+        struct sockaddr_storage peer;
+        socklen_t plen;
+        long expires_ms;
+    } replay[MAX_REPLAY];
+    unsigned next_replay;
     unsigned long long tick;
     struct seccomp_notif *req;
     struct seccomp_notif_resp *resp;
@@ -193,6 +217,9 @@ static long now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
+
+static void remember(struct ps_supervisor *s, const struct ident *idn, long long val, int nfd,
+                     const struct sockaddr_storage *peer, socklen_t plen);
 
 /* ---- the manifest session ------------------------------------------------ */
 
@@ -470,6 +497,7 @@ struct call {
     struct proc *p;
     int sock;             /* our copy of the target's socket, or -1 */
     long long val;        /* V_ANSWER: the result, or -errno */
+    const struct ident *idn;
 };
 
 static enum verdict answer(struct call *c, long long val)
@@ -1341,6 +1369,7 @@ static enum verdict do_connect(struct call *c, long euid)
     x.tid = c->tid;
     x.tgid = c->p->tgid;
     x.tfd = (int)c->n->data.args[0];
+    x.idn = *c->idn;
     if (read_addr(c, &x.ss, &x.len) < 0 ||
         ps_addr_from_sockaddr((struct sockaddr *)&x.ss, x.len, &x.a, &x.port) < 0 || x.port == 0)
         return V_CONTINUE;
@@ -1386,6 +1415,51 @@ static enum verdict do_connect(struct call *c, long euid)
 
 /* ---- accept (unix mode) ------------------------------------------------ */
 
+/* The accepted connection nfd goes into the target as the answer of its
+ * accept (SECCOMP_ADDFD_FLAG_SEND: the call returns its new descriptor
+ * number), the peer (out, ol) written where the program asked. When a
+ * signal took the call back (ENOENT), the connection is kept for the
+ * restarted call (remember). Takes nfd. */
+static enum verdict hand_in(struct ps_supervisor *s, struct cctx *x, int nfd,
+                            const struct sockaddr_storage *out, socklen_t ol)
+{
+    int fl = fcntl(nfd, F_GETFL);
+    if (fl >= 0)
+        fcntl(nfd, F_SETFL, (x->aflags & SOCK_NONBLOCK) ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+    if (!id_valid(x->lfd, x->id)) {
+        remember(s, &x->idn, 0, nfd, out, ol);
+        return V_DROP;
+    }
+    if (x->aptr) {
+        socklen_t n = x->want < ol ? x->want : ol;
+        if ((n && mem_write(x->tid, x->aptr, out, n) < 0) ||
+            mem_write(x->tid, x->lptr, &ol, sizeof ol) < 0) {
+            close(nfd);
+            return cx_answer(x, -EFAULT);
+        }
+    }
+    struct seccomp_notif_addfd a = {
+        .id = x->id,
+        .flags = SECCOMP_ADDFD_FLAG_SEND,
+        .srcfd = (uint32_t)nfd,
+        .newfd_flags = (x->aflags & SOCK_CLOEXEC) ? O_CLOEXEC : 0,
+    };
+    int r = ioctl(x->lfd, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
+    int err = errno;
+    if (r >= 0) {
+        close(nfd);
+        return V_SENT;
+    }
+    /* ENOENT: a signal took the accept back (its restart gets this
+     * connection), or the target is gone (then it goes when it expires). */
+    if (err == ENOENT) {
+        remember(s, &x->idn, 0, nfd, out, ol);
+        return V_DROP;
+    }
+    close(nfd);
+    return cx_answer(x, -ECONNABORTED);
+}
+
 /* One accept on the listener x->sock, never blocking: the connection goes
  * into the target (SECCOMP_IOCTL_NOTIF_ADDFD with ADDFD_FLAG_SEND, which
  * answers the call with its new descriptor number), its peer written as
@@ -1418,43 +1492,18 @@ static enum verdict accept_try(struct ps_supervisor *s, struct cctx *x, bool blo
             return V_LATER;
         return cx_answer(x, -errno);
     }
-    if (!(x->aflags & SOCK_NONBLOCK))
-        fcntl(nfd, F_SETFL, fcntl(nfd, F_GETFL) & ~O_NONBLOCK);
-    if (x->aptr) {
-        struct sockaddr_storage out, lk;
-        socklen_t ol, lkl = sizeof lk;
-        struct ps_uname self, p;
-        if (sys_getsockname(x->sock, &lk, &lkl) == 0 && uname_of(s, &lk, lkl, &self) == 0) {
-            int prc = uname_of(s, &k, kl, &p);
-            ol = peer_seen_by(&self, prc == 0 ? 0 : 1, &p, &out);
-        } else {
-            out = k;
-            ol = kl;
-        }
-        socklen_t n = x->want < ol ? x->want : ol;
-        if (!id_valid(x->lfd, x->id)) {
-            close(nfd);
-            return V_DROP;
-        }
-        if ((n && mem_write(x->tid, x->aptr, &out, n) < 0) ||
-            mem_write(x->tid, x->lptr, &ol, sizeof ol) < 0) {
-            close(nfd);
-            return cx_answer(x, -EFAULT);
-        }
+    /* The peer as an inet name, from the AF_UNIX names. */
+    struct sockaddr_storage out, lk;
+    socklen_t ol, lkl = sizeof lk;
+    struct ps_uname self, p;
+    if (sys_getsockname(x->sock, &lk, &lkl) == 0 && uname_of(s, &lk, lkl, &self) == 0) {
+        int prc = uname_of(s, &k, kl, &p);
+        ol = peer_seen_by(&self, prc == 0 ? 0 : 1, &p, &out);
+    } else {
+        out = k;
+        ol = kl;
     }
-    struct seccomp_notif_addfd a = {
-        .id = x->id,
-        .flags = SECCOMP_ADDFD_FLAG_SEND,
-        .srcfd = (uint32_t)nfd,
-        .newfd_flags = (x->aflags & SOCK_CLOEXEC) ? O_CLOEXEC : 0,
-    };
-    int r = ioctl(x->lfd, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
-    int err = errno;
-    close(nfd);
-    if (r >= 0)
-        return V_SENT;
-    /* The target is gone (ENOENT): the connection goes with it. */
-    return err == ENOENT ? V_DROP : cx_answer(x, -ECONNABORTED);
+    return hand_in(s, x, nfd, &out, ol);
 }
 
 /* accept/accept4 in unix mode, on a listener of the namespace: the
@@ -1475,6 +1524,7 @@ static enum verdict do_accept(struct call *c, bool four)
     x.aptr = c->n->data.args[1];
     x.lptr = c->n->data.args[2];
     x.aflags = four ? (int)c->n->data.args[3] : 0;
+    x.idn = *c->idn;
     /* What the kernel refuses before accepting is its own to say. */
     if (x.aflags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
         return V_CONTINUE;
@@ -1652,7 +1702,42 @@ static enum verdict do_name(struct call *c, bool peer)
     return answer(c, 0);
 }
 
-static void send_resp(struct ps_supervisor *s, int lfd, uint64_t id, enum verdict v, long long val)
+static void remember(struct ps_supervisor *s, const struct ident *idn, long long val, int nfd,
+                     const struct sockaddr_storage *peer, socklen_t plen)
+{
+    unsigned i = s->next_replay++ % MAX_REPLAY;
+    if (s->replay[i].expires_ms && s->replay[i].nfd >= 0)
+        close(s->replay[i].nfd);
+    s->replay[i].idn = *idn;
+    s->replay[i].val = val;
+    s->replay[i].nfd = nfd;
+    if (peer)
+        s->replay[i].peer = *peer;
+    s->replay[i].plen = peer ? plen : 0;
+    s->replay[i].expires_ms = now_ms() + 5000;
+}
+
+/* The remembered answer of a restarted call, taken (-1: none). */
+static int replay_find(struct ps_supervisor *s, const struct ident *idn)
+{
+    long now = now_ms();
+    for (int i = 0; i < MAX_REPLAY; i++) {
+        if (!s->replay[i].expires_ms)
+            continue;
+        if (s->replay[i].expires_ms < now) {
+            if (s->replay[i].nfd >= 0)
+                close(s->replay[i].nfd);
+            s->replay[i].expires_ms = 0;
+            continue;
+        }
+        if (!memcmp(&s->replay[i].idn, idn, sizeof *idn))
+            return i;
+    }
+    return -1;
+}
+
+static void send_resp_as(struct ps_supervisor *s, int lfd, uint64_t id, const struct ident *idn,
+                         enum verdict v, long long val)
 {
     memset(s->resp, 0, s->resp_size);
     s->resp->id = id;
@@ -1663,8 +1748,39 @@ static void send_resp(struct ps_supervisor *s, int lfd, uint64_t id, enum verdic
     } else {
         s->resp->val = val;
     }
-    /* ENOENT: the target is gone (killed, or interrupted by a signal). */
-    ioctl(lfd, SECCOMP_IOCTL_NOTIF_SEND, s->resp);
+    /* ENOENT: the target is gone, or a signal took the call back after
+     * the supervisor acted: remembered for its restart. */
+    if (ioctl(lfd, SECCOMP_IOCTL_NOTIF_SEND, s->resp) < 0 && errno == ENOENT && idn &&
+        v == V_ANSWER)
+        remember(s, idn, val, -1, NULL, 0);
+}
+
+/* Answers a restarted call from replay entry r: its value, or (accept)
+ * the connection taken for it, handed in now (the peer written again). */
+static enum verdict replay_answer(struct call *c, int r)
+{
+    struct ps_supervisor *s = c->s;
+    int nfd = s->replay[r].nfd;
+    long long val = s->replay[r].val;
+    s->replay[r].expires_ms = 0;
+    if (nfd < 0)
+        return answer(c, val);
+    struct cctx x;
+    memset(&x, 0, sizeof x);
+    x.lfd = c->lfd;
+    x.id = c->n->id;
+    x.tid = c->tid;
+    x.idn = *c->idn;
+    x.aptr = c->n->data.args[1];
+    x.lptr = c->n->data.args[2];
+    x.aflags = c->n->data.nr == __NR_accept4 ? (int)c->n->data.args[3] : 0;
+    if (x.aptr && mem_read(c->tid, &x.want, x.lptr, sizeof x.want) < 0) {
+        close(nfd);
+        return answer(c, -EFAULT);
+    }
+    enum verdict v = hand_in(s, &x, nfd, &s->replay[r].peer, s->replay[r].plen);
+    c->val = x.val;
+    return v;
 }
 
 static void handle(struct ps_supervisor *s, int lfd)
@@ -1688,6 +1804,22 @@ static void handle(struct ps_supervisor *s, int lfd)
     c.p = proc_get(s, tgid);
     if (c.p->preloaded)
         goto out;
+    struct ident idn = {.tid = c.tid, .nr = n->data.nr};
+    memcpy(idn.args, n->data.args, sizeof idn.args);
+    c.idn = &idn;
+    /* A call restarted after a signal: the answer it lost, or the wait it
+     * left (a connect under way, an accept), now on behalf of this one. */
+    int r = replay_find(s, &idn);
+    if (r >= 0) {
+        v = replay_answer(&c, r);
+        goto out;
+    }
+    for (int i = 0; i < s->np; i++)
+        if (!memcmp(&s->pend[i].x.idn, &idn, sizeof idn)) {
+            s->pend[i].x.id = id;
+            v = V_LATER;
+            goto out;
+        }
     switch (n->data.nr) {
     case __NR_bind:
         v = do_bind(&c, euid);
@@ -1721,7 +1853,7 @@ out:
     if (c.sock >= 0)
         close(c.sock);
     if (v == V_CONTINUE || v == V_ANSWER)
-        send_resp(s, lfd, id, v, c.val);
+        send_resp_as(s, lfd, id, c.idn, v, c.val);
 }
 
 static void drop_pending(struct ps_supervisor *s, int i)
@@ -1746,7 +1878,7 @@ static void finish_pending(struct ps_supervisor *s, int i, bool timed_out)
         }
         enum verdict v = connect_go(s, &x);
         if (v == V_CONTINUE || v == V_ANSWER)
-            send_resp(s, x.lfd, x.id, v, x.val);
+            send_resp_as(s, x.lfd, x.id, &x.idn, v, x.val);
         /* Parked again (WAIT): x's socket went with it; the dup of the
          * listener here is this entry's own. */
         p->x.sock = x.sock;
@@ -1764,7 +1896,7 @@ static void finish_pending(struct ps_supervisor *s, int i, bool timed_out)
             return;
         }
         if (v == V_ANSWER)
-            send_resp(s, p->x.lfd, p->x.id, v, p->x.val);
+            send_resp_as(s, p->x.lfd, p->x.id, &p->x.idn, v, p->x.val);
         drop_pending(s, i);
         return;
     }
@@ -1777,7 +1909,7 @@ static void finish_pending(struct ps_supervisor *s, int i, bool timed_out)
     fcntl(p->x.sock, F_SETFL, p->fl);
     be_who(s, &p->x);
     connect_done(s, &p->ev, err ? -1 : 0, err, &p->x.inj);
-    send_resp(s, p->x.lfd, p->x.id, V_ANSWER, err ? -err : 0);
+    send_resp_as(s, p->x.lfd, p->x.id, &p->x.idn, V_ANSWER, err ? -err : 0);
     drop_pending(s, i);
 }
 
@@ -1913,6 +2045,9 @@ static void sup_free(struct ps_supervisor *s)
         close(s->listeners[i]);
     while (s->np)
         drop_pending(s, s->np - 1);
+    for (int i = 0; i < MAX_REPLAY; i++)
+        if (s->replay[i].expires_ms && s->replay[i].nfd >= 0)
+            close(s->replay[i].nfd);
     for (int i = 0; i < MAX_SWAPPED; i++)
         ps_opts_unref(s->swapped[i].opts);
     for (int i = 0; i < MAX_PROCS; i++) {
