@@ -1246,7 +1246,24 @@ static enum verdict accept_try(struct ps_supervisor *s, struct cctx *x, bool blo
 {
     struct sockaddr_storage k;
     socklen_t kl = sizeof k;
-    int nfd = (int)syscall(SYS_accept4, x->sock, &k, &kl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    /* SOCK_NONBLOCK is the new socket's: a blocking listener is made
+     * non-blocking for the call (its program waits in this very accept),
+     * and only when a connection is there, so that its other users see
+     * the flag for as short a time as can be. */
+    int nfd = -1;
+    errno = EAGAIN;
+    if (blocking) {
+        struct pollfd pf = {x->sock, POLLIN, 0};
+        int fl = fcntl(x->sock, F_GETFL);
+        if (poll(&pf, 1, 0) == 1 && fl >= 0 && fcntl(x->sock, F_SETFL, fl | O_NONBLOCK) == 0) {
+            nfd = (int)syscall(SYS_accept4, x->sock, &k, &kl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            int e = errno;
+            fcntl(x->sock, F_SETFL, fl);
+            errno = e;
+        }
+    } else {
+        nfd = (int)syscall(SYS_accept4, x->sock, &k, &kl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    }
     if (nfd < 0) {
         if ((errno == EAGAIN || errno == EWOULDBLOCK) && blocking)
             return V_LATER;

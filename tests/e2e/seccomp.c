@@ -351,3 +351,48 @@ Test(seccomp, unix_mode_accept_connect_and_names_of_a_static_program_are_inet)
     cr_assert_eq(access(b->rpath, F_OK), 0, "%s is not there", b->rpath);
     e2e_events_free(&ev);
 }
+
+/* The system call task pid is in, from /proc/PID/syscall; -1 when not in one. */
+static long in_syscall(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/syscall", pid);
+    const char *t = e2e_slurp(path);
+    return *t && *t != 'r' ? strtol(t, NULL, 10) : -1;
+}
+
+/* A blocking accept answered later by the supervisor, abandoned by a
+ * signal: its notification is no longer valid, and the connection that
+ * arrives next is left for the program's next accept, not taken for the
+ * abandoned one (SECCOMP_IOCTL_NOTIF_ID_VALID before acting). */
+Test(seccomp, an_abandoned_notification_is_dropped_and_never_acted_on)
+{
+    need_supervisor();
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    const char *m = e2e_path("m.jsonl");
+    struct e2e_proc *p = e2e_startl(&env, e2e_portshim(), "run", "--mode", "unix", "--manifest",
+                                    m, "--", stat_helper("sockctl"));
+    int pid = e2e_cmd_fd(p, "pid");
+    int l = e2e_cmd_fd(p, "tcp4");
+    cr_assert_str_eq(e2e_cmd(p, "bind %d 127.0.0.1 8000", l), "OK");
+    cr_assert_str_eq(e2e_cmd(p, "listen %d", l), "OK");
+    char line[64];
+    int n = snprintf(line, sizeof line, "blockaccept %d\n", l);
+    cr_assert_eq(write(p->in, line, (size_t)n), n);
+    /* bounded: until it waits in accept (43) or accept4 (288) */
+    long nr = -1;
+    for (int i = 0; i < 1000 && nr != 43 && nr != 288; i++) {
+        usleep(10000);
+        nr = in_syscall(pid);
+    }
+    cr_assert(nr == 43 || nr == 288, "sockctl never waited in accept (syscall %ld)", nr);
+    kill(pid, SIGUSR1);
+    const char *r = e2e_expect(p, "ERR ", E2E_MS);
+    cr_assert(r && !strcmp(r, "EINTR"), "the interrupted accept said %s:\n%s", r ? r : "nothing",
+              e2e_describe(p));
+    int c = e2e_cmd_fd(p, "tcp4");
+    cr_assert_str_eq(e2e_cmd(p, "connect %d 127.0.0.1 8000", c), "OK");
+    const char *a = e2e_cmd(p, "acceptfrom %d", l);
+    cr_assert(!strncmp(a, "OK ", 3), "the connection was taken for the abandoned accept: %s", a);
+}

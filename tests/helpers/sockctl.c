@@ -10,6 +10,8 @@
  *   accept FD                      waits up to 10 s       -> OK NEWFD
  *   acceptfrom FD                  the same, with the address accept() itself
  *                                  returned                -> OK NEWFD ADDR PORT
+ *   blockaccept FD                 a blocking accept that SIGUSR1 interrupts
+ *                                  (its handler has no SA_RESTART) -> ERR EINTR
  *   serve FD NAME                  a thread answers every connection on FD
  *                                  with the echo protocol (common.h)
  *   talk ADDR PORT MSG             one echo request        -> OK PEERPORT REPLY
@@ -25,7 +27,10 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/syscall.h>
+
+static void on_usr1(int sig) { (void)sig; }
 
 struct served {
     int fd;
@@ -140,6 +145,18 @@ static void command(char *line)
             say("ERR %s", errname(errno));
         else
             say("OK %d %s %d", c, addr, port);
+    } else if (!strcmp(cmd, "blockaccept") && argc == 2) {
+        struct sigaction sa, old;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_usr1;
+        sigaction(SIGUSR1, &sa, &old);
+        int c = accept(fd, NULL, NULL);
+        int e = errno;
+        sigaction(SIGUSR1, &old, NULL);
+        if (c < 0)
+            say("ERR %s", errname(e));
+        else
+            say("OK %d", c);
     } else if (!strcmp(cmd, "serve") && argc == 3) {
         struct served *s = calloc(1, sizeof *s);
         s->fd = fd;
