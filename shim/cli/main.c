@@ -10,7 +10,8 @@ static void usage(FILE *f)
 {
     fputs("usage: portshim run [--mode remap|unix|observe] [--manifest FILE] [--ports SPEC]\n"
           "                    [--inject SPEC [--seed S]] [--per-worker[=VAR[,VAR...]]]\n"
-          "                    [--reap] [--share-with USER|GROUP] -- CMD [ARG...]\n"
+          "                    [--reap] [--share-with USER|GROUP]\n"
+          "                    [--backend auto|preload|seccomp] -- CMD [ARG...]\n"
           "       portshim port [--manifest FILE] [--worker W] [--wait SECONDS] [--all] PORT\n"
           "       portshim report [--manifest FILE] [--worker W]\n"
           "                       [--json | --html FILE [--compare OTHER]]\n"
