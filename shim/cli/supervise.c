@@ -818,6 +818,10 @@ static enum verdict do_bind(struct call *c, long euid)
     if (dom != ss.ss_family ||
         len < (dom == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)))
         return V_CONTINUE;
+    /* A v4-mapped address on a v6-only socket: the kernel's EINVAL (unix
+     * mode would otherwise replace the socket before the kernel saw it). */
+    if (dom == AF_INET6 && ps_addr_is_v4(&a) && sockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY))
+        return V_CONTINUE;
     who_is(c, euid);
     struct ps_event e;
     event_new(s, &e, PS_EV_BIND);
