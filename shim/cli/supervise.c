@@ -24,6 +24,7 @@
 #include <limits.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -41,6 +42,7 @@
 
 #include "cli/cli.h"
 #include "core/config.h"
+#include "core/fdtable.h"
 #include "core/execkind.h"
 #include "core/holder.h"
 #include "core/inject.h"
@@ -60,6 +62,10 @@
 #define MAX_PENDING 256
 #define MAX_PROCS 64
 #define MAX_OBSERVED 512
+#define MAX_SWAPPED 1024
+#define MAX_TASKS 512
+#define MAX_OWN 1024
+#define MAX_REPLAY 32
 
 /* ---- bare system calls --------------------------------------------------- */
 
@@ -107,6 +113,14 @@ struct proc {
     struct ps_inj_counts *cnt;
 };
 
+/* A call's identity: a system call the kernel restarts after a signal
+ * interrupted it comes back from the same thread with the same arguments. */
+struct ident {
+    int tid;
+    int nr;
+    uint64_t args[6];
+};
+
 /* A connect, as far as the supervisor carries it: what it needs to go on
  * later (after an injected delay) without the notification at hand. */
 struct cctx {
@@ -128,6 +142,7 @@ struct cctx {
     uint64_t aptr, lptr;
     socklen_t want;
     int aflags;
+    struct ident idn;
 };
 
 /* A connect waiting: for its injected delay to pass (DELAY), or for the
@@ -165,6 +180,31 @@ struct ps_supervisor {
      * entries of the table), so that their listens name the same sid. */
     struct { unsigned long long ino; char sid[PS_SID_MAX]; } observed[MAX_OBSERVED];
     unsigned next_observed;
+    /* Unix mode: the options of the sockets standing in for TCP ones, by
+     * inode (the supervisor sees no close: the oldest make room). */
+    struct { unsigned long long ino; struct ps_opts *opts; } swapped[MAX_SWAPPED];
+    unsigned next_swapped;
+    /* Threads seen, by tid (direct-mapped): their thread group. */
+    struct { int tid, tgid; } tasks[MAX_TASKS];
+    /* The sockets this supervisor bound, by inode: the process and the
+     * descriptor number, so that a conflict asks that descriptor whether
+     * it is still the socket (op_live) instead of walking /proc. */
+    struct { unsigned long long ino; int tgid, fd; } own[MAX_OWN];
+    unsigned next_own;
+    /* Answers a signal kept from their call after the supervisor had acted
+     * (its SEND said ENOENT): the kernel restarts the call (SA_RESTART, as
+     * Go's SIGURG preemption has), and the restarted one gets the same
+     * answer instead of being carried out twice (a second bind: EINVAL). An
+     * accepted connection waits here for the restarted accept. */
+    struct {
+        struct ident idn;
+        long long val;
+        int nfd;              /* accept: the connection, or -1 */
+        struct sockaddr_storage peer;
+        socklen_t plen;
+        long expires_ms;
+    } replay[MAX_REPLAY];
+    unsigned next_replay;
     unsigned long long tick;
     struct seccomp_notif *req;
     struct seccomp_notif_resp *resp;
@@ -177,6 +217,9 @@ static long now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
+
+static void remember(struct ps_supervisor *s, const struct ident *idn, long long val, int nfd,
+                     const struct sockaddr_storage *peer, socklen_t plen);
 
 /* ---- the manifest session ------------------------------------------------ */
 
@@ -226,7 +269,32 @@ static bool op_alive(void *ctx, const struct ps_entry *e)
     return ps_probe_any_alive(&e->holders, 0);
 }
 
-static bool op_live(void *ctx, const struct ps_entry *e) { return ps_probe_entry_live(e, 0); }
+static struct proc *proc_find(struct ps_supervisor *s, int tgid);
+
+/* Thorough, for a conflict. A socket this supervisor bound is asked
+ * directly: its process's descriptor is still that socket (its inode),
+ * and a listener still listens. Everything else as the library asks. */
+static bool op_live(void *ctx, const struct ps_entry *e)
+{
+    struct ps_supervisor *s = ctx;
+    for (int i = 0; e->ino && i < MAX_OWN; i++) {
+        if (s->own[i].ino != e->ino || s->own[i].tgid != e->pid)
+            continue;
+        struct proc *p = proc_find(s, e->pid);
+        if (!p || p->pidfd < 0)
+            break;
+        int fd = (int)syscall(SYS_pidfd_getfd, p->pidfd, s->own[i].fd, 0);
+        if (fd < 0 && errno != EBADF && errno != ESRCH)
+            break;   /* not ours to ask (EPERM): as the library asks */
+        struct stat st;
+        bool live = fd >= 0 && fstat(fd, &st) == 0 && st.st_ino == e->ino &&
+                    (!e->listening || sockopt_int(fd, SOL_SOCKET, SO_ACCEPTCONN));
+        if (fd >= 0)
+            close(fd);
+        return live;
+    }
+    return ps_probe_entry_live(e, 0);
+}
 
 static void op_retire(void *ctx, const struct ps_entry *c)
 {
@@ -352,25 +420,28 @@ static struct proc *proc_get(struct ps_supervisor *s, int tgid)
             (lru->holds == s->procs[i].holds && s->procs[i].used < lru->used))
             lru = &s->procs[i];
     }
-    if (p && (!have_exe || p->exe_dev != st.st_dev || p->exe_ino != st.st_ino)) {
-        /* An exec (or a new process with a reused pid): looked at afresh. */
-        p->preloaded = maps_preloaded(tgid);
-        p->exe_dev = have_exe ? st.st_dev : 0;
-        p->exe_ino = have_exe ? st.st_ino : 0;
-    }
+    bool fresh = !p || !have_exe || p->exe_dev != st.st_dev || p->exe_ino != st.st_ino;
     if (!p) {
         p = lru;
         if (p->pidfd >= 0)
             close(p->pidfd);
-        free(p->cnt);
-        p->cnt = NULL;
-        p->key_done = false;
         p->tgid = tgid;
         p->holds = false;
         p->pidfd = (int)syscall(SYS_pidfd_open, tgid, O_NONBLOCK);
+    }
+    if (fresh) {
+        /* A new process, or an exec: a new program, its own command line,
+         * name and fault counters. */
         p->preloaded = maps_preloaded(tgid);
         p->exe_dev = have_exe ? st.st_dev : 0;
         p->exe_ino = have_exe ? st.st_ino : 0;
+        free(p->cnt);
+        p->cnt = NULL;
+        p->key_done = false;
+        snprintf(path, sizeof path, "/proc/%d/comm", tgid);
+        if (read_small(path, p->prog, sizeof p->prog) < 0)
+            p->prog[0] = 0;
+        p->prog[strcspn(p->prog, "\n")] = 0;
     }
     p->used = ++s->tick;
     return p;
@@ -426,6 +497,7 @@ struct call {
     struct proc *p;
     int sock;             /* our copy of the target's socket, or -1 */
     long long val;        /* V_ANSWER: the result, or -errno */
+    const struct ident *idn;
 };
 
 static enum verdict answer(struct call *c, long long val)
@@ -480,23 +552,53 @@ static int read_addr(struct call *c, struct sockaddr_storage *ss, socklen_t *len
 static void who_is(struct call *c, long euid)
 {
     struct ps_supervisor *s = c->s;
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/comm", c->p->tgid);
-    if (read_small(path, s->who_prog, sizeof s->who_prog) < 0)
-        s->who_prog[0] = 0;
-    s->who_prog[strcspn(s->who_prog, "\n")] = 0;
+    /* Its name as of its exec (proc_get): a program that renames itself
+     * later is named as it started. */
+    memcpy(s->who_prog, c->p->prog, sizeof s->who_prog);
     s->who.pid = c->p->tgid;
     s->who.prog = s->who_prog;
-    memcpy(c->p->prog, s->who_prog, sizeof c->p->prog);
     s->who.uid = euid;
 }
 
 static struct proc *proc_find(struct ps_supervisor *s, int tgid)
 {
-    for (int i = 0; i < MAX_PROCS; i++)
+    for (int i = 0; tgid > 0 && i < MAX_PROCS; i++)
         if (s->procs[i].tgid == tgid)
             return &s->procs[i];
     return NULL;
+}
+
+/* The socket of inode ino is the target's descriptor fd (see op_live). */
+static void own(struct ps_supervisor *s, unsigned long long ino, int tgid, int fd)
+{
+    unsigned i = s->next_own++ % MAX_OWN;
+    s->own[i].ino = ino;
+    s->own[i].tgid = tgid;
+    s->own[i].fd = fd;
+}
+
+/* tid's thread group: from the cache when its process is still there (its
+ * pidfd says so) and tid still one of its threads, else from its status. */
+static int task_tgid(struct ps_supervisor *s, int tid)
+{
+    char path[64];
+    struct stat st;
+    unsigned h = (unsigned)tid % MAX_TASKS;
+    if (s->tasks[h].tid == tid) {
+        int tgid = s->tasks[h].tgid;
+        struct proc *p = proc_find(s, tgid);
+        snprintf(path, sizeof path, "/proc/%d/task/%d", tgid, tid);
+        if (p && p->pidfd >= 0 && syscall(SYS_pidfd_send_signal, p->pidfd, 0, NULL, 0) == 0 &&
+            (tid == tgid || stat(path, &st) == 0))
+            return tgid;
+    }
+    int tgid;
+    long euid;
+    if (task_ids(tid, &tgid, &euid) < 0)
+        return -1;
+    s->tasks[h].tid = tid;
+    s->tasks[h].tgid = tgid;
+    return tgid;
 }
 
 /* track: e gets a new sid, and its process's exit will be recorded (the
@@ -646,6 +748,45 @@ static void unlink_socket(struct ps_supervisor *s, const char *path)
         unlink(path);
 }
 
+/* Options AF_UNIX has no place for, read from the TCP socket at the swap
+ * (the library's list, preload/unix.c). */
+static const struct { int level, name; } kept[] = {
+    {IPPROTO_TCP, TCP_NODELAY},    {IPPROTO_TCP, TCP_KEEPIDLE}, {IPPROTO_TCP, TCP_KEEPINTVL},
+    {IPPROTO_TCP, TCP_KEEPCNT},    {IPPROTO_TCP, TCP_USER_TIMEOUT}, {IPPROTO_TCP, TCP_SYNCNT},
+    {IPPROTO_IPV6, IPV6_V6ONLY},   {SOL_SOCKET, SO_REUSEPORT},
+};
+
+static struct ps_opts *opts_of(struct ps_supervisor *s, unsigned long long ino, bool make)
+{
+    for (int i = 0; ino && i < MAX_SWAPPED; i++)
+        if (s->swapped[i].ino == ino)
+            return s->swapped[i].opts;
+    if (!make || !ino)
+        return NULL;
+    struct ps_opts *o = ps_opts_new();
+    if (!o)
+        return NULL;
+    unsigned i = s->next_swapped++ % MAX_SWAPPED;
+    ps_opts_unref(s->swapped[i].opts);
+    s->swapped[i].ino = ino;
+    s->swapped[i].opts = o;
+    return o;
+}
+
+/* u stands in for the TCP socket tcp: its options go with it. */
+static void keep_options(struct ps_supervisor *s, int tcp, int u)
+{
+    int dom = sockopt_int(tcp, SOL_SOCKET, SO_DOMAIN);
+    struct ps_opts *o = opts_of(s, inode_of(u), true);
+    for (size_t i = 0; o && i < sizeof kept / sizeof kept[0]; i++) {
+        int v = 0;
+        socklen_t l = sizeof v;
+        if ((kept[i].level != IPPROTO_IPV6 || dom == AF_INET6) &&
+            sys_getsockopt(tcp, kept[i].level, kept[i].name, &v, &l) == 0)
+            ps_opts_set(o, kept[i].level, kept[i].name, v);
+    }
+}
+
 /* A bind of a virtual port in unix mode (PS_PLAN_UNIX_PATH): a new AF_UNIX
  * socket bound to the socket file takes the place of the program's TCP
  * socket, as the library's swap does, before the program registers the
@@ -683,6 +824,8 @@ static int bind_unix(struct call *c, int fd, struct ps_event *e, const char *pat
     }
     snprintf(e->rpath, sizeof e->rpath, "%s", path);
     e->ino = inode_of(u);
+    own(s, e->ino, c->p->tgid, (int)c->n->data.args[0]);
+    keep_options(s, fd, u);
     close(u);
     return 0;
 }
@@ -732,6 +875,8 @@ static int connect_unix(struct ps_supervisor *s, struct cctx *x, const char *pat
         err = ECONNREFUSED;
     if (!err && fl >= 0 && !(fl & O_NONBLOCK))
         fcntl(u, F_SETFL, fl & ~O_NONBLOCK);
+    if (!err)
+        keep_options(s, x->sock, u);
     if (!err && (!id_valid(x->lfd, x->id) || replace_fd(x->lfd, x->id, x->tgid, u, x->tfd) < 0))
         err = ECONNREFUSED;
     close(u);
@@ -797,6 +942,30 @@ static bool unix_inet_name(struct ps_supervisor *s, int fd, bool peer,
     return true;
 }
 
+/* What the kernel says to this bind before it looks at the port, for the
+ * binds it might refuse for their address alone (IPv6: v4-mapped, which
+ * IPV6_V6ONLY decides; link-local, which the scope id decides): a fresh
+ * TCP socket of the family (and fd's IPV6_V6ONLY) binds the same address,
+ * port 0. The port's own answers are the namespace's (the library's rule,
+ * preload/bind.c). 0: none. */
+static int kernel_bind_err(int fd, int dom, const struct sockaddr_storage *ss, socklen_t len)
+{
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+    if (dom != AF_INET6 || (!IN6_IS_ADDR_V4MAPPED(a6) && !IN6_IS_ADDR_LINKLOCAL(a6) &&
+                            !IN6_IS_ADDR_MC_LINKLOCAL(a6)))
+        return 0;
+    struct sockaddr_storage probe = *ss;
+    ps_sockaddr_set_port((struct sockaddr *)&probe, 0);
+    int t = (int)syscall(SYS_socket, dom, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (t < 0)
+        return 0;
+    int v6only = sockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY);
+    syscall(SYS_setsockopt, t, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+    int err = sys_bind(t, &probe, len) < 0 ? errno : 0;
+    close(t);
+    return err == EADDRINUSE || err == EACCES || err == EADDRNOTAVAIL ? 0 : err;
+}
+
 static enum verdict do_bind(struct call *c, long euid)
 {
     struct ps_supervisor *s = c->s;
@@ -818,10 +987,12 @@ static enum verdict do_bind(struct call *c, long euid)
     if (dom != ss.ss_family ||
         len < (dom == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)))
         return V_CONTINUE;
-    /* A v4-mapped address on a v6-only socket: the kernel's EINVAL (unix
-     * mode would otherwise replace the socket before the kernel saw it). */
-    if (dom == AF_INET6 && ps_addr_is_v4(&a) && sockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY))
-        return V_CONTINUE;
+    int kerr = kernel_bind_err(fd, dom, &ss, len);
+    if (kerr)
+        return answer(c, -kerr);
+    int tg;
+    if (task_ids(c->tid, &tg, &euid) < 0)
+        euid = -1;
     who_is(c, euid);
     struct ps_event e;
     event_new(s, &e, PS_EV_BIND);
@@ -882,6 +1053,7 @@ static enum verdict do_bind(struct call *c, long euid)
             e.raddr = e.addr;
             e.rport = r;
             note_inode(fd, &e);
+            own(s, e.ino, c->p->tgid, (int)c->n->data.args[0]);
         } else {
             e.ok = false;
             e.err = err;
@@ -955,6 +1127,7 @@ static enum verdict do_bind(struct call *c, long euid)
             e.raddr = e.addr;
             e.rport = r;
             note_inode(fd, &e);
+            own(s, e.ino, c->p->tgid, (int)c->n->data.args[0]);
         } else {
             e.ok = false;
             e.err = err;
@@ -1196,6 +1369,7 @@ static enum verdict do_connect(struct call *c, long euid)
     x.tid = c->tid;
     x.tgid = c->p->tgid;
     x.tfd = (int)c->n->data.args[0];
+    x.idn = *c->idn;
     if (read_addr(c, &x.ss, &x.len) < 0 ||
         ps_addr_from_sockaddr((struct sockaddr *)&x.ss, x.len, &x.a, &x.port) < 0 || x.port == 0)
         return V_CONTINUE;
@@ -1241,6 +1415,51 @@ static enum verdict do_connect(struct call *c, long euid)
 
 /* ---- accept (unix mode) ------------------------------------------------ */
 
+/* The accepted connection nfd goes into the target as the answer of its
+ * accept (SECCOMP_ADDFD_FLAG_SEND: the call returns its new descriptor
+ * number), the peer (out, ol) written where the program asked. When a
+ * signal took the call back (ENOENT), the connection is kept for the
+ * restarted call (remember). Takes nfd. */
+static enum verdict hand_in(struct ps_supervisor *s, struct cctx *x, int nfd,
+                            const struct sockaddr_storage *out, socklen_t ol)
+{
+    int fl = fcntl(nfd, F_GETFL);
+    if (fl >= 0)
+        fcntl(nfd, F_SETFL, (x->aflags & SOCK_NONBLOCK) ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+    if (!id_valid(x->lfd, x->id)) {
+        remember(s, &x->idn, 0, nfd, out, ol);
+        return V_DROP;
+    }
+    if (x->aptr) {
+        socklen_t n = x->want < ol ? x->want : ol;
+        if ((n && mem_write(x->tid, x->aptr, out, n) < 0) ||
+            mem_write(x->tid, x->lptr, &ol, sizeof ol) < 0) {
+            close(nfd);
+            return cx_answer(x, -EFAULT);
+        }
+    }
+    struct seccomp_notif_addfd a = {
+        .id = x->id,
+        .flags = SECCOMP_ADDFD_FLAG_SEND,
+        .srcfd = (uint32_t)nfd,
+        .newfd_flags = (x->aflags & SOCK_CLOEXEC) ? O_CLOEXEC : 0,
+    };
+    int r = ioctl(x->lfd, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
+    int err = errno;
+    if (r >= 0) {
+        close(nfd);
+        return V_SENT;
+    }
+    /* ENOENT: a signal took the accept back (its restart gets this
+     * connection), or the target is gone (then it goes when it expires). */
+    if (err == ENOENT) {
+        remember(s, &x->idn, 0, nfd, out, ol);
+        return V_DROP;
+    }
+    close(nfd);
+    return cx_answer(x, -ECONNABORTED);
+}
+
 /* One accept on the listener x->sock, never blocking: the connection goes
  * into the target (SECCOMP_IOCTL_NOTIF_ADDFD with ADDFD_FLAG_SEND, which
  * answers the call with its new descriptor number), its peer written as
@@ -1273,43 +1492,18 @@ static enum verdict accept_try(struct ps_supervisor *s, struct cctx *x, bool blo
             return V_LATER;
         return cx_answer(x, -errno);
     }
-    if (!(x->aflags & SOCK_NONBLOCK))
-        fcntl(nfd, F_SETFL, fcntl(nfd, F_GETFL) & ~O_NONBLOCK);
-    if (x->aptr) {
-        struct sockaddr_storage out, lk;
-        socklen_t ol, lkl = sizeof lk;
-        struct ps_uname self, p;
-        if (sys_getsockname(x->sock, &lk, &lkl) == 0 && uname_of(s, &lk, lkl, &self) == 0) {
-            int prc = uname_of(s, &k, kl, &p);
-            ol = peer_seen_by(&self, prc == 0 ? 0 : 1, &p, &out);
-        } else {
-            out = k;
-            ol = kl;
-        }
-        socklen_t n = x->want < ol ? x->want : ol;
-        if (!id_valid(x->lfd, x->id)) {
-            close(nfd);
-            return V_DROP;
-        }
-        if ((n && mem_write(x->tid, x->aptr, &out, n) < 0) ||
-            mem_write(x->tid, x->lptr, &ol, sizeof ol) < 0) {
-            close(nfd);
-            return cx_answer(x, -EFAULT);
-        }
+    /* The peer as an inet name, from the AF_UNIX names. */
+    struct sockaddr_storage out, lk;
+    socklen_t ol, lkl = sizeof lk;
+    struct ps_uname self, p;
+    if (sys_getsockname(x->sock, &lk, &lkl) == 0 && uname_of(s, &lk, lkl, &self) == 0) {
+        int prc = uname_of(s, &k, kl, &p);
+        ol = peer_seen_by(&self, prc == 0 ? 0 : 1, &p, &out);
+    } else {
+        out = k;
+        ol = kl;
     }
-    struct seccomp_notif_addfd a = {
-        .id = x->id,
-        .flags = SECCOMP_ADDFD_FLAG_SEND,
-        .srcfd = (uint32_t)nfd,
-        .newfd_flags = (x->aflags & SOCK_CLOEXEC) ? O_CLOEXEC : 0,
-    };
-    int r = ioctl(x->lfd, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
-    int err = errno;
-    close(nfd);
-    if (r >= 0)
-        return V_SENT;
-    /* The target is gone (ENOENT): the connection goes with it. */
-    return err == ENOENT ? V_DROP : cx_answer(x, -ECONNABORTED);
+    return hand_in(s, x, nfd, &out, ol);
 }
 
 /* accept/accept4 in unix mode, on a listener of the namespace: the
@@ -1330,6 +1524,7 @@ static enum verdict do_accept(struct call *c, bool four)
     x.aptr = c->n->data.args[1];
     x.lptr = c->n->data.args[2];
     x.aflags = four ? (int)c->n->data.args[3] : 0;
+    x.idn = *c->idn;
     /* What the kernel refuses before accepting is its own to say. */
     if (x.aflags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
         return V_CONTINUE;
@@ -1361,6 +1556,105 @@ static enum verdict do_accept(struct call *c, bool four)
         close(x.sock);
     c->val = x.val;
     return v;
+}
+
+
+/* ---- socket options (unix mode) ---------------------------------------- */
+
+/* What a fresh Linux TCP socket answers (the library's table, preload/sockopt.c). */
+static const struct { int level, name, val; } defaults[] = {
+    {IPPROTO_TCP, TCP_NODELAY, 0},      {IPPROTO_TCP, TCP_MAXSEG, 536},
+    {IPPROTO_TCP, TCP_CORK, 0},         {IPPROTO_TCP, TCP_KEEPIDLE, 7200},
+    {IPPROTO_TCP, TCP_KEEPINTVL, 75},   {IPPROTO_TCP, TCP_KEEPCNT, 9},
+    {IPPROTO_TCP, TCP_SYNCNT, 6},       {IPPROTO_TCP, TCP_LINGER2, 60},
+    {IPPROTO_TCP, TCP_DEFER_ACCEPT, 0}, {IPPROTO_TCP, TCP_WINDOW_CLAMP, 0},
+    {IPPROTO_TCP, TCP_QUICKACK, 1},     {IPPROTO_TCP, TCP_USER_TIMEOUT, 0},
+    {IPPROTO_TCP, TCP_FASTOPEN, 0},     {IPPROTO_TCP, TCP_NOTSENT_LOWAT, 0},
+    {IPPROTO_IP, IP_TOS, 0},            {IPPROTO_IP, IP_TTL, 64},
+    {IPPROTO_IPV6, IPV6_V6ONLY, 0},     {IPPROTO_IPV6, IPV6_TCLASS, 0},
+    {IPPROTO_IPV6, IPV6_UNICAST_HOPS, 64},
+    {SOL_SOCKET, SO_REUSEPORT, 0},
+};
+
+static bool emulated(int level, int name)
+{
+    return level == IPPROTO_TCP || level == IPPROTO_IP || level == IPPROTO_IPV6 ||
+           (level == SOL_SOCKET && name == SO_REUSEPORT);
+}
+
+/* The family an AF_UNIX socket of the namespace stands in for, from its
+ * own name (a listener's file, an accepted socket's listener, a client's
+ * abstract name); 0: not one. */
+static int stands_for(struct ps_supervisor *s, int fd)
+{
+    struct sockaddr_storage k;
+    socklen_t kl = sizeof k;
+    struct ps_uname u;
+    if (sys_getsockname(fd, &k, &kl) < 0 || uname_of(s, &k, kl, &u) != 0)
+        return 0;
+    return u.addr.fam;
+}
+
+/* getsockopt/setsockopt(fd, level, name, val, len) on a socket standing in
+ * for TCP: the options AF_UNIX has no place for are stored and read back,
+ * SO_DOMAIN, SO_PROTOCOL and SO_TYPE say what it stands for, each pointer
+ * copied in the kernel's order (EFAULT, EINVAL as the kernel gives them).
+ * Everything else is the kernel's. */
+static enum verdict do_sockopt(struct call *c, bool set)
+{
+    struct ps_supervisor *s = c->s;
+    if (s->cfg.mode != PS_MODE_UNIX)
+        return V_CONTINUE;
+    int level = (int)c->n->data.args[1], name = (int)c->n->data.args[2];
+    bool ident = !set && level == SOL_SOCKET &&
+                 (name == SO_DOMAIN || name == SO_PROTOCOL || name == SO_TYPE);
+    if (!ident && !emulated(level, name))
+        return V_CONTINUE;
+    int fd = get_sock(c);
+    int fam;
+    if (fd < 0 || sockopt_int(fd, SOL_SOCKET, SO_DOMAIN) != AF_UNIX || !(fam = stands_for(s, fd)))
+        return V_CONTINUE;
+    uint64_t val = c->n->data.args[3], lenp = c->n->data.args[4];
+    unsigned long long ino = inode_of(fd);
+    int v = 0;
+    if (set) {
+        socklen_t len = (socklen_t)lenp;
+        if (len < sizeof(int))
+            return answer(c, -EINVAL);
+        if (mem_read(c->tid, &v, val, sizeof v) < 0)
+            return answer(c, -EFAULT);
+        if (!id_valid(c->lfd, c->n->id))
+            return V_DROP;
+        struct ps_opts *o = opts_of(s, ino, true);
+        if (!o || !ps_opts_set(o, level, name, v))
+            return answer(c, -ENOMEM);
+        if (level == SOL_SOCKET && name == SO_REUSEPORT)
+            syscall(SYS_setsockopt, fd, level, name, &v, sizeof v);   /* AF_UNIX may refuse it */
+        return answer(c, 0);
+    }
+    if (ident) {
+        v = name == SO_DOMAIN ? fam : name == SO_PROTOCOL ? IPPROTO_TCP : SOCK_STREAM;
+    } else if (!ps_opts_get(opts_of(s, ino, false), level, name, &v)) {
+        bool known = false;
+        for (size_t i = 0; i < sizeof defaults / sizeof defaults[0] && !known; i++)
+            if (defaults[i].level == level && defaults[i].name == name) {
+                v = defaults[i].val;
+                known = true;
+            }
+        if (!known)
+            return V_CONTINUE;
+    }
+    socklen_t want;
+    if (mem_read(c->tid, &want, lenp, sizeof want) < 0)
+        return answer(c, -EFAULT);
+    if ((int)want < 0)
+        return answer(c, -EINVAL);
+    socklen_t n = want < sizeof v ? want : sizeof v;
+    if (!id_valid(c->lfd, c->n->id))
+        return V_DROP;
+    if (mem_write(c->tid, lenp, &n, sizeof n) < 0 || (n && mem_write(c->tid, val, &v, n) < 0))
+        return answer(c, -EFAULT);
+    return answer(c, 0);
 }
 
 /* getsockname/getpeername: the kernel's answer, real ports of the
@@ -1408,7 +1702,42 @@ static enum verdict do_name(struct call *c, bool peer)
     return answer(c, 0);
 }
 
-static void send_resp(struct ps_supervisor *s, int lfd, uint64_t id, enum verdict v, long long val)
+static void remember(struct ps_supervisor *s, const struct ident *idn, long long val, int nfd,
+                     const struct sockaddr_storage *peer, socklen_t plen)
+{
+    unsigned i = s->next_replay++ % MAX_REPLAY;
+    if (s->replay[i].expires_ms && s->replay[i].nfd >= 0)
+        close(s->replay[i].nfd);
+    s->replay[i].idn = *idn;
+    s->replay[i].val = val;
+    s->replay[i].nfd = nfd;
+    if (peer)
+        s->replay[i].peer = *peer;
+    s->replay[i].plen = peer ? plen : 0;
+    s->replay[i].expires_ms = now_ms() + 5000;
+}
+
+/* The remembered answer of a restarted call, taken (-1: none). */
+static int replay_find(struct ps_supervisor *s, const struct ident *idn)
+{
+    long now = now_ms();
+    for (int i = 0; i < MAX_REPLAY; i++) {
+        if (!s->replay[i].expires_ms)
+            continue;
+        if (s->replay[i].expires_ms < now) {
+            if (s->replay[i].nfd >= 0)
+                close(s->replay[i].nfd);
+            s->replay[i].expires_ms = 0;
+            continue;
+        }
+        if (!memcmp(&s->replay[i].idn, idn, sizeof *idn))
+            return i;
+    }
+    return -1;
+}
+
+static void send_resp_as(struct ps_supervisor *s, int lfd, uint64_t id, const struct ident *idn,
+                         enum verdict v, long long val)
 {
     memset(s->resp, 0, s->resp_size);
     s->resp->id = id;
@@ -1419,8 +1748,39 @@ static void send_resp(struct ps_supervisor *s, int lfd, uint64_t id, enum verdic
     } else {
         s->resp->val = val;
     }
-    /* ENOENT: the target is gone (killed, or interrupted by a signal). */
-    ioctl(lfd, SECCOMP_IOCTL_NOTIF_SEND, s->resp);
+    /* ENOENT: the target is gone, or a signal took the call back after
+     * the supervisor acted: remembered for its restart. */
+    if (ioctl(lfd, SECCOMP_IOCTL_NOTIF_SEND, s->resp) < 0 && errno == ENOENT && idn &&
+        v == V_ANSWER)
+        remember(s, idn, val, -1, NULL, 0);
+}
+
+/* Answers a restarted call from replay entry r: its value, or (accept)
+ * the connection taken for it, handed in now (the peer written again). */
+static enum verdict replay_answer(struct call *c, int r)
+{
+    struct ps_supervisor *s = c->s;
+    int nfd = s->replay[r].nfd;
+    long long val = s->replay[r].val;
+    s->replay[r].expires_ms = 0;
+    if (nfd < 0)
+        return answer(c, val);
+    struct cctx x;
+    memset(&x, 0, sizeof x);
+    x.lfd = c->lfd;
+    x.id = c->n->id;
+    x.tid = c->tid;
+    x.idn = *c->idn;
+    x.aptr = c->n->data.args[1];
+    x.lptr = c->n->data.args[2];
+    x.aflags = c->n->data.nr == __NR_accept4 ? (int)c->n->data.args[3] : 0;
+    if (x.aptr && mem_read(c->tid, &x.want, x.lptr, sizeof x.want) < 0) {
+        close(nfd);
+        return answer(c, -EFAULT);
+    }
+    enum verdict v = hand_in(s, &x, nfd, &s->replay[r].peer, s->replay[r].plen);
+    c->val = x.val;
+    return v;
 }
 
 static void handle(struct ps_supervisor *s, int lfd)
@@ -1433,17 +1793,33 @@ static void handle(struct ps_supervisor *s, int lfd)
     struct call c = {.s = s, .lfd = lfd, .n = n, .tid = (int)n->pid, .sock = -1};
     enum verdict v = V_CONTINUE;
     int tgid;
-    long euid;
-    /* The task's ids are read before anything else, and believed only if
-     * the notification is still valid afterwards: its pid is then still
-     * that task's. */
-    if (task_ids(c.tid, &tgid, &euid) < 0 || !id_valid(lfd, id)) {
+    long euid = -1;   /* read for a bind's record only (do_bind) */
+    /* The task's thread group is found before anything else, and believed
+     * only if the notification is still valid afterwards: its pid is then
+     * still that task's. */
+    if ((tgid = task_tgid(s, c.tid)) < 0 || !id_valid(lfd, id)) {
         v = V_DROP;
         goto out;
     }
     c.p = proc_get(s, tgid);
     if (c.p->preloaded)
         goto out;
+    struct ident idn = {.tid = c.tid, .nr = n->data.nr};
+    memcpy(idn.args, n->data.args, sizeof idn.args);
+    c.idn = &idn;
+    /* A call restarted after a signal: the answer it lost, or the wait it
+     * left (a connect under way, an accept), now on behalf of this one. */
+    int r = replay_find(s, &idn);
+    if (r >= 0) {
+        v = replay_answer(&c, r);
+        goto out;
+    }
+    for (int i = 0; i < s->np; i++)
+        if (!memcmp(&s->pend[i].x.idn, &idn, sizeof idn)) {
+            s->pend[i].x.id = id;
+            v = V_LATER;
+            goto out;
+        }
     switch (n->data.nr) {
     case __NR_bind:
         v = do_bind(&c, euid);
@@ -1460,6 +1836,12 @@ static void handle(struct ps_supervisor *s, int lfd)
     case __NR_getpeername:
         v = do_name(&c, true);
         break;
+    case __NR_getsockopt:
+        v = do_sockopt(&c, false);
+        break;
+    case __NR_setsockopt:
+        v = do_sockopt(&c, true);
+        break;
     case __NR_accept:
     case __NR_accept4:
         v = do_accept(&c, n->data.nr == __NR_accept4);
@@ -1471,7 +1853,7 @@ out:
     if (c.sock >= 0)
         close(c.sock);
     if (v == V_CONTINUE || v == V_ANSWER)
-        send_resp(s, lfd, id, v, c.val);
+        send_resp_as(s, lfd, id, c.idn, v, c.val);
 }
 
 static void drop_pending(struct ps_supervisor *s, int i)
@@ -1496,7 +1878,7 @@ static void finish_pending(struct ps_supervisor *s, int i, bool timed_out)
         }
         enum verdict v = connect_go(s, &x);
         if (v == V_CONTINUE || v == V_ANSWER)
-            send_resp(s, x.lfd, x.id, v, x.val);
+            send_resp_as(s, x.lfd, x.id, &x.idn, v, x.val);
         /* Parked again (WAIT): x's socket went with it; the dup of the
          * listener here is this entry's own. */
         p->x.sock = x.sock;
@@ -1514,7 +1896,7 @@ static void finish_pending(struct ps_supervisor *s, int i, bool timed_out)
             return;
         }
         if (v == V_ANSWER)
-            send_resp(s, p->x.lfd, p->x.id, v, p->x.val);
+            send_resp_as(s, p->x.lfd, p->x.id, &p->x.idn, v, p->x.val);
         drop_pending(s, i);
         return;
     }
@@ -1527,7 +1909,7 @@ static void finish_pending(struct ps_supervisor *s, int i, bool timed_out)
     fcntl(p->x.sock, F_SETFL, p->fl);
     be_who(s, &p->x);
     connect_done(s, &p->ev, err ? -1 : 0, err, &p->x.inj);
-    send_resp(s, p->x.lfd, p->x.id, V_ANSWER, err ? -err : 0);
+    send_resp_as(s, p->x.lfd, p->x.id, &p->x.idn, V_ANSWER, err ? -err : 0);
     drop_pending(s, i);
 }
 
@@ -1552,6 +1934,13 @@ static void take_listener(struct ps_supervisor *s)
         return;
     struct timeval tv = {2, 0};
     setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    /* What to trap (attach.c): unix mode's sockets answer TCP's options. */
+    char hello = s->cfg.mode == PS_MODE_UNIX ? 'O' : 'S';
+    if (write(c, &hello, 1) != 1) {
+        close(c);
+        return;
+    }
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
@@ -1656,6 +2045,11 @@ static void sup_free(struct ps_supervisor *s)
         close(s->listeners[i]);
     while (s->np)
         drop_pending(s, s->np - 1);
+    for (int i = 0; i < MAX_REPLAY; i++)
+        if (s->replay[i].expires_ms && s->replay[i].nfd >= 0)
+            close(s->replay[i].nfd);
+    for (int i = 0; i < MAX_SWAPPED; i++)
+        ps_opts_unref(s->swapped[i].opts);
     for (int i = 0; i < MAX_PROCS; i++) {
         if (s->procs[i].pidfd >= 0)
             close(s->procs[i].pidfd);

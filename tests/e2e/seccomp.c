@@ -211,18 +211,41 @@ Test(seccomp, a_dynamic_program_execd_by_a_static_one_is_left_to_the_preload_lib
 
 /* One run of a static sockctl that listens on 8000 and dials it n times
  * under --inject spec --seed seed: "+" per connect made, "x" per refusal. */
-static void injected_dials(const char *m, const char *spec, const char *seed, int n, char *seq)
+static long in_syscall(int pid);
+
+/* signal: the first connect is interrupted, while it waits in the
+ * supervisor, by a signal whose handler has SA_RESTART. */
+static void injected_dials_sig(const char *m, const char *spec, const char *seed, int n,
+                               char *seq, bool signal)
 {
     struct e2e_env env;
     e2e_env_plain(&env);
     struct e2e_proc *p = e2e_startl(&env, e2e_portshim(), "run", "--manifest", m, "--inject",
                                     spec, "--seed", seed, "--", stat_helper("sockctl"));
+    int pid = e2e_cmd_fd(p, "pid");
+    cr_assert_str_eq(e2e_cmd(p, "sigrestart"), "OK");
     int l = e2e_cmd_fd(p, "tcp4");
     cr_assert(!strncmp(e2e_cmd(p, "bind %d 127.0.0.1 8000", l), "OK", 2));
     cr_assert(!strncmp(e2e_cmd(p, "listen %d", l), "OK", 2));
     for (int i = 0; i < n; i++) {
         int fd = e2e_cmd_fd(p, "tcp4");
-        const char *r = e2e_cmd(p, "connect %d 127.0.0.1 8000", fd);
+        const char *r;
+        if (signal && i == 0) {
+            char line[64];
+            int k = snprintf(line, sizeof line, "connect %d 127.0.0.1 8000\n", fd);
+            cr_assert_eq(write(p->in, line, (size_t)k), k);
+            long nr = -1;
+            for (int t = 0; t < 1000 && nr != 42; t++) {
+                usleep(5000);
+                nr = in_syscall(pid);
+            }
+            cr_assert_eq(nr, 42, "sockctl never waited in connect");
+            kill(pid, SIGUSR1);
+            r = e2e_expect(p, "", E2E_MS);
+            cr_assert(r, "no answer to the interrupted connect");
+        } else {
+            r = e2e_cmd(p, "connect %d 127.0.0.1 8000", fd);
+        }
         cr_assert(!strcmp(r, "OK") || !strcmp(r, "ERR ECONNREFUSED"), "connect %d: %s", i, r);
         seq[i] = r[0] == 'O' ? '+' : 'x';
         cr_assert(!strncmp(e2e_cmd(p, "close %d", fd), "OK", 2));
@@ -230,6 +253,11 @@ static void injected_dials(const char *m, const char *spec, const char *seed, in
     seq[n] = 0;
     e2e_close_stdin(p);
     cr_assert(e2e_wait(p, E2E_MS), "sockctl did not exit");
+}
+
+static void injected_dials(const char *m, const char *spec, const char *seed, int n, char *seq)
+{
+    injected_dials_sig(m, spec, seed, n, seq, false);
 }
 
 Test(seccomp, seeded_faults_apply_to_a_static_program_and_replay)
@@ -349,6 +377,28 @@ Test(seccomp, unix_mode_accept_connect_and_names_of_a_static_program_are_inet)
     const struct ps_event *b = e2e_last_bind(&ev, 8000);
     cr_assert(b && b->rpath[0], "no socket file recorded");
     cr_assert_eq(access(b->rpath, F_OK), 0, "%s is not there", b->rpath);
+    e2e_events_free(&ev);
+}
+
+/* A connect that a signal interrupts while it waits in the supervisor
+ * (an injected delay) is restarted by the kernel (SA_RESTART): the
+ * restarted call takes the waiting one's place, so the program makes one
+ * connect, not two, and the seeded decisions that follow are the same as
+ * without the signal. */
+Test(seccomp, a_call_restarted_after_a_signal_is_carried_out_once)
+{
+    need_supervisor();
+    const char *spec = "connect-delay=300ms@100%,connect-refused=50%";
+    char a[16], b[16];
+    injected_dials_sig(e2e_path("one.jsonl"), spec, "5", 8, a, false);
+    injected_dials_sig(e2e_path("two.jsonl"), spec, "5", 8, b, true);
+    cr_assert_str_eq(b, a, "a signal changed what followed");
+    struct e2e_events ev;
+    e2e_events_read(e2e_path("two.jsonl"), &ev);
+    size_t connects = 0;
+    for (size_t i = 0; i < ev.n; i++)
+        connects += ev.v[i].ev == PS_EV_CONNECT;
+    cr_assert_eq(connects, 8, "%zu connects recorded for 8", connects);
     e2e_events_free(&ev);
 }
 

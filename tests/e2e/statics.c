@@ -125,9 +125,8 @@ Test(statics, a_static_fork_while_threads_bind_leaves_nothing_stuck)
 }
 
 /* Malformed calls get the kernel's errnos through the supervisor too: the
- * static errcases under the run, line by line against its bare run; with
- * no_sockopts, the getsockopt and setsockopt cases are not compared. */
-static void same_errnos(const char *mode, bool no_sockopts)
+ * static errcases under the run, line by line against its bare run. */
+static void same_errnos(const char *mode)
 {
     need_supervisor();
     const char *ec = st("errcases");
@@ -142,9 +141,6 @@ static void same_errnos(const char *mode, bool no_sockopts)
     while (e2e_line(bare, bl, sizeof bl, 0) == 0) {
         cr_assert_eq(e2e_line(sup, sl, sizeof sl, 0), 0, "%s: the supervised run stopped before "
                      "'%s'", mode, bl);
-        if (no_sockopts &&
-            (!strncmp(bl, "CASE getsockopt_", 16) || !strncmp(bl, "CASE setsockopt_", 16)))
-            continue;
         cr_assert_str_eq(sl, bl, "%s: errno differs under the supervisor (want '%s', got '%s')",
                          mode, bl, sl);
         compared++;
@@ -154,18 +150,18 @@ static void same_errnos(const char *mode, bool no_sockopts)
 
 Test(statics, kernel_errors_are_preserved_for_a_static_program_remap)
 {
-    same_errnos("remap", false);
+    same_errnos("remap");
 }
 
 Test(statics, kernel_errors_are_preserved_for_a_static_program_observe)
 {
-    same_errnos("observe", false);
+    same_errnos("observe");
 }
 
 /* In unix mode a supervised program's socket is an AF_UNIX one in its TCP
- * socket's place: its TCP-level options are not there to get or set (the
- * library emulates them for a dynamic program; README "Known limits"). */
-Test(statics, kernel_errors_are_preserved_for_a_static_program_unix_but_socket_options)
+ * socket's place: the supervisor answers its TCP-level options as the
+ * library does for a dynamic program, pointers and all. */
+Test(statics, kernel_errors_are_preserved_for_a_static_program_unix)
 {
-    same_errnos("unix", true);
+    same_errnos("unix");
 }

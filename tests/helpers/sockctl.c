@@ -12,6 +12,8 @@
  *                                  returned                -> OK NEWFD ADDR PORT
  *   blockaccept FD                 a blocking accept that SIGUSR1 interrupts
  *                                  (its handler has no SA_RESTART) -> ERR EINTR
+ *   sigrestart                     SIGUSR1 gets a handler with SA_RESTART: an
+ *                                  interrupted call is restarted -> OK
  *   serve FD NAME                  a thread answers every connection on FD
  *                                  with the echo protocol (common.h)
  *   talk ADDR PORT MSG             one echo request        -> OK PEERPORT REPLY
@@ -157,6 +159,13 @@ static void command(char *line)
             say("ERR %s", errname(e));
         else
             say("OK %d", c);
+    } else if (!strcmp(cmd, "sigrestart")) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_usr1;
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGUSR1, &sa, NULL);
+        say("OK");
     } else if (!strcmp(cmd, "serve") && argc == 3) {
         struct served *s = calloc(1, sizeof *s);
         s->fd = fd;
