@@ -50,8 +50,9 @@ bool cli_is_help(const char *arg);
 const char *cli_manifest_path(const char *opt);
 
 /* Like cli_manifest_path; without --manifest, inside a worker of a
- * `run --per-worker`, the worker's own sub-namespace. */
-const char *cli_manifest_here(const char *opt);
+ * `run --per-worker`, the worker's own sub-namespace (then *sub is set: a
+ * manifest not there yet is a worker that has used no socket yet). */
+const char *cli_manifest_here(const char *opt, bool *sub);
 
 /* The run's private directory, under which its workers' sub-namespaces are
  * (ROOT/w-NAME): $PORTSHIM_DIR inside a run (manifest_opt NULL), else FILE.d

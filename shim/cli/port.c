@@ -54,6 +54,7 @@ struct port_state {
      * namespace run created) or in FILE.d (run --manifest FILE). */
     char dir[2][PATH_MAX + 8];
     unsigned warned;
+    bool sub;   /* this worker's own sub-namespace (cli_manifest_here) */
 };
 
 static void socket_dirs(struct port_state *s)
@@ -224,7 +225,9 @@ static int lookup(struct port_state *s, uint16_t port, bool waiting, double wait
 {
     double start = cli_mono(), deadline = start + wait, last_check = -1;
     for (;;) {
-        int o = open_manifest(s, waiting);
+        /* A worker's own sub-namespace not there yet: no process of the
+         * worker used a socket, so nothing listens. */
+        int o = open_manifest(s, waiting || s->sub);
         if (o < 0)
             return EXIT_USAGE;
         long n = 0;
@@ -246,7 +249,8 @@ static int lookup(struct port_state *s, uint16_t port, bool waiting, double wait
             }
         }
         if (!waiting) {
-            cli_log(PS_LOG_ERROR, "no live listener for port %u in %s", (unsigned)port, s->path);
+            cli_log(PS_LOG_ERROR, "no live listener for port %u in %s%s", (unsigned)port, s->path,
+                    o == 1 ? " (not there yet: no process of this worker used a socket)" : "");
             return EXIT_NOTFOUND;
         }
         if (now >= deadline) {
@@ -314,7 +318,7 @@ int cmd_port(int argc, char **argv)
     memset(&s, 0, sizeof s);
     s.fd = -1;
     char root[PATH_MAX], wpath[PS_PATH_MAX];
-    if (!(s.path = worker ? cli_manifest_path(manifest) : cli_manifest_here(manifest)))
+    if (!(s.path = worker ? cli_manifest_path(manifest) : cli_manifest_here(manifest, &s.sub)))
         return EXIT_USAGE;
     if (worker) {
         if (cli_worker_root(manifest, s.path, root, sizeof root)) {

@@ -587,6 +587,145 @@ static void free_copies(struct copy *c, long n)
 }
 
 
+/* What the runs left, for the report. */
+struct collected {
+    struct copy *c;             /* the copies started: next of them */
+    long next, done, nfailed;
+    double wall0, secs;         /* when the first started (epoch), how long it took */
+    int stop_sig;               /* the signal that stopped the runs, or 0 */
+    bool setup_failed;          /* a copy could not be started */
+    bool stopped_fail;          /* --until-fail stopped at a failure */
+    bool results_failed;        /* a --results write failed (said once) */
+};
+
+/* Starts the shard's copies, jobs at a time, waits for each (children,
+ * signals, deadlines and progress ticks in one sigtimedwait loop), keeps
+ * what each left and writes it to results as it finishes. c (cap entries,
+ * zeroed) grows as --for needs; *r gets it back. */
+static void collect(const struct opts *o, long mine, const struct stress_plan *plan,
+                    FILE *results, struct copy *c, size_t cap, struct collected *r)
+{
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, &old);
+
+    bool tty = isatty(2);
+    double t0 = cli_mono(), last_shown = t0;
+    long next = 0, active = 0, done = 0, nfailed = 0, finish = 0, first_live = 0, shown_done = 0;
+    bool stop = false, results_failed = false;
+    int stop_sig = 0;
+    r->wall0 = cli_now();
+    r->setup_failed = r->stopped_fail = false;
+    for (;;) {
+        double now = cli_mono();
+        if (!stop && o->for_secs > 0 && now - t0 >= o->for_secs)
+            stop = true;   /* time is up: start nothing more */
+        if (done >= next && (stop || (mine >= 0 && next >= mine)))
+            break;
+        while (!stop && active < o->jobs && (mine < 0 || next < mine)) {
+            if ((size_t)next == cap) {
+                struct copy *nc = realloc(c, cap * 2 * sizeof *c);
+                if (!nc) {
+                    cli_log(PS_LOG_ERROR, "stress: out of memory after %ld runs", next);
+                    stop = true;
+                    break;
+                }
+                memset(nc + cap, 0, cap * sizeof *c);
+                c = nc;
+                cap *= 2;
+            }
+            struct copy *k = &c[next];
+            k->idx = ps_shard_index(&(struct ps_shard){o->shard.k, o->shard.n}, next);
+            k->seed = o->seed + (uint64_t)k->idx;
+            k->wall_start = cli_now();
+            if (start_copy(o, k, &old)) {
+                stop = r->setup_failed = true;
+                break;
+            }
+            next++;
+            active++;
+        }
+        /* Wait for a child, a signal, a deadline or the next progress tick. */
+        double wait = tty ? 0.1 : 1.0;
+        for (long i = first_live; i < next; i++) {
+            if (!c[i].running)
+                continue;
+            double dl = c[i].t_term ? c[i].t_term + KILL_GRACE : c[i].t_start + o->timeout;
+            if (dl - now < wait)
+                wait = dl - now;
+        }
+        if (o->for_secs > 0 && !stop && t0 + o->for_secs - now < wait)
+            wait = t0 + o->for_secs - now;
+        if (wait < 0.001)
+            wait = 0.001;
+        struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+            stop = true;
+            stop_sig = sig;
+            for (long i = first_live; i < next; i++)
+                if (c[i].running && !c[i].t_term) {
+                    killpg(c[i].pid, SIGTERM);
+                    c[i].t_term = cli_mono();
+                }
+        }
+        int st;
+        pid_t p;
+        while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+            for (long i = first_live; i < next; i++)
+                if (c[i].running && c[i].pid == p) {
+                    c[i].running = false;
+                    c[i].done = true;
+                    c[i].status = st;
+                    c[i].finish = finish++;
+                    if (c[i].t_term)   /* whatever the copy left in its group goes too */
+                        killpg(c[i].pid, SIGKILL);
+                    active--;
+                    done++;
+                    finish_run(o, &c[i], cli_mono());
+                    if (failed(&c[i])) {
+                        nfailed++;
+                        if (o->until_fail && !stop)
+                            stop = r->stopped_fail = true;
+                    } else {
+                        nftw(c[i].dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+                    }
+                    if (results && !results_failed &&
+                        results_write(results, plan, &c[i].run)) {
+                        cli_log(PS_LOG_ERROR, "--results: cannot write %s: %s", o->results,
+                                strerror(errno));
+                        results_failed = true;
+                    }
+                    break;
+                }
+        while (first_live < next && c[first_live].done)
+            first_live++;
+        now = cli_mono();
+        enforce_deadlines(o, c, first_live, next, now);
+        if (tty ? now - last_shown >= 0.1 : log_progress_due(done, mine, shown_done,
+                                                             now - last_shown)) {
+            if (tty || done < mine || mine < 0)   /* the last one is the final line */
+                progress(done, mine, nfailed, now - t0, tty, false);
+            last_shown = now;
+            shown_done = done;
+        }
+    }
+    double secs = cli_mono() - t0;
+    progress(done, mine, nfailed, secs, tty, true);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    r->c = c;
+    r->next = next;
+    r->done = done;
+    r->nfailed = nfailed;
+    r->secs = secs;
+    r->stop_sig = stop_sig;
+    r->results_failed = results_failed;
+}
+
 int cmd_stress(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "merge"))
@@ -626,154 +765,47 @@ int cmd_stress(int argc, char **argv)
     struct stress_plan plan = {o.seed, o.runs, o.shard};
     announce(&o, mine);
 
-    sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigprocmask(SIG_BLOCK, &set, &old);
+    struct collected run;
+    collect(&o, mine, &plan, results, c, cap, &run);
+    c = run.c;
 
-    bool tty = isatty(2);
-    double t0 = cli_mono(), wall0 = cli_now(), last_shown = t0;
-    long next = 0, active = 0, done = 0, nfailed = 0, finish = 0, first_live = 0, shown_done = 0;
-    bool stop = false, setup_failed = false, stopped_fail = false, results_failed = false;
-    int stop_sig = 0;
-    for (;;) {
-        double now = cli_mono();
-        if (!stop && o.for_secs > 0 && now - t0 >= o.for_secs)
-            stop = true;   /* time is up: start nothing more */
-        if (done >= next && (stop || (mine >= 0 && next >= mine)))
-            break;
-        while (!stop && active < o.jobs && (mine < 0 || next < mine)) {
-            if ((size_t)next == cap) {
-                struct copy *nc = realloc(c, cap * 2 * sizeof *c);
-                if (!nc) {
-                    cli_log(PS_LOG_ERROR, "stress: out of memory after %ld runs", next);
-                    stop = true;
-                    break;
-                }
-                memset(nc + cap, 0, cap * sizeof *c);
-                c = nc;
-                cap *= 2;
-            }
-            struct copy *k = &c[next];
-            k->idx = ps_shard_index(&(struct ps_shard){o.shard.k, o.shard.n}, next);
-            k->seed = o.seed + (uint64_t)k->idx;
-            k->wall_start = cli_now();
-            if (start_copy(&o, k, &old)) {
-                stop = setup_failed = true;
-                break;
-            }
-            next++;
-            active++;
-        }
-        /* Wait for a child, a signal, a deadline or the next progress tick. */
-        double wait = tty ? 0.1 : 1.0;
-        for (long i = first_live; i < next; i++) {
-            if (!c[i].running)
-                continue;
-            double dl = c[i].t_term ? c[i].t_term + KILL_GRACE : c[i].t_start + o.timeout;
-            if (dl - now < wait)
-                wait = dl - now;
-        }
-        if (o.for_secs > 0 && !stop && t0 + o.for_secs - now < wait)
-            wait = t0 + o.for_secs - now;
-        if (wait < 0.001)
-            wait = 0.001;
-        struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
-        int sig = sigtimedwait(&set, NULL, &ts);
-        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
-            stop = true;
-            stop_sig = sig;
-            for (long i = first_live; i < next; i++)
-                if (c[i].running && !c[i].t_term) {
-                    killpg(c[i].pid, SIGTERM);
-                    c[i].t_term = cli_mono();
-                }
-        }
-        int st;
-        pid_t p;
-        while ((p = waitpid(-1, &st, WNOHANG)) > 0)
-            for (long i = first_live; i < next; i++)
-                if (c[i].running && c[i].pid == p) {
-                    c[i].running = false;
-                    c[i].done = true;
-                    c[i].status = st;
-                    c[i].finish = finish++;
-                    if (c[i].t_term)   /* whatever the copy left in its group goes too */
-                        killpg(c[i].pid, SIGKILL);
-                    active--;
-                    done++;
-                    finish_run(&o, &c[i], cli_mono());
-                    if (failed(&c[i])) {
-                        nfailed++;
-                        if (o.until_fail && !stop)
-                            stop = stopped_fail = true;
-                    } else {
-                        nftw(c[i].dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-                    }
-                    if (results && !results_failed &&
-                        results_write(results, &plan, &c[i].run)) {
-                        cli_log(PS_LOG_ERROR, "--results: cannot write %s: %s", o.results,
-                                strerror(errno));
-                        results_failed = true;
-                    }
-                    break;
-                }
-        while (first_live < next && c[first_live].done)
-            first_live++;
-        now = cli_mono();
-        enforce_deadlines(&o, c, first_live, next, now);
-        if (tty ? now - last_shown >= 0.1 : log_progress_due(done, mine, shown_done,
-                                                             now - last_shown)) {
-            if (tty || done < mine || mine < 0)   /* the last one is the final line */
-                progress(done, mine, nfailed, now - t0, tty, false);
-            last_shown = now;
-            shown_done = done;
-        }
-    }
-    double secs = cli_mono() - t0;
-    progress(done, mine, nfailed, secs, tty, true);
-    sigprocmask(SIG_SETMASK, &old, NULL);
-
-    if (stop_sig)
+    if (run.stop_sig)
         cli_log(PS_LOG_ERROR, "stress: stopped by signal %d after %ld of %ld runs; runs cut "
-                "short count as failed", stop_sig, done, mine >= 0 ? mine : next);
-    else if (stopped_fail && mine >= 0 && done < mine)
+                "short count as failed", run.stop_sig, run.done, mine >= 0 ? mine : run.next);
+    else if (run.stopped_fail && mine >= 0 && run.done < mine)
         printf("stress: stopped at the first failure (--until-fail): %ld of %ld runs done\n",
-               done, mine);
-    else if (stopped_fail)
-        printf("stress: stopped at the first failure (--until-fail) after %ld runs\n", done);
-    if (done)
-        stress_summary(stdout, done, nfailed, secs);
+               run.done, mine);
+    else if (run.stopped_fail)
+        printf("stress: stopped at the first failure (--until-fail) after %ld runs\n", run.done);
+    if (run.done)
+        stress_summary(stdout, run.done, run.nfailed, run.secs);
     else
         printf("stress: 0 runs%s\n", mine == 0 ? " (this shard has none of the plan's runs)" : "");
-    print_failures(c, next, nfailed);
+    print_failures(c, run.next, run.nfailed);
 
-    int rc = nfailed ? 1 : 0;
-    if (results && (fclose(results) || results_failed)) {
-        if (!results_failed)
+    int rc = run.nfailed ? 1 : 0;
+    if (results && (fclose(results) || run.results_failed)) {
+        if (!run.results_failed)
             cli_log(PS_LOG_ERROR, "--results: cannot write %s", o.results);
         rc = rc ? rc : EXIT_USAGE;
     }
     if (o.junit) {
         /* in run order, as a CI page lists them */
-        struct stress_run *runs = calloc((size_t)(done ? done : 1), sizeof *runs);
+        struct stress_run *runs = calloc((size_t)(run.done ? run.done : 1), sizeof *runs);
         long n = 0;
-        for (long i = 0; runs && i < next; i++)
+        for (long i = 0; runs && i < run.next; i++)
             if (c[i].done)
                 runs[n++] = c[i].run;
         char *line = cmdline(&o);
-        if (!runs || junit_write(o.junit, &plan, line ? line : "", runs, n, wall0, secs))
+        if (!runs || junit_write(o.junit, &plan, line ? line : "", runs, n, run.wall0, run.secs))
             rc = rc ? rc : EXIT_USAGE;
         free(line);
         free(runs);
     }
-    free_copies(c, next);
-    if (stop_sig)
-        return 128 + stop_sig;
-    if (setup_failed && !nfailed)
+    free_copies(c, run.next);
+    if (run.stop_sig)
+        return 128 + run.stop_sig;
+    if (run.setup_failed && !run.nfailed)
         return EXIT_USAGE;
     return rc;
 }

@@ -29,7 +29,7 @@ int cli_worker_root(const char *manifest_opt, const char *manifest, char *root, 
         S_ISDIR(st.st_mode))
         return 0;
     const char *slash = strrchr(manifest, '/');
-    if (!slash || strcmp(slash + 1, "manifest.jsonl") || (size_t)(slash - manifest) >= len)
+    if (!slash || strcmp(slash + 1, CLI_MANIFEST_NAME) || (size_t)(slash - manifest) >= len)
         return -1;
     memcpy(root, manifest, (size_t)(slash - manifest));
     root[slash - manifest] = 0;
@@ -137,18 +137,21 @@ int cli_worker_manifest_wait(const char *root, const char *worker, char *out)
 
 static const char *env_get(const char *name) { return getenv(name); }
 
-const char *cli_manifest_here(const char *opt)
+const char *cli_manifest_here(const char *opt, bool *sub)
 {
     static struct ps_config c;
     static char err[PS_PATH_MAX + 200];
     const char *m = cli_manifest_path(opt);
+    *sub = false;
     if (!m || opt)
         return m;
     /* Inside a worker of a --per-worker run: the worker's own sub-namespace,
      * as the library derives it. */
     char note[8];
     if (ps_config_load(&c, env_get, err, sizeof err) == 0 &&
-        ps_config_worker(&c, env_get, note, sizeof note, err, sizeof err) == 1)
+        ps_config_worker(&c, env_get, note, sizeof note, err, sizeof err) == 1) {
+        *sub = true;
         return c.manifest;
+    }
     return m;
 }

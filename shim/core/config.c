@@ -1,6 +1,7 @@
 /* config.c — parse and validate PORTSHIM_* variables. */
 #include "core/config.h"
 
+#include "core/testfail.h"
 #include "core/trust.h"
 
 #include <errno.h>
@@ -297,13 +298,14 @@ static int load(struct ps_config *c, ps_getenv_fn get, char *err, size_t errlen)
     c->seed = 0;
     c->workers[0] = c->worker[0] = 0;
     c->share_uid = c->share_gid = -1;
+    c->test_fail = 0;
 
     /* Set but empty is a mistake (a template that lost its value), not a
      * default: said, like every other bad value. */
     static const char *const names[] = {"PORTSHIM_MODE", "PORTSHIM_DIR", "PORTSHIM_PORTS",
                                         "PORTSHIM_LOG", "PORTSHIM_SEED", "PORTSHIM_INJECT",
                                         "PORTSHIM_SHARE_UID", "PORTSHIM_SHARE_GID",
-                                        "PORTSHIM_PER_WORKER"};
+                                        "PORTSHIM_PER_WORKER", "PORTSHIM_TEST_FAIL"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if ((v = get(names[i])) && !*v) {
             snprintf(err, errlen, "%s is set but empty: unset it or give it a value", names[i]);
@@ -364,6 +366,11 @@ static int load(struct ps_config *c, ps_getenv_fn get, char *err, size_t errlen)
             return -1;
         }
         memcpy(c->workers, v, strlen(v) + 1);
+    }
+    if ((v = get("PORTSHIM_TEST_FAIL")) && *v &&
+        ps_testfail_parse(v, &c->test_fail, why, sizeof why)) {
+        snprintf(err, errlen, "PORTSHIM_TEST_FAIL='%.64s': %s", v, why);
+        return -1;
     }
     if ((v = get("PORTSHIM_SHARE_UID")) && ps_trust_id_parse(v, &c->share_uid)) {
         snprintf(err, errlen, "PORTSHIM_SHARE_UID='%.64s': expected a uid (decimal)", v);

@@ -52,6 +52,7 @@ struct ps_config {
     /* Set by ps_config_worker: this process's sub-namespace name, or empty */
     char worker[PS_WORKER_NAME_MAX + 1];
     long share_uid, share_gid;               /* PORTSHIM_SHARE_UID/GID, -1 when unset */
+    unsigned test_fail;                      /* PORTSHIM_TEST_FAIL (core/testfail.h) */
 };
 
 typedef const char *(*ps_getenv_fn)(const char *name);

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
+#include "core/testfail.h"
+
 _Static_assert(PS_PIDMAP_SID == PS_SID_MAX, "the pid map holds sids");
 
 void ps_ns_init(struct ps_ns *ns) { memset(ns, 0, sizeof *ns); }
@@ -204,6 +207,22 @@ bool ps_holders_exit(struct ps_pidset *h, int pid)
     return ps_pidset_drop(h, pid) && h->n == 0;
 }
 
+/* Room for one more entry (its index slots and node included). */
+static bool grow(struct ps_ns *ns)
+{
+    if (ps_testfail(PS_TF_TABLE_OOM) || !sidx_reserve(ns) || !rb_reserve(ns))
+        return false;
+    if (ns->n == ns->cap) {
+        size_t ncap = ns->cap ? ns->cap * 2 : 16;
+        struct ps_entry *nv = realloc(ns->v, ncap * sizeof *nv);
+        if (!nv)
+            return false;
+        ns->v = nv;
+        ns->cap = ncap;
+    }
+    return true;
+}
+
 static void apply_bind(struct ps_ns *ns, const struct ps_event *ev)
 {
     /* Only namespace binds claim ports; observe-mode and pass-through binds
@@ -215,15 +234,14 @@ static void apply_bind(struct ps_ns *ns, const struct ps_event *ev)
     if (e) {
         remove_entry(ns, e);
     }
-    if (!sidx_reserve(ns) || !rb_reserve(ns))
+    if (!grow(ns)) {
+        /* The mapping is left out: binds and connects of this process go
+         * on, only blind to it (a conflict on its port missed, a connect to
+         * it passed through). Said once. */
+        ps_log_once(PS_LOG_WARN, "out of memory: the namespace table leaves out socket %s "
+                    "(virtual port %d, bound by pid %d); this process's view of the "
+                    "namespace is incomplete from here", ev->sid, ev->port, ev->pid);
         return;
-    if (ns->n == ns->cap) {
-        size_t ncap = ns->cap ? ns->cap * 2 : 16;
-        struct ps_entry *nv = realloc(ns->v, ncap * sizeof *nv);
-        if (!nv)
-            return;
-        ns->v = nv;
-        ns->cap = ncap;
     }
     e = &ns->v[ns->n++];
     memset(e, 0, sizeof *e);

@@ -3,8 +3,10 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
+#include "core/testfail.h"
 #include "core/trust.h"
 
 void ps_ms_init(struct ps_msession *m, const struct ps_config *cfg, int fd)
@@ -53,10 +55,20 @@ int ps_ms_refresh(struct ps_msession *m)
     return ps_reader_poll(&m->rd, apply_event, bad_line, m) < 0 ? -1 : 0;
 }
 
+/* Without the flock (a file system that refuses it) the claim still reads,
+ * checks and appends, only no longer alone: two processes may claim one
+ * port at once. Said once per process; the bind goes on. No descriptor at
+ * all is the backend's to say. */
 void ps_ms_claim_begin(struct ps_msession *m)
 {
-    if (m->rd.fd >= 0 && ps_manifest_lock(m->rd.fd) == 0)
+    if (m->rd.fd < 0)
+        return;
+    if (ps_testfail(PS_TF_FLOCK) ? (errno = ENOLCK, false) : ps_manifest_lock(m->rd.fd) == 0)
         m->flocked = true;
+    else
+        ps_log_once(PS_LOG_WARN, "cannot lock manifest %s: %s (pid %d); this process's binds "
+                    "are not serialised with other processes' from here", m->cfg->manifest,
+                    strerror(errno), (int)getpid());
 }
 
 void ps_ms_claim_end(struct ps_msession *m, bool fd_ok)

@@ -41,7 +41,8 @@ static inline int ps_ms_fd(const struct ps_msession *m) { return m->rd.fd; }
 int ps_ms_refresh(struct ps_msession *m);
 /* The claim: the flock, then the table read to the end; the flock is
  * released by ps_ms_claim_end. Without the flock (an error) the claim goes
- * on unserialised, as it always has. */
+ * on unserialised, as it always has, said once per process ("log once and
+ * degrade", docs/design.md). */
 void ps_ms_claim_begin(struct ps_msession *m);
 /* fd_ok: the descriptor is still the manifest (the backend checked). */
 void ps_ms_claim_end(struct ps_msession *m, bool fd_ok);

@@ -18,6 +18,7 @@
 
 #include "core/log.h"
 #include "core/probe.h"
+#include "core/testfail.h"
 #include "core/trust.h"
 #include "core/unixname.h"
 #include "engine/engine.h"
@@ -166,7 +167,8 @@ static int open_manifest(void)
 static const char *const env_names[] = {"PORTSHIM_MANIFEST", "PORTSHIM_MODE", "PORTSHIM_PORTS",
                                         "PORTSHIM_DIR", "PORTSHIM_LOG", "PORTSHIM_INJECT",
                                         "PORTSHIM_SEED", "PORTSHIM_SHARE_UID",
-                                        "PORTSHIM_SHARE_GID", "PORTSHIM_PER_WORKER"};
+                                        "PORTSHIM_SHARE_GID", "PORTSHIM_PER_WORKER",
+                                        "PORTSHIM_TEST_FAIL"};
 #define N_ENV (sizeof env_names / sizeof env_names[0])
 static const char *env_values[N_ENV];
 
@@ -211,6 +213,7 @@ static void configure(void)
     if (ps_config_load(&g.cfg, env, err, sizeof err))
         fatal_config(err);
     ps_log_set_level(g.cfg.log);
+    ps_testfail_set(g.cfg.test_fail);
     /* Here, while the process is still single-threaded: registering later
      * could race with a fork in another thread. */
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
@@ -619,17 +622,28 @@ void ps_sock_gone(struct ps_sock *sk)
     ps_sock_free(sk);
 }
 
+/* A socket that cannot be tracked (no memory, or an fd number past the
+ * table's limit) still works; only this process no longer sees its names,
+ * dups and close: its close goes unrecorded and readers find it gone later
+ * (stale). Said once. */
 void ps_track(int fd, const struct ps_event *e)
 {
     /* Whatever this number held before was closed behind our back. */
     ps_fd_release(fd);
-    struct ps_sock *sk = ps_sock_new(e->sid, e->fam, (uint16_t)(e->port < 0 ? 0 : e->port),
-                                     (uint16_t)(e->rport < 0 ? 0 : e->rport));
+    struct ps_sock *sk = ps_testfail(PS_TF_TRACK_OOM)
+                             ? NULL
+                             : ps_sock_new(e->sid, e->fam, (uint16_t)(e->port < 0 ? 0 : e->port),
+                                           (uint16_t)(e->rport < 0 ? 0 : e->rport));
     if (sk) {
         sk->cslot = e->cslot;
         sk->cbase = e->cbase;
-        ps_fd_set(fd, PS_FD_BOUND, sk->vport, sk->rport, sk);
+        /* Failing, sk stays on the process's list: fork and exit still
+         * record it. */
+        if (ps_fd_set(fd, PS_FD_BOUND, sk->vport, sk->rport, sk) == 0)
+            return;
     }
+    ps_log_once(PS_LOG_WARN, "cannot track socket %s on fd %d (pid %d): out of memory or "
+                "fd past the table; its close will not be recorded", e->sid, fd, g.proc.pid);
 }
 
 void ps_fd_release(int fd)

@@ -8,21 +8,7 @@
 TestSuite(cli, .init = e2e_setup, .fini = e2e_teardown, .timeout = 120);
 TestSuite(config, .init = e2e_setup, .fini = e2e_teardown, .timeout = 60);
 
-static int lines_in(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
-static bool exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-/* ---- 11. eight copies of a hard-coded-port server at once ----------------- */
+/* ---- eight copies of a hard-coded-port server at once --------------------- */
 
 Test(cli, eight_copies_of_a_hard_coded_port_server_each_reach_their_own)
 {
@@ -62,7 +48,7 @@ Test(cli, eight_copies_of_a_hard_coded_port_server_each_reach_their_own)
     }
 }
 
-/* ---- 12. an unshimmed client through portshim port --wait ----------------- */
+/* ---- an unshimmed client through portshim port --wait --------------------- */
 
 Test(cli, unshimmed_client_reaches_shimmed_server_through_portshim_port)
 {
@@ -80,7 +66,7 @@ Test(cli, unshimmed_client_reaches_shimmed_server_through_portshim_port)
                                      "--wait", "10", "8000");
     cr_assert_eq(e2e_status(port), 0, "%s\nserver: %s", e2e_describe(port), e2e_describe(srv));
     int real = atoi(e2e_out(port));
-    cr_assert_eq(lines_in(e2e_out(port)), 1, "portshim port prints one line: %s",
+    cr_assert_eq(e2e_lines(e2e_out(port)), 1, "portshim port prints one line: %s",
                  e2e_describe(port));
     cr_assert(real > 0 && real != 8000, "portshim port printed '%s'", e2e_out(port));
     char reply[256];
@@ -89,7 +75,7 @@ Test(cli, unshimmed_client_reaches_shimmed_server_through_portshim_port)
     cr_assert_str_eq(reply, "shimmed 8000 outside");
 }
 
-/* ---- 16. bad configuration fails loudly ------------------------------------ */
+/* ---- bad configuration fails loudly ---------------------------------------- */
 
 /* Runs a program that binds with the given environment: it must exit 78
  * with one "portshim:" line naming `needle`, and never bind. With
@@ -106,7 +92,7 @@ static void fails_loudly_when(const struct e2e_env *env, const char *needle, boo
     const char *err = e2e_err(b);
     cr_assert(strstr(err, needle), "stderr does not name %s: %s", needle, e2e_describe(b));
     cr_assert(!strncmp(err, "portshim: ", 10), "stderr: '%s'", err);
-    cr_assert_eq(lines_in(err), 1, "want one line on stderr: %s", e2e_describe(b));
+    cr_assert_eq(e2e_lines(err), 1, "want one line on stderr: %s", e2e_describe(b));
 
     struct e2e_proc *t = e2e_runl(env, E2E_MS, "/bin/true");
     if (!before_main) {
@@ -182,16 +168,16 @@ Test(config, run_with_bad_mode_or_ports_fails_with_one_line)
     cr_assert_neq(e2e_status(p), 0, "%s", e2e_describe(p));
     cr_assert(strstr(e2e_err(p), "fast"), "the message does not name the value: %s",
               e2e_describe(p));
-    cr_assert_eq(lines_in(e2e_err(p)), 1, "want a one-line message: %s", e2e_describe(p));
+    cr_assert_eq(e2e_lines(e2e_err(p)), 1, "want a one-line message: %s", e2e_describe(p));
 
     p = e2e_runl(&env, E2E_MS, e2e_portshim(), "run", "--ports", "abc", "--", "/bin/true");
     cr_assert(p->exited && !WIFSIGNALED(p->status), "%s", e2e_describe(p));
     cr_assert_neq(e2e_status(p), 0, "%s", e2e_describe(p));
     cr_assert(strstr(e2e_err(p), "abc"), "%s", e2e_describe(p));
-    cr_assert_eq(lines_in(e2e_err(p)), 1, "want a one-line message: %s", e2e_describe(p));
+    cr_assert_eq(e2e_lines(e2e_err(p)), 1, "want a one-line message: %s", e2e_describe(p));
 }
 
-/* ---- 17. portshim run ------------------------------------------------------- */
+/* ---- portshim run ----------------------------------------------------------- */
 
 Test(cli, run_exits_with_the_command_status)
 {
@@ -221,7 +207,7 @@ Test(cli, run_removes_the_namespace_on_success)
     cr_assert_str_eq(mode, "700", "the namespace directory %s has mode %s", dir, mode);
     cr_assert_eq(e2e_line(p, present, sizeof present, 0), 0, "no manifest inside the run: %s",
                  e2e_describe(p));
-    cr_assert(dir[0] == '/' && !exists(dir), "namespace %s was not removed after success", dir);
+    cr_assert(dir[0] == '/' && !e2e_exists(dir), "namespace %s was not removed after success", dir);
 }
 
 Test(cli, run_keeps_and_prints_the_namespace_on_failure)
@@ -234,7 +220,7 @@ Test(cli, run_keeps_and_prints_the_namespace_on_failure)
     cr_assert_eq(e2e_status(p), 3, "%s", e2e_describe(p));
     char dir[512];
     cr_assert_eq(e2e_line(p, dir, sizeof dir, 0), 0, "%s", e2e_describe(p));
-    cr_assert(exists(dir), "namespace %s was removed although the command failed", dir);
+    cr_assert(e2e_exists(dir), "namespace %s was removed although the command failed", dir);
     cr_assert(strstr(e2e_err(p), dir), "the kept namespace's path is not printed: %s",
               e2e_describe(p));
 }

@@ -181,6 +181,29 @@ const char *e2e_slurp(const char *path)
     return buf;
 }
 
+bool e2e_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+int e2e_lines(const char *text)
+{
+    int n = 0;
+    for (; *text; text++)
+        n += *text == '\n';
+    return n;
+}
+
+int e2e_lines_starting(const char *text, const char *prefix)
+{
+    int n = 0;
+    size_t pl = strlen(prefix);
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        n += !strncmp(l, prefix, pl);
+    return n;
+}
+
 void e2e_need_lib(void)
 {
     if (access(e2e_lib(), R_OK) != 0)
@@ -383,6 +406,51 @@ struct e2e_proc *e2e_run(const struct e2e_env *env, int timeout_ms, const char *
     e2e_close_stdin(p);
     e2e_wait(p, timeout_ms);
     return p;
+}
+
+/* name's absolute path in $PATH or the system directories, or NULL. */
+static const char *which(const char *name)
+{
+    const char *path = getenv("PATH");
+    char dirs[4096];
+    snprintf(dirs, sizeof dirs, "%s:/usr/sbin:/sbin:/usr/bin:/bin", path ? path : "");
+    char *save = NULL;
+    for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        const char *f = keep_printf("%s/%s", d, name);
+        if (d[0] == '/' && access(f, X_OK) == 0)
+            return f;
+    }
+    return NULL;
+}
+
+struct e2e_proc *e2e_run_netns(const struct e2e_env *env, int timeout_ms,
+                               const char *const *argv)
+{
+    const char *unshare = which("unshare"), *ip = which("ip");
+    const char *flag = geteuid() == 0 ? "-n" : "-rn";
+    /* $0 is ip; exit 125 says the loopback could not be brought up */
+    static const char script[] = "\"$0\" link set lo up || exit 125; exec \"$@\"";
+    if (!unshare || !ip)
+        e2e_skip("no %s here: a bare run binding fixed ports needs a network namespace of its "
+                 "own, and this test did not run", unshare ? "ip" : "unshare");
+    static bool probed;   /* once per test (each runs in a process of its own) */
+    if (!probed) {
+        struct e2e_proc *probe = e2e_runl(env, E2E_MS, unshare, flag, "/bin/sh", "-c", script,
+                                          ip, "true");
+        if (e2e_status(probe) != 0)
+            e2e_skip("cannot make a network namespace here (%s %s: %s): a bare run binding "
+                     "fixed ports needs one of its own, and this test did not run", unshare,
+                     flag, e2e_err(probe)[0] ? e2e_err(probe) : "no message");
+        probed = true;
+    }
+    const char *v[64] = {unshare, flag, "/bin/sh", "-c", script, ip};
+    int n = 6;
+    for (int i = 0; argv[i]; i++) {
+        cr_assert_lt(n, 63, "too many arguments");
+        v[n++] = i || strchr(argv[0], '/') ? argv[i] : e2e_helper(argv[0]);
+    }
+    v[n] = NULL;
+    return e2e_run(env, timeout_ms, v);
 }
 
 int e2e_line(struct e2e_proc *p, char *buf, size_t len, int timeout_ms)

@@ -44,6 +44,13 @@ void e2e_write_file(const char *path, const char *text, bool exec);
 /* The file's contents (up to 256 KiB), or "" when unreadable; lives until teardown. */
 const char *e2e_slurp(const char *path);
 
+/* Whether anything is at path (lstat: a dangling symbolic link counts). */
+bool e2e_exists(const char *path);
+/* How many lines text holds (its '\n's), and how many of them start with
+ * prefix (a last line without '\n' counts there too). */
+int e2e_lines(const char *text);
+int e2e_lines_starting(const char *text, const char *prefix);
+
 /* Skips the test (with a visible message) unless the library was built. */
 void e2e_need_lib(void);
 bool e2e_have_ipv6(void);
@@ -99,6 +106,16 @@ void e2e_parallel_runs(const char *script, int copies, const char *pre, const ch
 /* Starts, closes stdin, waits (killing it after timeout_ms). */
 struct e2e_proc *e2e_run(const struct e2e_env *env, int timeout_ms, const char *const *argv);
 #define e2e_runl(env, ms, ...) e2e_run((env), (ms), (const char *const[]){__VA_ARGS__, NULL})
+
+/* e2e_run inside a network namespace of its own with its loopback up
+ * (unshare -n as root, unshare -rn otherwise; ip link set lo up): for a
+ * program run bare, without the shim, that binds fixed ports, so that it
+ * never meets another suite's on this machine. Skips the test, visibly,
+ * when no such namespace can be made here. */
+struct e2e_proc *e2e_run_netns(const struct e2e_env *env, int timeout_ms,
+                               const char *const *argv);
+#define e2e_runl_netns(env, ms, ...) \
+    e2e_run_netns((env), (ms), (const char *const[]){__VA_ARGS__, NULL})
 
 /* Next stdout line (without '\n') within timeout_ms: 0, or -1 on EOF/timeout. */
 int e2e_line(struct e2e_proc *p, char *buf, size_t len, int timeout_ms);

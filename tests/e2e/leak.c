@@ -158,6 +158,82 @@ Test(leak, listener_bound_before_the_run_is_never_touched)
               e2e_describe(s));
 }
 
+/* The manifest names pids; a pid that has exited may by now be another
+ * program's. --reap believes a holder only when its environment names the
+ * run's manifest: here two listeners are forged into the manifest with
+ * every mark of a leak (bound after the start, listening, the socket's
+ * inode in the holder's descriptors), one held by a process of the run
+ * (its PORTSHIM_MANIFEST, no library), one by a process that never was in
+ * the namespace, as a reused pid would be. Only the first is reported and
+ * ended. */
+Test(leak, reap_never_touches_a_holder_pid_that_is_not_the_namespaces)
+{
+    e2e_need_lib();
+    struct e2e_env env, plain;
+    e2e_env_plain(&plain);
+    struct e2e_proc *b = e2e_startl(&plain, "sockctl");
+    int fd = e2e_cmd_fd(b, "tcp4");
+    cr_assert_str_eq(e2e_cmd(b, "bind %d 127.0.0.1 0", fd), "OK");
+    cr_assert_str_eq(e2e_cmd(b, "listen %d", fd), "OK");
+    int port = 0;
+    cr_assert_eq(sscanf(e2e_cmd(b, "name %d", fd), "OK 127.0.0.1 %d", &port), 1);
+    char link[64], target[64] = "";
+    snprintf(link, sizeof link, "/proc/%d/fd/%d", (int)b->pid, fd);
+    cr_assert_gt(readlink(link, target, sizeof target - 1), 0, "%s", link);
+    unsigned long long ino = 0;
+    cr_assert_eq(sscanf(target, "socket:[%llu]", &ino), 1, "%s", target);
+
+    e2e_env_plain(&env);
+    e2e_env_set(&env, "H", e2e_helper(""));
+    char v[32];
+    snprintf(v, sizeof v, "%d", (int)b->pid);
+    e2e_env_set(&env, "B_PID", v);
+    snprintf(v, sizeof v, "%d", port);
+    e2e_env_set(&env, "B_PORT", v);
+    snprintf(v, sizeof v, "%llu", ino);
+    e2e_env_set(&env, "B_INO", v);
+    const char *sh = e2e_path("forge.sh");
+    e2e_write_file(sh,
+        "D=$PORTSHIM_DIR\n"
+        "env -u LD_PRELOAD \"$H/echo-server\" 127.0.0.1 0 --name a >\"$D/a.out\" &\n"
+        "a=$!\n"
+        "i=0; while ! grep -q READY \"$D/a.out\" && [ $i -lt 500 ]; do sleep 0.02; "
+        "i=$((i+1)); done\n"
+        "aport=$(sed -n 's/^READY //p' \"$D/a.out\")\n"
+        "for f in /proc/$a/fd/*; do l=$(readlink \"$f\"); case $l in socket:*) "
+        "aino=$(echo \"$l\" | tr -dc 0-9);; esac; done\n"
+        "echo \"A $a\"\n"
+        "ts=$(( $(date +%s) + 1 ))\n"
+        "ev() { printf '{\"v\":2,\"ev\":\"bind\",\"ts\":%s.0,\"pid\":%s,\"prog\":\"x\","
+        "\"sid\":\"%s.1\",\"mode\":\"remap\",\"ok\":true,\"fam\":4,\"addr\":\"127.0.0.1\","
+        "\"port\":%s,\"raddr\":\"127.0.0.1\",\"rport\":%s,\"ino\":%s}\\n"
+        "{\"v\":2,\"ev\":\"listen\",\"ts\":%s.0,\"pid\":%s,\"prog\":\"x\",\"sid\":\"%s.1\","
+        "\"ok\":true}\\n' \"$ts\" \"$1\" \"$1\" \"$2\" \"$3\" \"$4\" \"$ts\" \"$1\" \"$1\" "
+        ">>\"$PORTSHIM_MANIFEST\"; }\n"
+        "ev \"$a\" 8000 \"$aport\" \"$aino\"\n"
+        "ev \"$B_PID\" 8001 \"$B_PORT\" \"$B_INO\"\n",
+        false);
+    struct e2e_proc *p = e2e_runl(&env, 30000, e2e_portshim(), "run", "--reap", "--", "/bin/sh",
+                                  sh);
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    const char *a = e2e_expect(p, "A ", 0);
+    cr_assert(a && atoi(a) > 0, "%s", e2e_describe(p));
+    int apid = atoi(a);
+    char want[64];
+    snprintf(want, sizeof want, "held by pid %d (", apid);
+    const char *line = strstr(e2e_err(p), "portshim: leaked listener 127.0.0.1:8000 ");
+    cr_assert(line && strstr(line, want), "the run's own holder is not reported: %s",
+              e2e_describe(p));
+    cr_assert(strstr(e2e_err(p), "reaped 1 process "), "%s", e2e_describe(p));
+    cr_assert(!running(apid), "the run's own holder %d still runs: %s", apid, e2e_describe(p));
+    cr_assert_null(strstr(e2e_err(p), "127.0.0.1:8001"), "a process outside the namespace was "
+                   "reported: %s", e2e_describe(p));
+    cr_assert(running(b->pid), "a process outside the namespace was signalled: %s",
+              e2e_describe(p));
+    const char *r = e2e_cmd(b, "name %d", fd);
+    cr_assert(!strncmp(r, "OK ", 3), "it still answers: %s", r);
+}
+
 /* Unix mode: a listener closed with no close call (FD_CLOEXEC at an exec)
  * leaves its holder alive and its socket file behind, listened on by none:
  * no leak (the same rule remap mode's kernel check gives). */

@@ -132,7 +132,7 @@ Test(procs, fork_while_threads_bind_leaves_no_lock_held)
     cr_assert(strstr(e2e_out(p), "PARENT FORKS ok=40 bad=0"), "%s", e2e_describe(p));
 }
 
-/* ---- 14. many writers, one manifest ------------------------------------------- */
+/* ---- many writers, one manifest ----------------------------------------------- */
 
 Test(procs, two_hundred_processes_binding_at_once_leave_every_line_whole)
 {

@@ -84,7 +84,7 @@ static int count_lines(const char *text, const char *prefix)
     return n;
 }
 
-/* ---- 1. bind P != 0 is remapped; getsockname reports P ------------------- */
+/* ---- bind P != 0 is remapped; getsockname reports P ---------------------- */
 
 static void bind_is_remapped(const char *addr, const char *dial_addr)
 {
@@ -126,7 +126,7 @@ Test(remap, bind_on_v6_wildcard_reports_virtual_port_and_listens_on_a_real_one)
     bind_is_remapped("::", "::1");
 }
 
-/* ---- 2. accepted and routed sockets report the virtual port -------------- */
+/* ---- accepted and routed sockets report the virtual port ----------------- */
 
 Test(remap, accepted_and_routed_sockets_report_the_virtual_port)
 {
@@ -163,7 +163,7 @@ Test(remap, accepted_and_routed_v6_sockets_report_the_virtual_port)
     cr_assert_eq(d.peer, 8000, "getpeername() reported %d", d.peer);
 }
 
-/* ---- 3. kernel bind rules inside the namespace ---------------------------- */
+/* ---- kernel bind rules inside the namespace ------------------------------- */
 
 Test(remap, second_bind_of_live_virtual_port_fails_with_eaddrinuse)
 {
@@ -327,7 +327,7 @@ Test(remap, different_addresses_on_the_same_port_both_bind)
     cr_assert_str_eq(d2.reply, "two 8000 hello", "%s", d2.describe);
 }
 
-/* ---- 4. claiming is atomic across processes -------------------------------- */
+/* ---- claiming is atomic across processes ----------------------------------- */
 
 Test(remap, claiming_a_port_is_atomic_across_processes)
 {
@@ -348,7 +348,7 @@ Test(remap, claiming_a_port_is_atomic_across_processes)
     cr_assert_eq(inuse, 19, "%d of 19 losers saw EADDRINUSE:\n%s", inuse, e2e_describe(p));
 }
 
-/* ---- 5. close and exit release ---------------------------------------------- */
+/* ---- close and exit release ------------------------------------------------- */
 
 Test(remap, close_releases_the_virtual_port)
 {
@@ -444,7 +444,7 @@ Test(remap, duplicated_listener_keeps_its_virtual_identity)
     cr_assert_str_eq(d.reply, "dup 8000 hello", "%s", d.describe);
 }
 
-/* ---- 6. routing: a connect reaches a listener exactly when the kernel's would */
+/* ---- routing: a connect reaches a listener exactly when the kernel's would */
 
 /* Runs the case twice: unshimmed on a kernel-chosen port (what the kernel
  * does) and shimmed on virtual 8000; both must match the expectation. */
@@ -555,7 +555,7 @@ Test(route, v4_client_is_refused_by_v6_loopback_listener)
     route_case("::1", NULL, "127.0.0.1", false);
 }
 
-/* ---- 7. pass-through and --ports ------------------------------------------- */
+/* ---- pass-through and --ports ---------------------------------------------- */
 
 
 Test(passthrough, connect_to_port_without_namespace_listener_reaches_outside_server)
@@ -626,7 +626,7 @@ Test(passthrough, ports_outside_the_declared_spec_are_untouched)
 }
 
 
-/* ---- 8. port 0 -------------------------------------------------------------- */
+/* ---- port 0 ----------------------------------------------------------------- */
 
 Test(remap, bind_to_port_zero_is_recorded_with_the_kernel_port)
 {
@@ -648,7 +648,7 @@ Test(remap, bind_to_port_zero_is_recorded_with_the_kernel_port)
                  "the kernel's port %d does not answer", port);
 }
 
-/* ---- 9. errnos are the kernel's ------------------------------------------- */
+/* ---- errnos are the kernel's ---------------------------------------------- */
 
 Test(remap, kernel_errors_are_preserved_for_malformed_addresses_and_bad_pointers_in_every_mode)
 {

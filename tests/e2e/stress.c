@@ -49,12 +49,6 @@ static void wilson(int f, int n, double *lo, double *hi)
     *hi = c + h;
 }
 
-static bool exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
 Test(stress, counts_exactly_the_runs_that_fail_on_purpose)
 {
     /* fails exactly when its seed is a multiple of 4: seeds 0..19 -> 5 */
@@ -88,7 +82,7 @@ Test(stress, counts_exactly_the_runs_that_fail_on_purpose)
         cr_assert_str_eq(exit_, "1");
         seen[seed] = true;
         fails++;
-        cr_assert(exists(man), "the failed run's manifest %s was not kept", man);
+        cr_assert(e2e_exists(man), "the failed run's manifest %s was not kept", man);
         char want_tail[64];
         snprintf(want_tail, sizeof want_tail, "  | seed=%llu run=%u", seed, run);
         cr_assert_eq(e2e_line(p, line, sizeof line, 0), 0);
@@ -136,7 +130,7 @@ Test(stress, copies_of_a_hard_coded_port_server_do_not_collide)
     cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
     cr_assert(strstr(e2e_out(p), "\nstress: 8 runs, 0 failed (0.0%"), "%s", e2e_describe(p));
     for (int i = 0; i < 8; i++)
-        cr_assert(exists(e2e_path("ready.%d", i)), "copy %d never listened", i);
+        cr_assert(e2e_exists(e2e_path("ready.%d", i)), "copy %d never listened", i);
 }
 
 Test(stress, unix_mode_copies_fit_their_socket_names_under_a_longer_tmpdir)

@@ -91,20 +91,6 @@ static const char *throwaway_group(void)
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static int lines_in(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
-static bool exists(const char *path)
-{
-    struct stat st;
-    return lstat(path, &st) == 0;
-}
-
 /* A bind under env exits 78 by itself (no hang) with one "portshim:" line
  * naming needle, and never runs unisolated. */
 static void binder_refused(const struct e2e_env *env, const char *needle)
@@ -116,7 +102,7 @@ static void binder_refused(const struct e2e_env *env, const char *needle)
     cr_assert(!strncmp(e2e_err(b), "portshim: ", 10), "%s", e2e_describe(b));
     cr_assert(strstr(e2e_err(b), needle), "stderr does not say '%s': %s", needle,
               e2e_describe(b));
-    cr_assert_eq(lines_in(e2e_err(b)), 1, "want one line: %s", e2e_describe(b));
+    cr_assert_eq(e2e_lines(e2e_err(b)), 1, "want one line: %s", e2e_describe(b));
 }
 
 /* A portshim command exits 2 by itself with one line saying needle. */
@@ -126,7 +112,7 @@ static void command_refused(struct e2e_proc *p, const char *needle)
     cr_assert_eq(e2e_status(p), 2, "want exit 2: %s", e2e_describe(p));
     cr_assert(strstr(e2e_err(p), needle), "stderr does not say '%s': %s", needle,
               e2e_describe(p));
-    cr_assert_eq(lines_in(e2e_err(p)), 1, "want one line: %s", e2e_describe(p));
+    cr_assert_eq(e2e_lines(e2e_err(p)), 1, "want one line: %s", e2e_describe(p));
 }
 
 static void append(const char *path, const char *text)
@@ -196,7 +182,7 @@ Test(trust, library_refuses_a_manifest_reached_through_a_symlink)
     cr_assert_eq(symlink(e2e_path("ns/created-through-link"), dangling), 0);
     e2e_env_set(&env, "PORTSHIM_MANIFEST", dangling);
     binder_refused(&env, "symbolic link");
-    cr_assert(!exists(e2e_path("ns/created-through-link")));
+    cr_assert(!e2e_exists(e2e_path("ns/created-through-link")));
 }
 
 /* The descriptor number of the manifest in process pid, or -1. */
@@ -243,7 +229,7 @@ Test(trust, a_reopen_of_the_manifest_is_judged_like_the_first_open)
     cr_assert_str_eq(e2e_slurp(target), "", "the shim wrote through the link");
     cr_assert(strstr(e2e_err(x), "symbolic link (not followed): cannot reopen it"), "%s",
               e2e_describe(x));
-    cr_assert_eq(lines_in(e2e_err(x)), 1, "%s", e2e_describe(x));
+    cr_assert_eq(e2e_lines(e2e_err(x)), 1, "%s", e2e_describe(x));
 }
 
 Test(trust, library_refuses_non_regular_manifests_without_hanging)
@@ -351,7 +337,7 @@ Test(trust, a_forged_socket_path_outside_the_namespace_is_never_routed_to)
     /* 8000 is strictly virtual and nobody of the namespace serves it. */
     cr_assert_eq(e2e_status(c), 3, "want ECONNREFUSED: %s", e2e_describe(c));
     cr_assert(strstr(e2e_err(c), "not in PORTSHIM_DIR"), "%s", e2e_describe(c));
-    cr_assert_eq(lines_in(e2e_err(c)), 1, "%s", e2e_describe(c));
+    cr_assert_eq(e2e_lines(e2e_err(c)), 1, "%s", e2e_describe(c));
     /* portshim port does not hand it out either */
     struct e2e_env plain;
     e2e_env_plain(&plain);
@@ -561,7 +547,7 @@ Test(trust, run_manifest_followed_by_double_dash_is_a_missing_value)
     struct e2e_proc *r = e2e_runl(&env, E2E_MS, "/bin/sh", "-c", sh, "sh", dir, e2e_portshim());
     cr_assert_eq(e2e_status(r), 2, "%s", e2e_describe(r));
     cr_assert(strstr(e2e_err(r), "--manifest needs a value"), "%s", e2e_describe(r));
-    cr_assert(!exists(e2e_path("cwd/--")), "a manifest named '--' was created");
+    cr_assert(!e2e_exists(e2e_path("cwd/--")), "a manifest named '--' was created");
 }
 
 Test(trust, run_makes_a_relative_manifest_absolute_for_the_library)
@@ -614,7 +600,7 @@ Test(trust, eaddrinuse_warnings_inside_the_namespace_are_rate_limited)
                      "print('FAILED', n)\n";
     struct e2e_proc *p = e2e_runl(&env, 60000, "/usr/bin/python3", "-c", py);
     cr_assert_str_eq(e2e_out(p), "FAILED 150\n", "%s", e2e_describe(p));
-    int lines = lines_in(e2e_err(p));
+    int lines = e2e_lines(e2e_err(p));
     cr_assert_eq(lines, 101, "want 100 holder lines and one saying the rest are not printed, "
                  "got %d: %s", lines, e2e_describe(p));
     cr_assert(strstr(e2e_err(p), "further ones are only in the manifest"), "%s",

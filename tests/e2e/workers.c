@@ -84,14 +84,9 @@ Test(workers, pytest_n4_fixed_port_suite_collides_bare)
 {
     struct e2e_env env;
     const char *dir = pytest_suite(&env);
-    /* Bare in a network namespace of its own when one can be made, so that
-     * the real port 8000 of the machine is never touched. */
-    struct e2e_proc *u = e2e_runl(&env, 30000, "unshare", "-rn", "true");
-    struct e2e_proc *p =
-        e2e_status(u) == 0
-            ? e2e_runl(&env, 150000, "unshare", "-rn", "/bin/sh", "-c",
-                       "ip link set lo up 2>/dev/null; exec \"$@\"", "sh", PYTEST, dir)
-            : e2e_runl(&env, 150000, PYTEST, dir);
+    /* Bare in a network namespace of its own, so that the real port 8000
+     * of the machine is never touched. */
+    struct e2e_proc *p = e2e_runl_netns(&env, 150000, PYTEST, dir);
     assert_collided(p);
     cr_assert(strstr(e2e_out(p), "Address already in use"), "%s", e2e_describe(p));
 }
@@ -429,6 +424,28 @@ Test(workers, port_wait_waits_for_a_worker_not_started_yet)
     cr_assert(strstr(e2e_err(p), "portshim: port 8000: worker 'b' had no sub-namespace after "
                                  "0.1s"), "%s", e2e_describe(p));
     cr_assert(strstr(e2e_out(p), "NOWAIT rc=2\n"), "%s", e2e_describe(p));
+}
+
+/* Inside a worker that has used no socket yet, its sub-namespace does not
+ * exist: portshim port finds no listener there (status 1), as it would in
+ * an empty one, rather than a manifest it cannot read (2). */
+Test(workers, inside_a_worker_that_used_no_socket_port_finds_no_listener)
+{
+    const char *const opts[] = {"--per-worker=W", NULL};
+    struct e2e_proc *p = run_script(
+        "W=b \"$P\" port 8000; echo \"NOWAIT rc=$?\"\n"
+        "W=b \"$P\" port --wait 0.1 8000; echo \"WAITED rc=$?\"\n"
+        "[ -e \"$PORTSHIM_DIR/w-b\" ] && echo MADE; echo DONE\n",
+        opts);
+    cr_assert_eq(e2e_status(p), 0, "%s", e2e_describe(p));
+    cr_assert(strstr(e2e_out(p), "NOWAIT rc=1\n"), "%s", e2e_describe(p));
+    cr_assert(strstr(e2e_out(p), "WAITED rc=1\n"), "%s", e2e_describe(p));
+    cr_assert(strstr(e2e_out(p), "WAITED rc=1\nDONE\n"), "the worker's sub-namespace was "
+              "made: %s", e2e_describe(p));
+    cr_assert(strstr(e2e_err(p), "portshim: no live listener for port 8000 in ") &&
+              strstr(e2e_err(p), "/w-b/manifest.jsonl (not there yet: no process of this "
+                                 "worker used a socket)\n"), "%s", e2e_describe(p));
+    cr_assert_null(strstr(e2e_err(p), "cannot read manifest"), "%s", e2e_describe(p));
 }
 
 Test(workers, a_listener_leaked_in_a_worker_is_reported_at_exit)

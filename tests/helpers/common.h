@@ -163,6 +163,19 @@ static inline int parse_addr(const char *host, int port, struct sockaddr_storage
     die("bad address '%s'", host);
 }
 
+/* A TCP socket listening on addr:port (backlog 16), or death with the
+ * failing call's errno. */
+static inline int listen_or_die(const char *addr, int port)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    int fam = parse_addr(addr, port, &ss, &sl);
+    int fd = socket(fam, SOCK_STREAM, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 16) < 0)
+        die("listen on %s:%d: %s", addr, port, errname(errno));
+    return fd;
+}
+
 static inline int parse_port(const char *s)
 {
     char *end;

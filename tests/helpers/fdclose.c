@@ -19,17 +19,6 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
-static int listener(const char *addr, int port)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    int fam = parse_addr(addr, port, &ss, &sl);
-    int fd = socket(fam, SOCK_STREAM, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 16) < 0)
-        die("listen on %s:%d: %s", addr, port, errname(errno));
-    return fd;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 5 || argc > 6 || (argc == 6 && strcmp(argv[5], "--fill")))
@@ -40,7 +29,7 @@ int main(int argc, char **argv)
     if (strcmp(how, "closefrom") && strcmp(how, "syscall"))
         die("unknown way to close '%s'", how);
 
-    int a = listener(addr, port);
+    int a = listen_or_die(addr, port);
     say("NAME %d", sock_port(a, 0));
     if (!strcmp(how, "closefrom"))
         closefrom(3);
@@ -61,10 +50,10 @@ int main(int argc, char **argv)
         say("FILLED %d", own);
     }
 
-    int b = listener(addr, port + 1);
+    int b = listen_or_die(addr, port + 1);
     int bport = sock_port(b, 0);
     close(b);
-    int c = listener(addr, port + 2);
+    int c = listen_or_die(addr, port + 2);
     say("NAMES %d %d", bport, sock_port(c, 0));
 
     if (own < 0 && (own = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0)

@@ -77,17 +77,6 @@ static void on_usr1(int sig)
     errno = e;
 }
 
-static int listener(const char *addr, int port)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    int fam = parse_addr(addr, port, &ss, &sl);
-    int fd = socket(fam, SOCK_STREAM, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 16) < 0)
-        die("listen on %s:%d: %s", addr, port, errname(errno));
-    return fd;
-}
-
 static int fork_and_reap(void)
 {
     g_in_fork = 1;
@@ -120,12 +109,12 @@ int main(int argc, char **argv)
 
     if (g_mode == 3) {
         say("BINDING %d", (int)getpid());
-        g_lfd = listener(argv[2], port);
+        g_lfd = listen_or_die(argv[2], port);
         say("BOUND %d", sock_port(g_lfd, 0));
         return g_handled == 1 ? 0 : 1;
     }
 
-    g_lfd = listener(argv[2], port);
+    g_lfd = listen_or_die(argv[2], port);
     int st = fork_and_reap();
     if (st != 0)
         die("the child exited %d", st);

@@ -41,17 +41,6 @@ static int g_lfd = -1;
 static struct sockaddr_storage g_ss;
 static socklen_t g_sl;
 
-static int listener(const char *addr, int port)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    int fam = parse_addr(addr, port, &ss, &sl);
-    int fd = socket(fam, SOCK_STREAM, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 16) < 0)
-        die("listen on %s:%d: %s", addr, port, errname(errno));
-    return fd;
-}
-
 static int wait_child(pid_t pid)
 {
     int st;
@@ -152,9 +141,9 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "late")) {
         /* The number the listener will get, closed by the child first. */
         st = run_child(mode);
-        g_lfd = listener(argv[2], port);
+        g_lfd = listen_or_die(argv[2], port);
     } else {
-        g_lfd = listener(argv[2], port);
+        g_lfd = listen_or_die(argv[2], port);
         st = run_child(mode);
     }
     say("CHILD %d", st);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/testfail.h"
 
 /* A fake environment: ps_getenv_fn takes no context, so the table is global
  * (each Criterion test runs in its own process). */
@@ -52,7 +53,7 @@ Test(config, set_but_empty_variables_are_errors_naming_them)
 {
     const char *names[] = {"PORTSHIM_MODE", "PORTSHIM_LOG", "PORTSHIM_PORTS", "PORTSHIM_DIR",
                            "PORTSHIM_INJECT", "PORTSHIM_SEED", "PORTSHIM_SHARE_UID",
-                           "PORTSHIM_SHARE_GID"};
+                           "PORTSHIM_SHARE_GID", "PORTSHIM_TEST_FAIL"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         const struct kv env[] = {MANIFEST, {names[i], ""}, {0}};
         cr_assert_eq(load(env), -1, "%s='' accepted", names[i]);
@@ -310,6 +311,37 @@ Test(config, bad_seed_fails_naming_variable_and_value)
     const struct kv env[] = {MANIFEST, {"PORTSHIM_SEED", "-3"}, {0}};
     cr_assert_eq(load(env), -1);
     assert_error_names("PORTSHIM_SEED='-3'");
+}
+
+/* ---- PORTSHIM_TEST_FAIL (core/testfail.h) ------------------------------------ */
+
+Test(config, test_failures_are_off_unless_asked_for)
+{
+    const struct kv env[] = {MANIFEST, {0}};
+    cr_assert_eq(load(env), 0, "%s", err);
+    cr_assert_eq(cfg.test_fail, 0);
+}
+
+Test(config, test_failures_are_read_by_name)
+{
+    const struct kv env[] = {MANIFEST, {"PORTSHIM_TEST_FAIL", "table-oom,flock"}, {0}};
+    cr_assert_eq(load(env), 0, "%s", err);
+    cr_assert_eq(cfg.test_fail, PS_TF_TABLE_OOM | PS_TF_FLOCK);
+}
+
+Test(config, unknown_or_repeated_test_failures_fail_naming_the_variable)
+{
+    const char *bad[] = {"oom", "flock,", ",flock", "flock,flock", "track-oom,table-om",
+                         "FLOCK", "flock track-oom"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const struct kv env[] = {MANIFEST, {"PORTSHIM_TEST_FAIL", bad[i]}, {0}};
+        cr_assert_eq(load(env), -1, "'%s' accepted", bad[i]);
+        assert_error_names("PORTSHIM_TEST_FAIL='");
+    }
+    const struct kv env[] = {MANIFEST, {"PORTSHIM_TEST_FAIL", "flock,nope"}, {0}};
+    cr_assert_eq(load(env), -1);
+    assert_error_names("PORTSHIM_TEST_FAIL='flock,nope': 'nope': expected flock, track-oom or "
+                       "table-oom");
 }
 
 /* ---- per-worker sub-namespaces --------------------------------------------- */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/ns.h"
+#include "core/testfail.h"
 
 static struct ps_ns ns;
 
@@ -236,6 +237,38 @@ Test(ns, many_entries_grow_the_table)
     cr_assert(ps_ns_port_used(&ns, 1001));
     cr_assert(ps_ns_port_used(&ns, 2000));
     cr_assert_str_eq(ps_ns_find(&ns, "500.1")->sid, "500.1");
+}
+
+/* Out of memory for a new entry, the table leaves the bind out and goes on;
+ * the first time, one line says so (stderr read through a pipe). */
+Test(ns, a_bind_without_memory_for_its_entry_is_left_out_and_said_once)
+{
+    bind_("100.1", "127.0.0.1", 8000);
+    listen_("100.1");
+    int p[2], saved = dup(2);
+    cr_assert(pipe(p) == 0 && saved >= 0 && dup2(p[1], 2) == 2);
+    close(p[1]);
+    ps_testfail_set(PS_TF_TABLE_OOM);
+    bind_("101.1", "127.0.0.1", 8001);
+    bind_("102.1", "127.0.0.1", 8002);
+    ps_testfail_set(0);
+    cr_assert_eq(dup2(saved, 2), 2);
+    close(saved);
+    char out[4096];
+    ssize_t n = read(p[0], out, sizeof out - 1);
+    close(p[0]);
+    out[n > 0 ? n : 0] = 0;
+    cr_assert_eq(ns.n, 1, "the binds without memory are left out");
+    cr_assert_null(ps_ns_find(&ns, "101.1"));
+    cr_assert(!ps_ns_port_used(&ns, 8002));
+    const char *want = "portshim: out of memory: the namespace table leaves out socket 101.1 "
+                       "(virtual port 8001, bound by pid 101)";
+    cr_assert(!strncmp(out, want, strlen(want)), "got '%s'", out);
+    char *nl = strchr(out, '\n');
+    cr_assert(nl && !nl[1], "one line, once: '%s'", out);
+    bind_("103.1", "127.0.0.1", 8003);
+    cr_assert_eq(ns.n, 2, "with memory again, binds are entries again");
+    assert_routed_to("127.0.0.1", 8000, "100.1");
 }
 
 /* ---- conflicts --------------------------------------------------------- */
