@@ -35,6 +35,14 @@
 
 extern char **environ;
 
+/* The wrappers that become the program run in a vfork child on the
+ * parent's stack and never return there. Under ASan a frame of theirs
+ * would leave its redzones poisoned in the shadow the parent shares, and
+ * the parent's next instrumented frame at those addresses would fail a
+ * false check: they are not instrumented (what they call returns and
+ * cleans up after itself). */
+#define PS_EXEC_WRAPPER PS_EXPORT __attribute__((no_sanitize_address))
+
 /* The helper's trampoline command (shim/cli/attach_exec.c). */
 #define ATTACH_EXEC_CMD "attach-exec"
 
@@ -93,31 +101,31 @@ static void before_execp(const char *file)
     errno = saved;
 }
 
-PS_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+PS_EXEC_WRAPPER int execve(const char *path, char *const argv[], char *const envp[])
 {
     before_exec(path);
     return real_execve(path, argv, envp);
 }
 
-PS_EXPORT int execv(const char *path, char *const argv[])
+PS_EXEC_WRAPPER int execv(const char *path, char *const argv[])
 {
     before_exec(path);
     return real_execv(path, argv);
 }
 
-PS_EXPORT int execvp(const char *file, char *const argv[])
+PS_EXEC_WRAPPER int execvp(const char *file, char *const argv[])
 {
     before_execp(file);
     return real_execvp(file, argv);
 }
 
-PS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+PS_EXEC_WRAPPER int execvpe(const char *file, char *const argv[], char *const envp[])
 {
     before_execp(file);
     return real_execvpe(file, argv, envp);
 }
 
-PS_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+PS_EXEC_WRAPPER int fexecve(int fd, char *const argv[], char *const envp[])
 {
     char path[40];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
@@ -152,14 +160,14 @@ static size_t count_args(va_list ap)
     __VA_ARGS__;                                                  \
     va_end(ap)
 
-PS_EXPORT int execl(const char *path, const char *arg0, ...)
+PS_EXEC_WRAPPER int execl(const char *path, const char *arg0, ...)
 {
     ARGV_FROM_VA(arg0, argv, n, (void)0);
     before_exec(path);
     return real_execv(path, argv);
 }
 
-PS_EXPORT int execlp(const char *file, const char *arg0, ...)
+PS_EXEC_WRAPPER int execlp(const char *file, const char *arg0, ...)
 {
     ARGV_FROM_VA(arg0, argv, n, (void)0);
     before_execp(file);
@@ -167,7 +175,7 @@ PS_EXPORT int execlp(const char *file, const char *arg0, ...)
 }
 
 /* execle's environment follows the argument list's NULL. */
-PS_EXPORT int execle(const char *path, const char *arg0, ...)
+PS_EXEC_WRAPPER int execle(const char *path, const char *arg0, ...)
 {
     char *const *envp;
     ARGV_FROM_VA(arg0, argv, n, envp = va_arg(ap, char *const *));
