@@ -52,6 +52,8 @@ int ps_fd_set(int fd, enum ps_fdkind kind, uint16_t vport, uint16_t rport, struc
     struct ps_fdinfo *s = slot(fd, true);
     if (!s)
         return -1;
+    /* A UDP socket we knew stays one when it becomes ours (bound). */
+    s->udp = __atomic_load_n(&s->kind, __ATOMIC_ACQUIRE) != PS_FD_NONE && s->udp;
     s->vport = vport;
     s->rport = rport;
     s->pvport = s->prport = 0;
@@ -62,6 +64,25 @@ int ps_fd_set(int fd, enum ps_fdkind kind, uint16_t vport, uint16_t rport, struc
     if (kind == PS_FD_BOUND && sk)
         sk->refs++;
     __atomic_store_n(&s->kind, (unsigned char)kind, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int ps_fd_set_udp(int fd)
+{
+    struct ps_fdinfo *s = slot(fd, true);
+    if (!s)
+        return -1;
+    if (__atomic_load_n(&s->kind, __ATOMIC_ACQUIRE) == PS_FD_NONE) {
+        s->vport = s->rport = s->pvport = s->prport = 0;
+        s->sock = NULL;
+        s->ufam = 0;
+        ps_opts_unref(s->opts);
+        s->opts = NULL;
+        s->udp = 1;
+        __atomic_store_n(&s->kind, PS_FD_DGRAM, __ATOMIC_RELEASE);
+    } else {
+        s->udp = 1;
+    }
     return 0;
 }
 
@@ -78,6 +99,7 @@ int ps_fd_set_peer(int fd, uint16_t pvport, uint16_t prport)
         s->opts = NULL;
         s->pvport = pvport;
         s->prport = prport;
+        s->udp = 0;
         __atomic_store_n(&s->kind, PS_FD_ROUTED, __ATOMIC_RELEASE);
     } else {
         s->pvport = pvport;
@@ -105,6 +127,7 @@ struct ps_sock *ps_fd_detach(int fd)
     s->sock = NULL;
     s->pvport = s->prport = 0;
     s->ufam = 0;
+    s->udp = 0;
     ps_opts_unref(s->opts);
     s->opts = NULL;
     if (kind == PS_FD_BOUND && sk && --sk->refs == 0) {
@@ -124,6 +147,7 @@ void ps_fd_dup(int oldfd, int newfd)
         s->pvport = o.pvport;
         s->prport = o.prport;
         s->ufam = o.ufam;
+        s->udp = o.udp;
         if ((s->opts = o.opts))
             o.opts->refs++;
     }

@@ -18,6 +18,8 @@ enum ps_fdkind {
     PS_FD_BOUND,       /* a socket we bound (listener or client): owns a sid */
     PS_FD_ACCEPTED,    /* accepted from one of our listeners */
     PS_FD_ROUTED,      /* only its peer is ours: a client we routed */
+    PS_FD_DGRAM,       /* a UDP socket, neither bound nor routed by us (yet):
+                          its datagrams' addresses are translated */
 };
 
 struct ps_sock {
@@ -47,6 +49,8 @@ struct ps_fdinfo {
     unsigned char ufam;     /* unix mode: an AF_UNIX socket standing in for a
                                TCP socket of this family (AF_INET or
                                AF_INET6); 0: none */
+    unsigned char udp;      /* a UDP socket (any kind but NONE): send and
+                               receive calls translate its datagrams' ports */
     struct ps_opts *opts;   /* with ufam: the emulated options (may be NULL) */
     uint16_t vport, rport;  /* own name: the kernel's rport reads as vport */
     uint16_t pvport, prport;/* peer's name: prport reads as pvport (0: none) */
@@ -62,6 +66,9 @@ struct ps_fdinfo ps_fd_get(int fd);
 
 /* Under the caller's lock. Return -1 if fd is out of range or memory ran out. */
 int ps_fd_set(int fd, enum ps_fdkind kind, uint16_t vport, uint16_t rport, struct ps_sock *s);
+/* fd is a UDP socket: an unknown fd becomes PS_FD_DGRAM; a known one keeps
+ * its kind. */
+int ps_fd_set_udp(int fd);
 /* Records the peer's virtual name; an unknown fd becomes PS_FD_ROUTED. */
 int ps_fd_set_peer(int fd, uint16_t pvport, uint16_t prport);
 /* Forgets fd. If it held a bound socket whose last descriptor this was, the

@@ -39,6 +39,7 @@ enum ps_ev {
 #define PS_CSLOT_MAX 4096
 #define PS_CNT_HDR 64
 #define PS_CNT_MAGIC "PSCNT\0\0\1"
+#define PS_CNT_GEN 8      /* header offset of the table's generation (uint64) */
 #define PS_CNT_SIZE (PS_CNT_HDR + PS_CSLOT_MAX * 8)
 #define PS_SID_MAX 32
 #define PS_PROG_MAX 64

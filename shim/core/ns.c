@@ -313,7 +313,10 @@ void ps_ns_apply(struct ps_ns *ns, const struct ps_event *ev)
 
 void ps_ns_apply_cb(void *ns, const struct ps_event *e) { ps_ns_apply(ns, e); }
 
-/* Linux's inet_csk_bind_conflict, for two sockets on one port. */
+/* Linux's inet_csk_bind_conflict, for two TCP sockets on one port, and
+ * udp_lib_lport_inuse for two UDP sockets: SO_REUSEADDR on both shares a
+ * port unless the first listens, which a UDP socket never does (so two
+ * UDP receivers, a multicast or broadcast pair say, always share). */
 static bool may_share(const struct ps_entry *e, const struct ps_bindreq *r)
 {
     if (r->reuseaddr && e->reuseaddr && !e->listening)
@@ -352,15 +355,27 @@ const struct ps_entry *ps_ns_sharer(const struct ps_ns *ns, const struct ps_bind
     return found;
 }
 
+bool ps_entry_receives(const struct ps_entry *e, enum ps_proto proto)
+{
+    return e->proto == proto && (proto == PS_PROTO_UDP || e->listening);
+}
+
 const struct ps_entry *ps_ns_route(const struct ps_ns *ns, const struct ps_addr *dst,
                                    uint16_t port, bool dst_local, ps_alive_fn alive,
                                    void *ctx)
+{
+    return ps_ns_route_proto(ns, PS_PROTO_TCP, dst, port, dst_local, alive, ctx);
+}
+
+const struct ps_entry *ps_ns_route_proto(const struct ps_ns *ns, enum ps_proto proto,
+                                         const struct ps_addr *dst, uint16_t port,
+                                         bool dst_local, ps_alive_fn alive, void *ctx)
 {
     const struct ps_entry *best = NULL;
     int best_score = 0;
     for (size_t i = 0; i < ns->n; i++) {
         const struct ps_entry *e = &ns->v[i];
-        if (e->vport != port || !e->listening)
+        if (e->vport != port || !ps_entry_receives(e, proto))
             continue;
         int s = ps_listener_match(&e->baddr, dst, dst_local);
         if (!s)
@@ -379,10 +394,18 @@ const struct ps_entry *ps_ns_route(const struct ps_ns *ns, const struct ps_addr 
 const struct ps_entry *ps_ns_by_real(const struct ps_ns *ns, const struct ps_addr *addr,
                                      uint16_t rport, bool listening_only)
 {
+    return ps_ns_by_real_proto(ns, PS_PROTO_TCP, addr, rport, listening_only);
+}
+
+const struct ps_entry *ps_ns_by_real_proto(const struct ps_ns *ns, enum ps_proto proto,
+                                           const struct ps_addr *addr, uint16_t rport,
+                                           bool listening_only)
+{
     const struct ps_entry *found = NULL;
     for (size_t i = ns->rb_cap ? *rb_head(ns, rport) : 0; i; i = ns->v[i - 1].rnext) {
         const struct ps_entry *e = &ns->v[i - 1];
-        if (e->rport != rport || e->rpath[0] || (listening_only && !e->listening))
+        if (e->rport != rport || e->rpath[0] || e->proto != proto ||
+            (listening_only && !e->listening))
             continue;
         if ((ps_addr_equal(&e->raddr, addr) ||
              (ps_addr_is_wildcard(&e->raddr) && ps_addr_is_v4(&e->raddr) == ps_addr_is_v4(addr)) ||
@@ -403,8 +426,13 @@ bool ps_ns_port_used(const struct ps_ns *ns, uint16_t vport)
 
 bool ps_ns_port_listening(const struct ps_ns *ns, uint16_t vport)
 {
+    return ps_ns_port_receiving(ns, PS_PROTO_TCP, vport);
+}
+
+bool ps_ns_port_receiving(const struct ps_ns *ns, enum ps_proto proto, uint16_t vport)
+{
     for (size_t i = 0; i < ns->n; i++)
-        if (ns->v[i].vport == vport && ns->v[i].listening)
+        if (ns->v[i].vport == vport && ps_entry_receives(&ns->v[i], proto))
             return true;
     return false;
 }

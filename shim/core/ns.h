@@ -88,17 +88,34 @@ const struct ps_entry *ps_ns_sharer(const struct ps_ns *ns, const struct ps_bind
 
 typedef bool (*ps_alive_fn)(void *ctx, const struct ps_entry *e);
 
-/* The listener a connect to dst:port reaches, or NULL (alive may be NULL). */
+/* The listener a TCP connect to dst:port reaches, or NULL (alive may be
+ * NULL). */
 const struct ps_entry *ps_ns_route(const struct ps_ns *ns, const struct ps_addr *dst,
                                    uint16_t port, bool dst_local, ps_alive_fn alive,
                                    void *ctx);
+/* The same for a protocol: the TCP listener, or the bound UDP socket, that
+ * a connect or datagram to dst:port reaches (the kernel's choice among
+ * sockets bound to one port: exact address before wildcard, own family). */
+const struct ps_entry *ps_ns_route_proto(const struct ps_ns *ns, enum ps_proto proto,
+                                         const struct ps_addr *dst, uint16_t port,
+                                         bool dst_local, ps_alive_fn alive, void *ctx);
+/* e receives what is sent to its port: a TCP listener, any bound UDP
+ * socket (UDP has no listen). */
+bool ps_entry_receives(const struct ps_entry *e, enum ps_proto proto);
 /* The entry whose real endpoint is addr:rport (wildcard real addresses match
  * any address of their family), or NULL. */
 const struct ps_entry *ps_ns_by_real(const struct ps_ns *ns, const struct ps_addr *addr,
                                      uint16_t rport, bool listening_only);
+/* The same among the entries of one protocol (TCP's and UDP's port
+ * spaces are apart, as in the kernel; ps_ns_by_real is TCP's). */
+const struct ps_entry *ps_ns_by_real_proto(const struct ps_ns *ns, enum ps_proto proto,
+                                           const struct ps_addr *addr, uint16_t rport,
+                                           bool listening_only);
 const struct ps_entry *ps_ns_find(const struct ps_ns *ns, const char *sid);
 bool ps_ns_port_used(const struct ps_ns *ns, uint16_t vport);
-bool ps_ns_port_listening(const struct ps_ns *ns, uint16_t vport);
+bool ps_ns_port_listening(const struct ps_ns *ns, uint16_t vport);   /* TCP */
+/* Some entry of proto receives on vport (ps_entry_receives). */
+bool ps_ns_port_receiving(const struct ps_ns *ns, enum ps_proto proto, uint16_t vport);
 /* The lowest connect-counter slot no live entry holds, or -1. */
 int ps_ns_free_cslot(const struct ps_ns *ns);
 /* Every virtual port of a live entry, into *set (cleared first). */

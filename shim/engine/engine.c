@@ -19,6 +19,12 @@
 enum ps_bind_kind ps_engine_bind_kind(const struct ps_config *cfg, uint16_t port,
                                       const char **mode)
 {
+    return ps_engine_bind_kind_of(cfg, PS_PROTO_TCP, port, mode);
+}
+
+enum ps_bind_kind ps_engine_bind_kind_of(const struct ps_config *cfg, enum ps_proto proto,
+                                         uint16_t port, const char **mode)
+{
     if (cfg->mode == PS_MODE_OBSERVE) {
         *mode = "observe";
         return PS_BIND_RECORD;
@@ -27,8 +33,9 @@ enum ps_bind_kind ps_engine_bind_kind(const struct ps_config *cfg, uint16_t port
         *mode = "pass";
         return PS_BIND_RECORD;
     }
-    *mode = ps_mode_name(cfg->mode);
-    return port == 0 && cfg->mode != PS_MODE_UNIX ? PS_BIND_ANY : PS_BIND_CLAIM;
+    bool swap = ps_engine_swaps(cfg, proto);
+    *mode = swap || cfg->mode != PS_MODE_UNIX ? ps_mode_name(cfg->mode) : "remap";
+    return port == 0 && !swap ? PS_BIND_ANY : PS_BIND_CLAIM;
 }
 
 void ps_engine_event_new(const struct ps_proc *p, struct ps_event *e, enum ps_ev ev)
@@ -121,7 +128,7 @@ void ps_engine_bind_decide(struct ps_session *s, int sock, int fam,
         p->holder = c;
         return refuse(p, EADDRINUSE);
     }
-    if (s->cfg->mode == PS_MODE_UNIX)
+    if (ps_engine_swaps(s->cfg, req->proto))
         return decide_unix(s, req, p);
     /* Sharing (SO_REUSEADDR/SO_REUSEPORT) happens on one real port, so the
      * kernel itself judges the rest (listen on a shared port, uid rules). */
@@ -162,18 +169,24 @@ static const struct ps_entry *pick_sharer(const struct ps_session *s, const stru
 void ps_engine_connect_route(struct ps_session *s, enum ps_connect_kind k,
                              const struct ps_addr *dst, uint16_t port, struct ps_route *r)
 {
+    ps_engine_route(s, PS_PROTO_TCP, k, dst, port, r);
+}
+
+void ps_engine_route(struct ps_session *s, enum ps_proto proto, enum ps_connect_kind k,
+                     const struct ps_addr *dst, uint16_t port, struct ps_route *r)
+{
     memset(r, 0, sizeof *r);
     r->cslot = -1;
     bool strict = k == PS_CONNECT_STRICT;
     if (k != PS_CONNECT_ROUTE && !strict)
         return;   /* PS_ROUTE_PASS */
-    if (!strict && !ps_ns_port_listening(s->table, port))
+    if (!strict && !ps_ns_port_receiving(s->table, proto, port))
         return;
     bool local = ps_addr_is_loopback(dst) || ps_addr_is_wildcard(dst);
     const struct ps_entry *e =
-        ps_ns_route(s->table, dst, port, local, s->ops->alive, s->ctx);
+        ps_ns_route_proto(s->table, proto, dst, port, local, s->ops->alive, s->ctx);
     if (!e && !local && s->ops->local_address(s->ctx, dst))
-        e = ps_ns_route(s->table, dst, port, true, s->ops->alive, s->ctx);
+        e = ps_ns_route_proto(s->table, proto, dst, port, true, s->ops->alive, s->ctx);
     if (!e) {
         r->kind = strict ? PS_ROUTE_REFUSE : PS_ROUTE_PASS;
         return;

@@ -77,8 +77,17 @@ void ps_engine_event_new(const struct ps_proc *p, struct ps_event *e, enum ps_ev
 long ps_engine_uid(const struct ps_proc *p);
 
 /* The protocols the namespace serves (a ps_sock_proto-like value; -1: not
- * a socket): TCP. The one place that says so; adding UDP starts here. */
-static inline bool ps_engine_serves(int proto) { return proto == PS_PROTO_TCP; }
+ * a socket): TCP and UDP. The one place that says so. */
+static inline bool ps_engine_serves(int proto)
+{
+    return proto == PS_PROTO_TCP || proto == PS_PROTO_UDP;
+}
+/* Unix mode swaps TCP sockets for AF_UNIX stream sockets; a UDP socket of
+ * a unix-mode namespace is remapped instead (docs/design.md, "UDP"). */
+static inline bool ps_engine_swaps(const struct ps_config *cfg, int proto)
+{
+    return cfg->mode == PS_MODE_UNIX && proto == PS_PROTO_TCP;
+}
 
 /* ---- bind ------------------------------------------------------------------ */
 
@@ -91,6 +100,10 @@ enum ps_bind_kind {
 };
 enum ps_bind_kind ps_engine_bind_kind(const struct ps_config *cfg, uint16_t port,
                                       const char **mode);
+/* The same for a socket of protocol proto (ps_engine_bind_kind is TCP's): a
+ * UDP bind in unix mode is a remap one ("remap"; port 0: PS_BIND_ANY). */
+enum ps_bind_kind ps_engine_bind_kind_of(const struct ps_config *cfg, enum ps_proto proto,
+                                         uint16_t port, const char **mode);
 
 enum ps_plan {
     PS_PLAN_REFUSE,     /* fail the call with err (and record it) */
@@ -147,10 +160,16 @@ struct ps_route {
     int cslot;              /* its connect counter (-1: none) */
 };
 
-/* Under the lock, the table current: where a connect of kind k (ROUTE or
- * STRICT) to dst:port goes. Among SO_REUSEPORT sharers of a unix-mode
+/* Under the lock, the table current: where a TCP connect of kind k (ROUTE
+ * or STRICT) to dst:port goes. Among SO_REUSEPORT sharers of a unix-mode
  * listener one is picked at random, as the kernel spreads connections. */
 void ps_engine_connect_route(struct ps_session *s, enum ps_connect_kind k,
                              const struct ps_addr *dst, uint16_t port, struct ps_route *r);
+/* The same for a socket of protocol proto: a UDP connect, or a datagram
+ * sent to dst:port, goes to the real port of the UDP socket of the
+ * namespace bound there (PS_ROUTE_PORT; never a path: UDP is remapped in
+ * every mode), else passes (or is refused, for a strictly virtual port). */
+void ps_engine_route(struct ps_session *s, enum ps_proto proto, enum ps_connect_kind k,
+                     const struct ps_addr *dst, uint16_t port, struct ps_route *r);
 
 #endif

@@ -72,7 +72,11 @@ static int bind_recorded(int fd, const struct sockaddr *addr, socklen_t len, str
         e->rport = r;
     }
     /* Observed sockets get an id too, so their close can be recorded. */
-    ps_record(fd, e, rc == 0 && ps_cfg()->mode == PS_MODE_OBSERVE);
+    ps_lock();
+    ps_record_locked(fd, e, rc == 0 && ps_cfg()->mode == PS_MODE_OBSERVE);
+    if (rc == 0 && e->proto == PS_PROTO_UDP)
+        ps_fd_set_udp(fd);
+    ps_unlock();
     errno = err;
     return rc;
 }
@@ -99,8 +103,13 @@ static void note_inode(int fd, struct ps_event *e)
 static void record_claimed(int fd, struct ps_event *e)
 {
     note_inode(fd, e);
-    ps_cnt_claim(ps_table(), &e->cslot, &e->cbase);
+    /* Connect counters count a listener's connects; UDP has none. */
+    if (e->proto == PS_PROTO_TCP)
+        ps_cnt_claim(ps_table(), &e->cslot, &e->cbase);
     ps_record_locked(fd, e, true);
+    /* Its datagrams' addresses are translated (dgram.h), whoever made it. */
+    if (e->proto == PS_PROTO_UDP)
+        ps_fd_set_udp(fd);
 }
 
 /* Port 0 in remap mode: the kernel's choice is the name, unless the
@@ -254,7 +263,7 @@ static bool kernel_takes(int dom, const struct sockaddr *addr, socklen_t len)
  * v6-only socket (EINVAL) fail exactly as the real bind would have. The
  * port's own answers (EADDRINUSE, EACCES) and EADDRNOTAVAIL are left to the
  * claim and to unix_addr_err. */
-static int kernel_bind_err(int fd, const struct sockaddr *addr, socklen_t len)
+static int kernel_bind_err(int fd, const struct sockaddr *addr, socklen_t len, int proto)
 {
     int dom = sockopt_int(fd, SOL_SOCKET, SO_DOMAIN);
     if (dom != AF_INET && dom != AF_INET6)
@@ -264,7 +273,7 @@ static int kernel_bind_err(int fd, const struct sockaddr *addr, socklen_t len)
     struct sockaddr_storage ss;
     memcpy(&ss, addr, len);
     ps_sockaddr_set_port((struct sockaddr *)&ss, 0);
-    int s = socket(dom, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int s = real_socket(dom, (proto == PS_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
     if (s < 0)
         return 0;
     if (dom == AF_INET6) {
@@ -320,8 +329,8 @@ static int bind_claim(int fd, const struct sockaddr *addr, socklen_t len, struct
         .reuseport = e->reuseport,
         .uid = e->uid,
     };
-    bool unix_mode = ps_cfg()->mode == PS_MODE_UNIX;
-    int err = kernel_bind_err(fd, addr, len);
+    bool unix_mode = ps_engine_swaps(ps_cfg(), e->proto);
+    int err = kernel_bind_err(fd, addr, len, e->proto);
     if (!err && unix_mode)
         err = unix_addr_err(fd, addr, len, &e->addr);
     int rc = -1;
@@ -393,8 +402,8 @@ static int shim_bind(int fd, const struct sockaddr *uaddr, socklen_t len)
     const struct sockaddr *addr = (const struct sockaddr *)&copy;
     struct ps_addr a;
     uint16_t port;
-    /* Not an inet address, or not a TCP socket (a bad fd, UDP): the kernel
-     * answers, errno and all. A family mismatch or an already bound socket
+    /* Not an inet address, or not a TCP or UDP socket (a bad fd, raw): the
+     * kernel answers, errno and all. A family mismatch or an already bound socket
      * fails in the real bind, or in the engine's refuses_first on a conflict. */
     int proto;
     if (ps_addr_from_sockaddr(addr, len, &a, &port) < 0 ||
@@ -409,7 +418,7 @@ static int shim_bind(int fd, const struct sockaddr *uaddr, socklen_t len)
     if (ps_cfg()->inject.any && ps_inj_bind(&e))
         return -1;
     const char *mode;
-    enum ps_bind_kind k = ps_engine_bind_kind(ps_cfg(), port, &mode);
+    enum ps_bind_kind k = ps_engine_bind_kind_of(ps_cfg(), e.proto, port, &mode);
     strcpy(e.mode, mode);
     switch (k) {
     case PS_BIND_RECORD:

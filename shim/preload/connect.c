@@ -21,6 +21,7 @@
 #include "core/unixname.h"
 #include "engine/engine.h"
 #include "preload/counts.h"
+#include "preload/dgram.h"
 #include "preload/faults.h"
 #include "preload/real.h"
 #include "preload/state.h"
@@ -33,11 +34,13 @@ struct dest {
     char sid[PS_SID_MAX];
 };
 
-static void record(int fd, const struct ps_addr *a, uint16_t port, uint16_t rport, bool routed,
-                   int rc, int err, const char *note, const char *rpath, const struct dest *d)
+static void record_proto(int fd, enum ps_proto proto, const struct ps_addr *a, uint16_t port,
+                         uint16_t rport, bool routed, int rc, int err, const char *note,
+                         const char *rpath, const struct dest *d)
 {
     struct ps_event e;
     ps_event_new(&e, PS_EV_CONNECT);
+    e.proto = proto;
     if (rpath)
         snprintf(e.rpath, sizeof e.rpath, "%s", rpath);
     e.fam = a->fam;
@@ -62,10 +65,21 @@ static void record(int fd, const struct ps_addr *a, uint16_t port, uint16_t rpor
         ps_unlock();
         return;
     }
-    ps_record_locked(fd, &e, observed && ps_fd_kind(fd) == PS_FD_NONE);
+    enum ps_fdkind kind = ps_fd_kind(fd);
+    ps_record_locked(fd, &e, observed && (kind == PS_FD_NONE || kind == PS_FD_DGRAM));
     if (routed && started)
         ps_fd_set_peer(fd, port, rport);
+    else if (proto == PS_PROTO_UDP && rc == 0)
+        ps_fd_set_peer(fd, 0, 0);   /* connected elsewhere: its peer is its own name */
+    if (proto == PS_PROTO_UDP)
+        ps_fd_set_udp(fd);
     ps_unlock();
+}
+
+static void record(int fd, const struct ps_addr *a, uint16_t port, uint16_t rport, bool routed,
+                   int rc, int err, const char *note, const char *rpath, const struct dest *d)
+{
+    record_proto(fd, PS_PROTO_TCP, a, port, rport, routed, rc, err, note, rpath, d);
 }
 
 /* ---- unix mode ---------------------------------------------------------- */
@@ -329,6 +343,54 @@ static int family_of(int fd)
     return real_getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &d, &l) == 0 ? d : -1;
 }
 
+/* A UDP socket's connect: its peer is the namespace's UDP socket bound to
+ * the port, if any (its real port; getpeername reports the virtual one),
+ * and the connect is recorded, as a TCP one is. UDP is remapped in every
+ * mode (no swap). */
+static int connect_udp(int fd, const struct sockaddr *addr, socklen_t len,
+                       const struct ps_addr *a, uint16_t port, enum ps_connect_kind k)
+{
+    int rc, err;
+    if (k == PS_CONNECT_OBSERVE || k == PS_CONNECT_PASS) {
+        rc = real_connect(fd, addr, len);
+        err = errno;
+        if (k == PS_CONNECT_OBSERVE)
+            record_proto(fd, PS_PROTO_UDP, a, port, port, false, rc, err, NULL, NULL, NULL);
+        errno = err;
+        return rc;
+    }
+    struct ps_route r;
+    ps_lock();
+    ps_refresh();
+    ps_engine_route(ps_session(), PS_PROTO_UDP, k, a, port, &r);
+    ps_unlock();
+    if (r.kind == PS_ROUTE_REFUSE) {
+        record_proto(fd, PS_PROTO_UDP, a, port, 0, true, -1, ECONNREFUSED,
+                     "no receiver in the namespace", NULL, NULL);
+        errno = ECONNREFUSED;
+        return -1;
+    }
+    if (r.kind != PS_ROUTE_PORT) {
+        rc = real_connect(fd, addr, len);
+        err = errno;
+        if (rc == 0) {
+            ps_lock();
+            ps_fd_set_peer(fd, 0, 0);
+            ps_unlock();
+        }
+        errno = err;
+        return rc;
+    }
+    struct sockaddr_storage ss;
+    memcpy(&ss, addr, len < sizeof ss ? len : sizeof ss);
+    ps_sockaddr_set_port((struct sockaddr *)&ss, r.rport);
+    rc = real_connect(fd, (struct sockaddr *)&ss, len);
+    err = errno;
+    record_proto(fd, PS_PROTO_UDP, a, port, r.rport, true, rc, err, NULL, NULL, NULL);
+    errno = err;
+    return rc;
+}
+
 static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
     struct ps_addr a;
@@ -341,8 +403,13 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
         return ps_fd_get(fd).ufam ? (errno = ENETUNREACH, -1) : real_connect(fd, addr, len);
 
     enum ps_connect_kind k = ps_engine_connect_kind(cfg, port);
+    if (ps_dgram_fd(fd))
+        return connect_udp(fd, addr, len, &a, port, k);
     if (k == PS_CONNECT_OBSERVE) {
-        if (!ps_engine_serves(ps_sock_proto(fd)))
+        int proto = ps_sock_proto(fd);
+        if (proto == PS_PROTO_UDP)
+            return connect_udp(fd, addr, len, &a, port, k);
+        if (!ps_engine_serves(proto))
             return real_connect(fd, addr, len);
         int rc = real_connect(fd, addr, len);
         int err = errno;
@@ -367,9 +434,17 @@ static int shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
     ps_unlock();
     /* Not the namespace's, or not a TCP socket: the kernel's. A family
      * mismatch is left for the kernel to refuse, with the routed address
-     * just as with the original one. */
-    if (r.kind == PS_ROUTE_PASS || !(swapped || ps_engine_serves(ps_sock_proto(fd))))
+     * just as with the original one. A UDP socket this process did not make
+     * (inherited over exec) is routed as one from here on. */
+    if (r.kind == PS_ROUTE_PASS)
         return swapped ? dial_out(fd, &fi, addr, len) : real_connect(fd, addr, len);
+    if (!swapped) {
+        int proto = ps_sock_proto(fd);
+        if (proto == PS_PROTO_UDP)
+            return connect_udp(fd, addr, len, &a, port, k);
+        if (!ps_engine_serves(proto))
+            return real_connect(fd, addr, len);
+    }
     struct dest d = {.cslot = r.cslot};
     memcpy(d.sid, r.sid, sizeof d.sid);
     switch (r.kind) {

@@ -18,6 +18,7 @@
 #define CNT_SIZE PS_CNT_SIZE
 
 static uint64_t *g_cnt;       /* PS_CSLOT_MAX counters, or NULL */
+static uint64_t *g_gen;       /* the header's table generation, or NULL */
 static bool g_tried;
 
 /* The sids this process has recorded a connect to in full: later connects
@@ -87,7 +88,22 @@ static uint64_t *counters(void)
         return NULL;
     }
     g_cnt = (uint64_t *)(h + PS_CNT_HDR);
+    g_gen = (uint64_t *)(h + PS_CNT_GEN);
     return g_cnt;
+}
+
+void ps_cnt_bump(void)
+{
+    if (counters())
+        __atomic_fetch_add(g_gen, 1, __ATOMIC_RELEASE);
+}
+
+bool ps_cnt_gen(uint64_t *gen)
+{
+    if (!counters())
+        return false;
+    *gen = __atomic_load_n(g_gen, __ATOMIC_ACQUIRE);
+    return true;
 }
 
 bool ps_cnt_claim(const struct ps_ns *ns, int *slot, long long *base)

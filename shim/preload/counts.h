@@ -21,6 +21,7 @@
 #define PS_COUNTS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "core/ns.h"
 
@@ -30,6 +31,14 @@ bool ps_cnt_claim(const struct ps_ns *ns, int *slot, long long *base);
 /* Under ps_lock, after a routed connect started: true when it was counted
  * (a later connect of this process to that listener); false: record it. */
 bool ps_cnt_take(int slot, const char *sid);
+/* The table's generation (the header's second 8 bytes, PS_CNT_GEN): every
+ * writer adds one after it appends an event that changes the mappings
+ * (ps_emit), so a process whose table is as new as the generation it last
+ * read need not read the manifest to route a datagram (dgram.h). Under
+ * ps_lock. ps_cnt_gen: false when there is no usable counter file (then
+ * read the manifest every time). */
+void ps_cnt_bump(void);
+bool ps_cnt_gen(uint64_t *gen);
 /* Under ps_lock: write the "conns" event of socket sid, whose counter is
  * slot (-1: none) from base. */
 void ps_cnt_emit(const char *sid, int slot, long long base);

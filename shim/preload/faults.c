@@ -115,7 +115,7 @@ bool ps_inj_connect(int fd, const struct sockaddr *addr, socklen_t len)
     uint16_t port;
     t_pend.pending = false;
     if (!(c->inject.connect_delay.p > 0 || c->inject.connect_refused > 0) ||
-        ps_addr_from_sockaddr(addr, len, &a, &port) < 0 || port == 0 || !ps_engine_serves(ps_sock_proto(fd)))
+        ps_addr_from_sockaddr(addr, len, &a, &port) < 0 || port == 0 || ps_sock_proto(fd) != PS_PROTO_TCP)
         return false;
     struct ps_inj_connect d;
     ps_engine_inj_connect(c, proc_key(), &g_count, port, &d);

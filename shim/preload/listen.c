@@ -16,7 +16,7 @@ static void record_observed(int fd, int rc, int err)
     socklen_t l = sizeof ss;
     struct ps_addr a;
     uint16_t port;
-    if (!ps_engine_serves(ps_sock_proto(fd)) || real_getsockname(fd, (struct sockaddr *)&ss, &l) < 0 ||
+    if (ps_sock_proto(fd) != PS_PROTO_TCP || real_getsockname(fd, (struct sockaddr *)&ss, &l) < 0 ||
         ps_addr_from_sockaddr((struct sockaddr *)&ss, l, &a, &port) < 0)
         return;
     struct ps_event e;

@@ -29,9 +29,10 @@ void ps_virtual_name(int fd, struct sockaddr *sa, socklen_t len, bool peer)
         return;
     /* A socket this process did not bind or route: inherited across exec,
      * or accepted from such a listener. Its real endpoint says whose it is. */
+    enum ps_proto proto = ps_sock_proto(fd) == PS_PROTO_UDP ? PS_PROTO_UDP : PS_PROTO_TCP;
     ps_lock();
     ps_refresh();
-    const struct ps_entry *e = ps_ns_by_real(ps_table(), &a, port, false);
+    const struct ps_entry *e = ps_ns_by_real_proto(ps_table(), proto, &a, port, false);
     if (e && ps_entry_pid_alive(NULL, e))
         ps_sockaddr_set_port(sa, e->vport);
     ps_unlock();

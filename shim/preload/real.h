@@ -15,6 +15,14 @@
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
+
+/* sendmmsg's and recvmmsg's flags: int in glibc, unsigned int in musl. */
+#ifdef __GLIBC__
+typedef int ps_mmsg_flags;
+#else
+typedef unsigned int ps_mmsg_flags;
+#endif
 
 #define PS_REAL_SYMBOLS(X)                                                                    \
     X(int, bind, (int fd, const struct sockaddr *addr, socklen_t len), (fd, addr, len))       \
@@ -49,7 +57,21 @@
     X(int, posix_spawnp, (pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa, \
                           const posix_spawnattr_t *attr, char *const argv[],                  \
                           char *const envp[]),                                                \
-      (pid, file, fa, attr, argv, envp))
+      (pid, file, fa, attr, argv, envp))                                                      \
+    X(int, socket, (int domain, int type, int protocol), (domain, type, protocol))            \
+    X(ssize_t, sendto, (int fd, const void *buf, size_t n, int flags,                         \
+                        const struct sockaddr *addr, socklen_t len),                          \
+      (fd, buf, n, flags, addr, len))                                                         \
+    X(ssize_t, sendmsg, (int fd, const struct msghdr *msg, int flags), (fd, msg, flags))      \
+    X(int, sendmmsg, (int fd, struct mmsghdr *vec, unsigned vlen, ps_mmsg_flags flags),       \
+      (fd, vec, vlen, flags))                                                                 \
+    X(ssize_t, recvfrom, (int fd, void *buf, size_t n, int flags, struct sockaddr *addr,      \
+                          socklen_t *len),                                                    \
+      (fd, buf, n, flags, addr, len))                                                         \
+    X(ssize_t, recvmsg, (int fd, struct msghdr *msg, int flags), (fd, msg, flags))            \
+    X(int, recvmmsg, (int fd, struct mmsghdr *vec, unsigned vlen, ps_mmsg_flags flags,        \
+                      struct timespec *timeout),                                              \
+      (fd, vec, vlen, flags, timeout))
 
 #define PS_REAL_DECLARE(ret, name, params, args) ret real_##name params;
 PS_REAL_SYMBOLS(PS_REAL_DECLARE)

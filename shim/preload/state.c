@@ -544,9 +544,16 @@ void ps_emit(const struct ps_event *e)
 {
     if (!ensure_mfd())
         return;
-    if (ps_ms_emit(&g.ms, e) < 0 && !g.write_warned++)
-        ps_log(PS_LOG_ERROR, "cannot write manifest %s: %s (pid %d); namespace records "
-               "are incomplete from here", g.cfg.manifest, strerror(errno), g.proc.pid);
+    if (ps_ms_emit(&g.ms, e) < 0) {
+        if (!g.write_warned++)
+            ps_log(PS_LOG_ERROR, "cannot write manifest %s: %s (pid %d); namespace records "
+                   "are incomplete from here", g.cfg.manifest, strerror(errno), g.proc.pid);
+    } else if ((e->ev == PS_EV_BIND && e->ok && e->sid[0]) || e->ev == PS_EV_CLOSE ||
+               e->ev == PS_EV_RELEASE || e->ev == PS_EV_EXIT || e->ev == PS_EV_STALE) {
+        /* The mappings changed: readers that route datagrams by the table
+         * they have must read the manifest again (counts.h). */
+        ps_cnt_bump();
+    }
 }
 
 void ps_next_sid(char sid[PS_SID_MAX])

@@ -19,6 +19,17 @@
  *   talk ADDR PORT MSG             one echo request        -> OK PEERPORT REPLY
  *   send FD TEXT | recv FD         one line out / in       -> OK [LINE]
  *   dup FD | dup2 FD NEW | dup3 FD NEW | fcntl FD   duplicate -> OK NEWFD
+ *   sendto FD ADDR PORT TEXT [sendto|sendmsg|sendmmsg]
+ *                                  one datagram (sendmmsg: TEXT-1 and TEXT-2
+ *                                  in one call)            -> OK COUNT
+ *   sendc FD TEXT                  send() on a connected socket -> OK
+ *   recvfrom FD [recvfrom|recvmsg|recvmmsg]
+ *                                  waits up to 10 s for datagrams (recvmmsg:
+ *                                  every one queued)        -> OK ADDR PORT TEXT[|...]
+ *   reply FD                       one datagram in (recvfrom), "ECHO:TEXT"
+ *                                  back to its source (sendto) -> OK ADDR PORT TEXT
+ *   reexec                         exec itself: the sockets stay open, the
+ *                                  shim starts afresh (answers OK first)
  *   rawclose FD                    close(2) by syscall(2): unseen by the shim
  *   pid | exit N | kill            kill: SIGKILL itself, no chance to clean up
  *
@@ -30,7 +41,9 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 
 static void on_usr1(int sig) { (void)sig; }
 
@@ -58,6 +71,113 @@ static void result(int rc)
         say("ERR %s", errname(errno));
     else
         say("OK");
+}
+
+/* "ADDR PORT TEXT" of a datagram from ss into out. */
+static void dgram_text(const struct sockaddr_storage *ss, const char *text, size_t n, char *out,
+                       size_t len)
+{
+    char a[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const void *)ss;
+        inet_ntop(AF_INET, &s4->sin_addr, a, sizeof a);
+        port = ntohs(s4->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const void *)ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof a);
+        port = ntohs(s6->sin6_port);
+    }
+    snprintf(out, len, "%s %d %.*s", a, port, (int)n, text);
+}
+
+static void udp_send(int fd, int argc, char **argv)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    parse_addr(argv[2], parse_port(argv[3]), &ss, &sl);
+    const char *api = argc > 5 ? argv[5] : "sendto";
+    const char *text = argv[4];
+    if (!strcmp(api, "sendto")) {
+        ssize_t n = sendto(fd, text, strlen(text), 0, (struct sockaddr *)&ss, sl);
+        n < 0 ? say("ERR %s", errname(errno)) : say("OK 1");
+    } else if (!strcmp(api, "sendmsg")) {
+        struct iovec iov = {(void *)text, strlen(text)};
+        struct msghdr m = {.msg_name = &ss, .msg_namelen = sl, .msg_iov = &iov, .msg_iovlen = 1};
+        ssize_t n = sendmsg(fd, &m, 0);
+        n < 0 ? say("ERR %s", errname(errno)) : say("OK 1");
+    } else {
+        char t[2][256];
+        struct iovec iov[2];
+        struct mmsghdr v[2];
+        memset(v, 0, sizeof v);
+        for (int i = 0; i < 2; i++) {
+            snprintf(t[i], sizeof t[i], "%s-%d", text, i + 1);
+            iov[i] = (struct iovec){t[i], strlen(t[i])};
+            v[i].msg_hdr = (struct msghdr){.msg_name = &ss, .msg_namelen = sl,
+                                           .msg_iov = &iov[i], .msg_iovlen = 1};
+        }
+        int n = sendmmsg(fd, v, 2, 0);
+        n < 0 ? say("ERR %s", errname(errno)) : say("OK %d", n);
+    }
+}
+
+static void udp_recv(int fd, const char *api, bool reply)
+{
+    int r = wait_readable(fd, 10000);
+    if (r <= 0) {
+        say("ERR %s", errname(r == 0 ? ETIMEDOUT : errno));
+        return;
+    }
+    char out[2048] = "";
+    char buf[8][512];
+    struct sockaddr_storage ss[8];
+    if (!strcmp(api, "recvmmsg")) {
+        struct iovec iov[8];
+        struct mmsghdr v[8];
+        memset(v, 0, sizeof v);
+        for (int i = 0; i < 8; i++) {
+            iov[i] = (struct iovec){buf[i], sizeof buf[i]};
+            v[i].msg_hdr = (struct msghdr){.msg_name = &ss[i], .msg_namelen = sizeof ss[i],
+                                           .msg_iov = &iov[i], .msg_iovlen = 1};
+        }
+        int n = recvmmsg(fd, v, 8, MSG_DONTWAIT, NULL);
+        if (n < 0) {
+            say("ERR %s", errname(errno));
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            char one[600];
+            dgram_text(&ss[i], buf[i], v[i].msg_len, one, sizeof one);
+            snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", i ? "|" : "", one);
+        }
+        say("OK %s", out);
+        return;
+    }
+    ssize_t n;
+    socklen_t sl = sizeof ss[0];
+    if (!strcmp(api, "recvmsg")) {
+        struct iovec iov = {buf[0], sizeof buf[0]};
+        struct msghdr m = {.msg_name = &ss[0], .msg_namelen = sl, .msg_iov = &iov, .msg_iovlen = 1};
+        n = recvmsg(fd, &m, 0);
+        sl = m.msg_namelen;
+    } else {
+        n = recvfrom(fd, buf[0], sizeof buf[0], 0, (struct sockaddr *)&ss[0], &sl);
+    }
+    if (n < 0) {
+        say("ERR %s", errname(errno));
+        return;
+    }
+    dgram_text(&ss[0], buf[0], (size_t)n, out, sizeof out);
+    if (reply) {
+        char echo[600];
+        int m = snprintf(echo, sizeof echo, "ECHO:%.*s", (int)n, buf[0]);
+        if (sendto(fd, echo, (size_t)m, 0, (struct sockaddr *)&ss[0], sl) < 0) {
+            say("ERR %s", errname(errno));
+            return;
+        }
+    }
+    say("OK %s", out);
 }
 
 static void command(char *line)
@@ -214,6 +334,18 @@ static void command(char *line)
             say("ERR %s", errname(errno));
         else
             say("OK %d", n);
+    } else if (!strcmp(cmd, "sendto") && argc >= 5) {
+        udp_send(fd, argc, argv);
+    } else if (!strcmp(cmd, "sendc") && argc == 3) {
+        result(send(fd, argv[2], strlen(argv[2]), 0) < 0 ? -1 : 0);
+    } else if (!strcmp(cmd, "recvfrom") && argc >= 2) {
+        udp_recv(fd, argc > 2 ? argv[2] : "recvfrom", false);
+    } else if (!strcmp(cmd, "reply") && argc == 2) {
+        udp_recv(fd, "recvfrom", true);
+    } else if (!strcmp(cmd, "reexec")) {
+        say("OK");
+        execl("/proc/self/exe", "sockctl", (char *)NULL);
+        die("exec: %s", strerror(errno));
     } else if (!strcmp(cmd, "rawclose") && argc == 2) {
         result((int)syscall(SYS_close, fd));
     } else if (!strcmp(cmd, "pid")) {

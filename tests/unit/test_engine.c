@@ -363,3 +363,43 @@ Test(engine, event_of_the_calling_process_takes_its_uid_at_the_call)
     proc.uid = -1;
     cr_assert_eq(ps_engine_uid(S->proc), (long)geteuid());
 }
+
+/* ---- UDP ------------------------------------------------------------------ */
+
+static void bound_udp(const char *sid, const char *addr, int vport, int rport)
+{
+    bound(sid, addr, vport, rport, NULL, false);
+    ns.v[ns.n - 1].proto = PS_PROTO_UDP;
+}
+
+Test(engine, udp_bind_in_unix_mode_is_remapped_not_swapped)
+{
+    const char *mode;
+    cfg.mode = PS_MODE_UNIX;
+    cr_assert_eq(ps_engine_bind_kind_of(&cfg, PS_PROTO_UDP, 0, &mode), PS_BIND_ANY);
+    cr_assert_str_eq(mode, "remap");
+    cr_assert_eq(ps_engine_bind_kind_of(&cfg, PS_PROTO_UDP, 5353, &mode), PS_BIND_CLAIM);
+    cr_assert_str_eq(mode, "remap");
+    cr_assert_eq(ps_engine_bind_kind_of(&cfg, PS_PROTO_TCP, 5353, &mode), PS_BIND_CLAIM);
+    cr_assert_str_eq(mode, "unix");
+    struct ps_bindreq r = req("127.0.0.1", 5353, false);
+    r.proto = PS_PROTO_UDP;
+    struct ps_bind_plan p;
+    ps_engine_bind_decide(S, 3, AF_INET, &r, &p);
+    cr_assert_eq(p.plan, PS_PLAN_REAL_PORT, "a real port, not a socket file");
+}
+
+Test(engine, datagram_to_a_bound_udp_socket_goes_to_its_real_port)
+{
+    bound_udp("100.1", "0.0.0.0", 5353, 41000);   /* no listen: UDP has none */
+    struct ps_addr dst = A("127.0.0.1");
+    struct ps_route r;
+    ps_engine_route(S, PS_PROTO_UDP, PS_CONNECT_ROUTE, &dst, 5353, &r);
+    cr_assert_eq(r.kind, PS_ROUTE_PORT);
+    cr_assert_eq(r.rport, 41000);
+    /* a TCP connect to the port is not the UDP socket's */
+    ps_engine_connect_route(S, PS_CONNECT_ROUTE, &dst, 5353, &r);
+    cr_assert_eq(r.kind, PS_ROUTE_PASS);
+    ps_engine_route(S, PS_PROTO_UDP, PS_CONNECT_STRICT, &dst, 5354, &r);
+    cr_assert_eq(r.kind, PS_ROUTE_REFUSE, "a strictly virtual port nobody bound");
+}

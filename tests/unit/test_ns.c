@@ -938,3 +938,76 @@ Test(ns, binds_of_other_protocols_neither_conflict_nor_share)
     r.reuseport = false;
     cr_assert_not_null(ps_ns_conflict(&ns, &r), "it holds the UDP port");
 }
+
+/* ---- UDP ------------------------------------------------------------------ */
+
+static void bind_udp(const char *sid, const char *addr, int vport, int rport)
+{
+    struct ps_event e = bindev(sid, addr, vport, rport);
+    e.proto = PS_PROTO_UDP;
+    ps_ns_apply(&ns, &e);
+}
+
+Test(ns, a_bound_udp_socket_receives_datagrams_without_listening)
+{
+    bind_udp("100.1", "127.0.0.1", 5353, 41000);
+    struct ps_addr d = A("127.0.0.1");
+    const struct ps_entry *e = ps_ns_route_proto(&ns, PS_PROTO_UDP, &d, 5353, true, NULL, NULL);
+    cr_assert_str_eq(sid_of(e), "100.1");
+    cr_assert(ps_ns_port_receiving(&ns, PS_PROTO_UDP, 5353));
+    /* a TCP connect to 5353 finds no listener there */
+    cr_assert_null(ps_ns_route(&ns, &d, 5353, true, NULL, NULL));
+    cr_assert_not(ps_ns_port_listening(&ns, 5353));
+}
+
+Test(ns, tcp_and_udp_entries_on_one_port_are_routed_and_found_apart)
+{
+    /* the TCP listener is older: a datagram must still find the UDP socket */
+    bind_("100.1", "127.0.0.1", 5353);
+    listen_("100.1");
+    bind_udp("101.1", "127.0.0.1", 5353, 41999);
+    struct ps_addr d = A("127.0.0.1");
+    cr_assert_str_eq(sid_of(ps_ns_route_proto(&ns, PS_PROTO_UDP, &d, 5353, true, NULL, NULL)),
+                     "101.1");
+    cr_assert_str_eq(sid_of(ps_ns_route_proto(&ns, PS_PROTO_TCP, &d, 5353, true, NULL, NULL)),
+                     "100.1");
+    /* the same real port number in both spaces: each finds its own */
+    bind_udp("102.1", "127.0.0.1", 6000, 40353);   /* bind_ gave the TCP one 40353 */
+    cr_assert_str_eq(sid_of(ps_ns_by_real_proto(&ns, PS_PROTO_UDP, &d, 40353, false)), "102.1");
+    cr_assert_str_eq(sid_of(ps_ns_by_real(&ns, &d, 40353, false)), "100.1");
+    /* and they never conflict */
+    struct ps_bindreq r = req("127.0.0.1", false, 5353);
+    r.proto = PS_PROTO_UDP;
+    cr_assert_str_eq(sid_of(ps_ns_conflict(&ns, &r)), "101.1");
+    r.proto = PS_PROTO_TCP;
+    cr_assert_str_eq(sid_of(ps_ns_conflict(&ns, &r)), "100.1");
+}
+
+Test(ns, udp_sockets_share_a_port_with_reuseaddr_on_both)
+{
+    struct ps_event e = bindev("100.1", "0.0.0.0", 5353, 41000);
+    e.proto = PS_PROTO_UDP;
+    e.reuseaddr = true;
+    ps_ns_apply(&ns, &e);
+    struct ps_bindreq r = req("0.0.0.0", false, 5353);
+    r.proto = PS_PROTO_UDP;
+    cr_assert_not_null(ps_ns_conflict(&ns, &r), "without SO_REUSEADDR: EADDRINUSE");
+    r.reuseaddr = true;
+    cr_assert_null(ps_ns_conflict(&ns, &r));
+    cr_assert_str_eq(sid_of(ps_ns_sharer(&ns, &r)), "100.1");
+}
+
+Test(ns, udp_reuseport_shares_only_between_sockets_of_one_uid)
+{
+    struct ps_event e = bindev("100.1", "127.0.0.1", 5353, 41000);
+    e.proto = PS_PROTO_UDP;
+    e.reuseport = true;
+    ps_ns_apply(&ns, &e);
+    struct ps_bindreq r = req("127.0.0.1", false, 5353);
+    r.proto = PS_PROTO_UDP;
+    r.reuseport = true;
+    cr_assert_null(ps_ns_conflict(&ns, &r), "same uid: shared");
+    cr_assert_str_eq(sid_of(ps_ns_sharer(&ns, &r)), "100.1");
+    r.uid = 1001;
+    cr_assert_str_eq(sid_of(ps_ns_conflict(&ns, &r)), "100.1", "another uid: EADDRINUSE");
+}
