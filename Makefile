@@ -4,7 +4,8 @@
 #   make test       install missing test packages (Criterion, redis) and run every test
 #   make demo       four copies of a hard-coded-port server at once, under the shim;
 #                   then a #2034-style race found by portshim stress and replayed
-#   make bench      benchmarks: ratios against bare runs in the same run; report --html
+#   make bench      benchmarks: ratios against bare runs in the same run (C programs under
+#                   the library, Go ones under the seccomp supervisor); report --html
 #                   drawing time in headless Chromium
 #   make fuzz       libFuzzer over the manifest reader and the config parsers,
 #                   FUZZ_SECONDS in all (default 60); `make test` runs a short smoke
@@ -56,11 +57,13 @@ HELPERS  := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%)
 BENCHES  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 # Statically linked builds of the helpers the semantics tests run: the
 # preload library cannot see their calls, the seccomp backend must.
-STATIC_NAMES   := echo-server client binder sockctl forker threads errcases unixcheck spawnmany
+STATIC_NAMES   := echo-server client binder sockctl forker threads errcases unixcheck spawnmany \
+                  execvia
 STATIC_HELPERS := $(STATIC_NAMES:%=$(B)/static/%)
-# Go test programs (tests/go), built with the distribution's Go, off-network.
+# Go test programs (tests/go), built with the distribution's Go, off-network:
+# each as Go links it by default (dynamically, with cgo), gohttp statically too.
 GO_SRC   := $(sort $(wildcard tests/go/*.go))
-GO_PROGS := $(GO_SRC:tests/go/%.go=$(B)/go/%) $(GO_SRC:tests/go/%.go=$(B)/go/%-static)
+GO_PROGS := $(GO_SRC:tests/go/%.go=$(B)/go/%) $(B)/go/gohttp-static
 UNIT     := $(B)/tests/unit
 E2E      := $(B)/tests/e2e
 
@@ -165,7 +168,7 @@ musl:
 # network, standard library only; Go's cache and GOPATH stay inside $(B).
 GOENV_VARS = GOCACHE=$(abspath $(B))/go/cache GOPATH=$(abspath $(B))/go/path GOFLAGS=-mod=mod \
              GOPROXY=off GOENV=off GOTOOLCHAIN=local
-go:
+go: | deps
 	@if command -v go >/dev/null 2>&1; then $(MAKE) -s $(GO_PROGS); \
 	else echo "make: go not found: the Go e2e tests will be skipped" >&2; fi
 
@@ -199,9 +202,10 @@ fuzz-smoke: | deps
 demo: all
 	@scripts/demo
 
-bench: all $(BENCHES)
+bench: all go $(BENCHES)
 	@PORTSHIM_BUILD=$(abspath $(B)) tests/bench/run
 	@PORTSHIM_BUILD=$(abspath $(B)) tests/bench/udp
+	@PORTSHIM_BUILD=$(abspath $(B)) tests/bench/gobench
 	@PORTSHIM_BUILD=$(abspath $(B)) tests/bench/html-render
 
 # ASan+UBSan over the unit and e2e suites, TSan on the threaded and forking

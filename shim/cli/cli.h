@@ -24,6 +24,8 @@ int cmd_run(int argc, char **argv);
 int cmd_port(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_stress(int argc, char **argv);
+/* The library's trampoline for posix_spawn (attach_exec.c). */
+int cmd_attach_exec(int argc, char **argv);
 
 void usage_run(FILE *f);
 void usage_port(FILE *f);

@@ -10,7 +10,8 @@ static void usage(FILE *f)
 {
     fputs("usage: portshim run [--mode remap|unix|observe] [--manifest FILE] [--ports SPEC]\n"
           "                    [--inject SPEC [--seed S]] [--per-worker[=VAR[,VAR...]]]\n"
-          "                    [--reap] [--share-with USER|GROUP] -- CMD [ARG...]\n"
+          "                    [--reap] [--share-with USER|GROUP]\n"
+          "                    [--backend auto|preload|seccomp] -- CMD [ARG...]\n"
           "       portshim port [--manifest FILE] [--worker W] [--wait SECONDS] [--all]\n"
           "                     [--udp] PORT\n"
           "       portshim report [--manifest FILE] [--worker W]\n"
@@ -52,6 +53,8 @@ int main(int argc, char **argv)
         return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "stress"))
         return cmd_stress(argc - 1, argv + 1);
+    if (!strcmp(cmd, "attach-exec"))
+        return cmd_attach_exec(argc - 1, argv + 1);
     if (cli_is_help(cmd) || !strcmp(cmd, "help")) {
         if (argc > 2 && !strcmp(argv[2], "run")) usage_run(stdout);
         else if (argc > 2 && !strcmp(argv[2], "port")) usage_port(stdout);

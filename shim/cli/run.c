@@ -28,7 +28,8 @@ void usage_run(FILE *f)
 {
     fputs("usage: portshim run [--mode remap|unix|observe] [--manifest FILE] [--ports SPEC]\n"
           "                    [--inject SPEC [--seed S]] [--per-worker[=VAR[,VAR...]]]\n"
-          "                    [--reap] [--share-with USER|GROUP] -- CMD [ARG...]\n"
+          "                    [--reap] [--share-with USER|GROUP]\n"
+          "                    [--backend auto|preload|seccomp] -- CMD [ARG...]\n"
           "\n"
           "Runs CMD in a new private port namespace (a 0700 directory under $TMPDIR\n"
           "holding the manifest) and exits with CMD's status. The namespace is removed\n"
@@ -61,11 +62,24 @@ void usage_run(FILE *f)
           "                   make the namespace usable by user NAME (needs root) or,\n"
           "                   when no such user exists, group NAME, and no one else:\n"
           "                   for a server that drops to that user (runuser, su, User=)\n"
+          "  --backend B      who sees the programs' socket calls. auto (default): the\n"
+          "                   preload library for dynamic programs, a seccomp\n"
+          "                   supervisor for static and Go ones (the command, and any\n"
+          "                   such program exec'd in the run); where the supervisor\n"
+          "                   cannot run, a static or Go command is refused (status 2).\n"
+          "                   preload: the library only; static and Go programs run\n"
+          "                   outside the namespace, each with a warning.\n"
+          "                   seccomp: the supervisor for every program, no library\n"
           "\n"
           "Exit status: CMD's (128+N if a signal N killed it); 127 CMD not found, 126\n"
-          "not executable; 2 usage error or a manifest not to be trusted (CMD not run).\n",
+          "not executable; 2 usage error, a manifest not to be trusted, or a static or\n"
+          "Go CMD that no seccomp supervisor can isolate here (CMD not run).\n",
           f);
 }
+
+/* --backend: who answers the socket calls of the run's programs. */
+enum backend { BACKEND_AUTO, BACKEND_PRELOAD, BACKEND_SECCOMP };
+static const char *const backend_names[] = {"auto", "preload", "seccomp"};
 
 struct run_opts {
     enum ps_mode mode;
@@ -76,6 +90,7 @@ struct run_opts {
     const char *workers;        /* --per-worker's variables, or NULL */
     bool reap;                  /* --reap: end leaked listeners' processes */
     const char *share;          /* --share-with, or NULL */
+    enum backend backend;       /* --backend */
     long share_uid, share_gid;  /* what it resolved to, -1 none */
     char **cmd;
 };
@@ -208,7 +223,7 @@ static int export_inject(const struct run_opts *o)
 
 static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
-    const char *mode = NULL;
+    const char *mode = NULL, *backend = NULL;
     int i = 1, r;
     memset(o, 0, sizeof *o);
     while (i < argc) {
@@ -226,7 +241,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
             (r = cli_opt(argc, argv, &i, "--ports", &o->ports)) ||
             (r = cli_opt(argc, argv, &i, "--inject", &o->inject)) ||
             (r = cli_opt(argc, argv, &i, "--seed", &o->seed)) ||
-            (r = cli_opt(argc, argv, &i, "--share-with", &o->share))) {
+            (r = cli_opt(argc, argv, &i, "--share-with", &o->share)) ||
+            (r = cli_opt(argc, argv, &i, "--backend", &backend))) {
             if (r < 0)
                 return usage_hint("run");
             continue;
@@ -264,6 +280,16 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
     if (mode && ps_mode_parse(mode, &o->mode)) {
         cli_log(PS_LOG_ERROR, "--mode='%.64s': expected remap, unix or observe", mode);
         return EXIT_USAGE;
+    }
+    o->backend = BACKEND_AUTO;
+    if (backend) {
+        for (r = 0; r < 3 && strcmp(backend, backend_names[r]); r++)
+            ;
+        if (r == 3) {
+            cli_log(PS_LOG_ERROR, "--backend='%.64s': expected auto, preload or seccomp", backend);
+            return EXIT_USAGE;
+        }
+        o->backend = (enum backend)r;
     }
     if (o->ports) {
         struct ps_portspec spec;
@@ -488,6 +514,18 @@ static int export_id(const char *name, long id)
     return setenv(name, v, 1);
 }
 
+/* PORTSHIM_HELPER: this helper, through which the library spawns a static
+ * or Go program (posix_spawn, preload/exec.c). */
+static int export_helper(void)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return unsetenv("PORTSHIM_HELPER");
+    self[n] = '\0';
+    return setenv("PORTSHIM_HELPER", self, 1);
+}
+
 static int export_env(const struct nspace *ns, const struct run_opts *o, const char *lib)
 {
     char err[256];
@@ -501,7 +539,11 @@ static int export_env(const struct nspace *ns, const struct run_opts *o, const c
                     : unsetenv("PORTSHIM_PER_WORKER")) ||
         export_id("PORTSHIM_SHARE_UID", o->share_uid) ||
         export_id("PORTSHIM_SHARE_GID", o->share_gid) ||
-        export_inject(o) || set_preload(lib)) {
+        setenv("PORTSHIM_BACKEND", backend_names[o->backend], 1) ||
+        export_helper() ||
+        /* never an outer run's supervisor: this run starts its own, or none */
+        unsetenv(PS_SUPERVISOR_ENV) ||
+        export_inject(o) || (o->backend != BACKEND_SECCOMP && set_preload(lib))) {
         cli_log(PS_LOG_ERROR, "cannot set the environment: %s", strerror(errno));
         return -1;
     }
@@ -609,6 +651,46 @@ static int wait_status(pid_t pid, int *sig)
     return WEXITSTATUS(st);
 }
 
+/* Which backend the command itself gets, decided before it starts: the
+ * supervisor (*attach: its socket) for a static or Go program, or for any
+ * program with --backend seccomp; nothing more for a dynamic one, whose
+ * library is preloaded. Never silently unisolated: a command that needs
+ * the supervisor where there is none is refused (-1), unless --backend
+ * preload asked for exactly that, which is said in one line. */
+static int decide_backend(const struct run_opts *o, struct ps_supervisor *sup,
+                          const char **attach)
+{
+    char resolved[PATH_MAX];
+    enum ps_exec_kind kind = PS_EXEC_UNKNOWN;
+    if (ps_exec_resolve(o->cmd[0], resolved, sizeof resolved))
+        kind = ps_exec_kind_of(resolved);
+    bool needs = o->backend == BACKEND_SECCOMP || ps_exec_needs_supervisor(kind);
+    *attach = NULL;
+    if (!needs)
+        return 0;
+    if (sup) {
+        *attach = getenv(PS_SUPERVISOR_ENV);
+        return 0;
+    }
+    const char *why = ps_seccomp_unavailable();
+    char because[200];
+    snprintf(because, sizeof because, "%s%s", why ? "seccomp user notification is unavailable: "
+                                                  : "its seccomp supervisor could not start",
+             why ? why : "");
+    if (o->backend == BACKEND_PRELOAD) {
+        cli_log(PS_LOG_WARN, "'%s' is a %s program: its socket calls escape the namespace "
+                "(--backend preload)", o->cmd[0], ps_exec_kind_name(kind));
+        return 0;
+    }
+    if (o->backend == BACKEND_SECCOMP)
+        cli_log(PS_LOG_ERROR, "--backend seccomp: %s", because);
+    else
+        cli_log(PS_LOG_ERROR, "not running '%s': it is a %s program, whose socket calls only a "
+                "seccomp supervisor can see, and %s (--backend preload runs it unisolated)",
+                o->cmd[0], ps_exec_kind_name(kind), because);
+    return -1;
+}
+
 int cmd_run(int argc, char **argv)
 {
     struct run_opts o;
@@ -637,13 +719,15 @@ int cmd_run(int argc, char **argv)
      * the command itself when it is one, and any such program a process of
      * the run execs (the library's exec wrappers attach it). Its socket is
      * in the namespace's directory when that is the run's alone. */
-    struct ps_supervisor *sup =
-        ps_supervise_start(ns.dir, ns.created || o.mode == PS_MODE_UNIX || o.workers);
-    char resolved[PATH_MAX];
-    const char *attach = sup && ps_exec_resolve(o.cmd[0], resolved, sizeof resolved) &&
-                                 ps_exec_needs_supervisor(ps_exec_kind_of(resolved))
-                             ? getenv(PS_SUPERVISOR_ENV)
-                             : NULL;
+    struct ps_supervisor *sup = NULL;
+    if (o.backend != BACKEND_PRELOAD)
+        sup = ps_supervise_start(ns.dir, ns.created || o.mode == PS_MODE_UNIX || o.workers);
+    const char *attach = NULL;
+    if (decide_backend(&o, sup, &attach)) {
+        ps_supervise_stop(sup);
+        remove_namespace(&ns);
+        return EXIT_USAGE;
+    }
 
     int exec_err = 0, sig;
     pid_t pid = spawn(o.cmd, attach, &exec_err);

@@ -67,7 +67,9 @@ static void scan_notes(const unsigned char *buf, size_t len, size_t align, struc
         size_t desc = name + ((namesz + align - 1) & ~(align - 1));
         if (desc > len || descsz > len - desc)
             return;
-        if (namesz == 3 && !memcmp(buf + name, "Go", 3) && type == NT_GO_BUILDID)
+        /* Go's linker writes the name "Go\0\0" with namesz 4 */
+        if ((namesz == 3 || (namesz == 4 && !buf[name + 3])) && !memcmp(buf + name, "Go", 3) &&
+            type == NT_GO_BUILDID)
             f->go_note = true;
         if (namesz == 4 && !memcmp(buf + name, "GNU", 4) && type == NT_GNU_BUILD_ID)
             f->gnu_build_id = true;

@@ -12,6 +12,7 @@
 #ifndef PS_REAL_H
 #define PS_REAL_H
 
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
@@ -42,6 +43,21 @@ typedef unsigned int ps_mmsg_flags;
       (fd, level, name, val, len))                                                            \
     X(int, setsockopt, (int fd, int level, int name, const void *val, socklen_t len),         \
       (fd, level, name, val, len))                                                            \
+    X(int, execve, (const char *path, char *const argv[], char *const envp[]),                \
+      (path, argv, envp))                                                                     \
+    X(int, execv, (const char *path, char *const argv[]), (path, argv))                       \
+    X(int, execvp, (const char *file, char *const argv[]), (file, argv))                      \
+    X(int, execvpe, (const char *file, char *const argv[], char *const envp[]),               \
+      (file, argv, envp))                                                                     \
+    X(int, fexecve, (int fd, char *const argv[], char *const envp[]), (fd, argv, envp))       \
+    X(int, posix_spawn, (pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,  \
+                         const posix_spawnattr_t *attr, char *const argv[],                   \
+                         char *const envp[]),                                                 \
+      (pid, path, fa, attr, argv, envp))                                                      \
+    X(int, posix_spawnp, (pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa, \
+                          const posix_spawnattr_t *attr, char *const argv[],                  \
+                          char *const envp[]),                                                \
+      (pid, file, fa, attr, argv, envp))                                                      \
     X(int, socket, (int domain, int type, int protocol), (domain, type, protocol))            \
     X(ssize_t, sendto, (int fd, const void *buf, size_t n, int flags,                         \
                         const struct sockaddr *addr, socklen_t len),                          \
@@ -60,6 +76,10 @@ typedef unsigned int ps_mmsg_flags;
 #define PS_REAL_DECLARE(ret, name, params, args) ret real_##name params;
 PS_REAL_SYMBOLS(PS_REAL_DECLARE)
 #undef PS_REAL_DECLARE
+
+/* execl, execle and execlp are wrapped too (exec.c), and call real_execv,
+ * real_execve and real_execvp: libc's would reach the kernel's execve from
+ * inside libc, past the wrapper's decision. */
 
 /* fcntl's third argument is read as a pointer-sized value, as libc does. */
 int real_fcntl(int fd, int cmd, void *arg);

@@ -24,6 +24,7 @@
 #include "engine/engine.h"
 #include "engine/msession.h"
 #include "preload/counts.h"
+#include "core/execkind.h"
 #include "preload/real.h"
 #include "preload/umem.h"
 
@@ -341,6 +342,15 @@ static void activate(void)
     t_holds |= HOLD_ACT;
     pthread_mutex_lock(&g.act_mu);
     if (__atomic_load_n(&g.init, __ATOMIC_ACQUIRE) != INIT_CONFIGURED) {
+        act_unlock();
+        return;
+    }
+    /* A Go program linked dynamically loads the library but makes its
+     * socket calls itself: the run's supervisor answers them (exec.c put
+     * it under the filter). The library stays out of the way, or a call
+     * made through libc (cgo's) would be translated twice. */
+    if (ps_exec_kind_of("/proc/self/exe") == PS_EXEC_GO) {
+        __atomic_store_n(&g.init, INIT_OFF, __ATOMIC_RELEASE);
         act_unlock();
         return;
     }

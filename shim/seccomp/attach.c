@@ -57,21 +57,25 @@ bool ps_seccomp_attached(const char *path)
 }
 
 #ifdef PS_AUDIT_ARCH
-/* The calls the supervisor answers. */
+/* The calls the supervisor answers; the last four only when it asks for
+ * them (unix mode: a socket standing in for TCP hands out connections
+ * whose peers are AF_UNIX names, and answers TCP's options). */
 static const int trapped[] = {
     __NR_bind, __NR_listen, __NR_connect, __NR_getsockname, __NR_getpeername,
-    __NR_accept, __NR_accept4,
+    __NR_accept, __NR_accept4, __NR_getsockopt, __NR_setsockopt,
 };
 #define N_TRAPPED (int)(sizeof trapped / sizeof trapped[0])
+#define N_UNIX_ONLY 4
 /* arch check (3), nr load (1), x32 (1), one jump per trapped call, the
  * prctl mark (6), notify, allow. */
-#define N_INSNS (5 + N_TRAPPED + 6 + 2)
+#define N_INSNS(nt) (5 + (nt) + 6 + 2)
 
-/* Fills f (N_INSNS); no allocation. */
-static void build_filter(struct sock_filter *f, uint32_t cookie)
+/* Fills f (N_INSNS(nt) of N_INSNS(N_TRAPPED)); no allocation. */
+static int build_filter(struct sock_filter *f, uint32_t cookie, bool sockopt)
 {
     int i = 0;
-    const int notify = N_INSNS - 2, allow = N_INSNS - 1;
+    const int nt = N_TRAPPED - (sockopt ? 0 : N_UNIX_ONLY);
+    const int notify = N_INSNS(nt) - 2, allow = N_INSNS(nt) - 1;
     /* A jump's offsets count from the next instruction. */
 #define TO(target) ((unsigned char)((target) - i - 1))
     f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
@@ -88,7 +92,7 @@ static void build_filter(struct sock_filter *f, uint32_t cookie)
     f[i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, 0, 0, 0);
 #endif
     i++;
-    for (int k = 0; k < N_TRAPPED; k++) {
+    for (int k = 0; k < nt; k++) {
         f[i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)trapped[k],
                                             TO(notify), 0);
         i++;
@@ -105,15 +109,15 @@ static void build_filter(struct sock_filter *f, uint32_t cookie)
     f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
     f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 #undef TO
+    return i;
 }
 
 /* The listener fd, or a negative errno. Without CAP_SYS_ADMIN the kernel
  * wants no_new_privs (EACCES): only then is it set. */
-static int install(uint32_t cookie)
+static int install(uint32_t cookie, bool sockopt)
 {
-    struct sock_filter f[N_INSNS];
-    build_filter(f, cookie);
-    struct sock_fprog prog = {.len = N_INSNS, .filter = f};
+    struct sock_filter f[N_INSNS(N_TRAPPED)];
+    struct sock_fprog prog = {.len = (unsigned short)build_filter(f, cookie, sockopt), .filter = f};
     unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_TSYNC |
                           SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
     for (int tries = 0; tries < 3; tries++) {
@@ -177,7 +181,19 @@ int ps_seccomp_attach(const char *path)
         r = -errno;
         goto close_s;
     }
-    int lfd = install(ps_seccomp_cookie(path));
+    /* The supervisor's first byte says which calls it answers: 'S' the
+     * socket calls that name ports, 'O' those and accept and the socket
+     * options too (unix mode). */
+    char hello = 0;
+    long h;
+    do
+        h = syscall(SYS_read, s, &hello, 1);
+    while (h < 0 && errno == EINTR);
+    if (h != 1 || (hello != 'S' && hello != 'O')) {
+        r = h < 0 ? -errno : -EPROTO;
+        goto close_s;
+    }
+    int lfd = install(ps_seccomp_cookie(path), hello == 'O');
     if (lfd < 0) {
         r = lfd;
         goto close_s;

@@ -2,7 +2,8 @@
  * user-notification filter (the supervisor backend, shim/cli/supervise.h).
  *
  * The filter traps the socket calls the namespace rules (bind, listen,
- * connect, getsockname, getpeername, accept, accept4) and nothing else;
+ * connect, getsockname, getpeername; in unix mode also accept, accept4,
+ * getsockopt and setsockopt, which the supervisor asks for) and nothing else;
  * the data path (read, write, send*, recv*, poll) never leaves the kernel.
  * The filter follows the process's descendants over fork, clone and exec. */
 #ifndef PS_SECCOMP_ATTACH_H

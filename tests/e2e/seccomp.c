@@ -208,3 +208,241 @@ Test(seccomp, a_dynamic_program_execd_by_a_static_one_is_left_to_the_preload_lib
               binds, sup);
     e2e_events_free(&ev);
 }
+
+/* One run of a static sockctl that listens on 8000 and dials it n times
+ * under --inject spec --seed seed: "+" per connect made, "x" per refusal. */
+static long in_syscall(int pid);
+
+/* signal: the first connect is interrupted, while it waits in the
+ * supervisor, by a signal whose handler has SA_RESTART. */
+static void injected_dials_sig(const char *m, const char *spec, const char *seed, int n,
+                               char *seq, bool signal)
+{
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    struct e2e_proc *p = e2e_startl(&env, e2e_portshim(), "run", "--manifest", m, "--inject",
+                                    spec, "--seed", seed, "--", stat_helper("sockctl"));
+    int pid = e2e_cmd_fd(p, "pid");
+    cr_assert_str_eq(e2e_cmd(p, "sigrestart"), "OK");
+    int l = e2e_cmd_fd(p, "tcp4");
+    cr_assert(!strncmp(e2e_cmd(p, "bind %d 127.0.0.1 8000", l), "OK", 2));
+    cr_assert(!strncmp(e2e_cmd(p, "listen %d", l), "OK", 2));
+    for (int i = 0; i < n; i++) {
+        int fd = e2e_cmd_fd(p, "tcp4");
+        const char *r;
+        if (signal && i == 0) {
+            char line[64];
+            int k = snprintf(line, sizeof line, "connect %d 127.0.0.1 8000\n", fd);
+            cr_assert_eq(write(p->in, line, (size_t)k), k);
+            long nr = -1;
+            for (int t = 0; t < 1000 && nr != 42; t++) {
+                usleep(5000);
+                nr = in_syscall(pid);
+            }
+            cr_assert_eq(nr, 42, "sockctl never waited in connect");
+            kill(pid, SIGUSR1);
+            r = e2e_expect(p, "", E2E_MS);
+            cr_assert(r, "no answer to the interrupted connect");
+        } else {
+            r = e2e_cmd(p, "connect %d 127.0.0.1 8000", fd);
+        }
+        cr_assert(!strcmp(r, "OK") || !strcmp(r, "ERR ECONNREFUSED"), "connect %d: %s", i, r);
+        seq[i] = r[0] == 'O' ? '+' : 'x';
+        cr_assert(!strncmp(e2e_cmd(p, "close %d", fd), "OK", 2));
+    }
+    seq[n] = 0;
+    e2e_close_stdin(p);
+    cr_assert(e2e_wait(p, E2E_MS), "sockctl did not exit");
+}
+
+static void injected_dials(const char *m, const char *spec, const char *seed, int n, char *seq)
+{
+    injected_dials_sig(m, spec, seed, n, seq, false);
+}
+
+Test(seccomp, seeded_faults_apply_to_a_static_program_and_replay)
+{
+    need_supervisor();
+    const char *spec = "connect-refused=50%,connect-delay=1ms-3ms@0.5";
+    char a[32], b[32];
+    const char *m1 = e2e_path("one.jsonl"), *m2 = e2e_path("two.jsonl");
+    injected_dials(m1, spec, "11", 24, a);
+    injected_dials(m2, spec, "11", 24, b);
+    cr_assert_str_eq(a, b, "the same seed gave another sequence");
+    cr_assert(strchr(a, '+') && strchr(a, 'x'), "50%% refusals gave '%s'", a);
+    struct e2e_events ev;
+    e2e_events_read(m1, &ev);
+    size_t refused = 0, delayed = 0;
+    for (size_t i = 0; i < ev.n; i++) {
+        if (ev.v[i].ev != PS_EV_CONNECT || !ev.v[i].inj[0])
+            continue;
+        cr_assert_str_eq(ev.v[i].be, "seccomp");
+        refused += !strcmp(ev.v[i].inj, "connect-refused");
+        delayed += !strcmp(ev.v[i].inj, "connect-delay");
+    }
+    size_t xs = 0;
+    for (const char *c = a; *c; c++)
+        xs += *c == 'x';
+    cr_assert_eq(refused, xs, "%zu refusals recorded, %zu seen", refused, xs);
+    cr_assert(delayed > 0, "no connect-delay recorded in '%s'", a);
+    e2e_events_free(&ev);
+}
+
+Test(seccomp, an_injected_bind_failure_reaches_a_static_program_and_is_recorded)
+{
+    need_supervisor();
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    const char *m = e2e_path("m.jsonl");
+    struct e2e_proc *p = e2e_runl(&env, E2E_MS, e2e_portshim(), "run", "--manifest", m,
+                                  "--inject", "bind-eaddrinuse=100%", "--seed", "1", "--",
+                                  stat_helper("binder"), "127.0.0.1", "8000");
+    cr_assert(strstr(e2e_out(p), "ERR EADDRINUSE"), "%s", e2e_describe(p));
+    struct e2e_events ev;
+    e2e_events_read(m, &ev);
+    const struct ps_event *b = find_ev(&ev, PS_EV_BIND, 0, 8000);
+    cr_assert(b && !strcmp(b->inj, "bind-eaddrinuse") && !strcmp(b->note, "injected") &&
+                  !strcmp(b->be, "seccomp"),
+              "no injected bind failure recorded by the supervisor");
+    e2e_events_free(&ev);
+}
+
+Test(seccomp, unix_mode_static_servers_and_clients_meet_through_socket_files_with_inet_names)
+{
+    need_supervisor();
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    const char *m[2] = {e2e_path("a.jsonl"), e2e_path("b.jsonl")};
+    const char *name[2] = {"alpha", "beta"};
+    for (int i = 0; i < 2; i++) {
+        struct e2e_proc *s = e2e_startl(&env, e2e_portshim(), "run", "--mode", "unix",
+                                        "--manifest", m[i], "--", stat_helper("echo-server"),
+                                        "127.0.0.1", "8000", "--name", name[i]);
+        const char *r = e2e_expect(s, "READY ", E2E_MS);
+        cr_assert(r && atoi(r) == 8000, "unix-mode static server %d:\n%s", i, e2e_describe(s));
+    }
+    for (int i = 0; i < 2; i++) {
+        const char *clients[2] = {stat_helper("client"), e2e_helper("client")};
+        for (int k = 0; k < 2; k++) {
+            struct e2e_proc *c = e2e_runl(&env, E2E_MS, e2e_portshim(), "run", "--mode", "unix",
+                                          "--manifest", m[i], "--", clients[k], "127.0.0.1",
+                                          "8000", "hi");
+            char want[64];
+            snprintf(want, sizeof want, "REPLY %s 8000 hi\n", name[i]);
+            cr_assert(e2e_status(c) == 0 && strstr(e2e_out(c), want) &&
+                          strstr(e2e_out(c), "PEER 8000\n"),
+                      "client %d of namespace %d:\n%s", k, i, e2e_describe(c));
+        }
+        struct e2e_events ev;
+        e2e_events_read(m[i], &ev);
+        const struct ps_event *b = e2e_last_bind(&ev, 8000);
+        cr_assert(b && b->rpath[0] && b->rport < 0 && !strcmp(b->be, "seccomp"),
+                  "the static server's bind is not a socket file of the supervisor's");
+        e2e_events_free(&ev);
+    }
+}
+
+Test(seccomp, unix_mode_accept_connect_and_names_of_a_static_program_are_inet)
+{
+    need_supervisor();
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    const char *m = e2e_path("m.jsonl");
+    struct e2e_proc *p = e2e_startl(&env, e2e_portshim(), "run", "--mode", "unix", "--manifest",
+                                    m, "--", stat_helper("sockctl"));
+    int l = e2e_cmd_fd(p, "tcp4");
+    cr_assert_str_eq(e2e_cmd(p, "bind %d 127.0.0.1 8000", l), "OK");
+    cr_assert_str_eq(e2e_cmd(p, "listen %d", l), "OK");
+    cr_assert_str_eq(e2e_cmd(p, "name %d", l), "OK 127.0.0.1 8000");
+    int c = e2e_cmd_fd(p, "tcp4");
+    cr_assert_str_eq(e2e_cmd(p, "connect %d 127.0.0.1 8000", c), "OK");
+    const char *cn = e2e_cmd(p, "name %d", c);
+    int cport = -1;
+    cr_assert(sscanf(cn, "OK 127.0.0.1 %d", &cport) == 1 && cport > 0, "client name: %s", cn);
+    cr_assert_str_eq(e2e_cmd(p, "peer %d", c), "OK 127.0.0.1 8000");
+    /* accept's own address is the client's inet name, as TCP's would be */
+    const char *a = e2e_cmd(p, "acceptfrom %d", l);
+    int nfd = -1, aport = -1;
+    char want[64];
+    cr_assert(sscanf(a, "OK %d 127.0.0.1 %d", &nfd, &aport) == 2, "accept: %s", a);
+    cr_assert_eq(aport, cport, "accept returned port %d, the client is %d", aport, cport);
+    snprintf(want, sizeof want, "OK 127.0.0.1 %d", cport);
+    cr_assert_str_eq(e2e_cmd(p, "peer %d", nfd), want);
+    cr_assert_str_eq(e2e_cmd(p, "name %d", nfd), "OK 127.0.0.1 8000");
+    cr_assert_str_eq(e2e_cmd(p, "send %d ping", c), "OK");
+    cr_assert_str_eq(e2e_cmd(p, "recv %d", nfd), "OK ping");
+    /* no TCP socket was left behind: the listener is the socket file */
+    struct e2e_events ev;
+    e2e_events_read(m, &ev);
+    const struct ps_event *b = e2e_last_bind(&ev, 8000);
+    cr_assert(b && b->rpath[0], "no socket file recorded");
+    cr_assert_eq(access(b->rpath, F_OK), 0, "%s is not there", b->rpath);
+    e2e_events_free(&ev);
+}
+
+/* A connect that a signal interrupts while it waits in the supervisor
+ * (an injected delay) is restarted by the kernel (SA_RESTART): the
+ * restarted call takes the waiting one's place, so the program makes one
+ * connect, not two, and the seeded decisions that follow are the same as
+ * without the signal. */
+Test(seccomp, a_call_restarted_after_a_signal_is_carried_out_once)
+{
+    need_supervisor();
+    const char *spec = "connect-delay=300ms@100%,connect-refused=50%";
+    char a[16], b[16];
+    injected_dials_sig(e2e_path("one.jsonl"), spec, "5", 8, a, false);
+    injected_dials_sig(e2e_path("two.jsonl"), spec, "5", 8, b, true);
+    cr_assert_str_eq(b, a, "a signal changed what followed");
+    struct e2e_events ev;
+    e2e_events_read(e2e_path("two.jsonl"), &ev);
+    size_t connects = 0;
+    for (size_t i = 0; i < ev.n; i++)
+        connects += ev.v[i].ev == PS_EV_CONNECT;
+    cr_assert_eq(connects, 8, "%zu connects recorded for 8", connects);
+    e2e_events_free(&ev);
+}
+
+/* The system call task pid is in, from /proc/PID/syscall; -1 when not in one. */
+static long in_syscall(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/syscall", pid);
+    const char *t = e2e_slurp(path);
+    return *t && *t != 'r' ? strtol(t, NULL, 10) : -1;
+}
+
+/* A blocking accept answered later by the supervisor, abandoned by a
+ * signal: its notification is no longer valid, and the connection that
+ * arrives next is left for the program's next accept, not taken for the
+ * abandoned one (SECCOMP_IOCTL_NOTIF_ID_VALID before acting). */
+Test(seccomp, an_abandoned_notification_is_dropped_and_never_acted_on)
+{
+    need_supervisor();
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    const char *m = e2e_path("m.jsonl");
+    struct e2e_proc *p = e2e_startl(&env, e2e_portshim(), "run", "--mode", "unix", "--manifest",
+                                    m, "--", stat_helper("sockctl"));
+    int pid = e2e_cmd_fd(p, "pid");
+    int l = e2e_cmd_fd(p, "tcp4");
+    cr_assert_str_eq(e2e_cmd(p, "bind %d 127.0.0.1 8000", l), "OK");
+    cr_assert_str_eq(e2e_cmd(p, "listen %d", l), "OK");
+    char line[64];
+    int n = snprintf(line, sizeof line, "blockaccept %d\n", l);
+    cr_assert_eq(write(p->in, line, (size_t)n), n);
+    /* bounded: until it waits in accept (43) or accept4 (288) */
+    long nr = -1;
+    for (int i = 0; i < 1000 && nr != 43 && nr != 288; i++) {
+        usleep(10000);
+        nr = in_syscall(pid);
+    }
+    cr_assert(nr == 43 || nr == 288, "sockctl never waited in accept (syscall %ld)", nr);
+    kill(pid, SIGUSR1);
+    const char *r = e2e_expect(p, "ERR ", E2E_MS);
+    cr_assert(r && !strcmp(r, "EINTR"), "the interrupted accept said %s:\n%s", r ? r : "nothing",
+              e2e_describe(p));
+    int c = e2e_cmd_fd(p, "tcp4");
+    cr_assert_str_eq(e2e_cmd(p, "connect %d 127.0.0.1 8000", c), "OK");
+    const char *a = e2e_cmd(p, "acceptfrom %d", l);
+    cr_assert(!strncmp(a, "OK ", 3), "the connection was taken for the abandoned accept: %s", a);
+}

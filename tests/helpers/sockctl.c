@@ -8,6 +8,12 @@
  *   bind FD ADDR PORT | connect FD ADDR PORT | listen FD | close FD
  *   name FD | peer FD              getsockname/getpeername -> OK ADDR PORT
  *   accept FD                      waits up to 10 s       -> OK NEWFD
+ *   acceptfrom FD                  the same, with the address accept() itself
+ *                                  returned                -> OK NEWFD ADDR PORT
+ *   blockaccept FD                 a blocking accept that SIGUSR1 interrupts
+ *                                  (its handler has no SA_RESTART) -> ERR EINTR
+ *   sigrestart                     SIGUSR1 gets a handler with SA_RESTART: an
+ *                                  interrupted call is restarted -> OK
  *   serve FD NAME                  a thread answers every connection on FD
  *                                  with the echo protocol (common.h)
  *   talk ADDR PORT MSG             one echo request        -> OK PEERPORT REPLY
@@ -34,9 +40,12 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+
+static void on_usr1(int sig) { (void)sig; }
 
 struct served {
     int fd;
@@ -234,6 +243,49 @@ static void command(char *line)
             say("ERR %s", errname(errno));
         else
             say("OK %d", c);
+    } else if (!strcmp(cmd, "acceptfrom") && argc == 2) {
+        int r = wait_readable(fd, 10000);
+        if (r == 0)
+            errno = ETIMEDOUT;
+        sl = sizeof ss;
+        memset(&ss, 0, sizeof ss);
+        int c = r > 0 ? accept(fd, (struct sockaddr *)&ss, &sl) : -1;
+        char addr[INET6_ADDRSTRLEN] = "?";
+        int port = -1;
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &in->sin_addr, addr, sizeof addr);
+            port = ntohs(in->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof addr);
+            port = ntohs(in6->sin6_port);
+        } else {
+            snprintf(addr, sizeof addr, "family-%d", ss.ss_family);
+        }
+        if (c < 0)
+            say("ERR %s", errname(errno));
+        else
+            say("OK %d %s %d", c, addr, port);
+    } else if (!strcmp(cmd, "blockaccept") && argc == 2) {
+        struct sigaction sa, old;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_usr1;
+        sigaction(SIGUSR1, &sa, &old);
+        int c = accept(fd, NULL, NULL);
+        int e = errno;
+        sigaction(SIGUSR1, &old, NULL);
+        if (c < 0)
+            say("ERR %s", errname(e));
+        else
+            say("OK %d", c);
+    } else if (!strcmp(cmd, "sigrestart")) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_usr1;
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGUSR1, &sa, NULL);
+        say("OK");
     } else if (!strcmp(cmd, "serve") && argc == 3) {
         struct served *s = calloc(1, sizeof *s);
         s->fd = fd;

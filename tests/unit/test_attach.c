@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -55,13 +56,15 @@ static void teardown(void)
 
 TestSuite(attach, .init = setup, .fini = teardown, .timeout = 30);
 
-/* Accepts one attach within 10 s; the listener fd, acknowledged. */
-static int take_listener(void)
+/* Accepts one attach within 10 s, saying hello ('S': the socket calls,
+ * 'O': the socket options too); the listener fd, acknowledged. */
+static int take_listener_saying(char hello)
 {
     struct pollfd p = {g_lsock, POLLIN, 0};
     cr_assert_eq(poll(&p, 1, 10000), 1, "no process attached within 10 s");
     int c = accept4(g_lsock, NULL, NULL, SOCK_CLOEXEC);
     cr_assert(c >= 0);
+    cr_assert_eq(write(c, &hello, 1), 1);
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
@@ -79,6 +82,8 @@ static int take_listener(void)
     close(c);
     return fd;
 }
+
+static int take_listener(void) { return take_listener_saying('S'); }
 
 /* One notification within 10 s: its system call number; answered with
  * err (negative errno) or, when err is 0, let through. */
@@ -214,4 +219,39 @@ Test(attach, once_the_supervisor_is_gone_a_trapped_call_fails_with_enosys_and_ne
     close(lfd);   /* the supervisor's end is gone */
     close(go[1]);
     cr_assert_eq(child_status(pid), 0, "the trapped call did not fail with ENOSYS");
+}
+
+static int sockopt_then_bind(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    int v = 0;
+    socklen_t l = sizeof v;
+    int r = getsockopt(s, IPPROTO_TCP, TCP_NODELAY, &v, &l);
+    int e = r ? errno : 0;
+    close(s);
+    return e;
+}
+
+Test(attach, accept_and_the_socket_options_are_trapped_only_when_the_supervisor_asks)
+{
+    need_seccomp();
+    for (int asks = 0; asks < 2; asks++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            if (ps_seccomp_attach(g_path) != 0)
+                _exit(10);
+            int e = sockopt_then_bind();
+            /* asked: the supervisor's ENOPROTOOPT; else the kernel's 0 */
+            if (e != (asks ? ENOPROTOOPT : 0))
+                _exit(11);
+            _exit(tcp_bind_errno() == EADDRNOTAVAIL ? 0 : 12);
+        }
+        int lfd = take_listener_saying(asks ? 'O' : 'S');
+        if (asks)
+            cr_assert_eq(answer_one(lfd, -ENOPROTOOPT), __NR_getsockopt);
+        cr_assert_eq(answer_one(lfd, -EADDRNOTAVAIL), __NR_bind);
+        cr_assert_eq(child_status(pid), 0, "asks=%d: the options were %s", asks,
+                     asks ? "not trapped" : "trapped");
+        close(lfd);
+    }
 }

@@ -103,6 +103,14 @@ Test(execkind, a_go_program_linked_dynamically_is_go_and_needs_the_supervisor)
     cr_assert(ps_exec_needs_supervisor(PS_EXEC_GO));
 }
 
+/* Linked by the system's linker (cgo with C code of its own): GNU notes
+ * first, Go's note after them, and a GNU build id, so no section is read. */
+Test(execkind, a_go_program_linked_externally_is_go_by_its_note)
+{
+    const char *p = need_built("go/gocgo", "make go builds it when Go is installed");
+    cr_assert_eq(ps_exec_kind_of(p), PS_EXEC_GO, "%s", p);
+}
+
 Test(execkind, a_go_program_linked_statically_is_go)
 {
     const char *p = need_built("go/gohttp-static", "make go builds it when Go is installed");
@@ -312,6 +320,12 @@ Test(execkind, a_go_build_id_note_makes_a_go_program_dynamic_or_not)
     cr_assert_eq(mk_kind(&m), PS_EXEC_GO);
     mk_ph(&m, 0)->p_type = PT_LOAD;
     cr_assert_eq(mk_kind(&m), PS_EXEC_GO);
+    /* the name as Go's linker writes it: "Go\0\0", namesz 4 */
+    uint32_t four = 4;
+    memcpy(m.b + mk_ph(&m, 2)->p_offset, &four, 4);
+    cr_assert_eq(mk_kind(&m), PS_EXEC_GO);
+    m.b[mk_ph(&m, 2)->p_offset + 12 + 3] = 'x';   /* "Gox" is someone else's */
+    cr_assert_eq(mk_kind(&m), PS_EXEC_STATIC);
     /* a "Go" note of another type is not the build id */
     mk_note(&m, mk_ph(&m, 2)->p_offset, "Go", 1, 83);
     cr_assert_eq(mk_kind(&m), PS_EXEC_STATIC);
