@@ -534,6 +534,12 @@ static bool is_tcp(int fd)
            sockopt_int(fd, SOL_SOCKET, SO_TYPE) == SOCK_STREAM;
 }
 
+static bool is_udp(int fd)
+{
+    return sockopt_int(fd, SOL_SOCKET, SO_PROTOCOL) == IPPROTO_UDP &&
+           sockopt_int(fd, SOL_SOCKET, SO_TYPE) == SOCK_DGRAM;
+}
+
 /* The program's sockaddr argument (args[1], length args[2]): 0, or -1 when
  * it is none the namespace reads (the kernel answers: EFAULT, EINVAL). */
 static int read_addr(struct call *c, struct sockaddr_storage *ss, socklen_t *len)
@@ -979,6 +985,16 @@ static enum verdict do_bind(struct call *c, long euid)
     if (!id_valid(c->lfd, c->n->id))
         return V_DROP;
     int fd = get_sock(c);
+    if (fd >= 0 && is_udp(fd) && port && s->cfg.mode != PS_MODE_OBSERVE) {
+        /* The library serves UDP; the supervisor does not yet. Never
+         * silently unisolated: the bind goes to the real port, said once
+         * per bind (binds are few). */
+        char ab[PS_ADDRSTRLEN];
+        cli_log(PS_LOG_WARN,
+                "bind %s:%u/udp in pid %d (%s): not isolated: the seccomp supervisor serves "
+                "TCP only, this UDP socket takes the real port",
+                ps_addr_format(&a, ab), port, c->p->tgid, c->p->prog);
+    }
     if (fd < 0 || !is_tcp(fd))
         return V_CONTINUE;
     int dom = sockopt_int(fd, SOL_SOCKET, SO_DOMAIN);

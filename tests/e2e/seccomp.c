@@ -446,3 +446,25 @@ Test(seccomp, an_abandoned_notification_is_dropped_and_never_acted_on)
     const char *a = e2e_cmd(p, "acceptfrom %d", l);
     cr_assert(!strncmp(a, "OK ", 3), "the connection was taken for the abandoned accept: %s", a);
 }
+
+/* The supervisor serves TCP only: a static program's UDP bind reaches the
+ * real port, and says so on stderr rather than passing silently. */
+Test(seccomp, a_static_programs_udp_bind_is_not_silently_unisolated)
+{
+    need_supervisor();
+    struct e2e_env env;
+    e2e_env_plain(&env);
+    int port = e2e_free_port(SOCK_DGRAM);
+    const char *m = e2e_path("m.jsonl");
+    struct e2e_proc *p = e2e_startl(&env, e2e_portshim(), "run", "--manifest", m, "--",
+                                    stat_helper("sockctl"));
+    int fd = e2e_cmd_fd(p, "udp4");
+    const char *a = e2e_cmd(p, "bind %d 127.0.0.1 %d", fd, port);
+    cr_assert(!strncmp(a, "OK", 2), "UDP bind under the supervisor: %s", a);
+    e2e_close_stdin(p);
+    cr_assert(e2e_wait(p, E2E_MS), "sockctl did not end:\n%s", e2e_describe(p));
+    char want[64];
+    snprintf(want, sizeof want, "127.0.0.1:%d/udp in pid", port);
+    cr_assert(strstr(e2e_err(p), want) && strstr(e2e_err(p), "not isolated"),
+              "no line saying the UDP bind is not isolated:\n%s", e2e_describe(p));
+}
