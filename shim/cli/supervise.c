@@ -57,6 +57,16 @@
 #include "engine/msession.h"
 #include "seccomp/attach.h"
 
+/* Linux 6.6: the target and the supervisor hand a notification to each
+ * other on the waker's CPU, as a synchronous call, instead of a remote
+ * wake-up (the kernel's headers of Debian 12 predate it). */
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
 #define SUP_SOCK_NAME "supervisor"
 #define MAX_LISTENERS 256
 #define MAX_PENDING 256
@@ -1978,6 +1988,8 @@ static void take_listener(struct ps_supervisor *s)
         fd = -1;
     }
     if (fd >= 0) {
+        /* Older kernels say EINVAL: the ordinary wake-up then. */
+        (void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
         s->listeners[s->nl++] = fd;
         byte = 'A';
         ssize_t w = write(c, &byte, 1);
