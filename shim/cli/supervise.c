@@ -45,6 +45,7 @@
 #include "core/fdtable.h"
 #include "core/execkind.h"
 #include "core/holder.h"
+#include "core/kernel.h"
 #include "core/inject.h"
 #include "core/log.h"
 #include "core/manifest.h"
@@ -318,29 +319,12 @@ static void op_retire(void *ctx, const struct ps_entry *c)
 
 static bool op_refuses_first(void *ctx, int fd, int fam)
 {
-    struct sockaddr_storage ss;
-    socklen_t l = sizeof ss;
-    struct ps_addr a;
-    uint16_t port;
-    if (sys_getsockname(fd, &ss, &l) < 0)
-        return true;
-    return ss.ss_family != fam ||
-           ps_addr_from_sockaddr((struct sockaddr *)&ss, l, &a, &port) < 0 || port != 0;
+    return ps_kernel_refuses_first(fd, fam);
 }
 
 static bool op_local_address(void *ctx, const struct ps_addr *dst)
 {
-    struct ps_addr tmp = *dst;
-    if (ps_addr_is_v4(&tmp))
-        tmp.fam = AF_INET;
-    struct sockaddr_storage ss;
-    socklen_t l = ps_addr_to_sockaddr(&tmp, 0, &ss);
-    int u = (int)syscall(SYS_socket, ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (u < 0)
-        return false;
-    bool local = sys_bind(u, &ss, l) == 0;
-    close(u);
-    return local;
+    return ps_kernel_local_address(dst);
 }
 
 static const struct ps_engine_ops sup_ops = {
@@ -1587,20 +1571,6 @@ static enum verdict do_accept(struct call *c, bool four)
 
 /* ---- socket options (unix mode) ---------------------------------------- */
 
-/* What a fresh Linux TCP socket answers (the library's table, preload/sockopt.c). */
-static const struct { int level, name, val; } defaults[] = {
-    {IPPROTO_TCP, TCP_NODELAY, 0},      {IPPROTO_TCP, TCP_MAXSEG, 536},
-    {IPPROTO_TCP, TCP_CORK, 0},         {IPPROTO_TCP, TCP_KEEPIDLE, 7200},
-    {IPPROTO_TCP, TCP_KEEPINTVL, 75},   {IPPROTO_TCP, TCP_KEEPCNT, 9},
-    {IPPROTO_TCP, TCP_SYNCNT, 6},       {IPPROTO_TCP, TCP_LINGER2, 60},
-    {IPPROTO_TCP, TCP_DEFER_ACCEPT, 0}, {IPPROTO_TCP, TCP_WINDOW_CLAMP, 0},
-    {IPPROTO_TCP, TCP_QUICKACK, 1},     {IPPROTO_TCP, TCP_USER_TIMEOUT, 0},
-    {IPPROTO_TCP, TCP_FASTOPEN, 0},     {IPPROTO_TCP, TCP_NOTSENT_LOWAT, 0},
-    {IPPROTO_IP, IP_TOS, 0},            {IPPROTO_IP, IP_TTL, 64},
-    {IPPROTO_IPV6, IPV6_V6ONLY, 0},     {IPPROTO_IPV6, IPV6_TCLASS, 0},
-    {IPPROTO_IPV6, IPV6_UNICAST_HOPS, 64},
-    {SOL_SOCKET, SO_REUSEPORT, 0},
-};
 
 static bool emulated(int level, int name)
 {
@@ -1660,15 +1630,9 @@ static enum verdict do_sockopt(struct call *c, bool set)
     }
     if (ident) {
         v = name == SO_DOMAIN ? fam : name == SO_PROTOCOL ? IPPROTO_TCP : SOCK_STREAM;
-    } else if (!ps_opts_get(opts_of(s, ino, false), level, name, &v)) {
-        bool known = false;
-        for (size_t i = 0; i < sizeof defaults / sizeof defaults[0] && !known; i++)
-            if (defaults[i].level == level && defaults[i].name == name) {
-                v = defaults[i].val;
-                known = true;
-            }
-        if (!known)
-            return V_CONTINUE;
+    } else if (!ps_opts_get(opts_of(s, ino, false), level, name, &v) &&
+               !ps_tcp_default(level, name, &v)) {
+        return V_CONTINUE;
     }
     socklen_t want;
     if (mem_read(c->tid, &want, lenp, sizeof want) < 0)

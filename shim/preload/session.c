@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/kernel.h"
 #include "core/sockaddr.h"
 #include "engine/engine.h"
 #include "preload/counts.h"
@@ -32,31 +33,14 @@ static void op_retire(void *ctx, const struct ps_entry *c)
  * kernel's own answer. */
 static bool op_refuses_first(void *ctx, int fd, int fam)
 {
-    struct sockaddr_storage ss;
-    socklen_t l = sizeof ss;
-    struct ps_addr a;
-    uint16_t port;
-    if (real_getsockname(fd, (struct sockaddr *)&ss, &l) < 0)
-        return true;
-    return ss.ss_family != fam ||
-           ps_addr_from_sockaddr((struct sockaddr *)&ss, l, &a, &port) < 0 || port != 0;
+    return ps_kernel_refuses_first(fd, fam);
 }
 
 /* Only asked for non-loopback destinations that a wildcard listener might
- * serve: a UDP bind to dst succeeds exactly when it is local. */
+ * serve. */
 static bool op_local_address(void *ctx, const struct ps_addr *dst)
 {
-    struct ps_addr tmp = *dst;
-    if (ps_addr_is_v4(&tmp))
-        tmp.fam = AF_INET;
-    struct sockaddr_storage ss;
-    socklen_t l = ps_addr_to_sockaddr(&tmp, 0, &ss);
-    int s = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return false;
-    bool local = real_bind(s, (struct sockaddr *)&ss, l) == 0;
-    real_close(s);
-    return local;
+    return ps_kernel_local_address(dst);
 }
 
 static const struct ps_engine_ops g_ops = {

@@ -16,39 +16,16 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/kernel.h"
 #include "preload/real.h"
 #include "preload/state.h"
 #include "preload/umem.h"
 #include "preload/unix.h"
 
-/* What a fresh Linux TCP socket answers. */
-static const struct { int level, name, val; } defaults[] = {
-    {IPPROTO_TCP, TCP_NODELAY, 0},      {IPPROTO_TCP, TCP_MAXSEG, 536},
-    {IPPROTO_TCP, TCP_CORK, 0},         {IPPROTO_TCP, TCP_KEEPIDLE, 7200},
-    {IPPROTO_TCP, TCP_KEEPINTVL, 75},   {IPPROTO_TCP, TCP_KEEPCNT, 9},
-    {IPPROTO_TCP, TCP_SYNCNT, 6},       {IPPROTO_TCP, TCP_LINGER2, 60},
-    {IPPROTO_TCP, TCP_DEFER_ACCEPT, 0}, {IPPROTO_TCP, TCP_WINDOW_CLAMP, 0},
-    {IPPROTO_TCP, TCP_QUICKACK, 1},     {IPPROTO_TCP, TCP_USER_TIMEOUT, 0},
-    {IPPROTO_TCP, TCP_FASTOPEN, 0},     {IPPROTO_TCP, TCP_NOTSENT_LOWAT, 0},
-    {IPPROTO_IP, IP_TOS, 0},            {IPPROTO_IP, IP_TTL, 64},
-    {IPPROTO_IPV6, IPV6_V6ONLY, 0},     {IPPROTO_IPV6, IPV6_TCLASS, 0},
-    {IPPROTO_IPV6, IPV6_UNICAST_HOPS, 64},
-    {SOL_SOCKET, SO_REUSEPORT, 0},
-};
 
 static bool emulated_level(int level)
 {
     return level == IPPROTO_TCP || level == IPPROTO_IP || level == IPPROTO_IPV6;
-}
-
-static bool default_of(int level, int name, int *val)
-{
-    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
-        if (defaults[i].level == level && defaults[i].name == name) {
-            *val = defaults[i].val;
-            return true;
-        }
-    return false;
 }
 
 /* As the kernel answers an int option: the length is read, then written
@@ -82,7 +59,7 @@ static int get_emulated(int fd, const struct ps_fdinfo *fi, int level, int name,
     }
     if (ps_opts_get(fi->opts, level, name, v))
         return 1;
-    return default_of(level, name, v) ? 1 : 0;
+    return ps_tcp_default(level, name, v) ? 1 : 0;
 }
 
 /* A socket this process never saw (inherited over exec) that the kernel
